@@ -1,0 +1,7 @@
+//! A gRPC client for Vertex AI batch prediction (`google.cloud.aiplatform.v1.JobService`).
+#![deny(missing_docs)]
+
+pub mod proto;
+
+pub use proto::FILE_DESCRIPTOR_SET;
+pub use proto::google::cloud::aiplatform::v1;
