@@ -8,7 +8,7 @@ use std::process::ExitCode;
 const ROOT_PROTO: &str = "google/cloud/aiplatform/v1/job_service.proto";
 
 /// Packages whose services get generated code.
-const SERVICE_PACKAGES: [&str; 2] = [".google.cloud.aiplatform.v1", ".google.longrunning"];
+const SERVICE_PACKAGES: [&str; 2] = ["google.cloud.aiplatform.v1", "google.longrunning"];
 
 fn main() -> ExitCode {
     // Cargo's default is to rerun when any file of the package changes; narrow it.

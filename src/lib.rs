@@ -1,7 +1,9 @@
 //! A gRPC client for Vertex AI batch prediction (`google.cloud.aiplatform.v1.JobService`).
 #![deny(missing_docs)]
 
+mod error;
 pub mod proto;
 
+pub use error::{Error, Result};
 pub use proto::FILE_DESCRIPTOR_SET;
 pub use proto::google::cloud::aiplatform::v1;

@@ -45,4 +45,5 @@ pub mod google {
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every vendored proto and the
 /// `google/protobuf` files they import, for reflection and proto3 JSON (prost-reflect).
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
