@@ -2,8 +2,10 @@
 #![deny(missing_docs)]
 
 mod error;
+mod retry;
 pub mod proto;
 
 pub use error::{Error, Result};
+pub use retry::RetryPolicy;
 pub use proto::FILE_DESCRIPTOR_SET;
 pub use proto::google::cloud::aiplatform::v1;
