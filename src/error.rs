@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::endpoint::Endpoint;
 use crate::v1::JobState;
 
 /// A `Result` whose error is the crate's [`Error`].
@@ -137,6 +138,94 @@ impl Error {
             _ => None,
         }
     }
+}
+
+impl Error {
+    /// The crate's error for a status the endpoint answered (or tonic made up for a connection
+    /// failure), with advice for the usual causes.
+    pub(crate) fn from_status(status: tonic::Status, endpoint: &Endpoint) -> Self {
+        if crate::retry::never_left_client(&status) {
+            return Error::Transport {
+                endpoint: endpoint.uri(),
+                message: format!(
+                    "could not connect: {}; check the endpoint, the network and, for TLS, \
+                     that the server's certificate is trusted",
+                    source_chain(&status)
+                ),
+            };
+        }
+        let hint = hint_for(&status, endpoint);
+        Error::Status { status: Box::new(status), hint }
+    }
+}
+
+/// Advice for a status, where the crate knows the usual cause.
+fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    let regional = endpoint.location().is_some_and(|l| !matches!(l, "global" | "us" | "eu"));
+    let mut hints = Vec::new();
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            hints.push(format!("field `{}`: {}", violation.field, violation.description));
+        }
+    }
+    match status.code() {
+        Code::NotFound | Code::Unimplemented if !regional => hints.push(format!(
+            "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
+             location: use Endpoint::for_location(\"us-central1\") or the location of the job",
+            endpoint.host()
+        )),
+        Code::NotFound => hints.push(format!(
+            "no such resource at {}; check the name, the project and that the job is in location `{}`",
+            endpoint.host(),
+            endpoint.location().unwrap_or_default()
+        )),
+        Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
+            "this client talks to {} (location `{}`); a job's parent must be in that same location",
+            endpoint.host(),
+            endpoint.location().unwrap_or("custom")
+        )),
+        Code::PermissionDenied => {
+            let reason = status
+                .get_details_error_info()
+                .map(|info| format!("reason {} from {}; ", info.reason, info.domain))
+                .unwrap_or_default();
+            hints.push(format!(
+                "{reason}check that the credentials' principal has roles/aiplatform.user on the \
+                 project and that the Vertex AI API is enabled"
+            ));
+        }
+        Code::Unauthenticated => hints.push(
+            "the endpoint refused the credentials; check them (gcloud auth application-default login, \
+             or the service-account key)"
+                .into(),
+        ),
+        Code::ResourceExhausted => hints.push(
+            "quota exhausted; retry later, or opt in with RetryPolicy::with_retry_resource_exhausted".into(),
+        ),
+        Code::DeadlineExceeded => hints.push(
+            "no answer in time; raise RetryPolicy::with_attempt_timeout if the network is slow".into(),
+        ),
+        _ => {}
+    }
+    (!hints.is_empty()).then(|| hints.join("; "))
+}
+
+/// An error and its sources, flattened into one line.
+pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn state_name(state: JobState) -> &'static str {

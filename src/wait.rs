@@ -126,3 +126,152 @@ mod tests {
         assert_eq!(options.intervals().nth(3), Some(Duration::MAX));
     }
 }
+
+impl crate::JobClient {
+    /// Waits until the job has ended (SUCCEEDED, FAILED, CANCELLED, EXPIRED or
+    /// PARTIALLY_SUCCEEDED) and returns it, whatever the end state: check it with
+    /// [`BatchPredictionJobExt::has_succeeded`](crate::BatchPredictionJobExt::has_succeeded), or
+    /// turn a bad end into an error with
+    /// [`BatchPredictionJobExt::check_succeeded`](crate::BatchPredictionJobExt::check_succeeded).
+    ///
+    /// A PAUSED job has not ended: the wait goes on. Polls use the client's
+    /// [`WaitOptions`]; a wait that times out is [`Error::WaitTimeout`](crate::Error::WaitTimeout)
+    /// carrying the job's name and last state, and the job goes on.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// use vertex_batch::BatchPredictionJobExt;
+    /// let job = client.wait("1234567890").await?.check_succeeded()?;
+    /// println!("results in {:?}", job.output_location());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait(&self, name: &str) -> crate::Result<crate::v1::BatchPredictionJob> {
+        let options = self.wait_options().clone();
+        self.wait_with(name, &options, |_| {}).await
+    }
+
+    /// Like [`JobClient::wait`](crate::JobClient::wait), with its own options, calling
+    /// `on_progress` with the job at the first poll and whenever its state or completion counts
+    /// change.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// use std::time::Duration;
+    /// use vertex_batch::{BatchPredictionJobExt, WaitOptions};
+    ///
+    /// let options = WaitOptions::default().with_timeout(Duration::from_secs(6 * 3600));
+    /// let job = client
+    ///     .wait_with("1234567890", &options, |job| {
+    ///         println!("{:?} {:?}", job.state(), job.progress());
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_with(
+        &self,
+        name: &str,
+        options: &WaitOptions,
+        mut on_progress: impl FnMut(&crate::v1::BatchPredictionJob),
+    ) -> crate::Result<crate::v1::BatchPredictionJob> {
+        use futures_util::TryStreamExt;
+        let mut updates = std::pin::pin!(self.watch(name, options.clone()));
+        let mut last = None;
+        while let Some(job) = updates.try_next().await? {
+            on_progress(&job);
+            last = Some(job);
+        }
+        // watch() ends only after yielding the ended job, or with an error.
+        last.ok_or_else(|| crate::Error::invalid("name", "the job could not be read"))
+    }
+
+    /// The job as it changes, as a stream: the job at the first poll, then each poll where its
+    /// state or completion counts changed; the stream ends after the job has ended. A timeout
+    /// ends it with [`Error::WaitTimeout`](crate::Error::WaitTimeout).
+    ///
+    /// A poll that fails with `UNAVAILABLE` after the client's own retries (the endpoint
+    /// restarting, a network blip) does not end the watch: the next poll tries again.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// use vertex_batch::{BatchPredictionJobExt, WaitOptions};
+    ///
+    /// let mut updates = std::pin::pin!(client.watch("1234567890", WaitOptions::default()));
+    /// while let Some(job) = updates.try_next().await? {
+    ///     println!("{:?}", job.state());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn watch(
+        &self,
+        name: &str,
+        options: WaitOptions,
+    ) -> impl futures_util::Stream<Item = crate::Result<crate::v1::BatchPredictionJob>> + Send + 'static {
+        use crate::BatchPredictionJobExt;
+
+        /// Where a watch is.
+        struct Watch {
+            client: crate::JobClient,
+            name: crate::Result<String>,
+            intervals: Box<dyn Iterator<Item = Duration> + Send>,
+            deadline: Option<std::time::Instant>,
+            started: std::time::Instant,
+            last: Option<crate::v1::BatchPredictionJob>,
+            polled: bool,
+        }
+
+        let started = std::time::Instant::now();
+        let watch = Watch {
+            client: self.clone(),
+            name: self.job_name(name).map(|n| n.to_string()),
+            intervals: Box::new(options.intervals()),
+            deadline: options.timeout().and_then(|t| started.checked_add(t)),
+            started,
+            last: None,
+            polled: false,
+        };
+        futures_util::stream::try_unfold(watch, |mut watch| async move {
+            let name = watch.name.clone()?;
+            loop {
+                if watch.last.as_ref().is_some_and(|job| job.has_ended()) {
+                    return Ok(None);
+                }
+                if watch.polled {
+                    let interval = watch.intervals.next().unwrap_or(Duration::from_secs(30));
+                    let now = std::time::Instant::now();
+                    if let Some(deadline) = watch.deadline {
+                        if now >= deadline {
+                            return Err(crate::Error::WaitTimeout {
+                                job: name,
+                                state: watch.last.as_ref().map_or(crate::v1::JobState::Unspecified, |j| j.state()),
+                                elapsed: watch.started.elapsed(),
+                            });
+                        }
+                        tokio::time::sleep(interval.min(deadline - now)).await;
+                    } else {
+                        tokio::time::sleep(interval).await;
+                    }
+                }
+                watch.polled = true;
+                let job = match watch.client.get(&name).await {
+                    Ok(job) => job,
+                    Err(error) if error.code() == Some(tonic::Code::Unavailable) || matches!(error, crate::Error::Transport { .. }) => {
+                        tracing::warn!(job = %name, %error, "poll failed; polling again");
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
+                let changed = watch.last.as_ref().is_none_or(|last| {
+                    last.state != job.state || last.completion_stats != job.completion_stats
+                });
+                watch.last = Some(job.clone());
+                if changed {
+                    return Ok(Some((job, watch)));
+                }
+            }
+        })
+    }
+}
