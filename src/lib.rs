@@ -3,6 +3,8 @@
 
 mod error;
 mod retry;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod proto;
 
 pub use error::{Error, Result};
