@@ -267,10 +267,10 @@ impl Service<http::Request<Body>> for AuthChannel {
         if !headers.contains_key(X_GOOG_API_CLIENT) {
             headers.insert(X_GOOG_API_CLIENT, self.fixed.api_client.clone());
         }
-        if let Some(project) = &self.fixed.user_project {
-            if !headers.contains_key(X_GOOG_USER_PROJECT) {
-                headers.insert(X_GOOG_USER_PROJECT, project.clone());
-            }
+        if let Some(project) = &self.fixed.user_project
+            && !headers.contains_key(X_GOOG_USER_PROJECT)
+        {
+            headers.insert(X_GOOG_USER_PROJECT, project.clone());
         }
         let Some(tokens) = &self.tokens else {
             return AuthResponseFuture::Sent(self.inner.call(request));
@@ -476,8 +476,8 @@ mod tests {
 
     #[test]
     fn flatten_skips_repeated_messages_and_reads_inside_io_errors() {
-        let inner = std::io::Error::new(std::io::ErrorKind::Other, "deep cause");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+        let inner = std::io::Error::other("deep cause");
+        let outer = std::io::Error::other(inner);
         assert_eq!(flatten(&outer), "deep cause");
     }
 }

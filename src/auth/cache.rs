@@ -104,27 +104,10 @@ impl TokenCache {
             return Ok(header);
         }
         let done = self.inner.fetches_done.load(Ordering::Acquire);
-        if done != seen {
-            let failure = self
-                .inner
-                .last_failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some((
-                number,
-                Error::Auth {
-                    source_name,
-                    message,
-                },
-            )) = failure.as_ref()
-            {
-                if *number == done {
-                    return Err(Error::Auth {
-                        source_name: source_name.clone(),
-                        message: message.clone(),
-                    });
-                }
-            }
+        if done != seen
+            && let Some(failure) = self.failure_of_fetch(done)
+        {
+            return Err(failure);
         }
         let result = self.fetch_locked().await;
         let number = self.inner.fetches_done.fetch_add(1, Ordering::AcqRel) + 1;
@@ -143,6 +126,19 @@ impl TokenCache {
                     Some((number, self.as_auth_error(&e)));
                 Err(self.as_auth_error(&e))
             }
+        }
+    }
+
+    /// The error of fetch number `number`, if that fetch failed.
+    fn failure_of_fetch(&self, number: u64) -> Option<Error> {
+        let failure = self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match failure.as_ref() {
+            Some((failed, err)) if *failed == number => Some(self.as_auth_error(err)),
+            _ => None,
         }
     }
 
