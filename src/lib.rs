@@ -1,6 +1,8 @@
 //! A gRPC client for Vertex AI batch prediction (`google.cloud.aiplatform.v1.JobService`).
 #![deny(missing_docs)]
 
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 pub mod proto;
 
