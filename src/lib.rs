@@ -6,6 +6,8 @@ mod call;
 mod client;
 mod create;
 pub mod endpoint;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 #[cfg(feature = "json")]
 pub mod json;
