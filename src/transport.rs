@@ -161,6 +161,13 @@ impl AuthChannel {
             return crate::error::status_with_hint(status, &self.endpoint);
         };
         for err in chain(source) {
+            if err.is::<tonic::TimeoutExpired>() {
+                // tonic reports its own deadline as CANCELLED; it is the call's deadline.
+                let status = tonic::Status::deadline_exceeded(
+                    "no answer before the call's deadline (RetryPolicy::with_attempt_timeout)",
+                );
+                return crate::error::status_with_hint(status, &self.endpoint);
+            }
             if let Some(Error::Auth {
                 source_name,
                 message,
