@@ -549,7 +549,7 @@ impl FromStr for ModelName {
     }
 }
 
-/// Whether a value is tuned, i.e. `projects/P/locations/L/models/ID[@VERSION]`, after
+/// Whether `name` is a tuned model, `projects/P/locations/L/models/ID[@VERSION]`, after
 /// resolution. Names that do not resolve are not tuned models.
 ///
 /// ```
