@@ -549,7 +549,7 @@ impl FromStr for ModelName {
     }
 }
 
-/// Whether a value is tuned, i.e. `projects/P/locations/L/models/ID[@VERSION]`, after
+/// Whether `name` is a tuned model, `projects/P/locations/L/models/ID[@VERSION]`, after
 /// resolution. Names that do not resolve are not tuned models.
 ///
 /// ```
@@ -904,5 +904,56 @@ mod tests {
         assert!(!is_tuned_model("not a model"));
         let tuned = ModelName::parse("projects/my-project/locations/us-east4/models/1").unwrap();
         assert_eq!(tuned.location(), Some("us-east4"));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn project() -> impl Strategy<Value = String> {
+            prop_oneof!["[a-z][a-z0-9-]{4,28}[a-z0-9]", "[0-9]{1,20}"]
+        }
+
+        fn location() -> impl Strategy<Value = String> {
+            "[a-z]([a-z0-9-]{0,20}[a-z0-9])?"
+        }
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic(text in ".*") {
+                let _ = LocationName::parse(&text);
+                let _ = BatchPredictionJobName::parse(&text);
+                let _ = validate_location(&text);
+                let _ = validate_project(&text);
+                if let Ok(model) = resolve_model(&text) {
+                    // Resolving is idempotent: a resolved name resolves to itself.
+                    prop_assert_eq!(resolve_model(&model).unwrap(), model);
+                }
+            }
+
+            #[test]
+            fn slashy_text_never_panics(text in "[a-z/@.?#& ]{0,40}") {
+                let _ = resolve_model(&text);
+                let _ = LocationName::parse(&text);
+                let _ = BatchPredictionJobName::parse(&text);
+            }
+
+            #[test]
+            fn names_round_trip(project in project(), location in location(), id in "[0-9]{1,19}") {
+                let name = BatchPredictionJobName::new(&project, &location, &id).unwrap();
+                let text = name.to_string();
+                prop_assert_eq!(&text, &format!("projects/{project}/locations/{location}/batchPredictionJobs/{id}"));
+                prop_assert_eq!(BatchPredictionJobName::parse(&text).unwrap(), name.clone());
+                prop_assert_eq!(LocationName::parse(&name.parent().to_string()).unwrap(), name.parent().clone());
+                prop_assert_eq!(name.parent().job(&text).unwrap(), name.clone());
+                prop_assert_eq!(name.parent().job(&id).unwrap(), name);
+            }
+
+            #[test]
+            fn model_ids_resolve_to_google_publisher(id in "[a-z0-9][a-z0-9._-]{0,30}") {
+                prop_assume!(!id.contains(".."));
+                prop_assert_eq!(resolve_model(&id).unwrap(), format!("publishers/google/models/{id}"));
+            }
+        }
     }
 }

@@ -769,4 +769,108 @@ mod tests {
         let map = json.as_object().unwrap();
         assert_eq!(&struct_to_json(&json_to_struct(map).unwrap()).unwrap(), map);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any JSON that has a protobuf form: integers within 2^53, finite floats.
+        fn json() -> impl Strategy<Value = Json> {
+            let safe = MAX_SAFE_INTEGER as i64;
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::Bool),
+                (-safe..=safe).prop_map(Json::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Json::from),
+                ".*".prop_map(Json::String),
+            ];
+            leaf.prop_recursive(6, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..8).prop_map(Json::Array),
+                    prop::collection::btree_map(".*", inner, 0..8)
+                        .prop_map(|m| Json::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// What a JSON value reads back as: whole floats within 2^53 print as integers.
+        fn normalized(json: &Json) -> Json {
+            match json {
+                Json::Number(n) => match n.as_f64() {
+                    Some(f)
+                        if n.is_f64()
+                            && f.fract() == 0.0
+                            && f.abs() <= MAX_SAFE_INTEGER as f64
+                            && !(f == 0.0 && f.is_sign_negative()) =>
+                    {
+                        Json::from(f as i64)
+                    }
+                    _ => json.clone(),
+                },
+                Json::Array(items) => Json::Array(items.iter().map(normalized).collect()),
+                Json::Object(map) => Json::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), normalized(v)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+
+        fn any_value() -> impl Strategy<Value = prost_types::Value> {
+            let leaf = prop_oneof![
+                Just(None),
+                any::<f64>().prop_map(|f| Some(Kind::NumberValue(f))),
+                any::<i32>().prop_map(|n| Some(Kind::NullValue(n))),
+                ".*".prop_map(|s| Some(Kind::StringValue(s))),
+            ]
+            .prop_map(|kind| prost_types::Value { kind });
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(|values| {
+                        prost_types::Value {
+                            kind: Some(Kind::ListValue(prost_types::ListValue { values })),
+                        }
+                    }),
+                    prop::collection::btree_map(".*", inner, 0..6).prop_map(|fields| {
+                        prost_types::Value {
+                            kind: Some(Kind::StructValue(prost_types::Struct { fields })),
+                        }
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn json_round_trips_through_value(json in json()) {
+                let value = json_to_value(&json).unwrap();
+                prop_assert_eq!(value_to_json(&value).unwrap(), normalized(&json));
+            }
+
+            #[test]
+            fn any_integer_converts_or_is_refused(n in any::<i64>(), u in any::<u64>()) {
+                let ok = n.unsigned_abs() <= MAX_SAFE_INTEGER;
+                prop_assert_eq!(json_to_value(&Json::from(n)).is_ok(), ok);
+                prop_assert_eq!(json_to_value(&Json::from(u)).is_ok(), u <= MAX_SAFE_INTEGER);
+            }
+
+            #[test]
+            fn any_value_converts_or_is_refused(value in any_value()) {
+                if let Ok(json) = value_to_json(&value) {
+                    // What converts comes back the same, apart from null's enum number.
+                    let again = value_to_json(&json_to_value(&json).unwrap()).unwrap();
+                    prop_assert_eq!(again, json);
+                }
+            }
+
+            #[test]
+            fn float_params_keep_their_decimal(f in any::<f32>().prop_filter("finite", |f| f.is_finite())) {
+                let sent = GenerationConfig::new().with_temperature(f).to_json().unwrap();
+                prop_assert_eq!(sent["temperature"].to_string().parse::<f32>().unwrap(), f);
+            }
+        }
+    }
 }

@@ -441,18 +441,18 @@ impl BatchJobBuilder {
                 ),
             ));
         }
-        if let Some(location) = model.location() {
-            if location != parent.location() {
-                return Err(Error::invalid(
-                    "model",
-                    format!(
-                        "{:?} is in location `{location}` but the job would be created in `{}`; \
-                         a job must be created in its model's location",
-                        self.model,
-                        parent.location()
-                    ),
-                ));
-            }
+        if let Some(location) = model.location()
+            && location != parent.location()
+        {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "{:?} is in location `{location}` but the job would be created in `{}`; \
+                     a job must be created in its model's location",
+                    self.model,
+                    parent.location()
+                ),
+            ));
         }
         Ok(model.to_string())
     }
@@ -764,5 +764,432 @@ fn json_kind(json: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::value_to_json;
+    use serde_json::json;
+
+    fn parent() -> LocationName {
+        LocationName::new("my-project", "us-central1").unwrap()
+    }
+
+    fn global() -> LocationName {
+        LocationName::new("my-project", "global").unwrap()
+    }
+
+    fn gcs_job() -> BatchJobBuilder {
+        BatchJob::builder("gemini-2.0-flash-001")
+            .with_display_name("my-job")
+            .with_input("gs://my-bucket/prompts.jsonl")
+            .with_output("gs://my-bucket/out/")
+    }
+
+    /// The field and reason of the error `builder` fails with under `parent`.
+    fn refused(builder: BatchJobBuilder, parent: &LocationName) -> (String, String) {
+        match builder.build(parent) {
+            Err(Error::InvalidInput { field, reason }) => (field, reason),
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gcs_job_gets_jsonl_formats_and_sources() {
+        let job = gcs_job()
+            .with_inputs(["gs://my-bucket/b.jsonl", "gs://other-bucket/c/*.jsonl"])
+            .build(&parent())
+            .unwrap();
+        assert_eq!(job.display_name, "my-job");
+        assert_eq!(job.model, "publishers/google/models/gemini-2.0-flash-001");
+        let input = job.input_config.unwrap();
+        assert_eq!(input.instances_format, "jsonl");
+        assert_eq!(
+            input.source,
+            Some(input_config::Source::GcsSource(GcsSource {
+                uris: vec![
+                    "gs://my-bucket/prompts.jsonl".into(),
+                    "gs://my-bucket/b.jsonl".into(),
+                    "gs://other-bucket/c/*.jsonl".into()
+                ]
+            }))
+        );
+        let output = job.output_config.unwrap();
+        assert_eq!(output.predictions_format, "jsonl");
+        assert_eq!(
+            output.destination,
+            Some(output_config::Destination::GcsDestination(GcsDestination {
+                output_uri_prefix: "gs://my-bucket/out/".into()
+            }))
+        );
+        assert_eq!(job.model_parameters, None);
+        assert!(job.labels.is_empty());
+        assert_eq!(job.service_account, "");
+        assert_eq!(job.encryption_spec, None);
+        assert_eq!(job.name, "", "the service names the job");
+    }
+
+    #[test]
+    fn bigquery_job_gets_bigquery_formats() {
+        for output in [
+            "bq://my-project",
+            "bq://my-project.ds",
+            "bq://my-project.ds.out",
+        ] {
+            let job = BatchJob::builder("gemini-2.0-flash-001")
+                .with_input("bq://my-project.ds.prompts")
+                .with_output(output)
+                .build(&parent())
+                .unwrap();
+            let input = job.input_config.unwrap();
+            assert_eq!(input.instances_format, "bigquery");
+            assert_eq!(
+                input.source,
+                Some(input_config::Source::BigquerySource(BigQuerySource {
+                    input_uri: "bq://my-project.ds.prompts".into()
+                }))
+            );
+            let out = job.output_config.unwrap();
+            assert_eq!(out.predictions_format, "bigquery");
+            assert_eq!(
+                out.destination,
+                Some(output_config::Destination::BigqueryDestination(
+                    BigQueryDestination {
+                        output_uri: output.into()
+                    }
+                ))
+            );
+        }
+        // Cloud Storage in, BigQuery out and the other way round are both fine.
+        gcs_job()
+            .with_output("bq://my-project.ds")
+            .build(&parent())
+            .unwrap();
+        BatchJob::builder("gemini-2.0-flash-001")
+            .with_input("bq://my-project.ds.prompts")
+            .with_output("gs://my-bucket/out/")
+            .build(&parent())
+            .unwrap();
+    }
+
+    #[test]
+    fn missing_input_or_output_is_refused() {
+        let (field, reason) = refused(
+            BatchJob::builder("gemini-2.0-flash-001").with_output("gs://my-bucket/out/"),
+            &parent(),
+        );
+        assert_eq!(field, "input_config");
+        assert!(
+            reason.starts_with("no input; add one with with_input("),
+            "{reason}"
+        );
+        let (field, reason) = refused(
+            BatchJob::builder("gemini-2.0-flash-001").with_input("gs://my-bucket/a.jsonl"),
+            &parent(),
+        );
+        assert_eq!(field, "output_config");
+        assert!(
+            reason.starts_with("no output; set one with with_output("),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_name_their_index() {
+        let (field, reason) = refused(gcs_job().with_input("s3://bucket/x.jsonl"), &parent());
+        assert_eq!(field, "inputs[1]");
+        assert!(
+            reason.contains("is neither `gs://` nor `bq://`"),
+            "{reason}"
+        );
+        let (field, reason) = refused(gcs_job().with_input("gs://my-bucket"), &parent());
+        assert_eq!(field, "input_config.gcs_source.uris[1]");
+        assert!(reason.contains("names a bucket but no file"), "{reason}");
+        let (field, _) = refused(gcs_job().with_output("s3://bucket/out"), &parent());
+        assert_eq!(field, "output_config");
+    }
+
+    #[test]
+    fn bigquery_combinations_the_service_refuses_are_refused() {
+        let (field, reason) = refused(
+            gcs_job().with_input("bq://my-project.ds.prompts"),
+            &parent(),
+        );
+        assert_eq!(field, "input_config");
+        assert!(
+            reason.starts_with("mixes BigQuery and Cloud Storage inputs"),
+            "{reason}"
+        );
+        let (field, reason) = refused(
+            BatchJob::builder("gemini-2.0-flash-001")
+                .with_inputs(["bq://my-project.ds.a", "bq://my-project.ds.b"])
+                .with_output("bq://my-project.ds"),
+            &parent(),
+        );
+        assert_eq!(field, "input_config");
+        assert!(
+            reason.starts_with("has 2 BigQuery inputs; a job reads one"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn the_global_endpoint_refuses_bigquery_and_tuned_models() {
+        gcs_job().build(&global()).unwrap();
+        let (field, reason) = refused(
+            BatchJob::builder("gemini-2.0-flash-001")
+                .with_input("bq://my-project.ds.prompts")
+                .with_output("gs://my-bucket/out/"),
+            &global(),
+        );
+        assert_eq!(field, "input_config.bigquery_source.input_uri");
+        assert_eq!(
+            reason,
+            "the global endpoint does not serve BigQuery batch jobs; use a regional location \
+             such as `us-central1` or `europe-west4`"
+        );
+        let (field, reason) = refused(gcs_job().with_output("bq://my-project.ds"), &global());
+        assert_eq!(field, "output_config.bigquery_destination.output_uri");
+        assert!(reason.contains("does not serve BigQuery"), "{reason}");
+        let tuned = "projects/my-project/locations/us-central1/models/42@1";
+        let mut job = gcs_job();
+        job.model = tuned.into();
+        let (field, reason) = refused(job.clone(), &global());
+        assert_eq!(field, "model");
+        assert!(
+            reason.contains("the global endpoint does not serve tuned models"),
+            "{reason}"
+        );
+        assert!(reason.contains("`us-central1`"), "{reason}");
+        assert_eq!(job.build(&parent()).unwrap().model, tuned);
+    }
+
+    #[test]
+    fn a_model_in_another_location_is_refused() {
+        let mut job = gcs_job();
+        job.model =
+            "projects/my-project/locations/europe-west4/publishers/google/models/gemini-pro".into();
+        let (field, reason) = refused(job, &parent());
+        assert_eq!(field, "model");
+        assert!(reason.contains("is in location `europe-west4`"), "{reason}");
+        assert!(
+            reason.contains("would be created in `us-central1`"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn bad_models_are_refused() {
+        for bad in ["", "gemini pro", "a/b/c", "../x", "gemini?x"] {
+            let mut job = gcs_job();
+            job.model = bad.into();
+            assert_eq!(refused(job, &parent()).0, "model", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_names_are_checked_or_generated() {
+        let (field, _) = refused(gcs_job().with_display_name(""), &parent());
+        assert_eq!(field, "display_name");
+        let (field, reason) = refused(gcs_job().with_display_name("x".repeat(129)), &parent());
+        assert_eq!(field, "display_name");
+        assert!(reason.contains("at most 128"), "{reason}");
+        let job = BatchJob::builder("gemini-2.0-flash-001")
+            .with_input("gs://my-bucket/a.jsonl")
+            .with_output("gs://my-bucket/out/")
+            .build(&parent())
+            .unwrap();
+        assert!(
+            job.display_name.starts_with("vertex-batch-"),
+            "{}",
+            job.display_name
+        );
+    }
+
+    #[test]
+    fn explicit_formats_override_and_must_match() {
+        let job = gcs_job()
+            .with_instances_format("csv")
+            .with_predictions_format("csv")
+            .build(&parent())
+            .unwrap();
+        assert_eq!(job.input_config.unwrap().instances_format, "csv");
+        assert_eq!(job.output_config.unwrap().predictions_format, "csv");
+        let (field, reason) = refused(gcs_job().with_instances_format("bigquery"), &parent());
+        assert_eq!(field, "input_config.instances_format");
+        assert!(
+            reason.contains("format `bigquery` does not go with a Cloud Storage input"),
+            "{reason}"
+        );
+        let (field, reason) = refused(
+            BatchJob::builder("gemini-2.0-flash-001")
+                .with_input("bq://my-project.ds.t")
+                .with_output("bq://my-project.ds")
+                .with_predictions_format("jsonl"),
+            &parent(),
+        );
+        assert_eq!(field, "output_config.predictions_format");
+        assert!(
+            reason.contains("does not go with a BigQuery output"),
+            "{reason}"
+        );
+        let (field, _) = refused(gcs_job().with_instances_format(""), &parent());
+        assert_eq!(field, "input_config.instances_format");
+    }
+
+    #[test]
+    fn model_parameters_merge_raw_over_typed() {
+        let job = gcs_job()
+            .with_generation_config(
+                GenerationConfig::new()
+                    .with_temperature(0.2f32)
+                    .with_max_output_tokens(200),
+            )
+            .with_model_parameters(json!({"maxOutputTokens": 50, "topK": 3}))
+            .build(&parent())
+            .unwrap();
+        assert_eq!(
+            value_to_json(job.model_parameters.as_ref().unwrap()).unwrap(),
+            json!({"temperature": 0.2, "maxOutputTokens": 50, "topK": 3})
+        );
+        let job = gcs_job()
+            .with_model_parameters(json!(null))
+            .build(&parent())
+            .unwrap();
+        assert_eq!(job.model_parameters, None);
+    }
+
+    #[test]
+    fn bad_model_parameters_name_the_key_path() {
+        let (field, reason) = refused(gcs_job().with_model_parameters(json!([1])), &parent());
+        assert_eq!(field, "model_parameters");
+        assert!(reason.starts_with("is an array, not an object"), "{reason}");
+        let (field, reason) = refused(
+            gcs_job().with_model_parameters(json!({"foo": {"bar": [0, 1, u64::MAX]}})),
+            &parent(),
+        );
+        assert_eq!(field, "model_parameters.foo.bar[2]");
+        assert!(reason.contains("beyond 2^53"), "{reason}");
+        let (field, _) = refused(
+            gcs_job().with_generation_config(GenerationConfig::new().with_temperature(f64::NAN)),
+            &parent(),
+        );
+        assert_eq!(field, "generation_config.temperature");
+    }
+
+    #[test]
+    fn labels_follow_gcp_rules() {
+        let job = gcs_job()
+            .with_labels([("team", "ml"), ("env", ""), ("été", "ok_1-2")])
+            .with_label("team", "data")
+            .build(&parent())
+            .unwrap();
+        assert_eq!(job.labels.len(), 3);
+        assert_eq!(
+            job.labels["team"], "data",
+            "a later value replaces an earlier one"
+        );
+        for (key, value, why) in [
+            ("Team", "ml", "does not start with a lower-case letter"),
+            ("", "ml", "the key is empty"),
+            ("1team", "ml", "does not start with a lower-case letter"),
+            ("team.x", "ml", "the key contains '.'"),
+            ("team", "ML", "the value \"ML\" contains 'M'"),
+            ("team", "a b", "contains ' '"),
+        ] {
+            let (field, reason) = refused(gcs_job().with_label(key, value), &parent());
+            assert_eq!(field, format!("labels[{key:?}]"));
+            assert!(reason.contains(why), "{key}={value}: {reason}");
+            assert!(
+                reason.contains("label keys start with a lower-case letter"),
+                "{reason}"
+            );
+        }
+        let long = "a".repeat(64);
+        let (_, reason) = refused(gcs_job().with_label(long.as_str(), "x"), &parent());
+        assert!(reason.contains("the key is longer than 63"), "{reason}");
+        let (_, reason) = refused(gcs_job().with_label("k", long.as_str()), &parent());
+        assert!(reason.contains("the value is longer than 63"), "{reason}");
+        gcs_job()
+            .with_label("a".repeat(63), "b".repeat(63))
+            .build(&parent())
+            .unwrap();
+    }
+
+    #[test]
+    fn at_most_63_user_labels() {
+        let labels = |n: usize| (0..n).map(|i| (format!("k{i}"), String::new()));
+        assert_eq!(
+            gcs_job()
+                .with_labels(labels(63))
+                .build(&parent())
+                .unwrap()
+                .labels
+                .len(),
+            63
+        );
+        let (field, reason) = refused(gcs_job().with_labels(labels(64)), &parent());
+        assert_eq!(field, "labels");
+        assert!(reason.starts_with("has 64 labels; at most 63"), "{reason}");
+    }
+
+    #[test]
+    fn the_request_id_label_is_reserved() {
+        let (field, reason) = refused(gcs_job().with_label(REQUEST_ID_LABEL, "abc"), &parent());
+        assert_eq!(field, "labels[\"vertex-batch-request-id\"]");
+        assert!(reason.starts_with("is reserved"), "{reason}");
+    }
+
+    #[test]
+    fn service_account_and_encryption_key_are_checked() {
+        let key = "projects/my-project/locations/us-central1/keyRings/ring_1/cryptoKeys/key-1";
+        let job = gcs_job()
+            .with_service_account("sa@my-project.iam.gserviceaccount.com")
+            .with_encryption_key(key)
+            .build(&parent())
+            .unwrap();
+        assert_eq!(job.service_account, "sa@my-project.iam.gserviceaccount.com");
+        assert_eq!(job.encryption_spec.unwrap().kms_key_name, key);
+        for bad in [
+            "",
+            "sa",
+            "@x.com",
+            "sa@localhost",
+            "sa @x.com",
+            "sa@x.com/evil",
+        ] {
+            let (field, reason) = refused(gcs_job().with_service_account(bad), &parent());
+            assert_eq!(field, "service_account", "{bad:?}");
+            assert!(
+                reason.contains("name@project.iam.gserviceaccount.com"),
+                "{reason}"
+            );
+        }
+        for bad in [
+            "",
+            "k",
+            "projects/p/locations/l/keyRings/r",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1",
+            "projects/p/locations/l/keyRings/r/cryptoKeys/k?x",
+        ] {
+            let (field, reason) = refused(gcs_job().with_encryption_key(bad), &parent());
+            assert_eq!(field, "encryption_spec.kms_key_name", "{bad:?}");
+            assert!(
+                reason.contains("projects/P/locations/L/keyRings/R/cryptoKeys/K"),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_leaves_the_builder_reusable() {
+        let builder = gcs_job();
+        assert_eq!(
+            builder.build(&parent()).unwrap(),
+            builder.build(&parent()).unwrap()
+        );
     }
 }

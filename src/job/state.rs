@@ -108,11 +108,15 @@ impl fmt::Display for OutputLocation {
 /// How many of a job's instances are done, from its `completion_stats`.
 ///
 /// ```
-/// use vertex_batch::Progress;
+/// use vertex_batch::{BatchPredictionJobExt, v1};
 ///
-/// let progress = Progress::default();
-/// assert_eq!(progress.processed(), 0);
-/// assert_eq!(progress.to_string(), "0 succeeded, 0 failed, 0 incomplete");
+/// let job = v1::BatchPredictionJob {
+///     completion_stats: Some(v1::CompletionStats { successful_count: 7, failed_count: 1, incomplete_count: 2, ..Default::default() }),
+///     ..Default::default()
+/// };
+/// assert_eq!(job.progress().to_string(), "7 succeeded, 1 failed, 2 incomplete");
+/// // Before the service reports any counts, how many are left is unknown.
+/// assert_eq!(v1::BatchPredictionJob::default().progress().incomplete, None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
