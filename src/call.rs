@@ -44,12 +44,16 @@ impl JobClient {
         loop {
             let remaining = policy.budget().saturating_sub(started.elapsed());
             let status = match self
-                .attempt(&rpc, policy, request.clone(), attempt, remaining, |r| send(stub.clone(), r))
-                .await {
+                .attempt(&rpc, policy, request.clone(), attempt, remaining, |r| {
+                    send(stub.clone(), r)
+                })
+                .await
+            {
                 Ok(response) => return Ok(response),
                 Err(status) => status,
             };
-            let retry = attempt < policy.max_attempts() && policy.is_retryable(&status, rpc.idempotency);
+            let retry =
+                attempt < policy.max_attempts() && policy.is_retryable(&status, rpc.idempotency);
             let delay = jittered(policy.backoff(attempt, &status));
             if !retry || started.elapsed() + delay >= policy.budget() {
                 return Err(self.status_error(status));
@@ -76,7 +80,9 @@ impl JobClient {
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let mut request = rpc.routing.apply(tonic::Request::new(request));
-        let deadline = policy.attempt_timeout().map(|t| t.min(remaining.max(Duration::from_millis(1))));
+        let deadline = policy
+            .attempt_timeout()
+            .map(|t| t.min(remaining.max(Duration::from_millis(1))));
         if let Some(deadline) = deadline {
             // Sent as grpc-timeout so the server stops too; enforced here as well, because a
             // dead connection never answers.
@@ -95,7 +101,11 @@ impl JobClient {
             match deadline {
                 Some(deadline) => tokio::time::timeout(deadline, send(request))
                     .await
-                    .unwrap_or_else(|_| Err(Status::deadline_exceeded(format!("no answer within {deadline:?}")))),
+                    .unwrap_or_else(|_| {
+                        Err(Status::deadline_exceeded(format!(
+                            "no answer within {deadline:?}"
+                        )))
+                    }),
                 None => send(request).await,
             }
         }

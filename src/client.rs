@@ -128,7 +128,10 @@ impl JobClient {
     /// # }
     /// ```
     pub fn with_retry_policy(&self, policy: RetryPolicy) -> JobClient {
-        JobClient { retry: policy, ..self.clone() }
+        JobClient {
+            retry: policy,
+            ..self.clone()
+        }
     }
 
     /// The full name of a job of this client's location, from a bare id or a full name.
@@ -154,9 +157,13 @@ impl JobClient {
             idempotency: Idempotency::Idempotent,
         };
         let request = GetBatchPredictionJobRequest { name: name.clone() };
-        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
-            stub.get_batch_prediction_job(r).await
-        })
+        self.call(
+            rpc,
+            &self.retry,
+            &self.stub,
+            request,
+            |mut stub, r| async move { stub.get_batch_prediction_job(r).await },
+        )
         .await
     }
 
@@ -179,11 +186,15 @@ impl JobClient {
             idempotency: Idempotency::NonIdempotent,
         };
         let request = CancelBatchPredictionJobRequest { name: name.clone() };
-        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
-            stub.cancel_batch_prediction_job(r).await
-        })
-            .await
-            .map(|_: ()| ())
+        self.call(
+            rpc,
+            &self.retry,
+            &self.stub,
+            request,
+            |mut stub, r| async move { stub.cancel_batch_prediction_job(r).await },
+        )
+        .await
+        .map(|_: ()| ())
     }
 
     /// Deletes a job that has ended, and waits for the service's delete operation to finish.
@@ -205,9 +216,13 @@ impl JobClient {
         };
         let request = DeleteBatchPredictionJobRequest { name: name.clone() };
         let mut operation = self
-            .call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
-                stub.delete_batch_prediction_job(r).await
-            })
+            .call(
+                rpc,
+                &self.retry,
+                &self.stub,
+                request,
+                |mut stub, r| async move { stub.delete_batch_prediction_job(r).await },
+            )
             .await?;
         let mut polls = WaitOptions::default()
             .with_initial_interval(OPERATION_POLL)
@@ -221,16 +236,25 @@ impl JobClient {
                 routing: Routing::Name(&operation.name),
                 idempotency: Idempotency::Idempotent,
             };
-            let request = GetOperationRequest { name: operation.name.clone() };
+            let request = GetOperationRequest {
+                name: operation.name.clone(),
+            };
             operation = self
-                .call(rpc, &self.retry, &operations, request, |mut ops, r| async move {
-                    ops.get_operation(r).await
-                })
+                .call(
+                    rpc,
+                    &self.retry,
+                    &operations,
+                    request,
+                    |mut ops, r| async move { ops.get_operation(r).await },
+                )
                 .await?;
         }
         match operation.result {
             Some(operation::Result::Error(status)) => Err(Error::Status {
-                status: Box::new(tonic::Status::new(tonic::Code::from_i32(status.code), status.message)),
+                status: Box::new(tonic::Status::new(
+                    tonic::Code::from_i32(status.code),
+                    status.message,
+                )),
                 hint: Some(format!("the delete operation of {name} failed")),
             }),
             _ => Ok(()),
@@ -342,7 +366,10 @@ impl JobClientBuilder {
         };
         let mut connection = AuthChannel::builder()
             .with_endpoint(endpoint.clone())
-            .with_credentials(self.credentials.unwrap_or_else(Credentials::application_default));
+            .with_credentials(
+                self.credentials
+                    .unwrap_or_else(Credentials::application_default),
+            );
         if let Some(project) = self.quota_project {
             connection = connection.with_quota_project(project);
         }

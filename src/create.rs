@@ -56,7 +56,10 @@ impl JobClient {
             }
         };
         let parent = self.location().to_string();
-        let request = CreateBatchPredictionJobRequest { parent: parent.clone(), batch_prediction_job: Some(job) };
+        let request = CreateBatchPredictionJobRequest {
+            parent: parent.clone(),
+            batch_prediction_job: Some(job),
+        };
         let policy = self.retry_policy();
         let started = Instant::now();
         let mut attempt = 1;
@@ -69,9 +72,13 @@ impl JobClient {
             // One attempt at a time: the retries that are safe happen here, after the lookup.
             let once = RetryPolicy::none().with_attempt_timeout(policy.attempt_timeout());
             let error = match self
-                .call(rpc, &once, &self.raw(), request.clone(), |mut stub, r| async move {
-                    stub.create_batch_prediction_job(r).await
-                })
+                .call(
+                    rpc,
+                    &once,
+                    &self.raw(),
+                    request.clone(),
+                    |mut stub, r| async move { stub.create_batch_prediction_job(r).await },
+                )
                 .await
             {
                 Ok(job) => return Ok(job),
@@ -109,7 +116,13 @@ impl JobClient {
 fn outcome_unknown(error: &Error) -> bool {
     matches!(
         error.code(),
-        Some(Code::DeadlineExceeded | Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Aborted)
+        Some(
+            Code::DeadlineExceeded
+                | Code::Unavailable
+                | Code::Unknown
+                | Code::Cancelled
+                | Code::Aborted
+        )
     )
 }
 

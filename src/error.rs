@@ -143,7 +143,10 @@ impl Error {
 /// The crate's error for a status the service sent, with advice for the usual causes.
 pub(crate) fn status_with_hint(status: tonic::Status, endpoint: &Endpoint) -> Error {
     let hint = hint_for(&status, endpoint);
-    Error::Status { status: Box::new(status), hint }
+    Error::Status {
+        status: Box::new(status),
+        hint,
+    }
 }
 
 /// Advice for a status, where the crate knows the usual cause.
@@ -151,11 +154,16 @@ fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
     use tonic::Code;
     use tonic_types::StatusExt;
 
-    let regional = endpoint.location().is_some_and(|l| !matches!(l, "global" | "us" | "eu"));
+    let regional = endpoint
+        .location()
+        .is_some_and(|l| !matches!(l, "global" | "us" | "eu"));
     let mut hints = Vec::new();
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
-            hints.push(format!("field `{}`: {}", violation.field, violation.description));
+            hints.push(format!(
+                "field `{}`: {}",
+                violation.field, violation.description
+            ));
         }
     }
     match status.code() {

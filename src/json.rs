@@ -92,7 +92,8 @@ pub(crate) fn descriptor_pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
         // The set is made by build.rs from the same protos: it always decodes.
-        DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).expect("the crate's own descriptor set decodes")
+        DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET)
+            .expect("the crate's own descriptor set decodes")
     })
 }
 
@@ -126,7 +127,10 @@ mod tests {
         let job = BatchPredictionJob {
             name: "projects/p/locations/us-central1/batchPredictionJobs/1".into(),
             state: JobState::Succeeded as i32,
-            create_time: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+            create_time: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
             labels: [("team".to_string(), "ml".to_string())].into(),
             ..Default::default()
         };
@@ -137,9 +141,13 @@ mod tests {
 
     #[test]
     fn wrong_types_and_unknown_fields_name_the_field() {
-        let err = job_from_json(r#"{"displayName": 5}"#).unwrap_err().to_string();
+        let err = job_from_json(r#"{"displayName": 5}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("request body"), "{err}");
-        let err = job_from_json(r#"{"displayNam": "x"}"#).unwrap_err().to_string();
+        let err = job_from_json(r#"{"displayNam": "x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("displayNam"), "{err}");
         assert!(job_from_json("not json").unwrap_err().is_invalid_input());
     }

@@ -5,13 +5,13 @@ pub mod auth;
 mod call;
 mod client;
 mod create;
-pub mod endpoint;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod endpoint;
 mod error;
+pub mod job;
 #[cfg(feature = "json")]
 pub mod json;
-pub mod job;
 mod list;
 pub mod names;
 pub mod params;
@@ -21,16 +21,16 @@ pub mod routing;
 pub mod transport;
 mod wait;
 
+pub use client::{JobClient, JobClientBuilder};
 pub use error::{Error, Result};
 pub use job::{
     BatchJob, BatchJobBuilder, BatchPredictionJobExt, JobStateExt, OutputLocation, Progress,
     REQUEST_ID_LABEL,
 };
+pub use list::{JobFilter, JobPage};
 pub use names::{BatchPredictionJobName, LocationName, ModelName};
 pub use params::GenerationConfig;
 pub use proto::FILE_DESCRIPTOR_SET;
 pub use proto::google::cloud::aiplatform::v1;
 pub use retry::RetryPolicy;
 pub use wait::WaitOptions;
-pub use client::{JobClient, JobClientBuilder};
-pub use list::{JobFilter, JobPage};

@@ -39,24 +39,29 @@ impl JobFilter {
 
     /// A filter string passed as it is, e.g. `state="JOB_STATE_SUCCEEDED" OR state="JOB_STATE_FAILED"`.
     pub fn raw(filter: impl Into<String>) -> Self {
-        JobFilter { conditions: vec![filter.into()] }
+        JobFilter {
+            conditions: vec![filter.into()],
+        }
     }
 
     /// Jobs in this state.
     pub fn with_state(mut self, state: JobState) -> Self {
-        self.conditions.push(format!("state=\"{}\"", state.as_str_name()));
+        self.conditions
+            .push(format!("state=\"{}\"", state.as_str_name()));
         self
     }
 
     /// Jobs with this display name.
     pub fn with_display_name(mut self, name: &str) -> Self {
-        self.conditions.push(format!("display_name={}", quoted(name)));
+        self.conditions
+            .push(format!("display_name={}", quoted(name)));
         self
     }
 
     /// Jobs with this label.
     pub fn with_label(mut self, key: &str, value: &str) -> Self {
-        self.conditions.push(format!("labels.{key}={}", quoted(value)));
+        self.conditions
+            .push(format!("labels.{key}={}", quoted(value)));
         self
     }
 
@@ -72,7 +77,13 @@ impl std::fmt::Display for JobFilter {
             // A raw condition with OR must not change meaning once joined.
             self.conditions
                 .iter()
-                .map(|c| if c.contains(" OR ") { format!("({c})") } else { c.clone() })
+                .map(|c| {
+                    if c.contains(" OR ") {
+                        format!("({c})")
+                    } else {
+                        c.clone()
+                    }
+                })
                 .collect()
         } else {
             self.conditions.clone()
@@ -123,8 +134,12 @@ impl JobClient {
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<JobPage> {
-        let page_size = i32::try_from(page_size)
-            .map_err(|_| Error::invalid("page_size", "at most 2147483647 (the service caps it lower)"))?;
+        let page_size = i32::try_from(page_size).map_err(|_| {
+            Error::invalid(
+                "page_size",
+                "at most 2147483647 (the service caps it lower)",
+            )
+        })?;
         let parent = self.location().to_string();
         let rpc = Rpc {
             method: "ListBatchPredictionJobs",
@@ -139,9 +154,13 @@ impl JobClient {
             read_mask: None,
         };
         let response = self
-            .call(rpc, self.retry_policy(), &self.raw(), request, |mut stub, r| async move {
-                stub.list_batch_prediction_jobs(r).await
-            })
+            .call(
+                rpc,
+                self.retry_policy(),
+                &self.raw(),
+                request,
+                |mut stub, r| async move { stub.list_batch_prediction_jobs(r).await },
+            )
             .await?;
         Ok(JobPage {
             jobs: response.batch_prediction_jobs,
@@ -166,7 +185,10 @@ impl JobClient {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn list(&self, filter: JobFilter) -> impl Stream<Item = Result<BatchPredictionJob>> + Send + 'static {
+    pub fn list(
+        &self,
+        filter: JobFilter,
+    ) -> impl Stream<Item = Result<BatchPredictionJob>> + Send + 'static {
         /// Where the walk over pages is.
         enum Next {
             Page(Option<String>),
@@ -176,9 +198,13 @@ impl JobClient {
         stream::try_unfold(Next::Page(None), move |next| {
             let (client, filter) = (client.clone(), filter.clone());
             async move {
-                let Next::Page(token) = next else { return Ok(None) };
+                let Next::Page(token) = next else {
+                    return Ok(None);
+                };
                 let page = client.list_page(&filter, 0, token.as_deref()).await?;
-                let next = page.next_page_token.map_or(Next::Done, |t| Next::Page(Some(t)));
+                let next = page
+                    .next_page_token
+                    .map_or(Next::Done, |t| Next::Page(Some(t)));
                 Ok(Some((stream::iter(page.jobs.into_iter().map(Ok)), next)))
             }
         })

@@ -69,7 +69,10 @@ pub(crate) enum Idempotency {
 impl RetryPolicy {
     /// A policy that never retries (one attempt), keeping the per-attempt deadline.
     pub fn none() -> Self {
-        RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
     }
 
     /// The first backoff (default 1 s).
@@ -80,7 +83,11 @@ impl RetryPolicy {
 
     /// How much each backoff grows (default 2.0; values below 1.0 count as 1.0).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() { multiplier.max(1.0) } else { 1.0 };
+        self.multiplier = if multiplier.is_finite() {
+            multiplier.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
@@ -210,7 +217,9 @@ mod tests {
     fn backoff_grows_to_the_cap() {
         let policy = RetryPolicy::default();
         let status = Status::unavailable("down");
-        let delays: Vec<u64> = (1..=8).map(|a| policy.backoff(a, &status).as_secs()).collect();
+        let delays: Vec<u64> = (1..=8)
+            .map(|a| policy.backoff(a, &status).as_secs())
+            .collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
     }
 
@@ -219,7 +228,10 @@ mod tests {
         use tonic_types::{ErrorDetails, StatusExt};
         let details = ErrorDetails::with_retry_info(Some(Duration::from_millis(1500)));
         let status = Status::with_error_details(Code::Unavailable, "slow down", details);
-        assert_eq!(RetryPolicy::default().backoff(1, &status), Duration::from_millis(1500));
+        assert_eq!(
+            RetryPolicy::default().backoff(1, &status),
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]
@@ -255,6 +267,9 @@ mod tests {
             .with_max_attempts(0)
             .with_initial_backoff(Duration::MAX);
         assert_eq!(policy.max_attempts(), 1);
-        assert_eq!(policy.backoff(50, &Status::unavailable("x")), Duration::from_secs(60));
+        assert_eq!(
+            policy.backoff(50, &Status::unavailable("x")),
+            Duration::from_secs(60)
+        );
     }
 }

@@ -50,7 +50,11 @@ impl WaitOptions {
 
     /// How much the interval grows after each poll (default 1.5; values below 1.0 count as 1.0).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() { multiplier.max(1.0) } else { 1.0 };
+        self.multiplier = if multiplier.is_finite() {
+            multiplier.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
@@ -209,7 +213,8 @@ impl crate::JobClient {
         &self,
         name: &str,
         options: WaitOptions,
-    ) -> impl futures_util::Stream<Item = crate::Result<crate::v1::BatchPredictionJob>> + Send + 'static {
+    ) -> impl futures_util::Stream<Item = crate::Result<crate::v1::BatchPredictionJob>> + Send + 'static
+    {
         use crate::BatchPredictionJobExt;
 
         /// Where a watch is.
@@ -255,7 +260,10 @@ impl crate::JobClient {
                         if now >= deadline {
                             return Err(crate::Error::WaitTimeout {
                                 job: name,
-                                state: watch.last.as_ref().map_or(crate::v1::JobState::Unspecified, |j| j.state()),
+                                state: watch
+                                    .last
+                                    .as_ref()
+                                    .map_or(crate::v1::JobState::Unspecified, |j| j.state()),
                                 elapsed: watch.started.elapsed(),
                             });
                         }
@@ -267,7 +275,10 @@ impl crate::JobClient {
                 watch.polled = true;
                 let job = match watch.client.get(&name).await {
                     Ok(job) => job,
-                    Err(error) if error.code() == Some(tonic::Code::Unavailable) || matches!(error, crate::Error::Transport { .. }) => {
+                    Err(error)
+                        if error.code() == Some(tonic::Code::Unavailable)
+                            || matches!(error, crate::Error::Transport { .. }) =>
+                    {
                         tracing::warn!(job = %name, %error, "poll failed; polling again");
                         continue;
                     }

@@ -17,8 +17,18 @@ use vertex_batch::{BatchJob, JobFilter, REQUEST_ID_LABEL, RetryPolicy};
 async fn unavailable_gets_and_lists_are_retried_with_no_error_surfacing() {
     let (emu, client) = start().await;
     let job = client.create(gcs_job("flaky")).await.unwrap();
-    emu.fault(Fault::random("GetBatchPredictionJob", 0.3, Code::Unavailable, 7));
-    emu.fault(Fault::random("ListBatchPredictionJobs", 0.3, Code::Unavailable, 8));
+    emu.fault(Fault::random(
+        "GetBatchPredictionJob",
+        0.3,
+        Code::Unavailable,
+        7,
+    ));
+    emu.fault(Fault::random(
+        "ListBatchPredictionJobs",
+        0.3,
+        Code::Unavailable,
+        8,
+    ));
     for _ in 0..200 {
         assert_eq!(client.get(&job.name).await.unwrap().name, job.name);
     }
@@ -43,7 +53,11 @@ async fn a_server_retry_delay_is_honoured_and_creates_are_not_retried_blindly() 
 
     // UNAVAILABLE from the service on a Create: the request may have been acted on, so it is
     // resolved by lookup, never by a blind resend.
-    emu.fault(Fault::fail_next("CreateBatchPredictionJob", 1, Code::Unavailable));
+    emu.fault(Fault::fail_next(
+        "CreateBatchPredictionJob",
+        1,
+        Code::Unavailable,
+    ));
     let created = client.create(gcs_job("y")).await.unwrap();
     assert_eq!(emu.job_count(), 2);
     assert_eq!(created.display_name, "y");
@@ -54,7 +68,11 @@ async fn one_hundred_creates_with_lost_answers_leave_exactly_one_hundred_jobs() 
     let (emu, client) = start().await;
     let mut names = Vec::new();
     for i in 0..100 {
-        let code = if i % 2 == 0 { Code::Unavailable } else { Code::DeadlineExceeded };
+        let code = if i % 2 == 0 {
+            Code::Unavailable
+        } else {
+            Code::DeadlineExceeded
+        };
         emu.fault(Fault::lost_create(code));
         let job = client.create(gcs_job(&format!("lost-{i}"))).await.unwrap();
         assert_eq!(job.display_name, format!("lost-{i}"));
@@ -65,13 +83,21 @@ async fn one_hundred_creates_with_lost_answers_leave_exactly_one_hundred_jobs() 
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 100);
-    assert_eq!(emu.calls_of("CreateBatchPredictionJob").len(), 100, "no Create was sent twice");
+    assert_eq!(
+        emu.calls_of("CreateBatchPredictionJob").len(),
+        100,
+        "no Create was sent twice"
+    );
 }
 
 #[tokio::test]
 async fn a_create_refused_by_the_service_is_not_retried() {
     let (emu, client) = start().await;
-    emu.fault(Fault::fail_next("CreateBatchPredictionJob", 1, Code::PermissionDenied));
+    emu.fault(Fault::fail_next(
+        "CreateBatchPredictionJob",
+        1,
+        Code::PermissionDenied,
+    ));
     let err = client.create(gcs_job("denied")).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::PermissionDenied));
     assert!(err.to_string().contains("roles/aiplatform.user"), "{err}");
@@ -83,23 +109,33 @@ async fn a_create_refused_by_the_service_is_not_retried() {
 async fn retries_stop_at_the_attempt_limit() {
     let (emu, client) = start().await;
     let job = client.create(gcs_job("x")).await.unwrap();
-    emu.fault(Fault::fail_next("GetBatchPredictionJob", 100, Code::Unavailable));
+    emu.fault(Fault::fail_next(
+        "GetBatchPredictionJob",
+        100,
+        Code::Unavailable,
+    ));
     let limited = client.with_retry_policy(fast_retries().with_max_attempts(3));
     let err = limited.get(&job.name).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable));
     assert_eq!(emu.calls_of("GetBatchPredictionJob").len(), 3);
     // Per call: the client itself keeps its own policy.
-    assert_eq!(client.retry_policy().max_attempts(), RetryPolicy::default().max_attempts());
+    assert_eq!(
+        client.retry_policy().max_attempts(),
+        RetryPolicy::default().max_attempts()
+    );
 }
 
 #[tokio::test]
 async fn a_slow_answer_hits_the_per_attempt_deadline() {
     let (emu, client) = start().await;
     let job = client.create(gcs_job("x")).await.unwrap();
-    emu.fault(Fault::delay_next("GetBatchPredictionJob", 1, Duration::from_secs(30)));
-    let impatient = client.with_retry_policy(
-        fast_retries().with_attempt_timeout(Some(Duration::from_millis(50))),
-    );
+    emu.fault(Fault::delay_next(
+        "GetBatchPredictionJob",
+        1,
+        Duration::from_secs(30),
+    ));
+    let impatient = client
+        .with_retry_policy(fast_retries().with_attempt_timeout(Some(Duration::from_millis(50))));
     // The first attempt times out, DEADLINE_EXCEEDED is not retried for a Get: it surfaces.
     let err = impatient.get(&job.name).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::DeadlineExceeded), "{err}");
@@ -109,9 +145,22 @@ async fn a_slow_answer_hits_the_per_attempt_deadline() {
 async fn bad_input_is_refused_before_any_call() {
     let (emu, client) = start().await;
     let cases = [
-        (BatchJob::builder("").with_input("gs://bucket/i.jsonl").with_output("gs://bucket/o"), "model"),
-        (BatchJob::builder("gemini-2.0-flash-001").with_input("s3://bucket/i").with_output("gs://bucket/o"), "input"),
-        (BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i.jsonl"), "output"),
+        (
+            BatchJob::builder("")
+                .with_input("gs://bucket/i.jsonl")
+                .with_output("gs://bucket/o"),
+            "model",
+        ),
+        (
+            BatchJob::builder("gemini-2.0-flash-001")
+                .with_input("s3://bucket/i")
+                .with_output("gs://bucket/o"),
+            "input",
+        ),
+        (
+            BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i.jsonl"),
+            "output",
+        ),
         (
             BatchJob::builder("gemini-2.0-flash-001")
                 .with_input("gs://bucket/i.jsonl")
@@ -133,7 +182,12 @@ async fn bad_input_is_refused_before_any_call() {
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
     assert!(client.get("a/b").await.unwrap_err().is_invalid_input());
-    assert!(client.get("projects/other/locations/us-central1/batchPredictionJobs/1").await.is_err());
+    assert!(
+        client
+            .get("projects/other/locations/us-central1/batchPredictionJobs/1")
+            .await
+            .is_err()
+    );
     assert!(emu.calls().is_empty(), "{:?}", emu.calls());
 }
 
@@ -145,7 +199,11 @@ async fn errors_say_what_to_do() {
     assert!(err.to_string().contains("us-central1"), "{err}");
 
     // A client whose location differs from the endpoint's: the service names the mismatch.
-    let elsewhere = client_builder(&emu).with_location("europe-west4").connect().await.unwrap();
+    let elsewhere = client_builder(&emu)
+        .with_location("europe-west4")
+        .connect()
+        .await
+        .unwrap();
     let err = elsewhere.create(gcs_job("x")).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::InvalidArgument), "{err}");
     assert!(err.to_string().contains("location"), "{err}");

@@ -19,7 +19,10 @@ const AN_HOUR: Duration = Duration::from_secs(3600);
 async fn the_go_sample_runs_to_success_and_says_where_the_output_is() {
     let (emu, client) = start().await;
     let job = client.create(gcs_job("go-sample")).await.unwrap();
-    assert!(job.name.starts_with("projects/test-project/locations/us-central1/batchPredictionJobs/"));
+    assert!(
+        job.name
+            .starts_with("projects/test-project/locations/us-central1/batchPredictionJobs/")
+    );
     assert!(!job.has_ended());
 
     // The wait polls; time moves only when the test says so.
@@ -29,7 +32,9 @@ async fn the_go_sample_runs_to_success_and_says_where_the_output_is() {
         async move {
             let mut seen = Vec::new();
             let options = client.wait_options().clone();
-            let job = client.wait_with(&name, &options, |job| seen.push(job.state())).await;
+            let job = client
+                .wait_with(&name, &options, |job| seen.push(job.state()))
+                .await;
             (job, seen)
         }
     });
@@ -41,7 +46,10 @@ async fn the_go_sample_runs_to_success_and_says_where_the_output_is() {
     assert!(done.progress().successful > 0);
     match done.output_location() {
         Some(OutputLocation::Gcs(dir)) => {
-            assert!(dir.starts_with("gs://my-bucket/batch-output/prediction-model-"), "{dir}")
+            assert!(
+                dir.starts_with("gs://my-bucket/batch-output/prediction-model-"),
+                "{dir}"
+            )
         }
         other => panic!("expected a gs:// directory, got {other:?}"),
     }
@@ -78,7 +86,12 @@ async fn every_end_state_is_reached_and_reported() {
     let (emu, client) = start().await;
     let cases = [
         (Outcome::Succeeded, JobState::Succeeded),
-        (Outcome::Failed { message: "quota".into() }, JobState::Failed),
+        (
+            Outcome::Failed {
+                message: "quota".into(),
+            },
+            JobState::Failed,
+        ),
         (Outcome::PartiallySucceeded, JobState::PartiallySucceeded),
         (Outcome::Expired, JobState::Expired),
     ];
@@ -139,7 +152,10 @@ async fn a_wait_that_times_out_keeps_the_job_name_and_state() {
     let options = WaitOptions::default()
         .with_initial_interval(Duration::from_millis(1))
         .with_timeout(Duration::from_millis(30));
-    let err = client.wait_with(&job.name, &options, |_| {}).await.unwrap_err();
+    let err = client
+        .wait_with(&job.name, &options, |_| {})
+        .await
+        .unwrap_err();
     assert!(err.is_wait_timeout(), "{err}");
     assert_eq!(err.job_name(), Some(job.name.as_str()));
     assert!(err.to_string().contains(&job.name), "{err}");
@@ -164,32 +180,53 @@ async fn list_streams_250_jobs_across_pages_and_filters_them() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 250, "no job listed twice");
-    assert!(emu.calls_of("ListBatchPredictionJobs").len() > 1, "more than one page");
+    assert!(
+        emu.calls_of("ListBatchPredictionJobs").len() > 1,
+        "more than one page"
+    );
 
-    let fifth: Vec<_> =
-        client.list(JobFilter::new().with_display_name("fifth")).try_collect().await.unwrap();
+    let fifth: Vec<_> = client
+        .list(JobFilter::new().with_display_name("fifth"))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(fifth.len(), 50);
     let even_fifth: Vec<_> = client
-        .list(JobFilter::new().with_display_name("fifth").with_label("parity", "even"))
+        .list(
+            JobFilter::new()
+                .with_display_name("fifth")
+                .with_label("parity", "even"),
+        )
         .try_collect()
         .await
         .unwrap();
     assert_eq!(even_fifth.len(), 25);
     let queued_or_pending: Vec<_> = client
-        .list(JobFilter::raw("state=JOB_STATE_QUEUED OR state=JOB_STATE_PENDING"))
+        .list(JobFilter::raw(
+            "state=JOB_STATE_QUEUED OR state=JOB_STATE_PENDING",
+        ))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(queued_or_pending.len(), 250);
     emu.advance(AN_HOUR);
-    let succeeded: Vec<_> =
-        client.list(JobFilter::new().with_state(JobState::Succeeded)).try_collect().await.unwrap();
+    let succeeded: Vec<_> = client
+        .list(JobFilter::new().with_state(JobState::Succeeded))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(succeeded.len(), 250);
 
-    let page = client.list_page(&JobFilter::new(), 100, None).await.unwrap();
+    let page = client
+        .list_page(&JobFilter::new(), 100, None)
+        .await
+        .unwrap();
     assert_eq!(page.jobs.len(), 100);
     let next = page.next_page_token.expect("a second page");
-    let page = client.list_page(&JobFilter::new(), 200, Some(&next)).await.unwrap();
+    let page = client
+        .list_page(&JobFilter::new(), 200, Some(&next))
+        .await
+        .unwrap();
     assert_eq!(page.jobs.len(), 150);
     assert_eq!(page.next_page_token, None);
 }

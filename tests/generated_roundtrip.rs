@@ -39,7 +39,10 @@ impl JobService for TwoRpcs {
             .into_inner()
             .batch_prediction_job
             .ok_or_else(|| Status::invalid_argument("batch_prediction_job is required"))?;
-        self.jobs.lock().unwrap().insert(job.name.clone(), job.clone());
+        self.jobs
+            .lock()
+            .unwrap()
+            .insert(job.name.clone(), job.clone());
         Ok(Response::new(job))
     }
 
@@ -49,7 +52,8 @@ impl JobService for TwoRpcs {
     ) -> Result<Response<BatchPredictionJob>, Status> {
         let name = request.into_inner().name;
         let job = self.jobs.lock().unwrap().get(&name).cloned();
-        job.map(Response::new).ok_or_else(|| Status::not_found(name))
+        job.map(Response::new)
+            .ok_or_else(|| Status::not_found(name))
     }
 }
 
@@ -61,15 +65,21 @@ async fn serve() -> JobServiceClient<Channel> {
             .add_service(JobServiceServer::new(TwoRpcs::default()))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
-    JobServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    JobServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
 }
 
 fn text(s: &str) -> Value {
-    Value { kind: Some(Kind::StringValue(s.into())) }
+    Value {
+        kind: Some(Kind::StringValue(s.into())),
+    }
 }
 
 fn number(n: f64) -> Value {
-    Value { kind: Some(Kind::NumberValue(n)) }
+    Value {
+        kind: Some(Kind::NumberValue(n)),
+    }
 }
 
 fn at(seconds: i64, nanos: i32) -> Option<Timestamp> {
@@ -95,8 +105,18 @@ fn full_job(name: &str) -> BatchPredictionJob {
             Value {
                 kind: Some(Kind::StructValue(Struct {
                     fields: BTreeMap::from([
-                        ("flag".to_string(), Value { kind: Some(Kind::BoolValue(true)) }),
-                        ("none".to_string(), Value { kind: Some(Kind::NullValue(0)) }),
+                        (
+                            "flag".to_string(),
+                            Value {
+                                kind: Some(Kind::BoolValue(true)),
+                            },
+                        ),
+                        (
+                            "none".to_string(),
+                            Value {
+                                kind: Some(Kind::NullValue(0)),
+                            },
+                        ),
                     ]),
                 })),
             },
@@ -113,11 +133,15 @@ fn full_job(name: &str) -> BatchPredictionJob {
                 uris: vec!["gs://bucket/a.jsonl".into(), "gs://bucket/b.jsonl".into()],
             })),
         }),
-        model_parameters: Some(Value { kind: Some(Kind::StructValue(Struct { fields: parameters })) }),
+        model_parameters: Some(Value {
+            kind: Some(Kind::StructValue(Struct { fields: parameters })),
+        }),
         output_config: Some(OutputConfig {
             predictions_format: "bigquery".into(),
             destination: Some(output_config::Destination::BigqueryDestination(
-                BigQueryDestination { output_uri: "bq://project.dataset.table".into() },
+                BigQueryDestination {
+                    output_uri: "bq://project.dataset.table".into(),
+                },
             )),
         }),
         service_account: "sa@project.iam.gserviceaccount.com".into(),
@@ -133,7 +157,11 @@ fn full_job(name: &str) -> BatchPredictionJob {
             message: "2 rows failed".into(),
             details: vec![],
         }),
-        partial_failures: vec![rpc::Status { code: 3, message: "row 7".into(), details: vec![] }],
+        partial_failures: vec![rpc::Status {
+            code: 3,
+            message: "row 7".into(),
+            details: vec![],
+        }],
         resources_consumed: Some(ResourcesConsumed { replica_hours: 1.5 }),
         completion_stats: Some(CompletionStats {
             successful_count: 998,
@@ -199,14 +227,18 @@ async fn gcs_destination_and_bigquery_source_survive_too() {
     let mut job = full_job(name);
     job.input_config = Some(InputConfig {
         instances_format: "bigquery".into(),
-        source: Some(input_config::Source::BigquerySource(vertex_batch::v1::BigQuerySource {
-            input_uri: "bq://project.dataset.input".into(),
-        })),
+        source: Some(input_config::Source::BigquerySource(
+            vertex_batch::v1::BigQuerySource {
+                input_uri: "bq://project.dataset.input".into(),
+            },
+        )),
     });
     job.output_config = Some(OutputConfig {
         predictions_format: "jsonl".into(),
         destination: Some(output_config::Destination::GcsDestination(
-            vertex_batch::v1::GcsDestination { output_uri_prefix: "gs://bucket/out".into() },
+            vertex_batch::v1::GcsDestination {
+                output_uri_prefix: "gs://bucket/out".into(),
+            },
         )),
     });
     job.output_info = Some(OutputInfo {
@@ -247,7 +279,9 @@ async fn an_rpc_nobody_implemented_answers_unimplemented() {
 async fn get_of_an_unknown_job_is_not_found() {
     let mut client = serve().await;
     let status = client
-        .get_batch_prediction_job(GetBatchPredictionJobRequest { name: "nope".into() })
+        .get_batch_prediction_job(GetBatchPredictionJobRequest {
+            name: "nope".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);

@@ -210,6 +210,27 @@ pub trait BatchPredictionJobExt {
     fn job_error(&self) -> Option<&rpc::Status>;
     /// The job's name, parsed. An error for a job the service has not named yet.
     fn job_name(&self) -> Result<BatchPredictionJobName>;
+    /// The job itself when it ended in SUCCEEDED; otherwise [`Error::JobEnded`] with its end
+    /// state and error message (or, for a job still going, its state).
+    ///
+    /// ```
+    /// use vertex_batch::BatchPredictionJobExt;
+    /// use vertex_batch::proto::google::rpc;
+    /// use vertex_batch::v1::{BatchPredictionJob, JobState};
+    ///
+    /// let failed = BatchPredictionJob {
+    ///     name: "projects/p/locations/us-central1/batchPredictionJobs/1".into(),
+    ///     state: JobState::Failed.into(),
+    ///     error: Some(rpc::Status { code: 8, message: "quota exceeded".into(), details: vec![] }),
+    ///     ..Default::default()
+    /// };
+    /// let err = failed.check_succeeded().unwrap_err();
+    /// assert!(err.is_job_ended());
+    /// assert!(err.to_string().ends_with("ended FAILED: quota exceeded"));
+    /// ```
+    fn check_succeeded(self) -> Result<Self>
+    where
+        Self: Sized;
 }
 
 impl BatchPredictionJobExt for BatchPredictionJob {
@@ -296,6 +317,17 @@ impl BatchPredictionJobExt for BatchPredictionJob {
             ));
         }
         BatchPredictionJobName::parse(&self.name)
+    }
+
+    fn check_succeeded(self) -> Result<Self> {
+        if self.has_succeeded() {
+            return Ok(self);
+        }
+        Err(Error::JobEnded {
+            message: self.job_error().map(|e| e.message.clone()),
+            state: BatchPredictionJobExt::state(&self),
+            job: self.name,
+        })
     }
 }
 

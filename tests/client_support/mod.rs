@@ -7,14 +7,20 @@ use std::time::Duration;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
+use vertex_batch::{
+    BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions,
+};
 
 pub const PROJECT: &str = "test-project";
 pub const LOCATION: &str = "us-central1";
 
 /// An emulator with TLS, required auth and a manual clock.
 pub fn emulator() -> EmulatorBuilder {
-    Emulator::builder().location(LOCATION).tls(true).require_auth(true).manual_clock()
+    Emulator::builder()
+        .location(LOCATION)
+        .tls(true)
+        .require_auth(true)
+        .manual_clock()
 }
 
 /// Backoffs and polls short enough for tests (they still wait for real answers, never sleep
@@ -37,7 +43,9 @@ pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
     if let Some(ca) = emu.ca_pem() {
         endpoint = endpoint.with_ca_pem(ca);
     }
-    let key = emu.service_account_key().expect("a throwaway service-account key");
+    let key = emu
+        .service_account_key()
+        .expect("a throwaway service-account key");
     JobClient::builder()
         .with_project(PROJECT)
         .with_location(emu.location())
@@ -50,7 +58,10 @@ pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
 /// An emulator (TLS, auth, manual clock) and a client connected to it.
 pub async fn start() -> (EmulatorHandle, JobClient) {
     let emu = emulator().start().await.expect("emulator starts");
-    let client = client_builder(&emu).connect().await.expect("client connects");
+    let client = client_builder(&emu)
+        .connect()
+        .await
+        .expect("client connects");
     (emu, client)
 }
 
@@ -61,6 +72,8 @@ pub fn gcs_job(display_name: &str) -> BatchJobBuilder {
         .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
         .with_output("gs://my-bucket/batch-output")
         .with_generation_config(
-            vertex_batch::GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200),
+            vertex_batch::GenerationConfig::new()
+                .with_temperature(0.2)
+                .with_max_output_tokens(200),
         )
 }
