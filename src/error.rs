@@ -10,7 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, from bad input caught before any call to a job that ended badly.
 ///
-/// Use the predicates ([`Error::is_invalid_input`], [`Error::is_retryable`], ...) rather than
+/// Use the predicates ([`Error::is_invalid_input`], ...) rather than
 /// matching on variants: the enum is `#[non_exhaustive]`.
 ///
 /// ```

@@ -1,4 +1,57 @@
 //! A gRPC client for Vertex AI batch prediction (`google.cloud.aiplatform.v1.JobService`).
+//!
+//! Submit a Gemini batch job, wait for it to end and find its output, in a few lines. This is
+//! the documented Go sample (Cloud Storage input, temperature 0.2, maxOutputTokens 200):
+//!
+//! ```no_run
+//! use vertex_batch::{BatchJob, BatchPredictionJobExt, GenerationConfig, JobClient};
+//!
+//! # async fn run() -> vertex_batch::Result<()> {
+//! // Application Default Credentials, the regional endpoint us-central1-aiplatform.googleapis.com:443.
+//! let client = JobClient::builder()
+//!     .with_project("my-project")
+//!     .with_location("us-central1")
+//!     .connect()
+//!     .await?;
+//!
+//! let job = client
+//!     .create(
+//!         BatchJob::builder("gemini-2.0-flash-001")
+//!             .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
+//!             .with_output("gs://my-bucket/batch-output")
+//!             .with_generation_config(
+//!                 GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200),
+//!             ),
+//!     )
+//!     .await?;
+//! println!("created {}", job.name);
+//!
+//! let job = client.wait(&job.name).await?;
+//! println!("{:?}; output in {:?}", job.state(), job.output_location());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is here
+//!
+//! - [`JobClient`]: create (exactly once), get, list (a stream across pages), cancel, delete and
+//!   wait for batch prediction jobs, with retries ([`RetryPolicy`]), polling that grows
+//!   ([`WaitOptions`]) and one [`Error`] type whose messages say what to do.
+//! - [`BatchJob`]: the job builder; model names, `gs://` and `bq://` URIs, labels and
+//!   [`GenerationConfig`] are checked before any call. [`BatchPredictionJobExt`] reads a job:
+//!   state, progress, where the output is.
+//! - [`transport::AuthChannel`]: the authenticated channel ([`endpoint`], [`auth`]) any
+//!   generated client can use; [`routing`] adds the routing header to raw requests.
+//! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
+//! - [`params`]: `serde_json` ↔ `google.protobuf.Value` conversions; [`names`]: resource names.
+//! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
+//! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
+//!   development and tests.
+//!
+//! # Job states
+//!
+//! A job has ended in SUCCEEDED, FAILED, CANCELLED, EXPIRED and PARTIALLY_SUCCEEDED
+//! ([`JobStateExt::has_ended`]). PAUSED has not ended: the job resumes, and a wait goes on.
 #![deny(missing_docs)]
 
 pub mod auth;
