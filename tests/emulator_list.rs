@@ -40,7 +40,7 @@ async fn fixture() -> (EmulatorHandle, JobServiceClient<Channel>, Vec<String>) {
             .unwrap()
             .into_inner();
         names.push(created.name);
-        if i >= 100 && i < 110 {
+        if (100..110).contains(&i) {
             let cancel = CancelBatchPredictionJobRequest {
                 name: names[i].clone(),
             };
