@@ -83,14 +83,15 @@ async fn main() -> ExitCode {
             None => println!("  CA certificate (trust it in clients, or use --ca-file):\n{ca}"),
         }
     }
-    if args.require_auth {
-        match emu.service_account_key() {
-            Ok(key) => println!(
-                "  service-account key JSON for the token endpoint:\n{}",
-                key.json
-            ),
-            Err(error) => eprintln!("warning: no service-account key: {error}"),
+    if let Some(path) = &args.key_file {
+        if let Err(error) = std::fs::write(path, emu.service_account_key().json) {
+            eprintln!(
+                "error: could not write a service-account key to {}: {error}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
         }
+        println!("  service-account key file: {}", path.display());
     }
     // Serve until the process is killed (Ctrl-C).
     std::future::pending::<()>().await;

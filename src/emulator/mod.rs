@@ -332,16 +332,14 @@ impl EmulatorHandle {
     /// A service-account key (JSON, as a key file) whose `token_uri` is this emulator's token
     /// endpoint, and which the endpoint trusts. The RSA key is generated once per process.
     ///
-    /// # Errors
-    /// [`Error::Auth`] if the key cannot be generated.
-    pub fn service_account_key(&self) -> Result<ServiceAccountKey, Error> {
-        let (key, public) =
-            service_account::key_for(&self.token_uri()).map_err(|message| Error::Auth {
-                source_name: "emulator service account".to_string(),
-                message,
-            })?;
+    /// # Panics
+    /// Only if the operating system's random generator fails: RSA-2048 generation with fixed
+    /// parameters and its PKCS#8 encoding cannot fail otherwise.
+    pub fn service_account_key(&self) -> ServiceAccountKey {
+        let (key, public) = service_account::key_for(&self.token_uri())
+            .unwrap_or_else(|message| panic!("emulator service-account key: {message}"));
         lock(&self.state.inner.keys).insert(key.client_email.clone(), public);
-        Ok(key)
+        key
     }
 
     /// A valid bearer token, issued without the JWT flow (for static-token tests). Not counted
