@@ -32,7 +32,7 @@ fn with_bearer<T>(message: T, token: &str) -> tonic::Request<T> {
 #[tokio::test]
 async fn gcp_auth_service_account_gets_a_token_that_the_grpc_side_accepts() {
     let emu = emulator().await;
-    let key = emu.service_account_key().unwrap();
+    let key = emu.service_account_key();
     assert!(key.json.contains(&emu.token_uri()));
     assert!(!format!("{key:?}").contains("PRIVATE KEY"));
 
@@ -120,7 +120,7 @@ async fn expired_tokens_are_refused() {
 #[tokio::test]
 async fn a_failing_token_endpoint_answers_503_then_recovers() {
     let emu = emulator().await;
-    let key = emu.service_account_key().unwrap();
+    let key = emu.service_account_key();
     let account = gcp_auth::CustomServiceAccount::from_json(&key.json).unwrap();
     emu.set_token_endpoint_failing(true);
     assert!(account.token(&[SCOPE]).await.is_err());
@@ -148,7 +148,7 @@ async fn the_token_endpoint_rejects_bad_assertions() {
 
     // A key the endpoint never registered: same format, unknown to this emulator.
     let other = Emulator::builder().start().await.unwrap();
-    let foreign = other.service_account_key().unwrap();
+    let foreign = other.service_account_key();
     let json = foreign.json.replace(&other.token_uri(), &emu.token_uri());
     let account = gcp_auth::CustomServiceAccount::from_json(&json).unwrap();
     assert!(account.token(&[SCOPE]).await.is_err());

@@ -6,18 +6,55 @@
 //! service-account JWTs, call recording and fault injection. Every other JobService RPC answers
 //! UNIMPLEMENTED. Any client generated from the same protos can use it.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use vertex_batch::emulator::Emulator;
+//! use vertex_batch::v1::batch_prediction_job::{input_config, output_config, InputConfig, OutputConfig};
 //! use vertex_batch::v1::job_service_client::JobServiceClient;
-//! use vertex_batch::v1::GetBatchPredictionJobRequest;
+//! use vertex_batch::v1::{
+//!     BatchPredictionJob, CreateBatchPredictionJobRequest, GcsDestination, GcsSource,
+//!     GetBatchPredictionJobRequest, JobState,
+//! };
 //!
 //! let emu = Emulator::builder().manual_clock().start().await?;
 //! let mut client = JobServiceClient::connect(emu.uri()).await?;
-//! // ... create a job, then move time on: it runs and succeeds without anyone sleeping.
+//! let job = BatchPredictionJob {
+//!     display_name: "nightly".into(),
+//!     model: "publishers/google/models/gemini-2.0-flash-001".into(),
+//!     input_config: Some(InputConfig {
+//!         instances_format: "jsonl".into(),
+//!         source: Some(input_config::Source::GcsSource(GcsSource {
+//!             uris: vec!["gs://bucket/prompts.jsonl".into()],
+//!         })),
+//!     }),
+//!     output_config: Some(OutputConfig {
+//!         predictions_format: "jsonl".into(),
+//!         destination: Some(output_config::Destination::GcsDestination(GcsDestination {
+//!             output_uri_prefix: "gs://bucket/out".into(),
+//!         })),
+//!     }),
+//!     ..Default::default()
+//! };
+//! let parent = format!("projects/my-project/locations/{}", emu.location());
+//! let created = client
+//!     .create_batch_prediction_job(CreateBatchPredictionJobRequest {
+//!         parent,
+//!         batch_prediction_job: Some(job),
+//!     })
+//!     .await?
+//!     .into_inner();
+//! assert_eq!(created.state(), JobState::Pending);
+//!
+//! // Move time on: the job runs and succeeds without anyone sleeping.
 //! emu.advance(Duration::from_secs(60));
-//! # let _ = (&mut client, GetBatchPredictionJobRequest::default());
+//! let name = created.name.clone();
+//! let done = client
+//!     .get_batch_prediction_job(GetBatchPredictionJobRequest { name })
+//!     .await?
+//!     .into_inner();
+//! assert_eq!(done.state(), JobState::Succeeded);
 //! emu.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -229,6 +266,25 @@ impl EmulatorBuilder {
 
 /// A running emulator. Dropping it stops the servers; [`EmulatorHandle::shutdown`] also waits
 /// until they have stopped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vertex_batch::Error> {
+/// use tonic::Code;
+/// use vertex_batch::emulator::{Emulator, Fault, Outcome};
+///
+/// let emu = Emulator::builder().require_auth(true).start().await?;
+/// assert!(emu.uri().starts_with("http://127.0.0.1:"));
+/// assert!(emu.token_uri().ends_with("/token"));
+/// let bearer = emu.issue_token(); // for `authorization: Bearer ...`
+/// # let _ = bearer;
+/// emu.set_outcome(Outcome::Expired);
+/// emu.fault(Fault::fail_next("GetBatchPredictionJob", 1, Code::Unavailable));
+/// assert_eq!(emu.job_count(), 0);
+/// assert!(emu.calls().is_empty());
+/// emu.shutdown().await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct EmulatorHandle {
     location: String,
@@ -276,16 +332,14 @@ impl EmulatorHandle {
     /// A service-account key (JSON, as a key file) whose `token_uri` is this emulator's token
     /// endpoint, and which the endpoint trusts. The RSA key is generated once per process.
     ///
-    /// # Errors
-    /// [`Error::Auth`] if the key cannot be generated.
-    pub fn service_account_key(&self) -> Result<ServiceAccountKey, Error> {
-        let (key, public) =
-            service_account::key_for(&self.token_uri()).map_err(|message| Error::Auth {
-                source_name: "emulator service account".to_string(),
-                message,
-            })?;
+    /// # Panics
+    /// Only if the operating system's random generator fails: RSA-2048 generation with fixed
+    /// parameters and its PKCS#8 encoding cannot fail otherwise.
+    pub fn service_account_key(&self) -> ServiceAccountKey {
+        let (key, public) = service_account::key_for(&self.token_uri())
+            .unwrap_or_else(|message| panic!("emulator service-account key: {message}"));
         lock(&self.state.inner.keys).insert(key.client_email.clone(), public);
-        Ok(key)
+        key
     }
 
     /// A valid bearer token, issued without the JWT flow (for static-token tests). Not counted
@@ -353,7 +407,8 @@ impl EmulatorHandle {
         self.state.clone()
     }
 
-    /// Stops the servers and waits until they have stopped.
+    /// Stops the servers and waits until they have stopped. Calls in flight are let finish
+    /// (a call held by a long [`Fault::delay`] holds the shutdown too; drop the handle instead).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {

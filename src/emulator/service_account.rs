@@ -21,7 +21,7 @@ pub(crate) const KEY_EMAIL: &str = "emulator@emulator-project.iam.gserviceaccoun
 /// use vertex_batch::emulator::Emulator;
 ///
 /// let emu = Emulator::builder().require_auth(true).start().await?;
-/// let key = emu.service_account_key()?;
+/// let key = emu.service_account_key();
 /// let account = gcp_auth::CustomServiceAccount::from_json(&key.json)?;
 /// let token = account.token(&["https://www.googleapis.com/auth/cloud-platform"]).await?;
 /// assert!(!token.as_str().is_empty());
