@@ -1,6 +1,7 @@
 //! A gRPC client for Vertex AI batch prediction (`google.cloud.aiplatform.v1.JobService`).
 #![deny(missing_docs)]
 
+pub mod batch_file;
 mod error;
 pub mod job;
 pub mod names;
