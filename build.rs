@@ -14,6 +14,11 @@ fn main() -> ExitCode {
     // Cargo's default is to rerun when any file of the package changes; narrow it.
     println!("cargo:rerun-if-changed=proto");
     println!("cargo:rerun-if-changed=build.rs");
+    // x-goog-api-client names the compiler (`gl-rust/1.88.0`): src/transport.rs.
+    println!(
+        "cargo:rustc-env=VERTEX_BATCH_RUSTC_VERSION={}",
+        rustc_version()
+    );
 
     match generate() {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,4 +61,16 @@ fn generate() -> Result<(), String> {
     builder
         .compile_fds(fds)
         .map_err(|e| format!("could not generate Rust code from the protos: {e}"))
+}
+
+/// The version of the rustc compiling this crate, e.g. `1.88.0`.
+fn rustc_version() -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -10,7 +10,6 @@ use tracing::Instrument;
 use crate::client::JobClient;
 use crate::error::{Error, Result};
 use crate::retry::{Idempotency, RetryPolicy, jittered};
-use crate::routing::Routing;
 
 /// What the retry loop needs to know about an RPC.
 pub(crate) struct Rpc<'a> {
@@ -24,23 +23,29 @@ pub(crate) struct Rpc<'a> {
 impl JobClient {
     /// Sends `request` through `send` until it succeeds, fails for good, or the policy's budget
     /// or attempts are spent.
-    pub(crate) async fn call<Req, Resp, F, Fut>(
+    /// `send` gets a clone of `stub` for each attempt (the generated clients' methods borrow
+    /// them mutably).
+    pub(crate) async fn call<Stub, Req, Resp, F, Fut>(
         &self,
         rpc: Rpc<'_>,
         policy: &RetryPolicy,
+        stub: &Stub,
         request: Req,
         mut send: F,
     ) -> Result<Resp>
     where
+        Stub: Clone,
         Req: Clone,
-        F: FnMut(tonic::Request<Req>) -> Fut,
+        F: FnMut(Stub, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
             let remaining = policy.budget().saturating_sub(started.elapsed());
-            let status = match self.attempt(&rpc, policy, request.clone(), attempt, remaining, &mut send).await {
+            let status = match self
+                .attempt(&rpc, policy, request.clone(), attempt, remaining, |r| send(stub.clone(), r))
+                .await {
                 Ok(response) => return Ok(response),
                 Err(status) => status,
             };
@@ -64,14 +69,13 @@ impl JobClient {
         request: Req,
         attempt: u32,
         remaining: Duration,
-        send: &mut F,
+        mut send: F,
     ) -> Result<Resp, Status>
     where
         F: FnMut(tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
-        let mut request = tonic::Request::new(request);
-        rpc.routing.apply(request.metadata_mut());
+        let mut request = rpc.routing.apply(tonic::Request::new(request));
         let deadline = policy.attempt_timeout().map(|t| t.min(remaining.max(Duration::from_millis(1))));
         if let Some(deadline) = deadline {
             // Sent as grpc-timeout so the server stops too; enforced here as well, because a
@@ -103,9 +107,33 @@ impl JobClient {
         outcome.map(tonic::Response::into_inner)
     }
 
-    /// The crate's error for a status: a connection that could not be made is a transport
-    /// error; anything else keeps its status and gets advice where the crate has some.
+    /// The crate's error for a status: an auth or transport error when the call never reached
+    /// the service; the service's answer, with advice where the crate has some, when it did.
     pub(crate) fn status_error(&self, status: Status) -> Error {
-        Error::from_status(status, self.endpoint())
+        self.channel().error_from_status(status)
+    }
+}
+
+/// The resource a call is routed by (`x-goog-request-params`).
+#[derive(Clone, Copy)]
+pub(crate) enum Routing<'a> {
+    /// `parent=`: Create, List.
+    Parent(&'a str),
+    /// `name=`: Get, Delete, Cancel, GetOperation.
+    Name(&'a str),
+}
+
+impl Routing<'_> {
+    fn apply<T>(self, request: tonic::Request<T>) -> tonic::Request<T> {
+        match self {
+            Routing::Parent(parent) => crate::routing::with_parent(request, parent),
+            Routing::Name(name) => crate::routing::with_name(request, name),
+        }
+    }
+
+    fn resource(&self) -> &str {
+        match self {
+            Routing::Parent(resource) | Routing::Name(resource) => resource,
+        }
     }
 }

@@ -4,15 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Credentials;
-use crate::call::Rpc;
+use crate::call::{Routing, Rpc};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::names::{BatchPredictionJobName, LocationName};
 use crate::proto::google::longrunning::operations_client::OperationsClient;
 use crate::proto::google::longrunning::{GetOperationRequest, operation};
 use crate::retry::{Idempotency, RetryPolicy};
-use crate::routing::Routing;
-use crate::transport::{AuthChannel, Connection};
+use crate::transport::AuthChannel;
 use crate::v1::job_service_client::JobServiceClient;
 use crate::v1::{
     BatchPredictionJob, CancelBatchPredictionJobRequest, DeleteBatchPredictionJobRequest,
@@ -88,6 +87,11 @@ impl JobClient {
         self.stub.clone()
     }
 
+    /// The authenticated channel, for any other generated client.
+    pub fn channel(&self) -> &AuthChannel {
+        &self.channel
+    }
+
     /// The generated `google.longrunning` Operations client on the same channel.
     pub fn operations(&self) -> OperationsClient<AuthChannel> {
         OperationsClient::new(self.channel.clone())
@@ -150,7 +154,10 @@ impl JobClient {
             idempotency: Idempotency::Idempotent,
         };
         let request = GetBatchPredictionJobRequest { name: name.clone() };
-        self.call(rpc, &self.retry, request, |r| self.stub.clone().get_batch_prediction_job(r)).await
+        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+            stub.get_batch_prediction_job(r).await
+        })
+        .await
     }
 
     /// Asks the service to cancel a job that is pending or running: it moves through CANCELLING
@@ -172,7 +179,9 @@ impl JobClient {
             idempotency: Idempotency::NonIdempotent,
         };
         let request = CancelBatchPredictionJobRequest { name: name.clone() };
-        self.call(rpc, &self.retry, request, |r| self.stub.clone().cancel_batch_prediction_job(r))
+        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+            stub.cancel_batch_prediction_job(r).await
+        })
             .await
             .map(|_: ()| ())
     }
@@ -196,12 +205,15 @@ impl JobClient {
         };
         let request = DeleteBatchPredictionJobRequest { name: name.clone() };
         let mut operation = self
-            .call(rpc, &self.retry, request, |r| self.stub.clone().delete_batch_prediction_job(r))
+            .call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+                stub.delete_batch_prediction_job(r).await
+            })
             .await?;
         let mut polls = WaitOptions::default()
             .with_initial_interval(OPERATION_POLL)
             .with_max_interval(Duration::from_secs(5))
             .intervals();
+        let operations = self.operations();
         while !operation.done {
             tokio::time::sleep(polls.next().unwrap_or(OPERATION_POLL)).await;
             let rpc = Rpc {
@@ -211,7 +223,9 @@ impl JobClient {
             };
             let request = GetOperationRequest { name: operation.name.clone() };
             operation = self
-                .call(rpc, &self.retry, request, |r| self.operations().get_operation(r))
+                .call(rpc, &self.retry, &operations, request, |mut ops, r| async move {
+                    ops.get_operation(r).await
+                })
                 .await?;
         }
         match operation.result {
@@ -326,7 +340,7 @@ impl JobClientBuilder {
             Some(endpoint) => endpoint,
             None => Endpoint::for_location(location.location())?,
         };
-        let mut connection = Connection::builder()
+        let mut connection = AuthChannel::builder()
             .with_endpoint(endpoint.clone())
             .with_credentials(self.credentials.unwrap_or_else(Credentials::application_default));
         if let Some(project) = self.quota_project {

@@ -10,13 +10,12 @@ use std::time::Instant;
 use futures_util::TryStreamExt;
 use tonic::Code;
 
-use crate::call::Rpc;
+use crate::call::{Routing, Rpc};
 use crate::client::JobClient;
 use crate::error::{Error, Result};
 use crate::job::{BatchJobBuilder, REQUEST_ID_LABEL};
 use crate::list::JobFilter;
 use crate::retry::{Idempotency, RetryPolicy, jittered};
-use crate::routing::Routing;
 use crate::v1::{BatchPredictionJob, CreateBatchPredictionJobRequest};
 
 impl JobClient {
@@ -70,7 +69,9 @@ impl JobClient {
             // One attempt at a time: the retries that are safe happen here, after the lookup.
             let once = RetryPolicy::none().with_attempt_timeout(policy.attempt_timeout());
             let error = match self
-                .call(rpc, &once, request.clone(), |r| self.raw().create_batch_prediction_job(r))
+                .call(rpc, &once, &self.raw(), request.clone(), |mut stub, r| async move {
+                    stub.create_batch_prediction_job(r).await
+                })
                 .await
             {
                 Ok(job) => return Ok(job),

@@ -155,23 +155,10 @@ impl Error {
     }
 }
 
-impl Error {
-    /// The crate's error for a status the endpoint answered (or tonic made up for a connection
-    /// failure), with advice for the usual causes.
-    pub(crate) fn from_status(status: tonic::Status, endpoint: &Endpoint) -> Self {
-        if crate::retry::never_left_client(&status) {
-            return Error::Transport {
-                endpoint: endpoint.uri(),
-                message: format!(
-                    "could not connect: {}; check the endpoint, the network and, for TLS, \
-                     that the server's certificate is trusted",
-                    source_chain(&status)
-                ),
-            };
-        }
-        let hint = hint_for(&status, endpoint);
-        Error::Status { status: Box::new(status), hint }
-    }
+/// The crate's error for a status the service sent, with advice for the usual causes.
+pub(crate) fn status_with_hint(status: tonic::Status, endpoint: &Endpoint) -> Error {
+    let hint = hint_for(&status, endpoint);
+    Error::Status { status: Box::new(status), hint }
 }
 
 /// Advice for a status, where the crate knows the usual cause.
@@ -226,21 +213,6 @@ fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
         _ => {}
     }
     (!hints.is_empty()).then(|| hints.join("; "))
-}
-
-/// An error and its sources, flattened into one line.
-pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn state_name(state: JobState) -> &'static str {

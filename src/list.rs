@@ -2,11 +2,10 @@
 
 use futures_util::{Stream, TryStreamExt, stream};
 
-use crate::call::Rpc;
+use crate::call::{Routing, Rpc};
 use crate::client::JobClient;
 use crate::error::{Error, Result};
 use crate::retry::Idempotency;
-use crate::routing::Routing;
 use crate::v1::{BatchPredictionJob, JobState, ListBatchPredictionJobsRequest};
 
 /// Which jobs to list: conditions joined with AND, in the service's filter syntax
@@ -140,7 +139,9 @@ impl JobClient {
             read_mask: None,
         };
         let response = self
-            .call(rpc, self.retry_policy(), request, |r| self.raw().list_batch_prediction_jobs(r))
+            .call(rpc, self.retry_policy(), &self.raw(), request, |mut stub, r| async move {
+                stub.list_batch_prediction_jobs(r).await
+            })
             .await?;
         Ok(JobPage {
             jobs: response.batch_prediction_jobs,

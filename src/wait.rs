@@ -215,7 +215,8 @@ impl crate::JobClient {
         /// Where a watch is.
         struct Watch {
             client: crate::JobClient,
-            name: crate::Result<String>,
+            name: String,
+            invalid: Option<crate::Error>,
             intervals: Box<dyn Iterator<Item = Duration> + Send>,
             deadline: Option<std::time::Instant>,
             started: std::time::Instant,
@@ -224,17 +225,25 @@ impl crate::JobClient {
         }
 
         let started = std::time::Instant::now();
-        let watch = Watch {
+        let mut watch = Watch {
             client: self.clone(),
-            name: self.job_name(name).map(|n| n.to_string()),
+            name: String::new(),
+            invalid: None,
             intervals: Box::new(options.intervals()),
             deadline: options.timeout().and_then(|t| started.checked_add(t)),
             started,
             last: None,
             polled: false,
         };
+        match self.job_name(name) {
+            Ok(name) => watch.name = name.to_string(),
+            Err(error) => watch.invalid = Some(error),
+        }
         futures_util::stream::try_unfold(watch, |mut watch| async move {
-            let name = watch.name.clone()?;
+            if let Some(error) = watch.invalid.take() {
+                return Err(error);
+            }
+            let name = watch.name.clone();
             loop {
                 if watch.last.as_ref().is_some_and(|job| job.has_ended()) {
                     return Ok(None);

@@ -48,14 +48,14 @@ fn prompt(i: usize) -> BatchRequest {
             .with_content(Content::model([Part::text("an earlier answer")]))
             .with_user_text("and then?"),
     };
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         request = request.with_generation_config(
             GenerationConfig::new()
                 .with_temperature(0.2)
                 .with_max_output_tokens(200),
         );
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         request = request
             .with_system_instruction("Answer briefly.")
             .with_extra("labels", json!({"row": i.to_string()}));
@@ -106,7 +106,7 @@ fn a_thousand_prompts_are_written_one_line_each_and_read_back_in_shape() {
                 assert_eq!(roles, ["user", "model", "user"]);
             }
         }
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             assert_eq!(
                 request["generationConfig"],
                 json!({"temperature": 0.2, "maxOutputTokens": 200})
@@ -114,7 +114,7 @@ fn a_thousand_prompts_are_written_one_line_each_and_read_back_in_shape() {
         } else {
             assert!(request.get("generationConfig").is_none());
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             assert_eq!(
                 request["systemInstruction"],
                 json!({"parts": [{"text": "Answer briefly."}]})

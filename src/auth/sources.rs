@@ -1,0 +1,214 @@
+//! The token sources behind [`super::Credentials`]: gcp_auth for Application Default
+//! Credentials and service accounts, and a fixed token.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::OnceCell;
+
+use super::{CLOUD_PLATFORM_SCOPE, Token, TokenFuture, TokenSource};
+use crate::Error;
+
+/// The variable gcp_auth (and every Google SDK) reads first for a key file.
+const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+
+/// A token that never changes.
+pub(super) struct Static(pub(super) Token);
+
+impl TokenSource for Static {
+    fn token(&self) -> TokenFuture<'_> {
+        let token = self.0.clone();
+        Box::pin(async move { Ok(token) })
+    }
+
+    fn name(&self) -> String {
+        "static token".to_owned()
+    }
+}
+
+/// Where a service-account key comes from.
+enum Key {
+    File(PathBuf),
+    Json(Arc<str>),
+}
+
+/// The service-account flow: a JWT signed with the key, exchanged at the key's `token_uri`.
+///
+/// gcp_auth's `CustomServiceAccount` caches its token until 20 s before expiry, so asking the
+/// same instance again during our refresh-ahead window would hand back the old token. Each
+/// fetch therefore uses a fresh instance: one key parse and one token request per token
+/// lifetime, which is what a refresh costs anyway.
+pub(super) struct ServiceAccount {
+    key: Key,
+    name: String,
+}
+
+impl ServiceAccount {
+    pub(super) fn from_file(path: PathBuf) -> Self {
+        let name = format!("service account key file {}", path.display());
+        Self {
+            key: Key::File(path),
+            name,
+        }
+    }
+
+    pub(super) fn from_env(path: PathBuf) -> Self {
+        let name = format!(
+            "Application Default Credentials: service account key file {} (from {CREDENTIALS_ENV})",
+            path.display()
+        );
+        Self {
+            key: Key::File(path),
+            name,
+        }
+    }
+
+    pub(super) fn from_json(json: Arc<str>) -> Self {
+        // The account's e-mail says which key failed without showing any of the key.
+        let email = serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| v.get("client_email")?.as_str().map(str::to_owned));
+        let name = match email {
+            Some(email) => format!("service account key JSON for {email}"),
+            None => "service account key JSON".to_owned(),
+        };
+        Self {
+            key: Key::Json(json),
+            name,
+        }
+    }
+
+    async fn fetch(&self) -> Result<Token, Error> {
+        let account = match &self.key {
+            Key::File(path) => gcp_auth::CustomServiceAccount::from_file(path).map_err(|e| {
+                self.failed(format!(
+                    "could not read the key ({}): the file must be a service account key \
+                     JSON (\"type\": \"service_account\") readable by this process",
+                    flatten(&e)
+                ))
+            })?,
+            Key::Json(json) => gcp_auth::CustomServiceAccount::from_json(json).map_err(|e| {
+                self.failed(format!(
+                    "the key is not a service account key JSON ({}): it needs type, \
+                     client_email, private_key and token_uri",
+                    flatten(&e)
+                ))
+            })?,
+        };
+        let token = gcp_auth::TokenProvider::token(&account, &[CLOUD_PLATFORM_SCOPE])
+            .await
+            .map_err(|e| {
+                self.failed(format!(
+                    "the token endpoint refused the key or could not be reached ({}): check \
+                     that the key is not deleted or disabled and that its token_uri is reachable",
+                    flatten(&e)
+                ))
+            })?;
+        Ok(convert(&token))
+    }
+
+    fn failed(&self, message: String) -> Error {
+        Error::Auth {
+            source_name: self.name.clone(),
+            message,
+        }
+    }
+}
+
+impl TokenSource for ServiceAccount {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(self.fetch())
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// Application Default Credentials, resolved on the first fetch (probing the metadata server
+/// can take a while, so a channel built lazily does not pay for it up front).
+pub(super) struct ApplicationDefault {
+    resolved: OnceCell<Resolved>,
+}
+
+enum Resolved {
+    KeyFile(ServiceAccount),
+    Provider(Arc<dyn gcp_auth::TokenProvider>),
+}
+
+impl ApplicationDefault {
+    pub(super) fn new() -> Self {
+        Self {
+            resolved: OnceCell::new(),
+        }
+    }
+
+    async fn resolve(&self) -> Result<&Resolved, Error> {
+        self.resolved
+            .get_or_try_init(|| async {
+                // gcp_auth checks this variable first too; taking the key file ourselves gives
+                // it the fresh-instance refresh above.
+                if let Some(path) = std::env::var_os(CREDENTIALS_ENV).filter(|p| !p.is_empty()) {
+                    return Ok(Resolved::KeyFile(ServiceAccount::from_env(path.into())));
+                }
+                gcp_auth::provider()
+                    .await
+                    .map(Resolved::Provider)
+                    .map_err(|e| Error::Auth {
+                        source_name: "Application Default Credentials".to_owned(),
+                        message: format!(
+                            "no credential found ({}): run `gcloud auth application-default \
+                             login`, set {CREDENTIALS_ENV} to a service account key file, or \
+                             run on Google Cloud with a service account attached",
+                            flatten(&e)
+                        ),
+                    })
+            })
+            .await
+    }
+
+    async fn fetch(&self) -> Result<Token, Error> {
+        match self.resolve().await? {
+            Resolved::KeyFile(account) => account.fetch().await,
+            Resolved::Provider(provider) => provider
+                .token(&[CLOUD_PLATFORM_SCOPE])
+                .await
+                .map(|t| convert(&t))
+                .map_err(|e| Error::Auth {
+                    source_name: "Application Default Credentials".to_owned(),
+                    message: format!(
+                        "could not get a token ({}): check `gcloud auth \
+                         application-default print-access-token`",
+                        flatten(&e)
+                    ),
+                }),
+        }
+    }
+}
+
+impl TokenSource for ApplicationDefault {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(self.fetch())
+    }
+
+    fn name(&self) -> String {
+        match self.resolved.get() {
+            Some(Resolved::KeyFile(account)) => account.name.clone(),
+            _ => "Application Default Credentials".to_owned(),
+        }
+    }
+}
+
+/// gcp_auth's wall-clock expiry as a monotonic instant.
+fn convert(token: &gcp_auth::Token) -> Token {
+    let lifetime = SystemTime::from(token.expires_at())
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Token::new(token.as_str()).with_expires_at(Instant::now() + lifetime)
+}
+
+/// An error and its sources in one line.
+fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
+    crate::transport::flatten(err)
+}
