@@ -122,8 +122,8 @@ impl BatchRequest {
         self
     }
 
-    /// Sets this request's generation config (temperature, maxOutputTokens, ...), which takes
-    /// precedence over the job's model parameters.
+    /// Sets this request's generation config (temperature, maxOutputTokens, ...): per-request
+    /// parameters, beside the job-wide `model_parameters`. An empty config is left out.
     ///
     /// ```
     /// use vertex_batch::GenerationConfig;
