@@ -1,5 +1,6 @@
 //! The crate's one error type.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::endpoint::Endpoint;
@@ -87,6 +88,15 @@ pub enum Error {
         /// The job's `error.message`, when it has one.
         message: Option<String>,
     },
+
+    /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
+    #[error("{}", io_message(.path.as_deref(), .source))]
+    Io {
+        /// The file or directory, when the error is about one.
+        path: Option<PathBuf>,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -129,6 +139,11 @@ impl Error {
     /// The job ended in a state other than SUCCEEDED.
     pub fn is_job_ended(&self) -> bool {
         matches!(self, Error::JobEnded { .. })
+    }
+
+    /// Reading or writing a local file failed.
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Io { .. })
     }
 
     /// The job this error is about, when it is about one (a wait timeout or a job that ended badly).
@@ -210,6 +225,13 @@ fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
 
 fn state_name(state: JobState) -> &'static str {
     state.as_str_name().trim_start_matches("JOB_STATE_")
+}
+
+fn io_message(path: Option<&Path>, source: &std::io::Error) -> String {
+    match path {
+        Some(path) => format!("I/O error on {}: {source}", path.display()),
+        None => format!("I/O error: {source}"),
+    }
 }
 
 fn status_message(status: &tonic::Status, hint: Option<&str>) -> String {

@@ -55,6 +55,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod batch_file;
 mod call;
 mod client;
 mod create;

@@ -1,0 +1,100 @@
+//! `Summary`: the counts of a predictions file, and where its failed rows are.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use super::reader::PredictionReader;
+use crate::Result;
+
+/// Counts of a predictions file (or directory): rows, successes, failures with their line and
+/// status, and tokens.
+///
+/// ```
+/// use vertex_batch::batch_file::{PredictionReader, Summary};
+///
+/// let file = concat!(
+///     r#"{"response": {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 7, "totalTokenCount": 12}}, "status": ""}"#, "\n",
+///     r#"{"status": "Bad Request: contents is required"}"#, "\n",
+/// );
+/// let summary = Summary::from_reader(PredictionReader::new(file.as_bytes()))?;
+/// assert_eq!((summary.total, summary.succeeded, summary.failed), (2, 1, 1));
+/// assert_eq!(summary.failed_rows[0].line, 2);
+/// assert_eq!(summary.failed_rows[0].status, "Bad Request: contents is required");
+/// assert_eq!(summary.total_tokens, 12);
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Rows read.
+    pub total: u64,
+    /// Rows with an empty status.
+    pub succeeded: u64,
+    /// Rows with an error status.
+    pub failed: u64,
+    /// Where each failed row is, and its status, in file order.
+    pub failed_rows: Vec<FailedRow>,
+    /// Prompt tokens over all rows.
+    pub prompt_tokens: u64,
+    /// Answer tokens over all rows.
+    pub candidates_tokens: u64,
+    /// Billed tokens over all rows.
+    pub total_tokens: u64,
+}
+
+/// A failed row of a predictions file: where it is and why it failed.
+///
+/// ```
+/// use vertex_batch::batch_file::{PredictionReader, Summary};
+///
+/// let summary = Summary::from_reader(PredictionReader::new(&b"{\"status\": \"quota\"}\n"[..]))?;
+/// let row = &summary.failed_rows[0];
+/// assert_eq!((row.path.as_deref(), row.line, row.status.as_str()), (None, 1, "quota"));
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedRow {
+    /// The file, when the reader reads files.
+    pub path: Option<PathBuf>,
+    /// The line number in that file, from 1.
+    pub line: u64,
+    /// The row's error status.
+    pub status: String,
+}
+
+impl Summary {
+    /// Reads everything `reader` has and counts it. A line that is not a prediction stops the
+    /// count with its error: a damaged file should not pass for a good one.
+    ///
+    /// ```
+    /// use vertex_batch::batch_file::{PredictionReader, Summary};
+    ///
+    /// let err = Summary::from_reader(PredictionReader::new(&b"{\"status\": \"\"}\n{oops\n"[..])).unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid line 2:"));
+    /// ```
+    pub fn from_reader<R: BufRead>(mut reader: PredictionReader<R>) -> Result<Summary> {
+        let mut summary = Summary::default();
+        while let Some(row) = reader.next() {
+            let row = row?;
+            summary.total += 1;
+            if let Some(usage) = row.usage() {
+                summary.prompt_tokens += usage.prompt_token_count;
+                summary.candidates_tokens += usage.candidates_token_count;
+                summary.total_tokens += usage.total_token_count;
+            }
+            match row.error() {
+                None => summary.succeeded += 1,
+                Some(_) => {
+                    summary.failed += 1;
+                    summary.failed_rows.push(FailedRow {
+                        path: reader.path().map(Into::into),
+                        line: reader.line_number(),
+                        status: row.status,
+                    });
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
