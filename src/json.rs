@@ -80,10 +80,10 @@ pub fn job_from_json_value(json: Json) -> Result<BatchPredictionJob> {
 
 /// The docs write `"uris": "gs://..."`; the proto field is repeated. Wrap a lone string.
 fn accept_single_uri(json: &mut Json) {
-    if let Some(uris) = json.pointer_mut("/inputConfig/gcsSource/uris") {
-        if uris.is_string() {
-            *uris = Json::Array(vec![uris.take()]);
-        }
+    if let Some(uris) = json.pointer_mut("/inputConfig/gcsSource/uris")
+        && uris.is_string()
+    {
+        *uris = Json::Array(vec![uris.take()]);
     }
 }
 

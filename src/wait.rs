@@ -90,47 +90,6 @@ impl WaitOptions {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The polls a wait makes to follow a job that runs `length`, and how late it notices the end.
-    fn polls_for(options: &WaitOptions, length: Duration) -> (usize, Duration) {
-        let mut at = Duration::ZERO;
-        let mut polls = 1; // the first Get, at once
-        for interval in options.intervals() {
-            if at >= length {
-                break;
-            }
-            at += interval;
-            polls += 1;
-        }
-        (polls, at - length)
-    }
-
-    #[test]
-    fn a_two_hour_job_costs_far_fewer_polls_than_a_fixed_five_seconds() {
-        let two_hours = Duration::from_secs(2 * 3600);
-        let (polls, late) = polls_for(&WaitOptions::default(), two_hours);
-        let fixed = WaitOptions::default()
-            .with_initial_interval(Duration::from_secs(5))
-            .with_multiplier(1.0);
-        let (fixed_polls, _) = polls_for(&fixed, two_hours);
-        assert_eq!(fixed_polls, 1441);
-        assert!(polls < 260, "{polls} polls");
-        assert!(late <= Duration::from_secs(30));
-    }
-
-    #[test]
-    fn odd_settings_are_clamped_not_panics() {
-        let options = WaitOptions::default()
-            .with_multiplier(f64::INFINITY)
-            .with_initial_interval(Duration::MAX)
-            .with_max_interval(Duration::MAX);
-        assert_eq!(options.intervals().nth(3), Some(Duration::MAX));
-    }
-}
-
 impl crate::JobClient {
     /// Waits until the job has ended (SUCCEEDED, FAILED, CANCELLED, EXPIRED or
     /// PARTIALLY_SUCCEEDED) and returns it, whatever the end state: check it with
@@ -293,5 +252,46 @@ impl crate::JobClient {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The polls a wait makes to follow a job that runs `length`, and how late it notices the end.
+    fn polls_for(options: &WaitOptions, length: Duration) -> (usize, Duration) {
+        let mut at = Duration::ZERO;
+        let mut polls = 1; // the first Get, at once
+        for interval in options.intervals() {
+            if at >= length {
+                break;
+            }
+            at += interval;
+            polls += 1;
+        }
+        (polls, at - length)
+    }
+
+    #[test]
+    fn a_two_hour_job_costs_far_fewer_polls_than_a_fixed_five_seconds() {
+        let two_hours = Duration::from_secs(2 * 3600);
+        let (polls, late) = polls_for(&WaitOptions::default(), two_hours);
+        let fixed = WaitOptions::default()
+            .with_initial_interval(Duration::from_secs(5))
+            .with_multiplier(1.0);
+        let (fixed_polls, _) = polls_for(&fixed, two_hours);
+        assert_eq!(fixed_polls, 1441);
+        assert!(polls < 260, "{polls} polls");
+        assert!(late <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn odd_settings_are_clamped_not_panics() {
+        let options = WaitOptions::default()
+            .with_multiplier(f64::INFINITY)
+            .with_initial_interval(Duration::MAX)
+            .with_max_interval(Duration::MAX);
+        assert_eq!(options.intervals().nth(3), Some(Duration::MAX));
     }
 }

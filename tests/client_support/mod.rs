@@ -43,9 +43,7 @@ pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
     if let Some(ca) = emu.ca_pem() {
         endpoint = endpoint.with_ca_pem(ca);
     }
-    let key = emu
-        .service_account_key()
-        .expect("a throwaway service-account key");
+    let key = emu.service_account_key();
     JobClient::builder()
         .with_project(PROJECT)
         .with_location(emu.location())
