@@ -18,12 +18,13 @@ use crate::v1::{
 
 /// The label key the client stamps on every job it creates with a client-generated request id,
 /// so that a Create whose answer was lost can be looked up instead of repeated. It is reserved:
-/// a user label with this key is refused.
+/// a user label with this key is refused. Underscores, not hyphens: the key goes into a List
+/// filter (`labels.vertex_batch_request_id="..."`), whose field names are identifiers (AIP-160).
 ///
 /// ```
-/// assert_eq!(vertex_batch::REQUEST_ID_LABEL, "vertex-batch-request-id");
+/// assert_eq!(vertex_batch::REQUEST_ID_LABEL, "vertex_batch_request_id");
 /// ```
-pub const REQUEST_ID_LABEL: &str = "vertex-batch-request-id";
+pub const REQUEST_ID_LABEL: &str = "vertex_batch_request_id";
 
 /// GCP allows 64 labels per resource; one is kept for [`REQUEST_ID_LABEL`].
 const MAX_USER_LABELS: usize = 63;
@@ -1138,7 +1139,7 @@ mod tests {
     #[test]
     fn the_request_id_label_is_reserved() {
         let (field, reason) = refused(gcs_job().with_label(REQUEST_ID_LABEL, "abc"), &parent());
-        assert_eq!(field, "labels[\"vertex-batch-request-id\"]");
+        assert_eq!(field, "labels[\"vertex_batch_request_id\"]");
         assert!(reason.starts_with("is reserved"), "{reason}");
     }
 
