@@ -59,9 +59,11 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod clock;
 mod faults;
 mod filter;
+mod gcs_folder;
 mod lifecycle;
 mod operations;
 mod outcome;
@@ -75,6 +77,7 @@ mod token_endpoint;
 mod validate;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -89,6 +92,7 @@ pub use state::EmulatorState;
 
 use crate::Error;
 use clock::{Clock, lock};
+use gcs_folder::GcsFolder;
 use lifecycle::Durations;
 
 /// The entry point: [`Emulator::builder`].
@@ -121,6 +125,7 @@ impl Emulator {
             operation_duration: Duration::from_secs(1),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state: None,
+            gcs_root: None,
         }
     }
 }
@@ -138,6 +143,7 @@ pub struct EmulatorBuilder {
     operation_duration: Duration,
     addr: SocketAddr,
     state: Option<EmulatorState>,
+    gcs_root: Option<PathBuf>,
 }
 
 impl EmulatorBuilder {
@@ -207,10 +213,37 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`.
+    ///
+    /// A job whose input is `gs://` then really reads its JSONL files, and one whose destination
+    /// is `gs://` writes `predictions.jsonl` in its output directory
+    /// (`output_info.gcs_output_directory`, `<prefix>/prediction-model-<timestamp>`): for each
+    /// good line (`{"request": {"contents": [...]}}`) a deterministic answer, `echo: <the
+    /// request's first text>`; for each bad line a row with the request (or the raw line) and a
+    /// `Bad Request: ...` status, as the service writes them. completion_stats count the rows;
+    /// the job ends SUCCEEDED when some row succeeded and FAILED when none did or an input file
+    /// is missing (NOT_FOUND, naming the URI). The files are processed once, the first time the
+    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
+    /// left as they were.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), vertex_batch::Error> {
+    /// let root = std::env::temp_dir().join("fake-gcs");
+    /// std::fs::create_dir_all(root.join("bucket")).unwrap();
+    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
+    /// assert_eq!(emu.local_path("gs://bucket/prompts.jsonl")?, root.join("bucket/prompts.jsonl"));
+    /// # Ok(()) }
+    /// ```
+    pub fn gcs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.gcs_root = Some(root.into());
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a malformed location, [`Error::Transport`] when a port cannot
+    /// [`Error::InvalidInput`] for a malformed location or a [`gcs_root`](Self::gcs_root) that
+    /// is not a directory, [`Error::Transport`] when a port cannot
     /// be bound or the TLS certificate cannot be made.
     pub async fn start(self) -> Result<EmulatorHandle, Error> {
         if !validate::valid_location(&self.location) {
@@ -222,6 +255,19 @@ impl EmulatorBuilder {
                 ),
             ));
         }
+        if let Some(root) = &self.gcs_root
+            && !root.is_dir()
+        {
+            return Err(Error::invalid(
+                "gcs_root",
+                format!(
+                    "`{}` is not a directory: create it first (it stands in for gs://, \
+                     gs://bucket/path being ROOT/bucket/path)",
+                    root.display()
+                ),
+            ));
+        }
+        let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
             EmulatorState::new(if self.manual_clock {
                 Clock::manual()
@@ -242,6 +288,7 @@ impl EmulatorBuilder {
             require_auth: self.require_auth,
             durations: self.durations,
             operation_duration: self.operation_duration,
+            gcs_folder: gcs_folder.clone(),
         };
         let running = server::serve(
             self.addr,
@@ -257,6 +304,7 @@ impl EmulatorBuilder {
             token_addr: running.token_addr,
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
+            gcs_folder,
             state,
             shutdown: running.shutdown,
             tasks: running.tasks,
@@ -292,6 +340,7 @@ pub struct EmulatorHandle {
     token_addr: SocketAddr,
     ca_pem: Option<String>,
     token_lifetime: Duration,
+    gcs_folder: Option<GcsFolder>,
     state: EmulatorState,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -322,6 +371,30 @@ impl EmulatorHandle {
     /// The location this endpoint serves.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// The local folder standing in for `gs://`, when the emulator has one
+    /// ([`EmulatorBuilder::gcs_root`]).
+    pub fn gcs_root(&self) -> Option<&Path> {
+        self.gcs_folder.as_ref().map(GcsFolder::root)
+    }
+
+    /// Where `gs://bucket/path` is in the local folder: `ROOT/bucket/path`. Use it to put input
+    /// files in place and to read a job's output directory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the emulator has no local folder, or `uri` is not a
+    /// `gs://bucket/...` URI the folder can hold (no `.` or `..` segments).
+    pub fn local_path(&self, uri: &str) -> Result<PathBuf, Error> {
+        let folder = self.gcs_folder.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "gcs_root",
+                "this emulator has no local gs:// folder: start it with EmulatorBuilder::gcs_root",
+            )
+        })?;
+        folder
+            .local_path(uri)
+            .map_err(|reason| Error::invalid("uri", reason))
     }
 
     /// The OAuth token endpoint, `http://127.0.0.1:PORT/token` (always plain HTTP).
