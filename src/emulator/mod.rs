@@ -3,7 +3,9 @@
 //! A real tonic server on loopback, plain or TLS, serving the five batch-prediction RPCs with
 //! the service's validation, a job lifecycle on a clock it owns (a manual one for tests), the
 //! google.longrunning Operations that Delete starts, an OAuth token endpoint for
-//! service-account JWTs, call recording and fault injection. Every other JobService RPC answers
+//! service-account JWTs, call recording, fault injection, and optionally a local folder standing
+//! in for `gs://` where jobs really read their input and write predictions.jsonl
+//! ([`EmulatorBuilder::gcs_root`]). Every other JobService RPC answers
 //! UNIMPLEMENTED. Any client generated from the same protos can use it.
 //!
 //! ```
@@ -226,12 +228,23 @@ impl EmulatorBuilder {
     /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
     /// left as they were.
     ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), vertex_batch::Error> {
-    /// let root = std::env::temp_dir().join("fake-gcs");
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
+    ///
+    /// let root = std::env::temp_dir().join(format!("fake-gcs-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(root.join("bucket")).unwrap();
     /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
-    /// assert_eq!(emu.local_path("gs://bucket/prompts.jsonl")?, root.join("bucket/prompts.jsonl"));
+    ///
+    /// // Put the input where a job reading gs://bucket/prompts.jsonl finds it.
+    /// let input = emu.local_path("gs://bucket/prompts.jsonl")?;
+    /// assert_eq!(input, root.join("bucket/prompts.jsonl"));
+    /// let mut writer = BatchFileWriter::create(&input)?;
+    /// writer.write(&BatchRequest::new().with_user_text("Why is the sky blue?"))?;
+    /// writer.finish()?;
+    /// emu.shutdown().await;
+    /// # std::fs::remove_dir_all(&root).unwrap();
     /// # Ok(()) }
     /// ```
     pub fn gcs_root(mut self, root: impl Into<PathBuf>) -> Self {
@@ -375,6 +388,14 @@ impl EmulatorHandle {
 
     /// The local folder standing in for `gs://`, when the emulator has one
     /// ([`EmulatorBuilder::gcs_root`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder().start().await?;
+    /// assert_eq!(emu.gcs_root(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn gcs_root(&self) -> Option<&Path> {
         self.gcs_folder.as_ref().map(GcsFolder::root)
     }
@@ -385,6 +406,16 @@ impl EmulatorHandle {
     /// # Errors
     /// [`Error::InvalidInput`] when the emulator has no local folder, or `uri` is not a
     /// `gs://bucket/...` URI the folder can hold (no `.` or `..` segments).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let root = std::env::temp_dir();
+    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
+    /// assert_eq!(emu.local_path("gs://bucket/out/")?, root.join("bucket/out"));
+    /// assert!(emu.local_path("gs://bucket/../../etc/passwd").unwrap_err().is_invalid_input());
+    /// # Ok(()) }
+    /// ```
     pub fn local_path(&self, uri: &str) -> Result<PathBuf, Error> {
         let folder = self.gcs_folder.as_ref().ok_or_else(|| {
             Error::invalid(
