@@ -196,7 +196,7 @@ impl Part {
     }
 
     /// Checks a part of a request: exactly one kind of data, nothing empty.
-    pub(super) fn validate(&self, field: &str) -> Result<()> {
+    pub(crate) fn validate(&self, field: &str) -> Result<()> {
         let kinds = [
             self.text.is_some(),
             self.file_data.is_some(),

@@ -42,12 +42,20 @@ struct Args {
     /// Seconds a job runs.
     #[arg(long, default_value_t = 30)]
     running_secs: u64,
+    /// A local folder standing in for gs:// (gs://bucket/path is DIR/bucket/path): jobs then
+    /// read their JSONL input and write predictions.jsonl there.
+    #[arg(long, value_name = "DIR")]
+    gcs_root: Option<PathBuf>,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let started = Emulator::builder()
+    let mut builder = Emulator::builder();
+    if let Some(root) = &args.gcs_root {
+        builder = builder.gcs_root(root);
+    }
+    let started = builder
         .addr(SocketAddr::new(args.host, args.port))
         .location(&args.location)
         .tls(args.tls)
@@ -68,6 +76,9 @@ async fn main() -> ExitCode {
     println!("vertex-batch emulator listening on {}", emu.uri());
     println!("  location:       {}", emu.location());
     println!("  token endpoint: {}", emu.token_uri());
+    if let Some(root) = emu.gcs_root() {
+        println!("  gs:// folder:   {}", root.display());
+    }
     if let Some(ca) = emu.ca_pem() {
         match &args.ca_file {
             Some(path) => {

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use prost_types::Timestamp;
 
+use super::gcs_folder::{FolderJob, FolderOutcome};
 use super::outcome::Outcome;
 use crate::proto::google::rpc;
 use crate::v1::batch_prediction_job::OutputInfo;
@@ -31,6 +32,8 @@ pub(crate) struct StoredJob {
     pub(crate) durations: Durations,
     pub(crate) outcome: Outcome,
     pub(crate) cancel_requested: Option<SystemTime>,
+    /// With a local gs:// folder: the job's files, read and written once it is seen ended.
+    pub(crate) folder: Option<FolderJob>,
 }
 
 /// Where a job is in its life at one instant.
@@ -102,8 +105,10 @@ impl StoredJob {
             Phase::Running { .. } => JobState::Running,
             Phase::Cancelling { .. } => JobState::Cancelling,
             Phase::Cancelled { .. } => JobState::Cancelled,
-            Phase::Ended { .. } => match self.outcome {
-                Outcome::Succeeded => JobState::Succeeded,
+            Phase::Ended { ended, .. } => match self.outcome {
+                Outcome::Succeeded => self
+                    .folder_outcome(ended)
+                    .map_or(JobState::Succeeded, FolderOutcome::state),
                 Outcome::Failed { .. } => JobState::Failed,
                 Outcome::PartiallySucceeded => JobState::PartiallySucceeded,
                 Outcome::Expired => JobState::Expired,
@@ -141,7 +146,7 @@ impl StoredJob {
             }
             Phase::Ended { started, ended } => {
                 job.end_time = Some(ended.into());
-                self.finish(&mut job);
+                self.finish(&mut job, ended);
                 (Some(started), ended)
             }
         };
@@ -171,7 +176,27 @@ impl StoredJob {
         }
     }
 
-    fn finish(&self, job: &mut BatchPredictionJob) {
+    /// What the job's files gave, for a job that succeeds on the emulator's side and reads a
+    /// local gs:// folder; they are processed on the first call.
+    fn folder_outcome(&self, ended: SystemTime) -> Option<&FolderOutcome> {
+        if self.outcome != Outcome::Succeeded {
+            return None;
+        }
+        let folder = self.folder.as_ref()?;
+        let output_dir = self
+            .output_info()
+            .and_then(|info| match info.output_location {
+                Some(OutputLocation::GcsOutputDirectory(dir)) => Some(dir),
+                _ => None,
+            });
+        folder.outcome(&self.created_as, output_dir.as_deref(), ended)
+    }
+
+    fn finish(&self, job: &mut BatchPredictionJob, ended: SystemTime) {
+        if let Some(outcome) = self.folder_outcome(ended) {
+            outcome.apply(job, self.output_info());
+            return;
+        }
         let (successful_count, failed_count, incomplete_count) = match &self.outcome {
             Outcome::Succeeded => (ROWS_PER_JOB, 0, 0),
             Outcome::Failed { message } => {

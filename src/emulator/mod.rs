@@ -3,7 +3,9 @@
 //! A real tonic server on loopback, plain or TLS, serving the five batch-prediction RPCs with
 //! the service's validation, a job lifecycle on a clock it owns (a manual one for tests), the
 //! google.longrunning Operations that Delete starts, an OAuth token endpoint for
-//! service-account JWTs, call recording and fault injection. Every other JobService RPC answers
+//! service-account JWTs, call recording, fault injection, and optionally a local folder standing
+//! in for `gs://` where jobs really read their input and write predictions.jsonl
+//! ([`EmulatorBuilder::gcs_root`]). Every other JobService RPC answers
 //! UNIMPLEMENTED. Any client generated from the same protos can use it.
 //!
 //! ```
@@ -59,9 +61,11 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod clock;
 mod faults;
 mod filter;
+mod gcs_folder;
 mod lifecycle;
 mod operations;
 mod outcome;
@@ -75,6 +79,7 @@ mod token_endpoint;
 mod validate;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -89,6 +94,7 @@ pub use state::EmulatorState;
 
 use crate::Error;
 use clock::{Clock, lock};
+use gcs_folder::GcsFolder;
 use lifecycle::Durations;
 
 /// The entry point: [`Emulator::builder`].
@@ -121,6 +127,7 @@ impl Emulator {
             operation_duration: Duration::from_secs(1),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state: None,
+            gcs_root: None,
         }
     }
 }
@@ -138,6 +145,7 @@ pub struct EmulatorBuilder {
     operation_duration: Duration,
     addr: SocketAddr,
     state: Option<EmulatorState>,
+    gcs_root: Option<PathBuf>,
 }
 
 impl EmulatorBuilder {
@@ -207,10 +215,48 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`.
+    ///
+    /// A job whose input is `gs://` then really reads its JSONL files, and one whose destination
+    /// is `gs://` writes `predictions.jsonl` in its output directory
+    /// (`output_info.gcs_output_directory`, `<prefix>/prediction-model-<timestamp>`): for each
+    /// good line (`{"request": {"contents": [...]}}`) a deterministic answer, `echo: <the
+    /// request's first text>`; for each bad line a row with the request (or the raw line) and a
+    /// `Bad Request: ...` status, as the service writes them. completion_stats count the rows;
+    /// the job ends SUCCEEDED when some row succeeded and FAILED when none did or an input file
+    /// is missing (NOT_FOUND, naming the URI). The files are processed once, the first time the
+    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
+    /// left as they were.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
+    ///
+    /// let root = std::env::temp_dir().join(format!("fake-gcs-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(root.join("bucket")).unwrap();
+    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
+    ///
+    /// // Put the input where a job reading gs://bucket/prompts.jsonl finds it.
+    /// let input = emu.local_path("gs://bucket/prompts.jsonl")?;
+    /// assert_eq!(input, root.join("bucket/prompts.jsonl"));
+    /// let mut writer = BatchFileWriter::create(&input)?;
+    /// writer.write(&BatchRequest::new().with_user_text("Why is the sky blue?"))?;
+    /// writer.finish()?;
+    /// emu.shutdown().await;
+    /// # std::fs::remove_dir_all(&root).unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub fn gcs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.gcs_root = Some(root.into());
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a malformed location, [`Error::Transport`] when a port cannot
+    /// [`Error::InvalidInput`] for a malformed location or a [`gcs_root`](Self::gcs_root) that
+    /// is not a directory, [`Error::Transport`] when a port cannot
     /// be bound or the TLS certificate cannot be made.
     pub async fn start(self) -> Result<EmulatorHandle, Error> {
         if !validate::valid_location(&self.location) {
@@ -222,6 +268,19 @@ impl EmulatorBuilder {
                 ),
             ));
         }
+        if let Some(root) = &self.gcs_root
+            && !root.is_dir()
+        {
+            return Err(Error::invalid(
+                "gcs_root",
+                format!(
+                    "`{}` is not a directory: create it first (it stands in for gs://, \
+                     gs://bucket/path being ROOT/bucket/path)",
+                    root.display()
+                ),
+            ));
+        }
+        let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
             EmulatorState::new(if self.manual_clock {
                 Clock::manual()
@@ -242,6 +301,7 @@ impl EmulatorBuilder {
             require_auth: self.require_auth,
             durations: self.durations,
             operation_duration: self.operation_duration,
+            gcs_folder: gcs_folder.clone(),
         };
         let running = server::serve(
             self.addr,
@@ -257,6 +317,7 @@ impl EmulatorBuilder {
             token_addr: running.token_addr,
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
+            gcs_folder,
             state,
             shutdown: running.shutdown,
             tasks: running.tasks,
@@ -292,6 +353,7 @@ pub struct EmulatorHandle {
     token_addr: SocketAddr,
     ca_pem: Option<String>,
     token_lifetime: Duration,
+    gcs_folder: Option<GcsFolder>,
     state: EmulatorState,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -322,6 +384,48 @@ impl EmulatorHandle {
     /// The location this endpoint serves.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// The local folder standing in for `gs://`, when the emulator has one
+    /// ([`EmulatorBuilder::gcs_root`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder().start().await?;
+    /// assert_eq!(emu.gcs_root(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn gcs_root(&self) -> Option<&Path> {
+        self.gcs_folder.as_ref().map(GcsFolder::root)
+    }
+
+    /// Where `gs://bucket/path` is in the local folder: `ROOT/bucket/path`. Use it to put input
+    /// files in place and to read a job's output directory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the emulator has no local folder, or `uri` is not a
+    /// `gs://bucket/...` URI the folder can hold (no `.` or `..` segments).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let root = std::env::temp_dir();
+    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
+    /// assert_eq!(emu.local_path("gs://bucket/out/")?, root.join("bucket/out"));
+    /// assert!(emu.local_path("gs://bucket/../../etc/passwd").unwrap_err().is_invalid_input());
+    /// # Ok(()) }
+    /// ```
+    pub fn local_path(&self, uri: &str) -> Result<PathBuf, Error> {
+        let folder = self.gcs_folder.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "gcs_root",
+                "this emulator has no local gs:// folder: start it with EmulatorBuilder::gcs_root",
+            )
+        })?;
+        folder
+            .local_path(uri)
+            .map_err(|reason| Error::invalid("uri", reason))
     }
 
     /// The OAuth token endpoint, `http://127.0.0.1:PORT/token` (always plain HTTP).

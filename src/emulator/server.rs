@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
+use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
 use super::operations::OperationsService;
 use super::service::JobServiceImpl;
@@ -28,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) require_auth: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
+    /// The local folder standing in for gs://, when there is one.
+    pub(crate) gcs_folder: Option<GcsFolder>,
 }
 
 /// The running servers.

@@ -11,6 +11,7 @@ use tonic_types::FieldViolation;
 
 use super::clock::lock;
 use super::filter::{Filter, Subject};
+use super::gcs_folder::FolderJob;
 use super::lifecycle::StoredJob;
 use super::operations::DeleteOperation;
 use super::outcome::{OUTCOME_LABEL, Outcome};
@@ -147,6 +148,7 @@ impl JobService for JobServiceImpl {
             durations: self.config.durations,
             outcome,
             cancel_requested: None,
+            folder: self.config.gcs_folder.clone().map(FolderJob::new),
         };
         let answer = stored.render(now);
         jobs.insert(seq, stored);
