@@ -68,11 +68,11 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// use vertex_batch::auth::Credentials;
 /// use vertex_batch::endpoint::Endpoint;
 /// use vertex_batch::proto::google::longrunning::operations_client::OperationsClient;
-/// use vertex_batch::transport::AuthChannel;
+/// use vertex_batch::transport::Connection;
 /// use vertex_batch::v1::job_service_client::JobServiceClient;
 ///
 /// # async fn run() -> vertex_batch::Result<()> {
-/// let channel = AuthChannel::builder()
+/// let channel = Connection::builder()
 ///     .with_endpoint(Endpoint::for_location("us-central1")?)
 ///     .with_credentials(Credentials::application_default())
 ///     .with_quota_project("my-billing-project")
@@ -103,31 +103,20 @@ struct FixedHeaders {
 /// ```
 /// use vertex_batch::auth::Credentials;
 /// use vertex_batch::endpoint::Endpoint;
-/// use vertex_batch::transport::AuthChannel;
+/// use vertex_batch::transport::Connection;
 ///
-/// let builder = AuthChannel::builder()
+/// let builder = Connection::builder()
 ///     .with_endpoint(Endpoint::global())
 ///     .with_credentials(Credentials::none());
 /// ```
 #[derive(Clone, Debug)]
-pub struct AuthChannelBuilder {
+pub struct ConnectionBuilder {
     endpoint: Option<Endpoint>,
     credentials: Credentials,
     quota_project: Option<String>,
 }
 
 impl AuthChannel {
-    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint
-    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`AuthChannelBuilder::with_credentials`]
-    /// Application Default Credentials are used.
-    pub fn builder() -> AuthChannelBuilder {
-        AuthChannelBuilder {
-            endpoint: None,
-            credentials: Credentials::application_default(),
-            quota_project: None,
-        }
-    }
-
     /// The endpoint this channel talks to.
     ///
     /// ```no_run
@@ -156,30 +145,36 @@ impl AuthChannel {
     /// # }
     /// ```
     pub fn error_from_status(&self, status: tonic::Status) -> Error {
-        let Some(source) = status.source() else {
-            // Statuses the server sent have no source.
-            return Error::Status {
-                status: Box::new(status),
-                hint: None,
-            };
-        };
-        for err in chain(source) {
-            if let Some(Error::Auth {
-                source_name,
-                message,
-            }) = err.downcast_ref::<Error>()
-            {
-                return Error::Auth {
-                    source_name: source_name.clone(),
-                    message: message.clone(),
-                };
-            }
-        }
-        transport_error(&self.endpoint, source)
+        error_from_status(status, &self.endpoint)
     }
 }
 
-impl AuthChannelBuilder {
+/// The crate error behind a status from a call on a channel to `endpoint`: see
+/// [`AuthChannel::error_from_status`].
+pub(crate) fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
+    let Some(source) = status.source() else {
+        // Statuses the server sent have no source.
+        return Error::Status {
+            status: Box::new(status),
+            hint: None,
+        };
+    };
+    for err in chain(source) {
+        if let Some(Error::Auth {
+            source_name,
+            message,
+        }) = err.downcast_ref::<Error>()
+        {
+            return Error::Auth {
+                source_name: source_name.clone(),
+                message: message.clone(),
+            };
+        }
+    }
+    transport_error(endpoint, source)
+}
+
+impl ConnectionBuilder {
     /// The endpoint to connect to.
     pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
         self.endpoint = Some(endpoint);
