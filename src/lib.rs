@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod endpoint;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 pub mod proto;
 pub mod routing;

@@ -1,0 +1,261 @@
+//! A stored job and its state at any instant, derived from its create time and durations.
+
+use std::time::{Duration, SystemTime};
+
+use prost_types::Timestamp;
+
+use super::outcome::Outcome;
+use crate::proto::google::rpc;
+use crate::v1::batch_prediction_job::OutputInfo;
+use crate::v1::batch_prediction_job::output_config::Destination;
+use crate::v1::batch_prediction_job::output_info::OutputLocation;
+use crate::v1::{BatchPredictionJob, CompletionStats, JobState};
+
+/// How many rows every emulated job has: completion_stats count them.
+pub(crate) const ROWS_PER_JOB: i64 = 100;
+
+/// How long each phase of a job lasts, fixed when the job is created.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Durations {
+    pub(crate) queued: Duration,
+    pub(crate) running: Duration,
+    pub(crate) cancelling: Duration,
+}
+
+/// A job as the emulator keeps it: what the client sent, plus when things happened.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredJob {
+    /// What Create answered: the submitted job with name, ids and create time filled in.
+    pub(crate) created_as: BatchPredictionJob,
+    pub(crate) created: SystemTime,
+    pub(crate) durations: Durations,
+    pub(crate) outcome: Outcome,
+    pub(crate) cancel_requested: Option<SystemTime>,
+}
+
+/// Where a job is in its life at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Pending,
+    Running {
+        started: SystemTime,
+    },
+    Cancelling {
+        started: Option<SystemTime>,
+    },
+    Cancelled {
+        started: Option<SystemTime>,
+        ended: SystemTime,
+    },
+    Ended {
+        started: SystemTime,
+        ended: SystemTime,
+    },
+}
+
+impl StoredJob {
+    fn started_at(&self) -> SystemTime {
+        self.created + self.durations.queued
+    }
+
+    fn natural_end(&self) -> SystemTime {
+        self.started_at() + self.durations.running
+    }
+
+    fn phase(&self, now: SystemTime) -> Phase {
+        let started = self.started_at();
+        let ended = self.natural_end();
+        if let Some(requested) = self.cancel_requested {
+            // A cancel is only accepted before the natural end (see `has_ended`).
+            let started = (started <= requested).then_some(started);
+            let cancelled = requested + self.durations.cancelling;
+            return if now < cancelled {
+                Phase::Cancelling { started }
+            } else {
+                Phase::Cancelled {
+                    started,
+                    ended: cancelled,
+                }
+            };
+        }
+        if now < started {
+            Phase::Pending
+        } else if now < ended {
+            Phase::Running { started }
+        } else {
+            Phase::Ended { started, ended }
+        }
+    }
+
+    /// The job has reached a final state (SUCCEEDED, FAILED, CANCELLED, EXPIRED, PARTIALLY_SUCCEEDED).
+    pub(crate) fn has_ended(&self, now: SystemTime) -> bool {
+        matches!(
+            self.phase(now),
+            Phase::Cancelled { .. } | Phase::Ended { .. }
+        )
+    }
+
+    /// The state at `now`, without building the whole message (for filters).
+    pub(crate) fn state(&self, now: SystemTime) -> JobState {
+        match self.phase(now) {
+            Phase::Pending => JobState::Pending,
+            Phase::Running { .. } => JobState::Running,
+            Phase::Cancelling { .. } => JobState::Cancelling,
+            Phase::Cancelled { .. } => JobState::Cancelled,
+            Phase::Ended { .. } => match self.outcome {
+                Outcome::Succeeded => JobState::Succeeded,
+                Outcome::Failed { .. } => JobState::Failed,
+                Outcome::PartiallySucceeded => JobState::PartiallySucceeded,
+                Outcome::Expired => JobState::Expired,
+            },
+        }
+    }
+
+    /// The job as Get answers it at `now`.
+    pub(crate) fn render(&self, now: SystemTime) -> BatchPredictionJob {
+        let mut job = self.created_as.clone();
+        job.state = self.state(now) as i32;
+        let phase = self.phase(now);
+        let (started, changed) = match phase {
+            Phase::Pending => (None, self.created),
+            Phase::Running { started } => {
+                job.completion_stats = Some(self.progress(started, now));
+                (Some(started), started)
+            }
+            Phase::Cancelling { started } => {
+                (started, self.cancel_requested.unwrap_or(self.created))
+            }
+            Phase::Cancelled { started, ended } => {
+                job.end_time = Some(ended.into());
+                job.error = Some(status(
+                    tonic::Code::Cancelled,
+                    "the job was cancelled at the user's request",
+                ));
+                let done = started.map_or(0, |s| self.progress(s, ended).successful_count);
+                job.completion_stats = Some(CompletionStats {
+                    successful_count: done,
+                    incomplete_count: ROWS_PER_JOB - done,
+                    ..CompletionStats::default()
+                });
+                (started, ended)
+            }
+            Phase::Ended { started, ended } => {
+                job.end_time = Some(ended.into());
+                self.finish(&mut job);
+                (Some(started), ended)
+            }
+        };
+        job.start_time = started.map(Timestamp::from);
+        job.update_time = Some(changed.into());
+        job
+    }
+
+    /// Rows done so far while running, in proportion to the running time elapsed, so that a
+    /// client watching progress sees the counts grow.
+    fn progress(&self, started: SystemTime, now: SystemTime) -> CompletionStats {
+        let elapsed = now
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let total = self.durations.running.as_secs_f64();
+        let fraction = if total > 0.0 {
+            (elapsed / total).min(1.0)
+        } else {
+            1.0
+        };
+        let done = (ROWS_PER_JOB as f64 * fraction).floor() as i64;
+        CompletionStats {
+            successful_count: done,
+            incomplete_count: ROWS_PER_JOB - done,
+            ..CompletionStats::default()
+        }
+    }
+
+    fn finish(&self, job: &mut BatchPredictionJob) {
+        let (successful_count, failed_count, incomplete_count) = match &self.outcome {
+            Outcome::Succeeded => (ROWS_PER_JOB, 0, 0),
+            Outcome::Failed { message } => {
+                job.error = Some(status(tonic::Code::Internal, message));
+                (0, ROWS_PER_JOB, 0)
+            }
+            Outcome::PartiallySucceeded => {
+                job.partial_failures = vec![status(
+                    tonic::Code::InvalidArgument,
+                    "10 rows failed: their requests were malformed (see the status column of the output)",
+                )];
+                (ROWS_PER_JOB - ROWS_PER_JOB / 10, ROWS_PER_JOB / 10, 0)
+            }
+            Outcome::Expired => {
+                job.error = Some(status(
+                    tonic::Code::DeadlineExceeded,
+                    "the job expired before it could run to the end",
+                ));
+                (0, 0, ROWS_PER_JOB)
+            }
+        };
+        job.completion_stats = Some(CompletionStats {
+            successful_count,
+            failed_count,
+            incomplete_count,
+            ..CompletionStats::default()
+        });
+        if successful_count > 0 {
+            job.output_info = self.output_info();
+        }
+    }
+
+    fn output_info(&self) -> Option<OutputInfo> {
+        let stamp = Timestamp::from(self.created).to_string();
+        let destination = self
+            .created_as
+            .output_config
+            .as_ref()?
+            .destination
+            .as_ref()?;
+        Some(match destination {
+            Destination::GcsDestination(gcs) => OutputInfo {
+                output_location: Some(OutputLocation::GcsOutputDirectory(format!(
+                    "{}/prediction-model-{stamp}",
+                    gcs.output_uri_prefix.trim_end_matches('/')
+                ))),
+                ..OutputInfo::default()
+            },
+            Destination::BigqueryDestination(bq) => {
+                let safe_stamp: String = stamp
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                let path = bq.output_uri.trim_start_matches("bq://");
+                let parts: Vec<&str> = path.split('.').collect();
+                let (dataset, table) = match parts.as_slice() {
+                    [project] => (
+                        format!("bq://{project}.prediction_model_{safe_stamp}"),
+                        "predictions".to_string(),
+                    ),
+                    [project, dataset] => (
+                        format!("bq://{project}.{dataset}"),
+                        format!("predictions_{safe_stamp}"),
+                    ),
+                    [project, dataset, table, ..] => {
+                        (format!("bq://{project}.{dataset}"), table.to_string())
+                    }
+                    [] => return None,
+                };
+                OutputInfo {
+                    bigquery_output_table: table,
+                    output_location: Some(OutputLocation::BigqueryOutputDataset(dataset)),
+                }
+            }
+            Destination::VertexMultimodalDatasetDestination(_) => return None,
+        })
+    }
+}
+
+/// A google.rpc.Status as jobs carry them in `error` and `partial_failures`.
+pub(crate) fn status(code: tonic::Code, message: &str) -> rpc::Status {
+    rpc::Status {
+        code: code as i32,
+        message: message.to_string(),
+        details: Vec::new(),
+    }
+}

@@ -1,0 +1,149 @@
+//! Binding and serving: the gRPC server (JobService and Operations, plain or TLS) and the
+//! token endpoint (plain HTTP), both stopped by one shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use super::lifecycle::Durations;
+use super::operations::OperationsService;
+use super::service::JobServiceImpl;
+use super::state::EmulatorState;
+use super::tls::TlsIdentity;
+use super::token_endpoint::{self, TokenEndpoint};
+use crate::Error;
+use crate::proto::google::longrunning::operations_server::OperationsServer;
+use crate::v1::job_service_server::JobServiceServer;
+
+/// What one running emulator was configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) location: String,
+    pub(crate) require_auth: bool,
+    pub(crate) durations: Durations,
+    pub(crate) operation_duration: Duration,
+}
+
+/// The running servers.
+pub(crate) struct Running {
+    pub(crate) grpc_addr: SocketAddr,
+    pub(crate) token_addr: SocketAddr,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+}
+
+fn transport(endpoint: String, what: &str, error: impl std::fmt::Display) -> Error {
+    Error::Transport {
+        endpoint,
+        message: format!("{what}: {error}"),
+    }
+}
+
+/// Resolves when the handle asks for shutdown or is dropped.
+async fn stopped(mut signal: watch::Receiver<bool>) {
+    // An error means the sender is gone: the handle was dropped, stop too.
+    let _ = signal.wait_for(|stop| *stop).await;
+}
+
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    config: Config,
+    state: EmulatorState,
+    tls: Option<&TlsIdentity>,
+    token_lifetime: Duration,
+) -> Result<Running, Error> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        transport(
+            addr.to_string(),
+            "could not bind the emulator's gRPC port",
+            e,
+        )
+    })?;
+    let grpc_addr = listener
+        .local_addr()
+        .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+    // The token endpoint listens on the same interface, on a port of its own.
+    let token_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+        .await
+        .map_err(|e| transport(addr.to_string(), "could not bind the token endpoint", e))?;
+    let token_addr = token_listener
+        .local_addr()
+        .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        server = server
+            .tls_config(ServerTlsConfig::new().identity(identity))
+            .map_err(|e| transport(grpc_addr.to_string(), "bad TLS configuration", e))?;
+    }
+    let config = Arc::new(config);
+    let router = server
+        .add_service(JobServiceServer::new(JobServiceImpl {
+            state: state.clone(),
+            config: config.clone(),
+        }))
+        .add_service(OperationsServer::new(OperationsService {
+            state: state.clone(),
+            config,
+        }));
+
+    let (shutdown, signal) = watch::channel(false);
+    let grpc_signal = stopped(signal.clone());
+    let grpc = tokio::spawn(async move {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        if let Err(error) = router
+            .serve_with_incoming_shutdown(incoming, grpc_signal)
+            .await
+        {
+            tracing::error!(%error, "the emulator's gRPC server stopped");
+        }
+    });
+
+    let endpoint = TokenEndpoint {
+        state,
+        token_uri: token_uri(token_addr),
+        lifetime: token_lifetime,
+    };
+    let token_signal = stopped(signal);
+    let tokens = tokio::spawn(async move {
+        let app = token_endpoint::router(endpoint);
+        if let Err(error) = axum::serve(token_listener, app)
+            .with_graceful_shutdown(token_signal)
+            .await
+        {
+            tracing::error!(%error, "the emulator's token endpoint stopped");
+        }
+    });
+
+    Ok(Running {
+        grpc_addr,
+        token_addr,
+        shutdown,
+        tasks: vec![grpc, tokens],
+    })
+}
+
+/// An address clients can dial: a server bound to every interface is reached on loopback.
+pub(crate) fn dialable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let loopback = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(loopback, addr.port())
+    } else {
+        addr
+    }
+}
+
+pub(crate) fn token_uri(addr: SocketAddr) -> String {
+    format!("http://{}/token", dialable(addr))
+}

@@ -1,0 +1,180 @@
+//! The emulator's state: jobs, operations, tokens, faults and the call log, shared by the gRPC
+//! services, the token endpoint and the handle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rsa::RsaPublicKey;
+use tonic::metadata::MetadataMap;
+
+use super::clock::{Clock, lock};
+use super::faults::FaultSet;
+use super::lifecycle::StoredJob;
+use super::operations::DeleteOperation;
+use super::outcome::Outcome;
+use super::records::RecordedCall;
+
+/// The emulator's state, shared by its servers and handles. Hand it to
+/// [`EmulatorBuilder::state`](super::EmulatorBuilder::state) to restart an emulator (on the same
+/// port, say) with the jobs, operations and tokens of a previous one. The clock comes with it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), vertex_batch::Error> {
+/// use vertex_batch::emulator::Emulator;
+///
+/// let first = Emulator::builder().start().await?;
+/// let (addr, state) = (first.local_addr(), first.state());
+/// first.shutdown().await;
+/// let again = Emulator::builder().addr(addr).state(state).start().await?;
+/// # let _ = again; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct EmulatorState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) clock: Clock,
+    pub(crate) jobs: Mutex<JobStore>,
+    pub(crate) operations: Mutex<HashMap<String, DeleteOperation>>,
+    pub(crate) outcome: Mutex<Outcome>,
+    pub(crate) faults: Mutex<FaultSet>,
+    pub(crate) calls: Mutex<Vec<RecordedCall>>,
+    /// Issued bearer tokens and when they expire. Token text lives only here.
+    tokens: Mutex<HashMap<String, Instant>>,
+    pub(crate) tokens_issued: AtomicUsize,
+    pub(crate) token_endpoint_failing: AtomicBool,
+    /// Service-account public keys the token endpoint trusts, by client_email.
+    pub(crate) keys: Mutex<HashMap<String, RsaPublicKey>>,
+    next_operation: AtomicU64,
+}
+
+/// Jobs in creation order (`seq`), with an index by resource name.
+#[derive(Debug, Default)]
+pub(crate) struct JobStore {
+    pub(crate) by_seq: BTreeMap<u64, StoredJob>,
+    pub(crate) by_name: HashMap<String, u64>,
+    next_seq: u64,
+    /// Added to `seq` to make ids that look like the service's 19-digit ones.
+    id_base: u64,
+}
+
+impl JobStore {
+    /// Reserves the next sequence number and its numeric job id.
+    pub(crate) fn next_id(&mut self) -> (u64, u64) {
+        self.next_seq += 1;
+        (self.next_seq, self.id_base + self.next_seq)
+    }
+
+    pub(crate) fn insert(&mut self, seq: u64, job: StoredJob) {
+        self.by_name.insert(job.created_as.name.clone(), seq);
+        self.by_seq.insert(seq, job);
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut StoredJob> {
+        let seq = self.by_name.get(name)?;
+        self.by_seq.get_mut(seq)
+    }
+
+    pub(crate) fn remove(&mut self, name: &str) -> Option<StoredJob> {
+        let seq = self.by_name.remove(name)?;
+        self.by_seq.remove(&seq)
+    }
+}
+
+impl EmulatorState {
+    pub(crate) fn new(clock: Clock) -> Self {
+        let id_base =
+            rand::thread_rng().gen_range(1_000_000_000_000_000_000..8_000_000_000_000_000_000);
+        EmulatorState {
+            inner: Arc::new(Inner {
+                clock,
+                jobs: Mutex::new(JobStore {
+                    id_base,
+                    ..JobStore::default()
+                }),
+                operations: Mutex::default(),
+                outcome: Mutex::default(),
+                faults: Mutex::default(),
+                calls: Mutex::default(),
+                tokens: Mutex::default(),
+                tokens_issued: AtomicUsize::new(0),
+                token_endpoint_failing: AtomicBool::new(false),
+                keys: Mutex::default(),
+                next_operation: AtomicU64::new(id_base / 2),
+            }),
+        }
+    }
+
+    pub(crate) fn next_operation_id(&self) -> u64 {
+        self.inner.next_operation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Makes a new bearer token valid for `lifetime`.
+    pub(crate) fn mint_token(&self, lifetime: Duration) -> String {
+        use base64::Engine;
+        let bytes: [u8; 32] = rand::thread_rng().r#gen();
+        let token = format!(
+            "ya29.emulator-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let mut tokens = lock(&self.inner.tokens);
+        let now = Instant::now();
+        // Forget expired tokens so a long-running emulator does not grow without bound.
+        tokens.retain(|_, expires| *expires > now);
+        tokens.insert(token.clone(), now + lifetime);
+        token
+    }
+
+    /// Records the call, checks its bearer token when auth is required, then applies the faults
+    /// armed for `method`.
+    pub(crate) async fn admit(
+        &self,
+        method: &str,
+        metadata: &MetadataMap,
+        require_auth: bool,
+    ) -> Result<(), tonic::Status> {
+        lock(&self.inner.calls).push(RecordedCall::from_metadata(method, metadata));
+        if require_auth {
+            self.check_bearer(metadata)?;
+        }
+        let verdict = lock(&self.inner.faults).before(method);
+        if !verdict.delay.is_zero() {
+            tokio::time::sleep(verdict.delay).await;
+        }
+        verdict.fail.map_or(Ok(()), Err)
+    }
+
+    fn check_bearer(&self, metadata: &MetadataMap) -> Result<(), tonic::Status> {
+        let Some(header) = metadata.get("authorization") else {
+            return Err(tonic::Status::unauthenticated(
+                "Request is missing required authentication credential: expected an \
+                 `authorization: Bearer <token>` header with a token issued by this emulator",
+            ));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                tonic::Status::unauthenticated(
+                    "Request had invalid authentication credentials: the authorization header \
+                     is not `Bearer <token>`",
+                )
+            })?;
+        match lock(&self.inner.tokens).get(token) {
+            Some(expires) if *expires > Instant::now() => Ok(()),
+            Some(_) => Err(tonic::Status::unauthenticated(
+                "Request had invalid authentication credentials: the access token expired",
+            )),
+            None => Err(tonic::Status::unauthenticated(
+                "Request had invalid authentication credentials: this emulator did not issue the \
+                 access token",
+            )),
+        }
+    }
+}
