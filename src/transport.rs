@@ -98,7 +98,29 @@ struct FixedHeaders {
     user_project: Option<HeaderValue>,
 }
 
-/// Options for [`AuthChannel`]; made by [`AuthChannel::builder`].
+/// Opens [`AuthChannel`]s: [`Connection::builder`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Connection;
+
+impl Connection {
+    /// Starts building a channel. Without [`ConnectionBuilder::with_endpoint`] the endpoint
+    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`ConnectionBuilder::with_credentials`]
+    /// Application Default Credentials are used.
+    ///
+    /// ```
+    /// let builder = vertex_batch::transport::Connection::builder();
+    /// ```
+    pub fn builder() -> ConnectionBuilder {
+        ConnectionBuilder {
+            endpoint: None,
+            credentials: Credentials::application_default(),
+            quota_project: None,
+        }
+    }
+}
+
+/// Options for an [`AuthChannel`]; made by [`Connection::builder`].
 ///
 /// ```
 /// use vertex_batch::auth::Credentials;
