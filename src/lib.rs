@@ -2,9 +2,9 @@
 #![deny(missing_docs)]
 
 pub mod auth;
-pub mod endpoint;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod endpoint;
 mod error;
 pub mod proto;
 pub mod routing;

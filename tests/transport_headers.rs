@@ -43,14 +43,21 @@ async fn headers_arrive_exactly_as_sent() {
         assert_eq!(call.api_client.as_deref(), Some(API_CLIENT));
         let user_agent = call.user_agent.as_deref().unwrap();
         assert!(
-            user_agent.starts_with(concat!("vertex-batch/", env!("CARGO_PKG_VERSION"), " tonic/")),
+            user_agent.starts_with(concat!(
+                "vertex-batch/",
+                env!("CARGO_PKG_VERSION"),
+                " tonic/"
+            )),
             "{user_agent}"
         );
     }
     let api_client = calls[0].api_client.as_deref().unwrap();
     assert!(api_client.starts_with("gl-rust/1."), "{api_client}");
     assert!(api_client.contains(" grpc/0.14 "), "{api_client}");
-    assert!(api_client.ends_with(concat!(" gccl/", env!("CARGO_PKG_VERSION"))), "{api_client}");
+    assert!(
+        api_client.ends_with(concat!(" gccl/", env!("CARGO_PKG_VERSION"))),
+        "{api_client}"
+    );
 }
 
 #[tokio::test]
