@@ -435,7 +435,11 @@ fn transport_error(endpoint: &Endpoint, err: &(dyn StdError + 'static)) -> Error
         });
     Error::Transport {
         endpoint: endpoint.uri(),
-        message: format!("{}; {advice}", flatten(err)),
+        // tonic's outermost message is only "transport error", which the variant says already.
+        message: format!(
+            "{}; {advice}",
+            flatten(err).trim_start_matches("transport error: ")
+        ),
     }
 }
 
