@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::endpoint::Endpoint;
 use crate::v1::JobState;
 
 /// A `Result` whose error is the crate's [`Error`].
@@ -137,6 +138,66 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The crate's error for a status the service sent, with advice for the usual causes.
+pub(crate) fn status_with_hint(status: tonic::Status, endpoint: &Endpoint) -> Error {
+    let hint = hint_for(&status, endpoint);
+    Error::Status { status: Box::new(status), hint }
+}
+
+/// Advice for a status, where the crate knows the usual cause.
+fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    let regional = endpoint.location().is_some_and(|l| !matches!(l, "global" | "us" | "eu"));
+    let mut hints = Vec::new();
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            hints.push(format!("field `{}`: {}", violation.field, violation.description));
+        }
+    }
+    match status.code() {
+        Code::NotFound | Code::Unimplemented if !regional => hints.push(format!(
+            "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
+             location: use Endpoint::for_location(\"us-central1\") or the location of the job",
+            endpoint.host()
+        )),
+        Code::NotFound => hints.push(format!(
+            "no such resource at {}; check the name, the project and that the job is in location `{}`",
+            endpoint.host(),
+            endpoint.location().unwrap_or_default()
+        )),
+        Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
+            "this client talks to {} (location `{}`); a job's parent must be in that same location",
+            endpoint.host(),
+            endpoint.location().unwrap_or("custom")
+        )),
+        Code::PermissionDenied => {
+            let reason = status
+                .get_details_error_info()
+                .map(|info| format!("reason {} from {}; ", info.reason, info.domain))
+                .unwrap_or_default();
+            hints.push(format!(
+                "{reason}check that the credentials' principal has roles/aiplatform.user on the \
+                 project and that the Vertex AI API is enabled"
+            ));
+        }
+        Code::Unauthenticated => hints.push(
+            "the endpoint refused the credentials; check them (gcloud auth application-default login, \
+             or the service-account key)"
+                .into(),
+        ),
+        Code::ResourceExhausted => hints.push(
+            "quota exhausted; retry later, or opt in with RetryPolicy::with_retry_resource_exhausted".into(),
+        ),
+        Code::DeadlineExceeded => hints.push(
+            "no answer in time; raise RetryPolicy::with_attempt_timeout if the network is slow".into(),
+        ),
+        _ => {}
+    }
+    (!hints.is_empty()).then(|| hints.join("; "))
 }
 
 fn state_name(state: JobState) -> &'static str {

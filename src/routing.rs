@@ -20,7 +20,7 @@
 //! ```
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataValue;
 
 /// The routing header's name.
 pub const REQUEST_PARAMS: &str = "x-goog-request-params";
@@ -35,62 +35,6 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-/// The resource a call is routed by.
-///
-/// ```
-/// use vertex_batch::routing::Routing;
-///
-/// let mut metadata = tonic::metadata::MetadataMap::new();
-/// Routing::Parent("projects/p/locations/us-central1").apply(&mut metadata);
-/// assert_eq!(metadata.get("x-goog-request-params").unwrap(), "parent=projects/p/locations/us-central1");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Routing<'a> {
-    /// `parent=<parent>`: Create and List.
-    Parent(&'a str),
-    /// `name=<name>`: Get, Delete, Cancel (and GetOperation).
-    Name(&'a str),
-}
-
-impl Routing<'_> {
-    /// The resource name the call is routed by.
-    ///
-    /// ```
-    /// use vertex_batch::routing::Routing;
-    ///
-    /// assert_eq!(Routing::Name("projects/p/locations/eu/batchPredictionJobs/1").resource(), "projects/p/locations/eu/batchPredictionJobs/1");
-    /// ```
-    pub fn resource(&self) -> &str {
-        match self {
-            Routing::Parent(resource) | Routing::Name(resource) => resource,
-        }
-    }
-
-    /// The header value, e.g. `name=projects/p/locations/us-central1/batchPredictionJobs/1`.
-    ///
-    /// ```
-    /// use vertex_batch::routing::Routing;
-    ///
-    /// assert_eq!(Routing::Parent("projects/p/locations/eu").header_value(), "parent=projects/p/locations/eu");
-    /// ```
-    pub fn header_value(&self) -> String {
-        let key = match self {
-            Routing::Parent(_) => "parent",
-            Routing::Name(_) => "name",
-        };
-        request_params(key, self.resource())
-    }
-
-    /// Sets `x-goog-request-params` in `metadata`, replacing any earlier value.
-    pub fn apply(&self, metadata: &mut MetadataMap) {
-        // Percent-encoding leaves only visible ASCII, which is always a valid metadata value.
-        if let Ok(value) = MetadataValue::try_from(self.header_value()) {
-            metadata.insert(REQUEST_PARAMS, value);
-        }
-    }
-}
-
 /// Adds `x-goog-request-params: name=<name>` (Get, Delete, Cancel).
 ///
 /// ```
@@ -99,9 +43,8 @@ impl Routing<'_> {
 /// let request = routing::with_name(tonic::Request::new(()), "projects/p/locations/eu/batchPredictionJobs/1");
 /// assert!(request.metadata().contains_key(routing::REQUEST_PARAMS));
 /// ```
-pub fn with_name<T>(mut request: tonic::Request<T>, name: &str) -> tonic::Request<T> {
-    Routing::Name(name).apply(request.metadata_mut());
-    request
+pub fn with_name<T>(request: tonic::Request<T>, name: &str) -> tonic::Request<T> {
+    with_param(request, "name", name)
 }
 
 /// Adds `x-goog-request-params: parent=<parent>` (Create, List).
@@ -115,9 +58,8 @@ pub fn with_name<T>(mut request: tonic::Request<T>, name: &str) -> tonic::Reques
 ///     "parent=projects/p/locations/us-central1"
 /// );
 /// ```
-pub fn with_parent<T>(mut request: tonic::Request<T>, parent: &str) -> tonic::Request<T> {
-    Routing::Parent(parent).apply(request.metadata_mut());
-    request
+pub fn with_parent<T>(request: tonic::Request<T>, parent: &str) -> tonic::Request<T> {
+    with_param(request, "parent", parent)
 }
 
 /// The header value for one parameter, e.g. `name=projects/p/...`.
@@ -129,6 +71,14 @@ pub fn with_parent<T>(mut request: tonic::Request<T>, parent: &str) -> tonic::Re
 /// ```
 pub fn request_params(key: &str, value: &str) -> String {
     format!("{key}={}", utf8_percent_encode(value, KEEP))
+}
+
+fn with_param<T>(mut request: tonic::Request<T>, key: &str, value: &str) -> tonic::Request<T> {
+    // Percent-encoding leaves only visible ASCII, which is always a valid metadata value.
+    if let Ok(value) = MetadataValue::try_from(request_params(key, value)) {
+        request.metadata_mut().insert(REQUEST_PARAMS, value);
+    }
+    request
 }
 
 #[cfg(test)]

@@ -68,11 +68,11 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// use vertex_batch::auth::Credentials;
 /// use vertex_batch::endpoint::Endpoint;
 /// use vertex_batch::proto::google::longrunning::operations_client::OperationsClient;
-/// use vertex_batch::transport::Connection;
+/// use vertex_batch::transport::AuthChannel;
 /// use vertex_batch::v1::job_service_client::JobServiceClient;
 ///
 /// # async fn run() -> vertex_batch::Result<()> {
-/// let channel = Connection::builder()
+/// let channel = AuthChannel::builder()
 ///     .with_endpoint(Endpoint::for_location("us-central1")?)
 ///     .with_credentials(Credentials::application_default())
 ///     .with_quota_project("my-billing-project")
@@ -98,47 +98,40 @@ struct FixedHeaders {
     user_project: Option<HeaderValue>,
 }
 
-/// Opens [`AuthChannel`]s: [`Connection::builder`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Connection;
-
-impl Connection {
-    /// Starts building a channel. Without [`ConnectionBuilder::with_endpoint`] the endpoint
-    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`ConnectionBuilder::with_credentials`]
-    /// Application Default Credentials are used.
-    ///
-    /// ```
-    /// let builder = vertex_batch::transport::Connection::builder();
-    /// ```
-    pub fn builder() -> ConnectionBuilder {
-        ConnectionBuilder {
-            endpoint: None,
-            credentials: Credentials::application_default(),
-            quota_project: None,
-        }
-    }
-}
-
-/// Options for an [`AuthChannel`]; made by [`Connection::builder`].
+/// Options for an [`AuthChannel`]; made by [`AuthChannel::builder`].
 ///
 /// ```
 /// use vertex_batch::auth::Credentials;
 /// use vertex_batch::endpoint::Endpoint;
-/// use vertex_batch::transport::Connection;
+/// use vertex_batch::transport::AuthChannel;
 ///
-/// let builder = Connection::builder()
+/// let builder = AuthChannel::builder()
 ///     .with_endpoint(Endpoint::global())
 ///     .with_credentials(Credentials::none());
 /// ```
 #[derive(Clone, Debug)]
-pub struct ConnectionBuilder {
+pub struct AuthChannelBuilder {
     endpoint: Option<Endpoint>,
     credentials: Credentials,
     quota_project: Option<String>,
 }
 
 impl AuthChannel {
+    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint
+    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`AuthChannelBuilder::with_credentials`]
+    /// Application Default Credentials are used.
+    ///
+    /// ```
+    /// let builder = vertex_batch::transport::AuthChannel::builder();
+    /// ```
+    pub fn builder() -> AuthChannelBuilder {
+        AuthChannelBuilder {
+            endpoint: None,
+            credentials: Credentials::application_default(),
+            quota_project: None,
+        }
+    }
+
     /// The endpoint this channel talks to.
     ///
     /// ```no_run
@@ -176,10 +169,7 @@ impl AuthChannel {
 pub(crate) fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
     let Some(source) = status.source() else {
         // Statuses the server sent have no source.
-        return Error::Status {
-            status: Box::new(status),
-            hint: None,
-        };
+        return crate::error::status_with_hint(status, endpoint);
     };
     for err in chain(source) {
         if let Some(Error::Auth {
@@ -196,7 +186,7 @@ pub(crate) fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> E
     transport_error(endpoint, source)
 }
 
-impl ConnectionBuilder {
+impl AuthChannelBuilder {
     /// The endpoint to connect to.
     pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
         self.endpoint = Some(endpoint);

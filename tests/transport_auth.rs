@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 use transport_support::{channel, emulator, endpoint, list};
 use vertex_batch::auth::{Credentials, Token, TokenFuture, TokenSource};
 use vertex_batch::emulator::EmulatorHandle;
-use vertex_batch::transport::Connection;
+use vertex_batch::transport::AuthChannel;
 
 #[tokio::test]
 async fn the_service_account_flow_gets_one_token_for_many_calls() {
@@ -37,7 +37,7 @@ async fn the_service_account_flow_gets_one_token_for_many_calls() {
 async fn a_thousand_concurrent_first_calls_fetch_exactly_one_token() {
     let emu = emulator().require_auth(true).start().await.unwrap();
     let key = emu.service_account_key().unwrap();
-    let channel = Connection::builder()
+    let channel = AuthChannel::builder()
         .with_endpoint(endpoint(&emu).with_lazy_connect(true))
         .with_credentials(Credentials::service_account_json(key.json))
         .connect()
@@ -168,7 +168,7 @@ async fn the_token_endpoint_down_is_a_clear_auth_error() {
     emu.set_token_endpoint_failing(true);
 
     // Eager: the connect fails.
-    let err = Connection::builder()
+    let err = AuthChannel::builder()
         .with_endpoint(endpoint(&emu))
         .with_credentials(Credentials::service_account_json(key.json.clone()))
         .connect()
@@ -186,7 +186,7 @@ async fn the_token_endpoint_down_is_a_clear_auth_error() {
     assert!(text.contains("token endpoint"), "{text}");
 
     // Lazy: the call fails UNAUTHENTICATED, and the channel names the cause.
-    let channel = Connection::builder()
+    let channel = AuthChannel::builder()
         .with_endpoint(endpoint(&emu).with_lazy_connect(true))
         .with_credentials(Credentials::service_account_json(key.json))
         .connect()
@@ -203,7 +203,7 @@ async fn the_token_endpoint_down_is_a_clear_auth_error() {
 #[tokio::test]
 async fn a_key_that_is_not_a_key_says_so() {
     let emu = emulator().start().await.unwrap();
-    let err = Connection::builder()
+    let err = AuthChannel::builder()
         .with_endpoint(endpoint(&emu))
         .with_credentials(Credentials::service_account_json(
             "{\"type\": \"authorized_user\"}",
@@ -217,7 +217,7 @@ async fn a_key_that_is_not_a_key_says_so() {
         "{err}"
     );
 
-    let err = Connection::builder()
+    let err = AuthChannel::builder()
         .with_endpoint(endpoint(&emu))
         .with_credentials(Credentials::service_account_file("/nonexistent/key.json"))
         .connect()

@@ -8,12 +8,12 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::proto::google::longrunning::GetOperationRequest;
 use vertex_batch::proto::google::longrunning::operations_client::OperationsClient;
 use vertex_batch::routing;
-use vertex_batch::transport::{API_CLIENT, Connection};
+use vertex_batch::transport::{API_CLIENT, AuthChannel};
 
 #[tokio::test]
 async fn headers_arrive_exactly_as_sent() {
     let emu = emulator().require_auth(true).start().await.unwrap();
-    let channel = Connection::builder()
+    let channel = AuthChannel::builder()
         .with_endpoint(endpoint(&emu))
         .with_credentials(Credentials::static_token(emu.issue_token()))
         .with_quota_project("billing-project")

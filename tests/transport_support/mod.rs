@@ -7,7 +7,7 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
-use vertex_batch::transport::{AuthChannel, Connection};
+use vertex_batch::transport::AuthChannel;
 use vertex_batch::v1::job_service_client::JobServiceClient;
 use vertex_batch::v1::{GetBatchPredictionJobRequest, ListBatchPredictionJobsRequest};
 
@@ -28,7 +28,7 @@ pub fn endpoint(emu: &EmulatorHandle) -> Endpoint {
 }
 
 pub async fn channel(emu: &EmulatorHandle, credentials: Credentials) -> AuthChannel {
-    Connection::builder()
+    AuthChannel::builder()
         .with_endpoint(endpoint(emu))
         .with_credentials(credentials)
         .connect()

@@ -1,0 +1,368 @@
+//! [`JobClient`]: the batch-prediction client a Rust backend links, and its builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Credentials;
+use crate::call::{Routing, Rpc};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::names::{BatchPredictionJobName, LocationName};
+use crate::proto::google::longrunning::operations_client::OperationsClient;
+use crate::proto::google::longrunning::{GetOperationRequest, operation};
+use crate::retry::{Idempotency, RetryPolicy};
+use crate::transport::AuthChannel;
+use crate::v1::job_service_client::JobServiceClient;
+use crate::v1::{
+    BatchPredictionJob, CancelBatchPredictionJobRequest, DeleteBatchPredictionJobRequest,
+    GetBatchPredictionJobRequest,
+};
+use crate::wait::WaitOptions;
+
+/// A client for Vertex AI batch prediction jobs in one project and location.
+///
+/// Cheap to clone: clones share one connection and one token cache. Every call is
+/// authenticated, carries Google's routing and client headers, and is retried per the client's
+/// [`RetryPolicy`] (see [`JobClient::with_retry_policy`] to change it for some calls).
+///
+/// ```no_run
+/// use vertex_batch::{BatchJob, BatchPredictionJobExt, GenerationConfig, JobClient};
+///
+/// # async fn run() -> vertex_batch::Result<()> {
+/// let client = JobClient::builder()
+///     .with_project("my-project")
+///     .with_location("us-central1")
+///     .connect()
+///     .await?;
+/// let job = client
+///     .create(
+///         BatchJob::builder("gemini-2.0-flash-001")
+///             .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
+///             .with_output("gs://my-bucket/batch-output")
+///             .with_generation_config(
+///                 GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200),
+///             ),
+///     )
+///     .await?;
+/// let job = client.wait(&job.name).await?;
+/// println!("{:?}: {:?}", job.state(), job.output_location());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct JobClient {
+    stub: JobServiceClient<AuthChannel>,
+    channel: AuthChannel,
+    shared: Arc<Shared>,
+    retry: RetryPolicy,
+}
+
+/// What clones of a client share.
+struct Shared {
+    location: LocationName,
+    endpoint: Endpoint,
+    wait: WaitOptions,
+}
+
+impl std::fmt::Debug for JobClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobClient")
+            .field("location", &self.shared.location.to_string())
+            .field("endpoint", &self.shared.endpoint.uri())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobClient {
+    /// A builder: project, location or endpoint, credentials, quota project, retries, waiting.
+    pub fn builder() -> JobClientBuilder {
+        JobClientBuilder::default()
+    }
+
+    /// The generated `JobServiceClient` on this client's authenticated channel, for any
+    /// JobService RPC (custom jobs, tuning jobs, ...). Add the routing header with
+    /// [`crate::routing`].
+    pub fn raw(&self) -> JobServiceClient<AuthChannel> {
+        self.stub.clone()
+    }
+
+    /// The authenticated channel, for any other generated client.
+    pub fn channel(&self) -> &AuthChannel {
+        &self.channel
+    }
+
+    /// The generated `google.longrunning` Operations client on the same channel.
+    pub fn operations(&self) -> OperationsClient<AuthChannel> {
+        OperationsClient::new(self.channel.clone())
+    }
+
+    /// The project and location this client works in.
+    pub fn location(&self) -> &LocationName {
+        &self.shared.location
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.shared.endpoint
+    }
+
+    /// The client's retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The client's default wait options.
+    pub fn wait_options(&self) -> &WaitOptions {
+        &self.shared.wait
+    }
+
+    /// A clone of this client whose calls use `policy` (same connection and token cache): the
+    /// way to change retries for some calls.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// use vertex_batch::RetryPolicy;
+    /// let job = client.with_retry_policy(RetryPolicy::none()).get("1234567890").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> JobClient {
+        JobClient { retry: policy, ..self.clone() }
+    }
+
+    /// The full name of a job of this client's location, from a bare id or a full name.
+    pub fn job_name(&self, id_or_name: &str) -> Result<BatchPredictionJobName> {
+        self.shared.location.job(id_or_name)
+    }
+
+    /// Gets a job by full name or bare id. Retried on `UNAVAILABLE`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// use vertex_batch::BatchPredictionJobExt;
+    /// let job = client.get("projects/my-project/locations/us-central1/batchPredictionJobs/123").await?;
+    /// println!("{:?} {:?}", job.state(), job.progress());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn get(&self, name: &str) -> Result<BatchPredictionJob> {
+        let name = self.job_name(name)?.to_string();
+        let rpc = Rpc {
+            method: "GetBatchPredictionJob",
+            routing: Routing::Name(&name),
+            idempotency: Idempotency::Idempotent,
+        };
+        let request = GetBatchPredictionJobRequest { name: name.clone() };
+        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+            stub.get_batch_prediction_job(r).await
+        })
+        .await
+    }
+
+    /// Asks the service to cancel a job that is pending or running: it moves through CANCELLING
+    /// to CANCELLED (use [`JobClient::wait`] to see it end). Cancelling a job that has ended is
+    /// `FAILED_PRECONDITION`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// client.cancel("1234567890").await?;
+    /// let job = client.wait("1234567890").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn cancel(&self, name: &str) -> Result<()> {
+        let name = self.job_name(name)?.to_string();
+        let rpc = Rpc {
+            method: "CancelBatchPredictionJob",
+            routing: Routing::Name(&name),
+            idempotency: Idempotency::NonIdempotent,
+        };
+        let request = CancelBatchPredictionJobRequest { name: name.clone() };
+        self.call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+            stub.cancel_batch_prediction_job(r).await
+        })
+            .await
+            .map(|_: ()| ())
+    }
+
+    /// Deletes a job that has ended, and waits for the service's delete operation to finish.
+    /// Deleting a job that has not ended is `FAILED_PRECONDITION`: cancel it first.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
+    /// client.delete("1234567890").await?;
+    /// assert!(client.get("1234567890").await.unwrap_err().is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let name = self.job_name(name)?.to_string();
+        let rpc = Rpc {
+            method: "DeleteBatchPredictionJob",
+            routing: Routing::Name(&name),
+            idempotency: Idempotency::Idempotent,
+        };
+        let request = DeleteBatchPredictionJobRequest { name: name.clone() };
+        let mut operation = self
+            .call(rpc, &self.retry, &self.stub, request, |mut stub, r| async move {
+                stub.delete_batch_prediction_job(r).await
+            })
+            .await?;
+        let mut polls = WaitOptions::default()
+            .with_initial_interval(OPERATION_POLL)
+            .with_max_interval(Duration::from_secs(5))
+            .intervals();
+        let operations = self.operations();
+        while !operation.done {
+            tokio::time::sleep(polls.next().unwrap_or(OPERATION_POLL)).await;
+            let rpc = Rpc {
+                method: "GetOperation",
+                routing: Routing::Name(&operation.name),
+                idempotency: Idempotency::Idempotent,
+            };
+            let request = GetOperationRequest { name: operation.name.clone() };
+            operation = self
+                .call(rpc, &self.retry, &operations, request, |mut ops, r| async move {
+                    ops.get_operation(r).await
+                })
+                .await?;
+        }
+        match operation.result {
+            Some(operation::Result::Error(status)) => Err(Error::Status {
+                status: Box::new(tonic::Status::new(tonic::Code::from_i32(status.code), status.message)),
+                hint: Some(format!("the delete operation of {name} failed")),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Builds a [`JobClient`]. Everything has a default: the project and location come from
+/// `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION` when not given, the credentials are
+/// Application Default Credentials.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use vertex_batch::auth::Credentials;
+/// use vertex_batch::{JobClient, RetryPolicy, WaitOptions};
+///
+/// # async fn run() -> vertex_batch::Result<()> {
+/// let client = JobClient::builder()
+///     .with_project("my-project")
+///     .with_location("europe-west4")
+///     .with_credentials(Credentials::service_account_file("/secrets/key.json"))
+///     .with_quota_project("billing-project")
+///     .with_retry_policy(RetryPolicy::default().with_budget(Duration::from_secs(30)))
+///     .with_wait_options(WaitOptions::default().with_max_interval(Duration::from_secs(10)))
+///     .connect()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a builder does nothing until connect()"]
+pub struct JobClientBuilder {
+    project: Option<String>,
+    location: Option<String>,
+    endpoint: Option<Endpoint>,
+    credentials: Option<Credentials>,
+    quota_project: Option<String>,
+    retry: Option<RetryPolicy>,
+    wait: Option<WaitOptions>,
+}
+
+impl JobClientBuilder {
+    /// The Google Cloud project (id or number). Default: `GOOGLE_CLOUD_PROJECT`.
+    pub fn with_project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// The location: a region such as `us-central1`, `global`, or a multi-region `us` / `eu`.
+    /// Default: `GOOGLE_CLOUD_LOCATION`, else `us-central1`. Unless an endpoint is given, it
+    /// also picks the endpoint.
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// The endpoint to talk to, when it is not the location's own (Private Service Connect, a
+    /// proxy, the emulator).
+    pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// Where tokens come from. Default: Application Default Credentials.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The project billed for quota (`x-goog-user-project`). Default:
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT`, else none.
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project = Some(project.into());
+        self
+    }
+
+    /// How calls are retried. Default: [`RetryPolicy::default`].
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// How [`JobClient::wait`] polls. Default: [`WaitOptions::default`].
+    pub fn with_wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = Some(options);
+        self
+    }
+
+    /// Checks the settings, then opens the authenticated channel (at once, unless the endpoint
+    /// connects lazily).
+    pub async fn connect(self) -> Result<JobClient> {
+        let project = match self.project.or_else(|| env_var("GOOGLE_CLOUD_PROJECT")) {
+            Some(project) => project,
+            None => {
+                return Err(Error::invalid(
+                    "project",
+                    "no project given; call with_project(\"my-project\") or set GOOGLE_CLOUD_PROJECT",
+                ));
+            }
+        };
+        let location = self
+            .location
+            .or_else(|| env_var("GOOGLE_CLOUD_LOCATION"))
+            .unwrap_or_else(|| "us-central1".to_owned());
+        let location = LocationName::new(project, location)?;
+        let endpoint = match self.endpoint {
+            Some(endpoint) => endpoint,
+            None => Endpoint::for_location(location.location())?,
+        };
+        let mut connection = AuthChannel::builder()
+            .with_endpoint(endpoint.clone())
+            .with_credentials(self.credentials.unwrap_or_else(Credentials::application_default));
+        if let Some(project) = self.quota_project {
+            connection = connection.with_quota_project(project);
+        }
+        let channel = connection.connect().await?;
+        Ok(JobClient {
+            stub: JobServiceClient::new(channel.clone()),
+            channel,
+            shared: Arc::new(Shared {
+                location,
+                endpoint,
+                wait: self.wait.unwrap_or_default(),
+            }),
+            retry: self.retry.unwrap_or_default(),
+        })
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// How long [`JobClient::delete`] waits between polls of the delete operation.
+pub(crate) const OPERATION_POLL: Duration = Duration::from_millis(500);

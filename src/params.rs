@@ -1,0 +1,772 @@
+//! Model parameters: the typed [`GenerationConfig`], and conversions between
+//! [`serde_json::Value`] and [`prost_types::Value`] / [`prost_types::Struct`].
+//!
+//! `BatchPredictionJob.model_parameters` is a `google.protobuf.Value` holding a struct with
+//! camelCase keys. A protobuf number is an `f64`: NaN and infinity have no JSON form, and
+//! integers beyond 2^53 in magnitude would silently change value, so all three are errors
+//! naming the key path (e.g. `model_parameters.foo.bar[2]`), never panics.
+
+use std::fmt::Write as _;
+
+use prost_types::value::Kind;
+use serde_json::{Map, Number, Value as Json};
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting of lists and structs accepted. prost refuses to decode messages nested
+/// deeper than 100, so anything deeper could be sent but never read back.
+pub const MAX_DEPTH: usize = 100;
+
+/// Largest integer magnitude an `f64` holds exactly (2^53).
+const MAX_SAFE_INTEGER: u64 = 1 << 53;
+
+/// A float model parameter: `f32` or `f64`.
+///
+/// An `f32` goes through its shortest decimal form, so `0.2f32` is sent as `0.2`, not as
+/// `0.20000000298023224` (what `0.2f32 as f64` gives).
+///
+/// ```
+/// use vertex_batch::params::FloatParam;
+///
+/// assert_eq!(0.2f32.to_f64(), 0.2f64);
+/// assert_eq!(0.7f64.to_f64(), 0.7f64);
+/// ```
+pub trait FloatParam: Copy + sealed::Sealed {
+    /// The value as the `f64` a user would write for it.
+    fn to_f64(self) -> f64;
+}
+
+impl FloatParam for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl FloatParam for f32 {
+    fn to_f64(self) -> f64 {
+        // Display gives the shortest decimal that reads back as the same f32; NaN and the
+        // infinities print as `NaN`/`inf`, which parse back to themselves.
+        self.to_string().parse().unwrap_or(f64::from(self))
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The documented generation parameters of a Gemini batch job, plus any other key.
+///
+/// Encoded with camelCase keys (`temperature`, `topP`, `topK`, `maxOutputTokens`,
+/// `candidateCount`, `stopSequences`, `presencePenalty`, `frequencyPenalty`, `seed`,
+/// `responseMimeType`); unset fields are left out. Keys set with [`GenerationConfig::with_param`]
+/// are sent as written and win over a typed field of the same key.
+///
+/// ```
+/// use vertex_batch::params::GenerationConfig;
+///
+/// let config = GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200);
+/// assert_eq!(
+///     config.to_json()?,
+///     serde_json::json!({"temperature": 0.2, "maxOutputTokens": 200})
+/// );
+/// let value = config.to_value()?; // a google.protobuf.Value holding a struct
+/// assert!(matches!(value.kind, Some(prost_types::value::Kind::StructValue(_))));
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GenerationConfig {
+    /// `temperature`: randomness of sampling.
+    pub temperature: Option<f64>,
+    /// `topP`: nucleus sampling probability mass.
+    pub top_p: Option<f64>,
+    /// `topK`: number of highest-probability tokens considered.
+    pub top_k: Option<u32>,
+    /// `maxOutputTokens`: most tokens in a response.
+    pub max_output_tokens: Option<u32>,
+    /// `candidateCount`: responses to generate per prompt.
+    pub candidate_count: Option<u32>,
+    /// `stopSequences`: texts that stop generation (left out when empty).
+    pub stop_sequences: Vec<String>,
+    /// `presencePenalty`: penalty on tokens already present.
+    pub presence_penalty: Option<f64>,
+    /// `frequencyPenalty`: penalty growing with a token's frequency.
+    pub frequency_penalty: Option<f64>,
+    /// `seed`: sampling seed.
+    pub seed: Option<i32>,
+    /// `responseMimeType`: e.g. `application/json`.
+    pub response_mime_type: Option<String>,
+    /// Any other key, sent as written (camelCase on the wire).
+    pub extra: Map<String, Json>,
+}
+
+impl GenerationConfig {
+    /// An empty configuration: the model's defaults.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().to_json()?, serde_json::json!({}));
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `temperature`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// let config = GenerationConfig::new().with_temperature(0.2f32);
+    /// assert_eq!(config.temperature, Some(0.2));
+    /// ```
+    pub fn with_temperature(mut self, temperature: impl FloatParam) -> Self {
+        self.temperature = Some(temperature.to_f64());
+        self
+    }
+
+    /// Sets `topP`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_top_p(0.95).to_json()?["topP"], 0.95);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_top_p(mut self, top_p: impl FloatParam) -> Self {
+        self.top_p = Some(top_p.to_f64());
+        self
+    }
+
+    /// Sets `topK`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_top_k(40).to_json()?["topK"], 40);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_top_k(mut self, top_k: u32) -> Self {
+        self.top_k = Some(top_k);
+        self
+    }
+
+    /// Sets `maxOutputTokens`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_max_output_tokens(200).to_json()?["maxOutputTokens"], 200);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_max_output_tokens(mut self, max_output_tokens: u32) -> Self {
+        self.max_output_tokens = Some(max_output_tokens);
+        self
+    }
+
+    /// Sets `candidateCount`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_candidate_count(2).to_json()?["candidateCount"], 2);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_candidate_count(mut self, candidate_count: u32) -> Self {
+        self.candidate_count = Some(candidate_count);
+        self
+    }
+
+    /// Sets `stopSequences`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// let config = GenerationConfig::new().with_stop_sequences(["END", "STOP"]);
+    /// assert_eq!(config.to_json()?["stopSequences"], serde_json::json!(["END", "STOP"]));
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_stop_sequences<I, S>(mut self, stop_sequences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.stop_sequences = stop_sequences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `presencePenalty`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_presence_penalty(0.5).to_json()?["presencePenalty"], 0.5);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_presence_penalty(mut self, presence_penalty: impl FloatParam) -> Self {
+        self.presence_penalty = Some(presence_penalty.to_f64());
+        self
+    }
+
+    /// Sets `frequencyPenalty`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_frequency_penalty(-0.5).to_json()?["frequencyPenalty"], -0.5);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_frequency_penalty(mut self, frequency_penalty: impl FloatParam) -> Self {
+        self.frequency_penalty = Some(frequency_penalty.to_f64());
+        self
+    }
+
+    /// Sets `seed`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert_eq!(GenerationConfig::new().with_seed(7).to_json()?["seed"], 7);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_seed(mut self, seed: i32) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets `responseMimeType`, e.g. `application/json`.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// let config = GenerationConfig::new().with_response_mime_type("application/json");
+    /// assert_eq!(config.to_json()?["responseMimeType"], "application/json");
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_response_mime_type(mut self, response_mime_type: impl Into<String>) -> Self {
+        self.response_mime_type = Some(response_mime_type.into());
+        self
+    }
+
+    /// Sets any other key, sent as written (use the camelCase wire name). It wins over a typed
+    /// field of the same key.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// use serde_json::json;
+    ///
+    /// let config = GenerationConfig::new()
+    ///     .with_param("responseSchema", json!({"type": "OBJECT"}))
+    ///     .with_param("temperature", json!(1));
+    /// assert_eq!(config.with_temperature(0.5).to_json()?["temperature"], 1);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_param(mut self, key: impl Into<String>, value: impl Into<Json>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether nothing is set.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// assert!(GenerationConfig::new().is_empty());
+    /// assert!(!GenerationConfig::new().with_seed(1).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The configuration as a JSON object with camelCase keys, as a JSONL request line's
+    /// `generationConfig` wants it.
+    ///
+    /// Fails on a NaN or infinite float (JSON has no such numbers), naming the key.
+    ///
+    /// ```
+    /// # use vertex_batch::params::GenerationConfig;
+    /// let err = GenerationConfig::new().with_top_p(f64::NAN).to_json().unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid generation_config.topP:"));
+    /// ```
+    pub fn to_json(&self) -> Result<Json> {
+        let mut map = Map::new();
+        let floats = [
+            ("temperature", self.temperature),
+            ("topP", self.top_p),
+            ("presencePenalty", self.presence_penalty),
+            ("frequencyPenalty", self.frequency_penalty),
+        ];
+        for (key, value) in floats {
+            if let Some(value) = value {
+                let number = Number::from_f64(value).ok_or_else(|| {
+                    Error::invalid(
+                        format!("generation_config.{key}"),
+                        format!("{value} is not a finite number"),
+                    )
+                })?;
+                map.insert(key.to_owned(), Json::Number(number));
+            }
+        }
+        let integers = [
+            ("topK", self.top_k),
+            ("maxOutputTokens", self.max_output_tokens),
+            ("candidateCount", self.candidate_count),
+        ];
+        for (key, value) in integers {
+            if let Some(value) = value {
+                map.insert(key.to_owned(), Json::from(value));
+            }
+        }
+        if let Some(seed) = self.seed {
+            map.insert("seed".to_owned(), Json::from(seed));
+        }
+        if !self.stop_sequences.is_empty() {
+            map.insert(
+                "stopSequences".to_owned(),
+                Json::from(self.stop_sequences.clone()),
+            );
+        }
+        if let Some(mime) = &self.response_mime_type {
+            map.insert("responseMimeType".to_owned(), Json::from(mime.as_str()));
+        }
+        map.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(Json::Object(map))
+    }
+
+    /// The configuration as a `google.protobuf.Value` holding a struct, as
+    /// `BatchPredictionJob.model_parameters` wants it.
+    ///
+    /// ```
+    /// # use vertex_batch::params::{GenerationConfig, value_to_json};
+    /// let value = GenerationConfig::new().with_temperature(0.2f32).to_value()?;
+    /// assert_eq!(value_to_json(&value)?, serde_json::json!({"temperature": 0.2}));
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn to_value(&self) -> Result<prost_types::Value> {
+        json_to_value_at(&self.to_json()?, "generation_config")
+    }
+}
+
+impl TryFrom<&GenerationConfig> for prost_types::Value {
+    type Error = Error;
+
+    fn try_from(config: &GenerationConfig) -> Result<Self> {
+        config.to_value()
+    }
+}
+
+/// Converts JSON into a `google.protobuf.Value`.
+///
+/// Errors (naming the key path under `value`, e.g. `value.foo.bar[2]`) for an integer beyond
+/// 2^53 in magnitude, which an `f64` cannot hold exactly, and for nesting deeper than
+/// [`MAX_DEPTH`].
+///
+/// ```
+/// use vertex_batch::params::json_to_value;
+/// use serde_json::json;
+///
+/// let value = json_to_value(&json!({"topK": 40, "stop": ["a"]}))?;
+/// assert!(matches!(value.kind, Some(prost_types::value::Kind::StructValue(_))));
+/// let err = json_to_value(&json!({"foo": {"bar": [0, 1, 9007199254740993u64]}})).unwrap_err();
+/// assert!(err.to_string().starts_with("invalid value.foo.bar[2]:"));
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn json_to_value(json: &Json) -> Result<prost_types::Value> {
+    json_to_value_at(json, "value")
+}
+
+/// [`json_to_value`] with errors naming paths under `root` (e.g. `model_parameters`).
+pub(crate) fn json_to_value_at(json: &Json, root: &str) -> Result<prost_types::Value> {
+    let mut path = root.to_owned();
+    to_value(json, &mut path, 0)
+}
+
+/// Converts a JSON object into a `google.protobuf.Struct`; errors as [`json_to_value`].
+///
+/// ```
+/// use vertex_batch::params::json_to_struct;
+///
+/// let json = serde_json::json!({"temperature": 0.2});
+/// let object = json.as_object().expect("an object");
+/// let fields = json_to_struct(object)?.fields;
+/// assert_eq!(fields["temperature"].kind, Some(prost_types::value::Kind::NumberValue(0.2)));
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn json_to_struct(map: &Map<String, Json>) -> Result<prost_types::Struct> {
+    let mut path = "value".to_owned();
+    to_struct(map, &mut path, 0)
+}
+
+/// Converts a `google.protobuf.Value` into JSON.
+///
+/// A whole number within 2^53 becomes a JSON integer (`200`, not `200.0`), as protobuf JSON
+/// printers do. NaN, infinity and a value with no kind set have no JSON form: errors naming the
+/// path under `value`.
+///
+/// ```
+/// use prost_types::{Value, value::Kind};
+/// use vertex_batch::params::value_to_json;
+///
+/// let value = Value { kind: Some(Kind::NumberValue(200.0)) };
+/// assert_eq!(value_to_json(&value)?, serde_json::json!(200));
+/// let nan = Value { kind: Some(Kind::NumberValue(f64::NAN)) };
+/// assert!(value_to_json(&nan).is_err());
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn value_to_json(value: &prost_types::Value) -> Result<Json> {
+    let mut path = "value".to_owned();
+    to_json(value, &mut path, 0)
+}
+
+/// Converts a `google.protobuf.Struct` into a JSON object; errors as [`value_to_json`].
+///
+/// ```
+/// use vertex_batch::params::{json_to_struct, struct_to_json};
+///
+/// let json = serde_json::json!({"a": [1, "x", null, true, {"b": 0.5}]});
+/// let object = json.as_object().expect("an object");
+/// assert_eq!(&struct_to_json(&json_to_struct(object)?)?, object);
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn struct_to_json(value: &prost_types::Struct) -> Result<Map<String, Json>> {
+    let mut path = "value".to_owned();
+    struct_json(value, &mut path, 0)
+}
+
+/// Appends `.key`, or `["key"]` when the key is not a plain identifier, to `path`.
+fn push_key(path: &mut String, key: &str) {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let _ = write!(path, ".{key}");
+    } else {
+        let _ = write!(path, "[{key:?}]");
+    }
+}
+
+fn too_deep(path: &str) -> Error {
+    Error::invalid(
+        path,
+        format!("nesting is deeper than {MAX_DEPTH} levels of lists and objects"),
+    )
+}
+
+fn to_value(json: &Json, path: &mut String, depth: usize) -> Result<prost_types::Value> {
+    let kind = match json {
+        Json::Null => Kind::NullValue(prost_types::NullValue::NullValue.into()),
+        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::Number(n) => Kind::NumberValue(number_to_f64(n, path)?),
+        Json::Array(items) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep(path));
+            }
+            let mut values = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                let _ = write!(path, "[{i}]");
+                values.push(to_value(item, path, depth + 1)?);
+                path.truncate(len);
+            }
+            Kind::ListValue(prost_types::ListValue { values })
+        }
+        Json::Object(map) => Kind::StructValue(to_struct(map, path, depth)?),
+    };
+    Ok(prost_types::Value { kind: Some(kind) })
+}
+
+fn to_struct(
+    map: &Map<String, Json>,
+    path: &mut String,
+    depth: usize,
+) -> Result<prost_types::Struct> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep(path));
+    }
+    let mut fields = std::collections::BTreeMap::new();
+    for (key, item) in map {
+        let len = path.len();
+        push_key(path, key);
+        fields.insert(key.clone(), to_value(item, path, depth + 1)?);
+        path.truncate(len);
+    }
+    Ok(prost_types::Struct { fields })
+}
+
+fn number_to_f64(n: &Number, path: &str) -> Result<f64> {
+    let too_big = |text: String| {
+        Error::invalid(
+            path,
+            format!(
+                "{text} is beyond 2^53 in magnitude and would change value as a protobuf \
+                 number (an f64); send it as a string"
+            ),
+        )
+    };
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(too_big(i.to_string()));
+        }
+        // Exact: |i| <= 2^53.
+        return Ok(i as f64);
+    }
+    if let Some(u) = n.as_u64() {
+        return Err(too_big(u.to_string()));
+    }
+    match n.as_f64() {
+        Some(f) if f.is_finite() => Ok(f),
+        _ => Err(Error::invalid(path, format!("{n} is not a finite number"))),
+    }
+}
+
+fn to_json(value: &prost_types::Value, path: &mut String, depth: usize) -> Result<Json> {
+    Ok(match &value.kind {
+        None => {
+            return Err(Error::invalid(
+                path.as_str(),
+                "a google.protobuf.Value with no kind set has no JSON form",
+            ));
+        }
+        Some(Kind::NullValue(_)) => Json::Null,
+        Some(Kind::BoolValue(b)) => Json::Bool(*b),
+        Some(Kind::StringValue(s)) => Json::String(s.clone()),
+        Some(Kind::NumberValue(f)) => Json::Number(f64_to_number(*f, path)?),
+        Some(Kind::ListValue(list)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep(path));
+            }
+            let mut items = Vec::with_capacity(list.values.len());
+            for (i, item) in list.values.iter().enumerate() {
+                let len = path.len();
+                let _ = write!(path, "[{i}]");
+                items.push(to_json(item, path, depth + 1)?);
+                path.truncate(len);
+            }
+            Json::Array(items)
+        }
+        Some(Kind::StructValue(s)) => Json::Object(struct_json(s, path, depth)?),
+    })
+}
+
+fn struct_json(
+    value: &prost_types::Struct,
+    path: &mut String,
+    depth: usize,
+) -> Result<Map<String, Json>> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep(path));
+    }
+    let mut map = Map::new();
+    for (key, item) in &value.fields {
+        let len = path.len();
+        push_key(path, key);
+        map.insert(key.clone(), to_json(item, path, depth + 1)?);
+        path.truncate(len);
+    }
+    Ok(map)
+}
+
+fn f64_to_number(f: f64, path: &str) -> Result<Number> {
+    if !f.is_finite() {
+        return Err(Error::invalid(
+            path,
+            format!("{f} is not a finite number and has no JSON form"),
+        ));
+    }
+    // Whole numbers print as integers, as protobuf JSON printers do; -0.0 keeps its sign.
+    if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 && !(f == 0.0 && f.is_sign_negative())
+    {
+        // Exact: a whole f64 within 2^53.
+        return Ok(Number::from(f as i64));
+    }
+    Number::from_f64(f).ok_or_else(|| Error::invalid(path, format!("{f} is not a finite number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field_and_reason(err: Error) -> (String, String) {
+        match err {
+            Error::InvalidInput { field, reason } => (field, reason),
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    fn number(v: f64) -> prost_types::Value {
+        prost_types::Value {
+            kind: Some(Kind::NumberValue(v)),
+        }
+    }
+
+    #[test]
+    fn every_documented_key_is_camel_case() {
+        let config = GenerationConfig::new()
+            .with_temperature(0.2)
+            .with_top_p(0.9)
+            .with_top_k(40)
+            .with_max_output_tokens(200)
+            .with_candidate_count(1)
+            .with_stop_sequences(["END"])
+            .with_presence_penalty(0.1)
+            .with_frequency_penalty(0.3)
+            .with_seed(42)
+            .with_response_mime_type("application/json");
+        assert_eq!(
+            config.to_json().unwrap(),
+            json!({
+                "temperature": 0.2, "topP": 0.9, "topK": 40, "maxOutputTokens": 200,
+                "candidateCount": 1, "stopSequences": ["END"], "presencePenalty": 0.1,
+                "frequencyPenalty": 0.3, "seed": 42, "responseMimeType": "application/json"
+            })
+        );
+        let value = config.to_value().unwrap();
+        let Some(Kind::StructValue(s)) = &value.kind else {
+            panic!("not a struct: {value:?}")
+        };
+        assert_eq!(s.fields.len(), 10);
+        assert_eq!(s.fields["temperature"], number(0.2));
+        assert_eq!(s.fields["maxOutputTokens"], number(200.0));
+        assert_eq!(s.fields["seed"], number(42.0));
+        assert_eq!(
+            s.fields["responseMimeType"].kind,
+            Some(Kind::StringValue("application/json".into()))
+        );
+    }
+
+    #[test]
+    fn f32_parameters_keep_their_decimal_value() {
+        let config = GenerationConfig::new()
+            .with_temperature(0.2f32)
+            .with_top_p(0.95f32)
+            .with_presence_penalty(-1.1f32);
+        assert_eq!(config.temperature, Some(0.2));
+        assert_eq!(config.top_p, Some(0.95));
+        assert_eq!(config.presence_penalty, Some(-1.1));
+        let json = config.to_json().unwrap();
+        let wire = |key: &str| serde_json::to_string(&json[key]).unwrap();
+        assert_eq!(
+            (wire("temperature"), wire("topP"), wire("presencePenalty")),
+            ("0.2".into(), "0.95".into(), "-1.1".into())
+        );
+    }
+
+    #[test]
+    fn non_finite_parameters_are_errors_naming_the_key() {
+        for (config, key) in [
+            (
+                GenerationConfig::new().with_temperature(f64::NAN),
+                "temperature",
+            ),
+            (GenerationConfig::new().with_top_p(f32::INFINITY), "topP"),
+            (
+                GenerationConfig::new().with_presence_penalty(f64::NEG_INFINITY),
+                "presencePenalty",
+            ),
+            (
+                GenerationConfig::new().with_frequency_penalty(f32::NAN),
+                "frequencyPenalty",
+            ),
+        ] {
+            let (field, reason) = field_and_reason(config.to_value().unwrap_err());
+            assert_eq!(field, format!("generation_config.{key}"));
+            assert!(reason.contains("not a finite number"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn extra_params_are_sent_as_written_and_win() {
+        let config = GenerationConfig::new()
+            .with_temperature(0.5)
+            .with_param("temperature", 1)
+            .with_param("thinkingConfig", json!({"thinkingBudget": 0}));
+        assert_eq!(
+            config.to_json().unwrap(),
+            json!({"temperature": 1, "thinkingConfig": {"thinkingBudget": 0}})
+        );
+        let bad = GenerationConfig::new().with_param("x", json!({"y": [1, u64::MAX]}));
+        let (field, _) = field_and_reason(bad.to_value().unwrap_err());
+        assert_eq!(field, "generation_config.x.y[1]");
+    }
+
+    #[test]
+    fn try_from_matches_to_value() {
+        let config = GenerationConfig::new().with_seed(3);
+        assert_eq!(
+            prost_types::Value::try_from(&config).unwrap(),
+            config.to_value().unwrap()
+        );
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_are_errors_with_the_path() {
+        json_to_value(&json!(9_007_199_254_740_992u64)).unwrap();
+        json_to_value(&json!(-9_007_199_254_740_992i64)).unwrap();
+        for (json, path) in [
+            (json!(9_007_199_254_740_993u64), "value"),
+            (json!(-9_007_199_254_740_993i64), "value"),
+            (
+                json!({"foo": {"bar": [1, 2, u64::MAX]}}),
+                "value.foo.bar[2]",
+            ),
+            (json!({"a b": [i64::MIN]}), "value[\"a b\"][0]"),
+        ] {
+            let (field, reason) = field_and_reason(json_to_value(&json).unwrap_err());
+            assert_eq!(field, path);
+            assert!(reason.contains("beyond 2^53"), "{reason}");
+        }
+        // A float beyond 2^53 is already an f64: nothing changes, nothing to refuse.
+        json_to_value(&json!(1e300)).unwrap();
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH {
+            deep = json!([deep]);
+        }
+        let value = json_to_value(&deep).unwrap();
+        assert_eq!(value_to_json(&value).unwrap(), deep);
+        let deeper = json!({ "k": deep });
+        let (field, reason) = field_and_reason(json_to_value(&deeper).unwrap_err());
+        assert!(field.starts_with("value.k[0][0]"), "{field}");
+        assert!(reason.contains("deeper than 100"), "{reason}");
+
+        let mut value = number(1.0);
+        for _ in 0..=MAX_DEPTH {
+            value = prost_types::Value {
+                kind: Some(Kind::ListValue(prost_types::ListValue {
+                    values: vec![value],
+                })),
+            };
+        }
+        assert!(
+            value_to_json(&value)
+                .unwrap_err()
+                .to_string()
+                .contains("deeper")
+        );
+    }
+
+    #[test]
+    fn values_without_json_form_are_errors() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let list = prost_types::Value {
+                kind: Some(Kind::ListValue(prost_types::ListValue {
+                    values: vec![number(1.0), number(v)],
+                })),
+            };
+            let (field, _) = field_and_reason(value_to_json(&list).unwrap_err());
+            assert_eq!(field, "value[1]");
+        }
+        let (field, reason) =
+            field_and_reason(value_to_json(&prost_types::Value { kind: None }).unwrap_err());
+        assert_eq!(field, "value");
+        assert!(reason.contains("no kind"));
+    }
+
+    #[test]
+    fn numbers_print_as_protobuf_json_does() {
+        assert_eq!(value_to_json(&number(200.0)).unwrap(), json!(200));
+        assert_eq!(value_to_json(&number(0.2)).unwrap(), json!(0.2));
+        assert_eq!(value_to_json(&number(-0.0)).unwrap(), json!(-0.0));
+        assert_eq!(value_to_json(&number(1e300)).unwrap(), json!(1e300));
+    }
+
+    #[test]
+    fn struct_round_trip() {
+        let json = json!({"s": "x", "n": null, "b": false, "l": [1, 2.5, "z"], "o": {"": 1}});
+        let map = json.as_object().unwrap();
+        assert_eq!(&struct_to_json(&json_to_struct(map).unwrap()).unwrap(), map);
+    }
+}

@@ -1,0 +1,66 @@
+//! A JobClient connected to an emulator the way a backend connects to Vertex AI: TLS with the
+//! emulator's CA, a service-account key whose token_uri is the emulator's token endpoint.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::time::Duration;
+
+use vertex_batch::auth::Credentials;
+use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+use vertex_batch::endpoint::Endpoint;
+use vertex_batch::{BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
+
+pub const PROJECT: &str = "test-project";
+pub const LOCATION: &str = "us-central1";
+
+/// An emulator with TLS, required auth and a manual clock.
+pub fn emulator() -> EmulatorBuilder {
+    Emulator::builder().location(LOCATION).tls(true).require_auth(true).manual_clock()
+}
+
+/// Backoffs and polls short enough for tests (they still wait for real answers, never sleep
+/// in place of one).
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(20))
+}
+
+pub fn fast_waits() -> WaitOptions {
+    WaitOptions::default()
+        .with_initial_interval(Duration::from_millis(5))
+        .with_max_interval(Duration::from_millis(20))
+}
+
+/// The client builder for `emu`: its endpoint and CA, a throwaway service-account key.
+pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
+    let mut endpoint = Endpoint::custom(&emu.uri()).expect("emulator URI");
+    if let Some(ca) = emu.ca_pem() {
+        endpoint = endpoint.with_ca_pem(ca);
+    }
+    let key = emu.service_account_key().expect("a throwaway service-account key");
+    JobClient::builder()
+        .with_project(PROJECT)
+        .with_location(emu.location())
+        .with_endpoint(endpoint)
+        .with_credentials(Credentials::service_account_json(key.json))
+        .with_retry_policy(fast_retries())
+        .with_wait_options(fast_waits())
+}
+
+/// An emulator (TLS, auth, manual clock) and a client connected to it.
+pub async fn start() -> (EmulatorHandle, JobClient) {
+    let emu = emulator().start().await.expect("emulator starts");
+    let client = client_builder(&emu).connect().await.expect("client connects");
+    (emu, client)
+}
+
+/// The Go sample's job: GCS input, temperature 0.2, maxOutputTokens 200.
+pub fn gcs_job(display_name: &str) -> BatchJobBuilder {
+    BatchJob::builder("gemini-2.0-flash-001")
+        .with_display_name(display_name)
+        .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
+        .with_output("gs://my-bucket/batch-output")
+        .with_generation_config(
+            vertex_batch::GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200),
+        )
+}
