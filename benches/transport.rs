@@ -1,0 +1,170 @@
+//! GetBatchPredictionJob against the emulator on loopback: the raw generated stub on a plain
+//! tonic channel vs the same stub on the authenticated channel (cached token, every header),
+//! with 1 and 64 calls in flight. Prints the ratio of the mean times.
+//!
+//! ```text
+//! cargo bench --features emulator --bench transport
+//! ```
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+use vertex_batch::auth::Credentials;
+use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::endpoint::Endpoint;
+use vertex_batch::routing;
+use vertex_batch::transport::AuthChannel;
+use vertex_batch::v1::job_service_client::JobServiceClient;
+use vertex_batch::v1::{
+    BatchPredictionJob, CreateBatchPredictionJobRequest, GcsDestination, GcsSource,
+    GetBatchPredictionJobRequest, batch_prediction_job,
+};
+
+const PARENT: &str = "projects/bench/locations/us-central1";
+
+/// A job to Get: created once, through the raw stub.
+async fn create_job(channel: Channel) -> String {
+    let job = BatchPredictionJob {
+        display_name: "bench".to_owned(),
+        model: "publishers/google/models/gemini-2.0-flash-001".to_owned(),
+        input_config: Some(batch_prediction_job::InputConfig {
+            instances_format: "jsonl".to_owned(),
+            source: Some(batch_prediction_job::input_config::Source::GcsSource(
+                GcsSource {
+                    uris: vec!["gs://bench/input.jsonl".to_owned()],
+                },
+            )),
+        }),
+        output_config: Some(batch_prediction_job::OutputConfig {
+            predictions_format: "jsonl".to_owned(),
+            destination: Some(
+                batch_prediction_job::output_config::Destination::GcsDestination(GcsDestination {
+                    output_uri_prefix: "gs://bench/out".to_owned(),
+                }),
+            ),
+        }),
+        ..Default::default()
+    };
+    let request = CreateBatchPredictionJobRequest {
+        parent: PARENT.to_owned(),
+        batch_prediction_job: Some(job),
+    };
+    JobServiceClient::new(channel)
+        .create_batch_prediction_job(routing::with_parent(tonic::Request::new(request), PARENT))
+        .await
+        .expect("create the benchmark job")
+        .into_inner()
+        .name
+}
+
+/// `calls` Gets, `in_flight` at a time, on clients of one channel.
+async fn gets<T>(client: JobServiceClient<T>, name: &str, calls: u64, in_flight: u64, route: bool)
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    T::Future: Send,
+{
+    let mut tasks = JoinSet::new();
+    for worker in 0..in_flight {
+        let mut client = client.clone();
+        let name = name.to_owned();
+        let share = calls / in_flight + u64::from(worker < calls % in_flight);
+        tasks.spawn(async move {
+            for _ in 0..share {
+                let request =
+                    tonic::Request::new(GetBatchPredictionJobRequest { name: name.clone() });
+                let request = if route {
+                    routing::with_name(request, &name)
+                } else {
+                    request
+                };
+                client.get_batch_prediction_job(request).await.expect("get");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a benchmark task");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = Runtime::new().expect("a tokio runtime");
+    let (emu, plain, authed, name) = runtime.block_on(async {
+        let emu: EmulatorHandle = Emulator::builder()
+            .start()
+            .await
+            .expect("start the emulator");
+        let plain = Channel::from_shared(emu.uri())
+            .expect("the emulator URI")
+            .connect()
+            .await
+            .expect("connect");
+        let authed = AuthChannel::builder()
+            .with_endpoint(Endpoint::custom(&emu.uri()).expect("the emulator URI"))
+            .with_credentials(Credentials::static_token(emu.issue_token()))
+            .with_quota_project("bench-billing")
+            .connect()
+            .await
+            .expect("connect");
+        let name = create_job(plain.clone()).await;
+        (emu, plain, authed, name)
+    });
+
+    let mut means = Vec::new();
+    for in_flight in [1u64, 64] {
+        let mut group = c.benchmark_group(format!("get_in_flight_{in_flight}"));
+        group.throughput(Throughput::Elements(1));
+        group.measurement_time(Duration::from_secs(5));
+        let mut mean_of = |label: &'static str, run: &dyn Fn(u64) -> Duration| {
+            group.bench_function(label, |b| b.iter_custom(run));
+            // One more timed run of a fixed size for the printed ratio.
+            let calls = 20_000;
+            let elapsed = run(calls);
+            elapsed.as_secs_f64() / calls as f64
+        };
+        let raw = mean_of("raw_stub_plain_channel", &|iters| {
+            let client = JobServiceClient::new(plain.clone());
+            let started = Instant::now();
+            runtime.block_on(gets(
+                client,
+                &name,
+                iters,
+                in_flight.min(iters.max(1)),
+                false,
+            ));
+            started.elapsed()
+        });
+        let auth = mean_of("raw_stub_auth_channel", &|iters| {
+            let client = JobServiceClient::new(authed.clone());
+            let started = Instant::now();
+            runtime.block_on(gets(
+                client,
+                &name,
+                iters,
+                in_flight.min(iters.max(1)),
+                true,
+            ));
+            started.elapsed()
+        });
+        group.finish();
+        means.push((in_flight, raw, auth));
+    }
+    for (in_flight, raw, auth) in means {
+        println!(
+            "GetBatchPredictionJob, {in_flight} in flight: raw {:.1} µs/call, authenticated {:.1} µs/call, ratio {:.3}",
+            raw * 1e6,
+            auth * 1e6,
+            auth / raw
+        );
+    }
+    drop(emu);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
