@@ -116,54 +116,77 @@ fn bench(c: &mut Criterion) {
         (emu, plain, authed, name)
     });
 
-    let mut means = Vec::new();
+    let raw_run = |in_flight: u64, iters: u64| {
+        let client = JobServiceClient::new(plain.clone());
+        let started = Instant::now();
+        runtime.block_on(gets(
+            client,
+            &name,
+            iters,
+            in_flight.min(iters.max(1)),
+            false,
+        ));
+        started.elapsed()
+    };
+    let auth_run = |in_flight: u64, iters: u64| {
+        let client = JobServiceClient::new(authed.clone());
+        let started = Instant::now();
+        runtime.block_on(gets(
+            client,
+            &name,
+            iters,
+            in_flight.min(iters.max(1)),
+            true,
+        ));
+        started.elapsed()
+    };
     for in_flight in [1u64, 64] {
         let mut group = c.benchmark_group(format!("get_in_flight_{in_flight}"));
         group.throughput(Throughput::Elements(1));
         group.measurement_time(Duration::from_secs(5));
-        let mut mean_of = |label: &'static str, run: &dyn Fn(u64) -> Duration| {
-            group.bench_function(label, |b| b.iter_custom(run));
-            // One more timed run of a fixed size for the printed ratio.
-            let calls = 20_000;
-            let elapsed = run(calls);
-            elapsed.as_secs_f64() / calls as f64
-        };
-        let raw = mean_of("raw_stub_plain_channel", &|iters| {
-            let client = JobServiceClient::new(plain.clone());
-            let started = Instant::now();
-            runtime.block_on(gets(
-                client,
-                &name,
-                iters,
-                in_flight.min(iters.max(1)),
-                false,
-            ));
-            started.elapsed()
+        group.bench_function("raw_stub_plain_channel", |b| {
+            b.iter_custom(|iters| raw_run(in_flight, iters))
         });
-        let auth = mean_of("raw_stub_auth_channel", &|iters| {
-            let client = JobServiceClient::new(authed.clone());
-            let started = Instant::now();
-            runtime.block_on(gets(
-                client,
-                &name,
-                iters,
-                in_flight.min(iters.max(1)),
-                true,
-            ));
-            started.elapsed()
+        group.bench_function("raw_stub_auth_channel", |b| {
+            b.iter_custom(|iters| auth_run(in_flight, iters))
         });
         group.finish();
-        means.push((in_flight, raw, auth));
     }
-    for (in_flight, raw, auth) in means {
+
+    // The ratio from one run: alternating rounds of both, so that load from other processes
+    // falls on both sides alike; the median round ratio is printed.
+    const ROUNDS: usize = 9;
+    const CALLS: u64 = 3_000;
+    for in_flight in [1u64, 64] {
+        let mut ratios = Vec::new();
+        let mut raw_times = Vec::new();
+        let mut auth_times = Vec::new();
+        for round in 0..ROUNDS {
+            let (raw, auth) = if round % 2 == 0 {
+                let raw = raw_run(in_flight, CALLS);
+                (raw, auth_run(in_flight, CALLS))
+            } else {
+                let auth = auth_run(in_flight, CALLS);
+                (raw_run(in_flight, CALLS), auth)
+            };
+            ratios.push(auth.as_secs_f64() / raw.as_secs_f64());
+            raw_times.push(raw.as_secs_f64() / CALLS as f64);
+            auth_times.push(auth.as_secs_f64() / CALLS as f64);
+        }
         println!(
-            "GetBatchPredictionJob, {in_flight} in flight: raw {:.1} µs/call, authenticated {:.1} µs/call, ratio {:.3}",
-            raw * 1e6,
-            auth * 1e6,
-            auth / raw
+            "GetBatchPredictionJob, {in_flight} in flight: raw {:.1} µs/call, authenticated \
+             {:.1} µs/call, ratio {:.3} (median of {ROUNDS} alternating rounds of {CALLS} calls)",
+            median(&mut raw_times) * 1e6,
+            median(&mut auth_times) * 1e6,
+            median(&mut ratios)
         );
     }
     drop(emu);
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 criterion_group!(benches, bench);
