@@ -9,6 +9,12 @@
 //! - `user-agent: vertex-batch/<version> tonic/<version>`.
 //!
 //! The routing header `x-goog-request-params` depends on the request: see [`crate::routing`].
+//!
+//! Why a tower service and not a tonic `Interceptor`: an interceptor is synchronous, and the
+//! first token (or one that ran out) has to be awaited. The service stamps a cached token
+//! synchronously, which is every call in steady state (a read lock and reference-counted
+//! `HeaderValue` clones, nothing formatted per call), and boxes a future only for a call that must wait for a token. The
+//! benchmark `benches/transport.rs` measures it against the bare channel.
 
 use std::error::Error as StdError;
 use std::fmt;
