@@ -356,6 +356,21 @@ impl Endpoint {
                 .keep_alive_timeout(timeout)
                 .keep_alive_while_idle(true);
         }
+        if let Some(index) = self
+            .extra_ca_pems
+            .iter()
+            .position(|pem| !pem.contains("-----BEGIN CERTIFICATE-----"))
+        {
+            // rustls would skip it silently and the handshake would then fail as untrusted.
+            return Err(Error::invalid(
+                "ca_pem",
+                format!(
+                    "CA certificate #{} given with with_ca_pem holds no PEM certificate \
+                     (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)",
+                    index + 1
+                ),
+            ));
+        }
         if self.is_tls() {
             ep = ep.tls_config(self.tls_config()).map_err(|e| {
                 Error::invalid(
