@@ -1,0 +1,93 @@
+//! What every example shares: where it runs. `--emulator` starts the embedded emulator and
+//! connects to it the way a backend connects to Vertex AI (TLS, a service-account key whose
+//! token endpoint is the emulator's, the JWT-bearer token flow); otherwise the example uses
+//! Application Default Credentials against the location's regional endpoint.
+#![allow(dead_code)] // each example uses its own subset
+
+use std::time::Duration;
+
+use anyhow::Context;
+use vertex_batch::auth::Credentials;
+use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::endpoint::Endpoint;
+use vertex_batch::{JobClient, LocationName, WaitOptions};
+
+/// The options every example takes.
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// Run against an embedded emulator (TLS, service-account token flow): no Google account
+    /// needed, jobs end in seconds.
+    #[arg(long)]
+    pub emulator: bool,
+    /// The Google Cloud project.
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+    pub project: Option<String>,
+    /// The location, e.g. `us-central1`.
+    #[arg(long, env = "GOOGLE_CLOUD_LOCATION", default_value = "us-central1")]
+    pub location: String,
+}
+
+/// Where an example runs: an endpoint, a credential, and the emulator when there is one (it
+/// stops when the session is dropped).
+pub struct Session {
+    pub parent: LocationName,
+    pub endpoint: Endpoint,
+    pub credentials: Credentials,
+    pub wait: WaitOptions,
+    pub emulator: Option<EmulatorHandle>,
+}
+
+impl Target {
+    /// Starts the emulator if asked, and says where the example runs.
+    pub async fn start(&self) -> anyhow::Result<Session> {
+        if !self.emulator {
+            let project = self.project.clone().context(
+                "no project: pass --project PROJECT or set GOOGLE_CLOUD_PROJECT \
+                 (or pass --emulator to run offline)",
+            )?;
+            return Ok(Session {
+                parent: LocationName::new(project, &self.location)?,
+                endpoint: Endpoint::for_location(&self.location)?,
+                credentials: Credentials::application_default(),
+                wait: WaitOptions::default(),
+                emulator: None,
+            });
+        }
+        // Real time, short phases: the job is pending 1 s, then runs 2 s.
+        let emulator = Emulator::builder()
+            .location(&self.location)
+            .tls(true)
+            .require_auth(true)
+            .durations(Duration::from_secs(1), Duration::from_secs(2))
+            .start()
+            .await?;
+        let ca = emulator.ca_pem().context("the TLS emulator has a CA")?;
+        let key = emulator.service_account_key();
+        let project = self.project.as_deref().unwrap_or("my-project");
+        println!("Started the emulator at {}", emulator.uri());
+        Ok(Session {
+            parent: LocationName::new(project, &self.location)?,
+            endpoint: Endpoint::custom(&emulator.uri())?.with_ca_pem(ca),
+            credentials: Credentials::service_account_json(key.json),
+            // Jobs last seconds here: poll often.
+            wait: WaitOptions::default()
+                .with_initial_interval(Duration::from_millis(250))
+                .with_max_interval(Duration::from_secs(1)),
+            emulator: Some(emulator),
+        })
+    }
+}
+
+impl Session {
+    /// A [`JobClient`] for this session's project and location.
+    pub async fn client(&self) -> anyhow::Result<JobClient> {
+        Ok(JobClient::builder()
+            .with_project(self.parent.project())
+            .with_location(self.parent.location())
+            .with_endpoint(self.endpoint.clone())
+            .with_credentials(self.credentials.clone())
+            .with_wait_options(self.wait.clone())
+            .connect()
+            .await?)
+    }
+}

@@ -1,0 +1,122 @@
+//! `get` and `list`.
+
+use std::process::ExitCode;
+
+use futures_util::{StreamExt, TryStreamExt};
+use vertex_batch::v1::{BatchPredictionJob, JobState};
+use vertex_batch::{BatchPredictionJobExt, JobFilter, JobStateExt};
+
+use crate::connect::Globals;
+use crate::print::Format;
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  vertex-batch --project my-project get 1234567890
+  vertex-batch get projects/my-project/locations/us-central1/batchPredictionJobs/1234567890 --json")]
+pub struct GetArgs {
+    /// The job: its id or full resource name.
+    job: String,
+    #[command(flatten)]
+    format: Format,
+}
+
+#[derive(clap::Args)]
+#[command(after_help = r#"Examples:
+  vertex-batch --project my-project list --state running
+  vertex-batch --project my-project list --filter 'display_name="nightly"' --limit 5 --json"#)]
+pub struct ListArgs {
+    /// Only jobs in this state: pending, running, succeeded, failed, cancelled, ...
+    #[arg(long, value_parser = parse_state)]
+    state: Option<JobState>,
+    /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'.
+    #[arg(long)]
+    filter: Option<String>,
+    /// At most this many jobs.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    #[command(flatten)]
+    format: Format,
+}
+
+pub async fn get(globals: &Globals, args: GetArgs) -> anyhow::Result<ExitCode> {
+    let connected = globals.connect().await?;
+    let job = connected.client.get(&args.job).await?;
+    args.format.job(&job)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(globals: &Globals, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let mut filter = match args.filter {
+        Some(filter) => JobFilter::raw(filter),
+        None => JobFilter::new(),
+    };
+    if let Some(state) = args.state {
+        filter = filter.with_state(state);
+    }
+    let connected = globals.connect().await?;
+    let jobs: Vec<BatchPredictionJob> = connected
+        .client
+        .list(filter)
+        .take(args.limit.unwrap_or(usize::MAX))
+        .try_collect()
+        .await?;
+    if args.format.json {
+        let jobs = jobs
+            .iter()
+            .map(vertex_batch::json::job_to_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The REST response's shape.
+        println!("{:#}", serde_json::json!({ "batchPredictionJobs": jobs }));
+    } else {
+        print!("{}", table(&jobs));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row per job: id, state, rows done, creation time, display name.
+fn table(jobs: &[BatchPredictionJob]) -> String {
+    let mut out = format!(
+        "{:<20} {:<20} {:>9}  {:<20} DISPLAY NAME\n",
+        "JOB ID", "STATE", "DONE", "CREATED"
+    );
+    for job in jobs {
+        let id = job
+            .job_name()
+            .map(|name| name.job_id().to_owned())
+            .unwrap_or_else(|_| job.name.clone());
+        let progress = job.progress();
+        let done = match progress.total() {
+            Some(total) => format!("{}/{total}", progress.processed()),
+            None => "-".to_owned(),
+        };
+        // RFC 3339 to the second.
+        let created = job
+            .create_time
+            .as_ref()
+            .map(|t| {
+                let mut t = *t;
+                t.nanos = 0;
+                t.to_string()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{id:<20} {:<20} {done:>9}  {created:<20} {}\n",
+            job.state().short_name(),
+            job.display_name
+        ));
+    }
+    out
+}
+
+/// `running`, `RUNNING` or `JOB_STATE_RUNNING`.
+pub fn parse_state(s: &str) -> Result<JobState, String> {
+    let upper = s.to_ascii_uppercase().replace('-', "_");
+    let name = upper.strip_prefix("JOB_STATE_").unwrap_or(&upper);
+    JobState::from_str_name(&format!("JOB_STATE_{name}")).ok_or_else(|| {
+        format!(
+            "`{s}` is not a job state; one of pending, running, succeeded, failed, cancelling, \
+             cancelled, paused, expired, partially_succeeded"
+        )
+    })
+}

@@ -1,0 +1,725 @@
+//! The `vertex-batch` binary end to end, against one emulator shared by the tests: TLS with the
+//! emulator's CA (`--ca-cert`), a service-account key whose token endpoint is the emulator's
+//! (`--credentials`), real time with jobs pending 1 s and running 2 s.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use vertex_batch::auth::Credentials;
+use vertex_batch::emulator::Emulator;
+use vertex_batch::endpoint::Endpoint;
+use vertex_batch::v1::batch_prediction_job::input_config::Source;
+use vertex_batch::v1::batch_prediction_job::output_config::Destination;
+use vertex_batch::v1::{BatchPredictionJob, JobState};
+use vertex_batch::{BatchPredictionJobExt, JobClient};
+
+const PROJECT: &str = "test-project";
+
+/// The shared emulator's endpoint and the files the CLI needs to reach it.
+struct Shared {
+    uri: String,
+    ca_pem: String,
+    key_json: String,
+    ca_path: PathBuf,
+    key_path: PathBuf,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // The emulator lives on its own runtime for the whole test run.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            runtime.block_on(async move {
+                let emulator = Emulator::builder()
+                    .tls(true)
+                    .require_auth(true)
+                    .durations(Duration::from_secs(1), Duration::from_secs(2))
+                    .start()
+                    .await
+                    .expect("the emulator starts");
+                let key = emulator.service_account_key();
+                let ca = emulator.ca_pem().expect("a CA");
+                sender.send((emulator.uri(), ca, key.json)).expect("sent");
+                std::future::pending::<()>().await;
+            });
+        });
+        let (uri, ca_pem, key_json) = receiver.recv().expect("the emulator started");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder for the key");
+        let (ca_path, key_path) = (dir.join("ca.pem"), dir.join("key.json"));
+        std::fs::write(&ca_path, &ca_pem).expect("CA written");
+        std::fs::write(&key_path, &key_json).expect("key written");
+        Shared {
+            uri,
+            ca_pem,
+            key_json,
+            ca_path,
+            key_path,
+        }
+    })
+}
+
+/// The binary, with no Google settings from the environment.
+fn bare() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
+    for var in [
+        "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_CLOUD_LOCATION",
+        "GOOGLE_CLOUD_QUOTA_PROJECT",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "RUST_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// The binary pointed at the shared emulator.
+fn vb(args: &[&str]) -> Output {
+    vb_with_stdin(args, None)
+}
+
+fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    let emu = shared();
+    let mut command = bare();
+    command
+        .arg("--endpoint")
+        .arg(&emu.uri)
+        .arg("--ca-cert")
+        .arg(&emu.ca_path)
+        .arg("--credentials")
+        .arg(&emu.key_path)
+        .args(["--project", PROJECT])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("stdin written");
+    }
+    drop(input);
+    child.wait_with_output().expect("the binary ends")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Asserts the one-line error the tool promises, with `code`; returns the line.
+fn one_line_error(output: Output, code: i32) -> String {
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(&output));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err:?}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_owned()
+}
+
+fn job_from_stdout(output: Output) -> BatchPredictionJob {
+    vertex_batch::json::job_from_json(&ok(output)).expect("--json prints a job")
+}
+
+const INPUT: &str = "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl";
+
+/// Submits a job with `extra` arguments; the created job, read from `--json`.
+fn submit(display_name: &str, extra: &[&str]) -> BatchPredictionJob {
+    let mut args = vec![
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/out",
+        "--display-name",
+        display_name,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    job_from_stdout(vb(&args))
+}
+
+/// Polls fast: jobs here last 3 s.
+const FAST: [&str; 2] = ["--interval", "0.1"];
+
+#[test]
+fn submit_wait_get_list_delete() {
+    let job = submit(
+        "cli-lifecycle",
+        &[
+            "--temperature",
+            "0.2",
+            "--max-output-tokens",
+            "200",
+            "--label",
+            "team=ml",
+        ],
+    );
+    assert_eq!(job.model, "publishers/google/models/gemini-2.0-flash-001");
+    assert_eq!(job.labels.get("team").map(String::as_str), Some("ml"));
+    let params =
+        vertex_batch::params::value_to_json(job.model_parameters.as_ref().expect("parameters"))
+            .expect("JSON parameters");
+    assert_eq!(params["temperature"], 0.2);
+    assert_eq!(params["maxOutputTokens"], 200);
+
+    let waited = ok(vb(&[&["wait", &job.name][..], &FAST].concat()));
+    assert!(waited.contains("state:        SUCCEEDED"), "{waited}");
+    assert!(
+        waited.contains("results:      gs://my-bucket/out/prediction-model-"),
+        "{waited}"
+    );
+
+    let got = job_from_stdout(vb(&["get", &job.name, "--json"]));
+    assert_eq!(got.state(), JobState::Succeeded);
+    assert_eq!(got.name, job.name);
+
+    let id = job.job_name().expect("a job name").job_id().to_owned();
+    let table = ok(vb(&["list", "--filter", "display_name=\"cli-lifecycle\""]));
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].starts_with(&id), "{table}");
+    assert!(
+        rows[0].contains("SUCCEEDED") && rows[0].contains("100/100"),
+        "{table}"
+    );
+    assert!(rows[0].ends_with("cli-lifecycle"), "{table}");
+
+    let deleted = ok(vb(&["delete", &id]));
+    assert_eq!(deleted.trim(), format!("deleted {}", job.name));
+    let gone = one_line_error(vb(&["get", &job.name]), 1);
+    assert!(
+        gone.contains("NotFound") || gone.contains("does not exist"),
+        "{gone}"
+    );
+}
+
+#[test]
+fn cancel_then_wait_exits_4() {
+    let job = submit("cli-cancel", &[]);
+    let said = ok(vb(&["cancel", &job.name]));
+    assert!(
+        said.starts_with(&format!("cancel requested for {}", job.name)),
+        "{said}"
+    );
+    let waited = vb(&[&["wait", &job.name, "--json"][..], &FAST].concat());
+    assert_eq!(waited.status.code(), Some(4), "{}", stderr(&waited));
+    let job = vertex_batch::json::job_from_json(&stdout(&waited)).expect("a job");
+    assert_eq!(job.state(), JobState::Cancelled);
+}
+
+#[test]
+fn the_exit_code_of_a_wait_says_how_the_job_ended() {
+    for (outcome, code, state) in [
+        ("succeeded", 0, JobState::Succeeded),
+        ("failed", 3, JobState::Failed),
+        ("expired", 5, JobState::Expired),
+        ("partially-succeeded", 6, JobState::PartiallySucceeded),
+    ] {
+        let label = format!("emulator-outcome={outcome}");
+        let output = vb(&[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/out",
+            "--label",
+            &label,
+            "--wait",
+            "--interval",
+            "0.1",
+            "--json",
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{outcome}: {}",
+            stderr(&output)
+        );
+        let job = vertex_batch::json::job_from_json(&stdout(&output)).expect("a job");
+        assert_eq!(job.state(), state);
+    }
+}
+
+#[test]
+fn a_wait_that_times_out_exits_7_and_the_job_goes_on() {
+    let job = submit("cli-timeout", &[]);
+    // The job pends 1 s and runs 2 s: a 0.2 s wait cannot see it end.
+    let output = vb(&["wait", &job.name, "--interval", "0.1", "--timeout", "0.2"]);
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    // Without a terminal, state changes are lines on stderr; the error is the last line.
+    let err = stderr(&output);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(err.lines().last() == Some(errors[0]), "{err}");
+    assert!(errors[0].contains("gave up waiting"), "{err}");
+    ok(vb(&[&["wait", &job.name][..], &FAST].concat()));
+}
+
+/// The REST request bodies of the docs, verbatim, with their placeholders.
+const DOCS_SYNTAX_BODY: &str = r#"{
+      "displayName": "...",
+      "model": "publishers/google/models/${MODEL_ID}",
+      "inputConfig": {
+        "instancesFormat": "bigquery",
+        "bigquerySource": {
+          "inputUri" : "..."
+        }
+      },
+      "outputConfig": {
+        "predictionsFormat": "bigquery",
+        "bigqueryDestination": {
+          "outputUri": "..."
+        }
+      }
+  }"#;
+
+const DOCS_GCS_BODY: &str = r#"{
+  "displayName": "my-cloud-storage-batch-prediction-job",
+  "model": "publishers/google/models/gemini-1.5-flash-002",
+  "inputConfig": {
+    "instancesFormat": "jsonl",
+    "gcsSource": {
+      "uris" : "INPUT_URI"
+    }
+  },
+  "outputConfig": {
+    "predictionsFormat": "OUTPUT_FORMAT",
+    "DESTINATION": {
+      "OUTPUT_URI_FIELD_NAME": "OUTPUT_URI"
+    }
+  }
+}"#;
+
+const DOCS_BIGQUERY_BODY: &str = r#"{
+  "displayName": "my-bigquery-batch-prediction-job",
+  "model": "publishers/google/models/gemini-1.5-flash-002",
+  "inputConfig": {
+    "instancesFormat": "bigquery",
+    "bigquerySource":{
+      "inputUri" : "INPUT_URI"
+    }
+  },
+  "outputConfig": {
+    "predictionsFormat": "OUTPUT_FORMAT",
+    "DESTINATION": {
+      "OUTPUT_URI_FIELD_NAME": "OUTPUT_URI"
+    }
+  }
+}"#;
+
+/// The docs' replacements for a Cloud Storage or a BigQuery output.
+fn fill(body: &str, input: &str, bigquery_output: bool) -> String {
+    let (format, destination, field, uri) = if bigquery_output {
+        (
+            "bigquery",
+            "bigqueryDestination",
+            "outputUri",
+            "bq://my-project.mydataset.output_result",
+        )
+    } else {
+        (
+            "jsonl",
+            "gcsDestination",
+            "outputUriPrefix",
+            "gs://my-bucket/path/to/output",
+        )
+    };
+    body.replace("INPUT_URI", input)
+        .replace("OUTPUT_FORMAT", format)
+        .replace("DESTINATION", destination)
+        .replace("OUTPUT_URI_FIELD_NAME", field)
+        .replace("OUTPUT_URI", uri)
+}
+
+fn input_uris(job: &BatchPredictionJob) -> Vec<String> {
+    match job.input_config.as_ref().and_then(|c| c.source.as_ref()) {
+        Some(Source::GcsSource(gcs)) => gcs.uris.clone(),
+        Some(Source::BigquerySource(bq)) => vec![bq.input_uri.clone()],
+        _ => vec![],
+    }
+}
+
+fn output_uri(job: &BatchPredictionJob) -> String {
+    match job
+        .output_config
+        .as_ref()
+        .and_then(|c| c.destination.as_ref())
+    {
+        Some(Destination::GcsDestination(gcs)) => gcs.output_uri_prefix.clone(),
+        Some(Destination::BigqueryDestination(bq)) => bq.output_uri.clone(),
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn create_accepts_every_rest_body_of_the_docs() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let syntax = DOCS_SYNTAX_BODY
+        .replace("${MODEL_ID}", "gemini-2.0-flash-001")
+        .replacen("\"...\"", "\"docs-syntax\"", 1)
+        .replacen("\"...\"", "\"bq://my-project.mydataset.input_table\"", 1)
+        .replacen("\"...\"", "\"bq://my-project.mydataset.output_result\"", 1);
+    let gcs_input = "gs://my-bucket/path/to/file.jsonl";
+    let bq_input = "bq://my-project.mydataset.input_table";
+    let bodies = [
+        ("syntax", syntax),
+        ("gcs-to-gcs", fill(DOCS_GCS_BODY, gcs_input, false)),
+        ("gcs-to-bq", fill(DOCS_GCS_BODY, gcs_input, true)),
+        ("bq-to-bq", fill(DOCS_BIGQUERY_BODY, bq_input, true)),
+        ("bq-to-gcs", fill(DOCS_BIGQUERY_BODY, bq_input, false)),
+    ];
+    for (name, body) in bodies {
+        let request: serde_json::Value = serde_json::from_str(&body).expect("the body is JSON");
+        let path = dir.join(format!("request-{name}-{}.json", std::process::id()));
+        std::fs::write(&path, &body).expect("written");
+        let from_file = job_from_stdout(vb(&[
+            "create",
+            "--request",
+            path.to_str().expect("utf-8"),
+            "--json",
+        ]));
+        let from_stdin = job_from_stdout(vb_with_stdin(
+            &["create", "--request", "-", "--json"],
+            Some(&body),
+        ));
+        for job in [&from_file, &from_stdin] {
+            assert!(job.name.contains("/batchPredictionJobs/"), "{name}");
+            assert_eq!(
+                job.display_name,
+                request["displayName"].as_str().expect("a name"),
+                "{name}"
+            );
+            assert_eq!(
+                job.model,
+                request["model"].as_str().expect("a model"),
+                "{name}"
+            );
+            let input = &request["inputConfig"];
+            let expected_input = input["gcsSource"]["uris"]
+                .as_str()
+                .or(input["bigquerySource"]["inputUri"].as_str())
+                .expect("an input");
+            assert_eq!(input_uris(job), [expected_input], "{name}");
+            let output = &request["outputConfig"];
+            let expected_output = output["gcsDestination"]["outputUriPrefix"]
+                .as_str()
+                .or(output["bigqueryDestination"]["outputUri"].as_str())
+                .expect("an output");
+            assert_eq!(output_uri(job), expected_output, "{name}");
+        }
+        assert_ne!(from_file.name, from_stdin.name, "two requests, two jobs");
+    }
+}
+
+#[test]
+fn a_bad_request_body_is_a_one_line_error_naming_it() {
+    let line = one_line_error(
+        vb_with_stdin(
+            &["create", "--request", "-"],
+            Some(r#"{"displayName": "x", "modle": "m"}"#),
+        ),
+        1,
+    );
+    assert!(
+        line.contains("--request") && line.contains("modle"),
+        "{line}"
+    );
+    let line = one_line_error(vb(&["create", "--request", "/nonexistent/request.json"]), 1);
+    assert!(line.contains("/nonexistent/request.json"), "{line}");
+}
+
+#[test]
+fn json_output_reads_back_into_the_same_job() {
+    let job = submit(
+        "cli-json",
+        &["--param", "seed=42", "--param", "stopSequences=[\"END\"]"],
+    );
+    ok(vb(&[&["wait", &job.name][..], &FAST].concat()));
+    let printed = job_from_stdout(vb(&["get", &job.name, "--json"]));
+
+    let emu = shared();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let direct = runtime.block_on(async {
+        let client = JobClient::builder()
+            .with_project(PROJECT)
+            .with_endpoint(
+                Endpoint::custom(&emu.uri)
+                    .expect("the URI")
+                    .with_ca_pem(emu.ca_pem.clone()),
+            )
+            .with_credentials(Credentials::service_account_json(emu.key_json.clone()))
+            .connect()
+            .await
+            .expect("connects");
+        client.get(&job.name).await.expect("the job")
+    });
+    assert_eq!(printed, direct);
+    let params =
+        vertex_batch::params::value_to_json(printed.model_parameters.as_ref().expect("parameters"))
+            .expect("JSON parameters");
+    assert_eq!(params["seed"], 42);
+    assert_eq!(params["stopSequences"], serde_json::json!(["END"]));
+
+    // list --json is the REST response's shape.
+    let listed = ok(vb(&[
+        "list",
+        "--filter",
+        "display_name=\"cli-json\"",
+        "--json",
+    ]));
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    let jobs = listed["batchPredictionJobs"].as_array().expect("a list");
+    assert_eq!(jobs.len(), 1);
+    let from_list = vertex_batch::json::job_from_json_value(jobs[0].clone()).expect("a job");
+    assert_eq!(from_list, direct);
+}
+
+#[test]
+fn list_filters_by_state_and_limits() {
+    let first = submit("cli-list", &[]);
+    let second = submit("cli-list", &[]);
+    let all = ok(vb(&["list", "--filter", "display_name=\"cli-list\""]));
+    assert_eq!(all.lines().count(), 3, "{all}");
+    let one = ok(vb(&[
+        "list",
+        "--filter",
+        "display_name=\"cli-list\"",
+        "--limit",
+        "1",
+    ]));
+    assert_eq!(one.lines().count(), 2, "{one}");
+    let cancelled = vb(&["cancel", &first.name, "--wait", "--interval", "0.1"]);
+    assert_eq!(cancelled.status.code(), Some(4), "{}", stderr(&cancelled));
+    let cancelled = ok(vb(&[
+        "list",
+        "--filter",
+        "display_name=\"cli-list\"",
+        "--state",
+        "cancelled",
+    ]));
+    let rows: Vec<&str> = cancelled.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{cancelled}");
+    let first_id = first.job_name().expect("a name").job_id().to_owned();
+    assert!(rows[0].starts_with(&first_id), "{cancelled}");
+    assert!(!cancelled.contains(second.job_name().expect("a name").job_id()));
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    // clap's own errors, exit 2
+    for args in [
+        &["--bogus"][..],
+        &["get"],
+        &["list", "--state", "sleeping"],
+        &["list", "--limit", "many"],
+        &["wait", "1", "--interval", "-1"],
+        &[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--output",
+            "gs://my-bucket/o",
+        ],
+        &[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/o",
+            "--param",
+            "seed=abc",
+        ],
+        &[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/o",
+            "--label",
+            "team",
+        ],
+    ] {
+        let line = one_line_error(bare().args(args).output().expect("runs"), 2);
+        assert!(line.ends_with("(see --help)"), "{line}");
+    }
+    // the crate's checks, before any call, exit 1
+    let line = one_line_error(
+        vb(&[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            "ftp://x/in.jsonl",
+            "--output",
+            "gs://my-bucket/o",
+        ]),
+        1,
+    );
+    assert!(
+        line.contains("inputs[0]") && line.contains("gs://"),
+        "{line}"
+    );
+    let line = one_line_error(
+        vb(&[
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/o",
+            "--temperature",
+            "NaN",
+        ]),
+        1,
+    );
+    assert!(line.contains("temperature"), "{line}");
+    let line = one_line_error(vb(&["--location", "us-central1.evil.com", "get", "1"]), 1);
+    assert!(line.contains("location"), "{line}");
+    let line = one_line_error(bare().args(["list"]).output().expect("runs"), 1);
+    assert!(
+        line.contains("--project") && line.contains("GOOGLE_CLOUD_PROJECT"),
+        "{line}"
+    );
+    let line = one_line_error(
+        bare()
+            .args([
+                "--project",
+                PROJECT,
+                "--endpoint",
+                &shared().uri,
+                "--credentials",
+                "/nonexistent/key.json",
+                "list",
+            ])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    assert!(
+        line.contains("--credentials /nonexistent/key.json"),
+        "{line}"
+    );
+    // the service's answer, exit 1
+    let line = one_line_error(vb(&["get", "999"]), 1);
+    assert!(line.contains("does not exist"), "{line}");
+    let running = submit("cli-delete-running", &[]);
+    let line = one_line_error(vb(&["delete", &running.name]), 1);
+    assert!(line.to_lowercase().contains("cancel"), "{line}");
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in [
+        "", "submit", "create", "get", "list", "wait", "cancel", "delete", "emulator",
+    ] {
+        let mut args: Vec<&str> = command.split_whitespace().collect();
+        args.push("--help");
+        let out = ok(bare().args(&args).output().expect("runs"));
+        assert!(out.contains("Examples:"), "{command}: {out}");
+        assert!(out.contains("vertex-batch "), "{command}: {out}");
+    }
+    let wait = ok(bare().args(["wait", "--help"]).output().expect("runs"));
+    assert!(wait.contains("Exit codes:"), "{wait}");
+}
+
+#[test]
+fn the_embedded_emulator_runs_a_job_from_submitted_to_succeeded() {
+    let output = bare()
+        .args([
+            "--emulator",
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/out",
+            "--temperature",
+            "0.2",
+            "--max-output-tokens",
+            "200",
+            "--wait",
+        ])
+        .output()
+        .expect("runs");
+    let out = ok(output);
+    assert!(out.contains("state:        SUCCEEDED"), "{out}");
+    assert!(
+        out.contains("progress:     100 succeeded, 0 failed, 0 incomplete"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_emulator_command_serves_other_commands() {
+    use std::io::{BufRead, BufReader};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("emulator-cmd-{}", std::process::id()));
+    let mut child = bare()
+        .args(["emulator", "--tls", "--dir", dir.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the emulator starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let flags = loop {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(rest) = line.strip_prefix("use it with: vertex-batch ") {
+            break rest.trim_end_matches(" ...").to_owned();
+        }
+    };
+    let args: Vec<&str> = flags.split(' ').collect();
+    assert!(
+        args.contains(&"--ca-cert") && args.contains(&"--credentials"),
+        "{flags}"
+    );
+    let output = bare()
+        .args(&args)
+        .args([
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            INPUT,
+            "--output",
+            "gs://my-bucket/out",
+            "--display-name",
+            "from-cmd",
+        ])
+        .output()
+        .expect("runs");
+    let submitted = ok(output);
+    let listed = ok(bare().args(&args).arg("list").output().expect("runs"));
+    child.kill().expect("the emulator stops");
+    child.wait().expect("reaped");
+    assert!(submitted.contains("display name: from-cmd"), "{submitted}");
+    assert!(
+        listed
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.ends_with("from-cmd")),
+        "{listed}"
+    );
+}
