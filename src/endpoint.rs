@@ -75,7 +75,7 @@ impl Endpoint {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn for_location(location: &str) -> Result<Self, Error> {
-        check_location(location)?;
+        crate::names::validate_location(location)?;
         let host = match location {
             "global" => "aiplatform.googleapis.com".to_owned(),
             "us" | "eu" => format!("aiplatform.{location}.rep.googleapis.com"),
@@ -398,40 +398,6 @@ impl Endpoint {
             TrustRoots::WebPkiAndNative => tls.with_webpki_roots().with_native_roots(),
         };
         tls.ca_certificates(self.extra_ca_pems.iter().map(Certificate::from_pem))
-    }
-}
-
-/// Checks that `location` can go into a host name: lower-case letters, digits and hyphens,
-/// starting with a letter, not ending with a hyphen.
-fn check_location(location: &str) -> Result<(), Error> {
-    const LOOKS_LIKE: &str = "a location is lower-case letters, digits and hyphens, like \
-                              `us-central1`, `europe-west4`, `global`, `us` or `eu`";
-    let problem = if location.is_empty() {
-        Some("is empty".to_owned())
-    } else if location.len() > 63 {
-        Some("is longer than 63 characters".to_owned())
-    } else if let Some(c) = location
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        Some(if c.is_ascii_uppercase() {
-            "has upper case letters".to_owned()
-        } else {
-            format!("contains {c:?}")
-        })
-    } else if !location.starts_with(|c: char| c.is_ascii_lowercase()) {
-        Some("does not start with a letter".to_owned())
-    } else if location.ends_with('-') {
-        Some("ends with a hyphen".to_owned())
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(Error::invalid(
-            "location",
-            format!("`{location}` {problem}; {LOOKS_LIKE}"),
-        )),
-        None => Ok(()),
     }
 }
 

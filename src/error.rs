@@ -169,9 +169,9 @@ fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
     use tonic::Code;
     use tonic_types::StatusExt;
 
-    let regional = endpoint
-        .location()
-        .is_some_and(|l| !matches!(l, "global" | "us" | "eu"));
+    // Batch jobs live on the regional endpoint of their location; `global` and the
+    // multi-regions serve only some. A custom endpoint (the emulator, a proxy) says nothing.
+    let non_regional = matches!(endpoint.location(), Some("global" | "us" | "eu"));
     let mut hints = Vec::new();
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
@@ -182,15 +182,14 @@ fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
         }
     }
     match status.code() {
-        Code::NotFound | Code::Unimplemented if !regional => hints.push(format!(
+        Code::NotFound | Code::Unimplemented if non_regional => hints.push(format!(
             "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
              location: use Endpoint::for_location(\"us-central1\") or the location of the job",
             endpoint.host()
         )),
         Code::NotFound => hints.push(format!(
-            "no such resource at {}; check the name, the project and that the job is in location `{}`",
-            endpoint.host(),
-            endpoint.location().unwrap_or_default()
+            "no such resource at {}; check the name, the project and the job's location",
+            endpoint.host()
         )),
         Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
             "this client talks to {} (location `{}`); a job's parent must be in that same location",
@@ -242,4 +241,53 @@ fn status_message(status: &tonic::Status, hint: Option<&str>) -> String {
         text.push(')');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn message(status: tonic::Status, endpoint: &Endpoint) -> String {
+        status_with_hint(status, endpoint).to_string()
+    }
+
+    #[test]
+    fn a_404_from_the_global_endpoint_points_to_the_regional_one() {
+        let text = message(tonic::Status::not_found("no job"), &Endpoint::global());
+        assert!(text.contains("not a regional endpoint"), "{text}");
+        assert!(text.contains("Endpoint::for_location"), "{text}");
+        let regional = Endpoint::for_location("us-central1").unwrap();
+        let text = message(tonic::Status::not_found("no job"), &regional);
+        assert!(!text.contains("not a regional endpoint"), "{text}");
+    }
+
+    #[test]
+    fn permission_denied_shows_the_error_info_reason() {
+        let details = ErrorDetails::with_error_info(
+            "IAM_PERMISSION_DENIED",
+            "aiplatform.googleapis.com",
+            std::collections::HashMap::new(),
+        );
+        let status = tonic::Status::with_error_details(Code::PermissionDenied, "denied", details);
+        let text = message(status, &Endpoint::global());
+        assert!(
+            text.contains("reason IAM_PERMISSION_DENIED from aiplatform.googleapis.com"),
+            "{text}"
+        );
+        assert!(text.contains("roles/aiplatform.user"), "{text}");
+    }
+
+    #[test]
+    fn bad_request_field_violations_are_listed() {
+        let details =
+            ErrorDetails::with_bad_request_violation("batch_prediction_job.model", "is required");
+        let status = tonic::Status::with_error_details(Code::InvalidArgument, "invalid", details);
+        let text = message(status, &Endpoint::for_location("eu").unwrap());
+        assert!(
+            text.contains("field `batch_prediction_job.model`: is required"),
+            "{text}"
+        );
+    }
 }
