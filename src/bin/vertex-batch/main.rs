@@ -5,6 +5,7 @@ mod connect;
 mod emulator;
 mod manage;
 mod print;
+mod results;
 mod show;
 mod submit;
 mod wait;
@@ -49,6 +50,8 @@ enum Command {
     Cancel(manage::CancelArgs),
     /// Delete a job that has ended.
     Delete(manage::DeleteArgs),
+    /// Summarise a predictions.jsonl (counts, failed rows) or print its answers as JSONL or CSV.
+    Results(results::ResultsArgs),
     /// Run the emulator until Ctrl-C, for other vertex-batch commands or any gRPC client.
     Emulator(emulator::EmulatorArgs),
 }
@@ -101,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(args) => wait::run(&globals, args).await,
         Command::Cancel(args) => manage::cancel(&globals, args).await,
         Command::Delete(args) => manage::delete(&globals, args).await,
+        Command::Results(args) => results::run(args),
         Command::Emulator(args) => emulator::run(&globals, args).await,
     }
 }

@@ -1,0 +1,113 @@
+//! `results`: what a job's predictions.jsonl says — counts and failed rows, or every answer as
+//! JSONL or CSV. Reads local files (a downloaded output directory, or the emulator's `--dir`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use vertex_batch::batch_file::{Prediction, PredictionReader, Summary};
+
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  # counts, token totals and the failed rows of a downloaded output directory:
+  vertex-batch results ./prediction-model-2025-01-01T00:00:00.000000Z
+  # every row's prompt and answer (or error) as CSV:
+  vertex-batch results predictions.jsonl --answers csv > answers.csv")]
+pub struct ResultsArgs {
+    /// A predictions.jsonl file, or a directory of predictions*.jsonl files.
+    path: PathBuf,
+    /// Print every row (line, prompt, answer, error) in this format instead of a summary.
+    #[arg(long, value_enum)]
+    answers: Option<AnswerFormat>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AnswerFormat {
+    Jsonl,
+    Csv,
+}
+
+pub fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
+    let open = || {
+        if args.path.is_dir() {
+            PredictionReader::open_dir(&args.path)
+        } else {
+            PredictionReader::open(&args.path)
+        }
+    };
+    match args.answers {
+        None => summarise(Summary::from_reader(open()?)?),
+        Some(format) => answers(open()?, format)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarise(summary: Summary) {
+    println!(
+        "{} rows: {} succeeded, {} failed",
+        summary.total, summary.succeeded, summary.failed
+    );
+    println!(
+        "tokens: {} prompt, {} candidates, {} total",
+        summary.prompt_tokens, summary.candidates_tokens, summary.total_tokens
+    );
+    for row in &summary.failed_rows {
+        let file = row
+            .path
+            .as_ref()
+            .map(|p| format!("{}:", p.display()))
+            .unwrap_or_default();
+        println!("failed {file}line {}: {}", row.line, row.status);
+    }
+}
+
+fn answers<R: std::io::BufRead>(
+    mut reader: PredictionReader<R>,
+    format: AnswerFormat,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout().lock();
+    let mut csv = match format {
+        AnswerFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(stdout);
+            csv.write_record(["line", "prompt", "answer", "error"])?;
+            Some(csv)
+        }
+        AnswerFormat::Jsonl => None,
+    };
+    let mut jsonl = std::io::stdout().lock();
+    while let Some(row) = reader.next() {
+        let row = row?;
+        let line = reader.line_number();
+        let (prompt, answer, error) = (
+            prompt(&row),
+            row.text().unwrap_or_default(),
+            row.error().unwrap_or_default(),
+        );
+        match &mut csv {
+            Some(csv) => csv.write_record([line.to_string().as_str(), &prompt, &answer, error])?,
+            None => writeln!(
+                jsonl,
+                "{}",
+                serde_json::json!({"line": line, "prompt": prompt, "answer": answer, "error": error})
+            )
+            .context("could not write to stdout")?,
+        }
+    }
+    if let Some(csv) = &mut csv {
+        csv.flush()?;
+    }
+    Ok(())
+}
+
+/// The first text of the echoed request, or the raw line a malformed row echoes.
+fn prompt(row: &Prediction) -> String {
+    row.request
+        .pointer("/contents/0/parts/0/text")
+        .or(Some(&row.request))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
