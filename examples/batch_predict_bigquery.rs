@@ -16,7 +16,7 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchJob, BatchPredictionJobExt, GenerationConfig, JobStateExt};
+use vertex_batch::{BatchJob, GenerationConfig};
 
 /// Submit a Gemini batch prediction job over BigQuery and wait for it.
 #[derive(Parser)]
@@ -63,29 +63,5 @@ async fn main() -> anyhow::Result<()> {
                 ),
         )
         .await?;
-    println!("Job resource name: {}", job.name);
-    println!("Model resource name with the job: {}", job.model);
-    println!("Job state: {}", job.state().short_name());
-
-    let mut last = job.state();
-    let job = client
-        .wait_with(&job.name, client.wait_options(), |job| {
-            if job.state() != last {
-                last = job.state();
-                println!("Job state: {} ({})", last.short_name(), job.progress());
-            }
-        })
-        .await?;
-
-    if job.has_succeeded() {
-        println!("Job succeeded!");
-    } else {
-        let why = job.job_error().map(|e| e.message.as_str()).unwrap_or("");
-        println!("Job ended {}: {why}", job.state().short_name());
-    }
-    match job.output_location() {
-        Some(location) => println!("Job output location: {location}"),
-        None => println!("Job output location: none reported"),
-    }
-    Ok(())
+    common::follow(&client, job).await
 }

@@ -10,7 +10,8 @@ use anyhow::Context;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{JobClient, LocationName, WaitOptions};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{BatchPredictionJobExt, JobClient, JobStateExt, LocationName, WaitOptions};
 
 /// The options every example takes.
 #[derive(clap::Args, Debug)]
@@ -61,14 +62,12 @@ impl Target {
             .durations(Duration::from_secs(1), Duration::from_secs(2))
             .start()
             .await?;
-        let ca = emulator.ca_pem().context("the TLS emulator has a CA")?;
-        let key = emulator.service_account_key();
         let project = self.project.as_deref().unwrap_or("my-project");
         println!("Started the emulator at {}", emulator.uri());
         Ok(Session {
             parent: LocationName::new(project, &self.location)?,
-            endpoint: Endpoint::custom(&emulator.uri())?.with_ca_pem(ca),
-            credentials: Credentials::service_account_json(key.json),
+            endpoint: emulator.endpoint()?,
+            credentials: emulator.credentials(),
             // Jobs last seconds here: poll often.
             wait: WaitOptions::default()
                 .with_initial_interval(Duration::from_millis(250))
@@ -90,4 +89,35 @@ impl Session {
             .connect()
             .await?)
     }
+}
+
+/// Prints the job's name, follows it until it ends printing each change of state, then says how
+/// it ended and where the output is: what the documented samples print.
+pub async fn follow(client: &JobClient, job: BatchPredictionJob) -> anyhow::Result<()> {
+    println!("Job resource name: {}", job.name);
+    println!("Model resource name with the job: {}", job.model);
+    println!("Job state: {}", job.state().short_name());
+
+    // Polls at a growing interval, and reports each change of state.
+    let mut last = job.state();
+    let job = client
+        .wait_with(&job.name, client.wait_options(), |job| {
+            if job.state() != last {
+                last = job.state();
+                println!("Job state: {} ({})", last.short_name(), job.progress());
+            }
+        })
+        .await?;
+
+    if job.has_succeeded() {
+        println!("Job succeeded!");
+    } else {
+        let why = job.job_error().map(|e| e.message.as_str()).unwrap_or("");
+        println!("Job ended {}: {why}", job.state().short_name());
+    }
+    match job.output_location() {
+        Some(location) => println!("Job output location: {location}"),
+        None => println!("Job output location: none reported"),
+    }
+    Ok(())
 }

@@ -446,6 +446,39 @@ impl EmulatorHandle {
         key
     }
 
+    /// The [`Endpoint`](crate::endpoint::Endpoint) a client uses to reach this emulator: its
+    /// URI, and with TLS its CA as the one extra certificate to trust.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> vertex_batch::Result<()> {
+    /// use vertex_batch::JobClient;
+    /// use vertex_batch::emulator::Emulator;
+    ///
+    /// let emu = Emulator::builder().tls(true).require_auth(true).start().await?;
+    /// let client = JobClient::builder()
+    ///     .with_project("my-project")
+    ///     .with_location(emu.location())
+    ///     .with_endpoint(emu.endpoint()?)
+    ///     .with_credentials(emu.credentials())
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn endpoint(&self) -> Result<crate::endpoint::Endpoint, Error> {
+        let endpoint = crate::endpoint::Endpoint::custom(&self.uri())?;
+        Ok(match self.ca_pem() {
+            Some(ca) => endpoint.with_ca_pem(ca),
+            None => endpoint,
+        })
+    }
+
+    /// Credentials that take the path a service account takes to Vertex AI: a key (from
+    /// [`EmulatorHandle::service_account_key`]) whose JWT is exchanged for a token at this
+    /// emulator's token endpoint.
+    pub fn credentials(&self) -> crate::auth::Credentials {
+        crate::auth::Credentials::service_account_json(self.service_account_key().json)
+    }
+
     /// A valid bearer token, issued without the JWT flow (for static-token tests). Not counted
     /// in [`EmulatorHandle::tokens_issued`].
     pub fn issue_token(&self) -> String {

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
-use vertex_batch::endpoint::Endpoint;
 use vertex_batch::{
     BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions,
 };
@@ -39,16 +37,11 @@ pub fn fast_waits() -> WaitOptions {
 
 /// The client builder for `emu`: its endpoint and CA, a throwaway service-account key.
 pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
-    let mut endpoint = Endpoint::custom(&emu.uri()).expect("emulator URI");
-    if let Some(ca) = emu.ca_pem() {
-        endpoint = endpoint.with_ca_pem(ca);
-    }
-    let key = emu.service_account_key();
     JobClient::builder()
         .with_project(PROJECT)
         .with_location(emu.location())
-        .with_endpoint(endpoint)
-        .with_credentials(Credentials::service_account_json(key.json))
+        .with_endpoint(emu.endpoint().expect("emulator endpoint"))
+        .with_credentials(emu.credentials())
         .with_retry_policy(fast_retries())
         .with_wait_options(fast_waits())
 }

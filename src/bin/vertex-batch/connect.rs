@@ -100,14 +100,12 @@ impl Globals {
             .durations(Duration::from_secs(1), Duration::from_secs(2))
             .start()
             .await?;
-        let ca = emulator.ca_pem().context("the TLS emulator has a CA")?;
-        let key = emulator.service_account_key();
         tracing::info!(uri = %emulator.uri(), "embedded emulator started");
         let client = JobClient::builder()
             .with_project(self.project.as_deref().unwrap_or("my-project"))
             .with_location(&self.location)
-            .with_endpoint(Endpoint::custom(&emulator.uri())?.with_ca_pem(ca))
-            .with_credentials(Credentials::service_account_json(key.json))
+            .with_endpoint(emulator.endpoint()?)
+            .with_credentials(emulator.credentials())
             .with_wait_options(
                 WaitOptions::default()
                     .with_initial_interval(Duration::from_millis(250))
