@@ -12,9 +12,9 @@ use client_support::*;
 use reliability_support::CountingProxy;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use vertex_batch::WaitOptions;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchPredictionJobExt, WaitOptions};
 
 /// Long enough for many calls, short enough for a test; the client stops sending a token a
 /// tenth of its lifetime before it expires (src/auth/cache.rs), well before the server would

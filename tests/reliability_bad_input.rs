@@ -178,46 +178,48 @@ fn every_malformed_input_names_its_field() {
             &format!("job with model {model:?}"),
             "model",
             BatchJob::builder(model)
-                .with_input("gs://b/i")
-                .with_output("gs://b/o"),
+                .with_input("gs://bucket/i")
+                .with_output("gs://bucket/o"),
         );
     }
     t.job(
         "tuned model of another location",
         "model",
         BatchJob::builder("projects/my-project/locations/europe-west4/models/123")
-            .with_input("gs://b/i")
-            .with_output("gs://b/o"),
+            .with_input("gs://bucket/i")
+            .with_output("gs://bucket/o"),
     );
 
     // Sources and destinations.
-    let no_input = BatchJob::builder("gemini-2.0-flash-001").with_output("gs://b/o");
+    let no_input = BatchJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
     t.job("no input", "input_config", no_input);
-    for uri in [
-        "s3://bucket/i",
-        "gs://",
-        "http://example.com/i",
-        "bq://project",
-        "",
-        "gs://b/i\u{0}",
+    let only_output = || BatchJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
+    for (uri, field) in [
+        ("s3://bucket/i", "inputs[0]"),
+        ("http://example.com/i", "inputs[0]"),
+        ("", "inputs[0]"),
+        ("gs://", "input_config.gcs_source.uris[0]"),
+        ("gs://b/i.jsonl", "input_config.gcs_source.uris[0]"),
+        ("gs://bucket/i\u{0}", "input_config.gcs_source.uris[0]"),
+        ("bq://project", "input_config.bigquery_source.input_uri"),
     ] {
         t.job(
             &format!("input {uri:?}"),
-            "inputs[0]",
-            good().with_inputs([uri]),
+            field,
+            only_output().with_inputs([uri]),
         );
     }
     t.job(
         "second input bad",
         "inputs[1]",
-        good().with_inputs(["gs://b/a.jsonl", "ftp://b/b.jsonl"]),
+        only_output().with_inputs(["gs://bucket/a.jsonl", "ftp://bucket/b.jsonl"]),
     );
     t.job(
         "mixed BigQuery and Cloud Storage inputs",
         "input_config",
-        good().with_inputs(["gs://b/a.jsonl", "bq://p.d.t"]),
+        good().with_inputs(["gs://bucket/a.jsonl", "bq://p.d.t"]),
     );
-    let no_output = BatchJob::builder("gemini-2.0-flash-001").with_input("gs://b/i");
+    let no_output = BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i");
     t.job("no output", "output_config", no_output);
     for uri in ["s3://bucket/o", "gs://", "bq://", "file:///tmp/o"] {
         t.job(
@@ -340,7 +342,7 @@ fn every_malformed_input_names_its_field() {
     );
     t.job(
         "extra param beyond 2^53",
-        "generation_config.big",
+        "model_parameters.big",
         good().with_generation_config(GenerationConfig::new().with_param("big", u64::MAX)),
     );
     t.case(
@@ -380,7 +382,7 @@ fn every_malformed_input_names_its_field() {
             ("{", "request body"),
             (r#"{"displayName": 5}"#, "displayName"),
             (r#"{"model": ["gemini"]}"#, "model"),
-            (r#"{"inputConfig": "gs://b/i"}"#, "inputConfig"),
+            (r#"{"inputConfig": "gs://bucket/i"}"#, "inputConfig"),
             (r#"{"inputConfig": {"gcsSource": {"uris": 5}}}"#, "uris"),
             (r#"{"labels": {"team": 1}}"#, "labels"),
             (r#"{"labels": ["team"]}"#, "labels"),
@@ -453,7 +455,7 @@ async fn a_client_refuses_bad_arguments_before_dialling() {
         "create with no output",
         "output_config",
         client
-            .create(BatchJob::builder("gemini-2.0-flash-001").with_input("gs://b/i"))
+            .create(BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i"))
             .await,
     );
     let builder = || {

@@ -20,7 +20,7 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobClient, RetryPolicy, WaitOptions};
+use vertex_batch::{BatchJob, JobClient, RetryPolicy, WaitOptions};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 const PENDING: Duration = Duration::from_secs(60);
@@ -149,9 +149,17 @@ fn a_two_hour_job_costs_the_gets_the_schedule_says() {
     ] {
         let (gets, late) = follow_a_two_hour_job(options);
         let (scheduled_gets, scheduled_late) = scheduled(options, TWO_HOURS);
-        assert_eq!((gets, late), (scheduled_gets, scheduled_late), "{label}");
+        assert_eq!(gets, scheduled_gets, "{label}");
+        // tokio's timers tick in whole milliseconds: each sleep may end up to 1 ms late, and
+        // the start may fall inside a tick.
+        let tick_slack = Duration::from_millis(gets as u64 + 1);
+        assert!(
+            late >= scheduled_late && late <= scheduled_late + tick_slack,
+            "{label}: noticed {late:?} late, the schedule says {scheduled_late:?}"
+        );
         lines.push(format!(
-            "FIGURE polling a 2-hour job, {label}: {gets} Gets, end noticed {late:?} late"
+            "FIGURE polling a 2-hour job, {label}: {gets} Gets, end noticed {scheduled_late:?} \
+             late by the schedule ({late:?} measured on tokio's millisecond timer)"
         ));
     }
     for line in lines {
