@@ -32,7 +32,7 @@ pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-pl
 ///
 /// let token = Token::new("ya29.secret").with_expires_in(Duration::from_secs(3600));
 /// assert_eq!(token.secret(), "ya29.secret");
-/// assert!(!format!("{token:?}").contains("secret"));
+/// assert!(!format!("{token:?}").contains("ya29"));
 /// ```
 #[derive(Clone)]
 pub struct Token {
