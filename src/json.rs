@@ -67,10 +67,13 @@ pub fn job_from_json(body: &str) -> Result<BatchPredictionJob> {
 
 /// Like [`job_from_json`], from a parsed JSON value (taken as it is: `uris` must be a list).
 pub fn job_from_json_value(json: Json) -> Result<BatchPredictionJob> {
-    let message = DynamicMessage::deserialize(job_descriptor(), json).map_err(|e| {
+    let message = DynamicMessage::deserialize(job_descriptor(), json.clone()).map_err(|e| {
+        let at = failing_path(&job_descriptor(), &json)
+            .map(|path| format!("at `{path}`: "))
+            .unwrap_or_default();
         Error::invalid(
             "request body",
-            format!("not a BatchPredictionJob in proto3 JSON (camelCase field names): {e}"),
+            format!("{at}not a BatchPredictionJob in proto3 JSON (camelCase field names): {e}"),
         )
     })?;
     message
@@ -85,6 +88,27 @@ fn accept_single_uri(json: &mut Json) {
     {
         *uris = Json::Array(vec![uris.take()]);
     }
+}
+
+/// The path (`inputConfig.gcsSource.uris`) of the first field of `json` that does not decode as
+/// `descriptor`: prost-reflect's errors say what was wrong but not where. Found by decoding one
+/// field at a time, only once decoding has failed.
+fn failing_path(descriptor: &MessageDescriptor, json: &Json) -> Option<String> {
+    let Json::Object(map) = json else {
+        return None;
+    };
+    map.iter().find_map(|(key, value)| {
+        let alone = Json::Object([(key.clone(), value.clone())].into_iter().collect());
+        DynamicMessage::deserialize(descriptor.clone(), alone).err()?;
+        let field = descriptor
+            .get_field_by_json_name(key)
+            .or_else(|| descriptor.get_field_by_name(key));
+        let deeper = match field.map(|f| (f.kind(), f.is_list() || f.is_map())) {
+            Some((prost_reflect::Kind::Message(inner), false)) => failing_path(&inner, value),
+            _ => None,
+        };
+        Some(deeper.map_or_else(|| key.clone(), |path| format!("{key}.{path}")))
+    })
 }
 
 /// The descriptor pool of every vendored proto, decoded once.
@@ -145,6 +169,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("request body"), "{err}");
+        assert!(err.contains("at `displayName`"), "{err}");
+        let err = job_from_json(r#"{"inputConfig": {"gcsSource": {"uris": [5]}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at `inputConfig.gcsSource.uris`"), "{err}");
         let err = job_from_json(r#"{"displayNam": "x"}"#)
             .unwrap_err()
             .to_string();
