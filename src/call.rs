@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use crate::client::JobClient;
 use crate::error::{Error, Result};
-use crate::retry::{Idempotency, RetryPolicy, jittered};
+use crate::retry::{Idempotency, RetryPolicy};
 
 /// What the retry loop needs to know about an RPC.
 pub(crate) struct Rpc<'a> {
@@ -54,7 +54,7 @@ impl JobClient {
             };
             let retry =
                 attempt < policy.max_attempts() && policy.is_retryable(&status, rpc.idempotency);
-            let delay = jittered(policy.backoff(attempt, &status));
+            let delay = policy.delay_before_retry(attempt, Some(&status));
             if !retry || started.elapsed() + delay >= policy.budget() {
                 return Err(self.status_error(status));
             }

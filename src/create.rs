@@ -15,7 +15,7 @@ use crate::client::JobClient;
 use crate::error::{Error, Result};
 use crate::job::{BatchJobBuilder, REQUEST_ID_LABEL};
 use crate::list::JobFilter;
-use crate::retry::{Idempotency, RetryPolicy, jittered};
+use crate::retry::{Idempotency, RetryPolicy};
 use crate::v1::{BatchPredictionJob, CreateBatchPredictionJobRequest};
 
 impl JobClient {
@@ -95,7 +95,11 @@ impl JobClient {
                 Error::Transport { .. } => {}
                 _ => return Err(error),
             }
-            let delay = jittered(policy.backoff(attempt, &tonic::Status::unavailable("")));
+            let status = match &error {
+                Error::Status { status, .. } => Some(status.as_ref()),
+                _ => None,
+            };
+            let delay = policy.delay_before_retry(attempt, status);
             if attempt >= policy.max_attempts() || started.elapsed() + delay >= policy.budget() {
                 return Err(error);
             }

@@ -163,12 +163,19 @@ impl RetryPolicy {
         }
     }
 
-    /// The backoff before attempt `attempt + 1` (attempts count from 1), before jitter: the
-    /// server's RetryInfo delay when it gave one, else exponential growth capped at max_backoff.
-    pub(crate) fn backoff(&self, attempt: u32, status: &Status) -> Duration {
-        if let Some(delay) = server_retry_delay(status) {
-            return delay;
+    /// How long to wait before attempt `attempt + 1` (attempts count from 1): the delay the
+    /// server asked for in a RetryInfo detail, exactly; else the exponential backoff with full
+    /// jitter.
+    pub(crate) fn delay_before_retry(&self, attempt: u32, status: Option<&Status>) -> Duration {
+        match status.and_then(server_retry_delay) {
+            Some(delay) => delay,
+            None => jittered(self.exponential_backoff(attempt)),
         }
+    }
+
+    /// The backoff after attempt `attempt`, before jitter: exponential growth capped at
+    /// max_backoff.
+    fn exponential_backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
         let grown = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exponent);
         Duration::try_from_secs_f64(grown).map_or(self.max_backoff, |d| d.min(self.max_backoff))
@@ -177,7 +184,7 @@ impl RetryPolicy {
 
 /// Full jitter: a uniformly random duration in `[0, backoff]`, so that many clients failing
 /// together do not retry together.
-pub(crate) fn jittered(backoff: Duration) -> Duration {
+fn jittered(backoff: Duration) -> Duration {
     backoff.mul_f64(random_unit())
 }
 
@@ -216,9 +223,8 @@ mod tests {
     #[test]
     fn backoff_grows_to_the_cap() {
         let policy = RetryPolicy::default();
-        let status = Status::unavailable("down");
         let delays: Vec<u64> = (1..=8)
-            .map(|a| policy.backoff(a, &status).as_secs())
+            .map(|a| policy.exponential_backoff(a).as_secs())
             .collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
     }
@@ -229,7 +235,7 @@ mod tests {
         let details = ErrorDetails::with_retry_info(Some(Duration::from_millis(1500)));
         let status = Status::with_error_details(Code::Unavailable, "slow down", details);
         assert_eq!(
-            RetryPolicy::default().backoff(1, &status),
+            RetryPolicy::default().delay_before_retry(1, Some(&status)),
             Duration::from_millis(1500)
         );
     }
@@ -267,9 +273,6 @@ mod tests {
             .with_max_attempts(0)
             .with_initial_backoff(Duration::MAX);
         assert_eq!(policy.max_attempts(), 1);
-        assert_eq!(
-            policy.backoff(50, &Status::unavailable("x")),
-            Duration::from_secs(60)
-        );
+        assert_eq!(policy.exponential_backoff(50), Duration::from_secs(60));
     }
 }
