@@ -84,16 +84,28 @@ impl JobClient {
                 Ok(job) => return Ok(job),
                 Err(error) => error,
             };
-            match &error {
-                e if outcome_unknown(e) => {
-                    if let Some(job) = self.find_by_request_id(&request_id).await? {
+            if !outcome_unknown(&error) {
+                return Err(error);
+            }
+            // Resend only once the job is known not to exist; never on a guess.
+            loop {
+                match self.find_by_request_id(&request_id).await {
+                    Ok(Some(job)) => {
                         tracing::info!(job = %job.name, "a Create whose answer was lost had created the job");
                         return Ok(job);
                     }
+                    Ok(None) => break,
+                    Err(lookup) if !outcome_unknown(&lookup) => return Err(lookup),
+                    Err(_) => {}
                 }
-                // The connection could not be made: the request never left, so sending it again is safe.
-                Error::Transport { .. } => {}
-                _ => return Err(error),
+                let delay = policy.delay_before_retry(attempt, None);
+                if attempt >= policy.max_attempts() || started.elapsed() + delay >= policy.budget()
+                {
+                    // Still unknown: the error says so; the job, if it exists, carries the label.
+                    return Err(error);
+                }
+                tokio::time::sleep(delay).await;
+                attempt += 1;
             }
             let status = match &error {
                 Error::Status { status, .. } => Some(status.as_ref()),
@@ -116,18 +128,20 @@ impl JobClient {
     }
 }
 
-/// A failure after which the job may or may not exist.
+/// A failure after which the job may or may not exist: a deadline, an unavailable service, a
+/// broken connection (a transport error: the request may have left before it broke).
 fn outcome_unknown(error: &Error) -> bool {
-    matches!(
-        error.code(),
-        Some(
-            Code::DeadlineExceeded
-                | Code::Unavailable
-                | Code::Unknown
-                | Code::Cancelled
-                | Code::Aborted
+    matches!(error, Error::Transport { .. })
+        || matches!(
+            error.code(),
+            Some(
+                Code::DeadlineExceeded
+                    | Code::Unavailable
+                    | Code::Unknown
+                    | Code::Cancelled
+                    | Code::Aborted
+            )
         )
-    )
 }
 
 /// 128 random bits as 32 hex digits: a valid label value, unique per Create.

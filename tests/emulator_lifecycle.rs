@@ -245,3 +245,23 @@ async fn a_restarted_emulator_keeps_its_jobs() {
         .into_inner();
     assert_eq!(again.display_name, "kept");
 }
+
+#[tokio::test]
+async fn calls_are_recorded_unless_turned_off() {
+    for record in [true, false] {
+        let emu = Emulator::builder()
+            .manual_clock()
+            .record_calls(record)
+            .start()
+            .await
+            .unwrap();
+        let mut client = client(&emu).await;
+        let created = client
+            .create_batch_prediction_job(create(job("r")))
+            .await
+            .unwrap();
+        let name = created.into_inner().name;
+        client.get_batch_prediction_job(get(&name)).await.unwrap();
+        assert_eq!(emu.calls().len(), if record { 2 } else { 0 });
+    }
+}

@@ -117,6 +117,7 @@ impl Emulator {
             location: "us-central1".to_string(),
             tls: false,
             require_auth: false,
+            record_calls: true,
             token_lifetime: Duration::from_secs(3600),
             manual_clock: false,
             durations: Durations {
@@ -139,6 +140,7 @@ pub struct EmulatorBuilder {
     location: String,
     tls: bool,
     require_auth: bool,
+    record_calls: bool,
     token_lifetime: Duration,
     manual_clock: bool,
     durations: Durations,
@@ -173,6 +175,13 @@ impl EmulatorBuilder {
     /// The lifetime (`expires_in`) of issued tokens, default one hour.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Whether to keep each call's metadata for [`EmulatorHandle::calls`] (default on). Turn
+    /// it off for long runs and benchmarks: the record grows with every call.
+    pub fn record_calls(mut self, record: bool) -> Self {
+        self.record_calls = record;
         self
     }
 
@@ -299,6 +308,7 @@ impl EmulatorBuilder {
         let config = server::Config {
             location: self.location.clone(),
             require_auth: self.require_auth,
+            record_calls: self.record_calls,
             durations: self.durations,
             operation_duration: self.operation_duration,
             gcs_folder: gcs_folder.clone(),

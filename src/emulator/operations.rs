@@ -65,7 +65,7 @@ impl Operations for OperationsService {
         request: tonic::Request<GetOperationRequest>,
     ) -> Result<tonic::Response<Operation>, tonic::Status> {
         self.state
-            .admit("GetOperation", request.metadata(), self.config.require_auth)
+            .admit("GetOperation", request.metadata(), &self.config)
             .await?;
         let name = &request.get_ref().name;
         let now = self.state.inner.clock.now();

@@ -27,6 +27,8 @@ use crate::v1::job_service_server::JobServiceServer;
 pub(crate) struct Config {
     pub(crate) location: String,
     pub(crate) require_auth: bool,
+    /// Whether each call's metadata is kept for [`EmulatorHandle::calls`](super::EmulatorHandle::calls).
+    pub(crate) record_calls: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
     /// The local folder standing in for gs://, when there is one.

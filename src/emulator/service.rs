@@ -52,7 +52,7 @@ fn ended_name(state: JobState) -> &'static str {
 impl JobServiceImpl {
     async fn admit<T>(&self, method: &str, request: &Request<T>) -> Result<(), Status> {
         self.state
-            .admit(method, request.metadata(), self.config.require_auth)
+            .admit(method, request.metadata(), &self.config)
             .await
     }
 }

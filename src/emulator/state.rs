@@ -136,10 +136,12 @@ impl EmulatorState {
         &self,
         method: &str,
         metadata: &MetadataMap,
-        require_auth: bool,
+        config: &super::server::Config,
     ) -> Result<(), tonic::Status> {
-        lock(&self.inner.calls).push(RecordedCall::from_metadata(method, metadata));
-        if require_auth {
+        if config.record_calls {
+            lock(&self.inner.calls).push(RecordedCall::from_metadata(method, metadata));
+        }
+        if config.require_auth {
             self.check_bearer(metadata)?;
         }
         let verdict = lock(&self.inner.faults).before(method);
