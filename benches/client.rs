@@ -51,12 +51,13 @@ fn job(display_name: &str) -> BatchJobBuilder {
 
 /// An emulator on a manual clock (so the job Got does not change while the benchmark runs)
 /// and a JobClient as a backend configures one.
-async fn setup() -> (EmulatorHandle, JobClient, Channel) {
+/// An emulator and both clients; `record_calls` only where a figure counts the calls (Vertex AI
+/// keeps no record, and the emulator's grows with every call).
+async fn setup(record_calls: bool) -> (EmulatorHandle, JobClient, Channel) {
     let emu = Emulator::builder()
         .location(LOCATION)
         .manual_clock()
-        // Vertex AI keeps no record of calls; the emulator's would grow with every Get.
-        .record_calls(false)
+        .record_calls(record_calls)
         .start()
         .await
         .expect("start the emulator");
@@ -215,7 +216,7 @@ struct Setup {
 }
 
 fn bench_get(c: &mut Criterion, runtime: &Runtime) {
-    let (emu, client, plain) = runtime.block_on(setup());
+    let (emu, client, plain) = runtime.block_on(setup(false));
     let name = runtime
         .block_on(client.create(job("bench-get")))
         .expect("create the job to Get")
@@ -264,7 +265,7 @@ fn bench_get(c: &mut Criterion, runtime: &Runtime) {
 }
 
 fn bench_create_and_list(c: &mut Criterion, runtime: &Runtime) {
-    let (emu, client, _plain) = runtime.block_on(setup());
+    let (emu, client, _plain) = runtime.block_on(setup(false));
     c.bench_function("create_then_get", |b| {
         b.to_async(runtime).iter(|| async {
             let created = client.create(job("bench-create")).await.expect("create");
@@ -274,7 +275,7 @@ fn bench_create_and_list(c: &mut Criterion, runtime: &Runtime) {
     drop(emu);
 
     // A fresh emulator holding exactly 1,000 jobs: the service's default page is 100.
-    let (emu, client, _plain) = runtime.block_on(setup());
+    let (emu, client, _plain) = runtime.block_on(setup(true));
     runtime.block_on(async {
         for i in 0..1000 {
             client

@@ -82,7 +82,7 @@ impl JobClient {
         let mut request = rpc.routing.apply(tonic::Request::new(request));
         let deadline = policy
             .attempt_timeout()
-            .map(|t| t.min(remaining.max(Duration::from_millis(1))));
+            .map(|timeout| attempt_deadline(timeout, remaining));
         if let Some(deadline) = deadline {
             // Sent as grpc-timeout so the server stops too. tonic's channel enforces the same
             // header on the client (a dead connection never answers), so no timer of our own:
@@ -112,6 +112,18 @@ impl JobClient {
     }
 }
 
+/// The deadline of one attempt: the per-attempt timeout, capped by what is left of the budget.
+/// Whole seconds from a second up: `grpc-timeout` then takes few distinct values, which HPACK
+/// indexes, rather than a new literal on every call (the budget left shrinks by microseconds).
+fn attempt_deadline(timeout: Duration, remaining: Duration) -> Duration {
+    let deadline = timeout.min(remaining).max(Duration::from_millis(1));
+    if deadline >= Duration::from_secs(1) {
+        Duration::from_secs(deadline.as_secs())
+    } else {
+        deadline
+    }
+}
+
 /// The resource a call is routed by (`x-goog-request-params`).
 #[derive(Clone, Copy)]
 pub(crate) enum Routing<'a> {
@@ -133,5 +145,35 @@ impl Routing<'_> {
         match self {
             Routing::Parent(resource) | Routing::Name(resource) => resource,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_deadlines_are_whole_seconds_from_a_second_up() {
+        let sixty = Duration::from_secs(60);
+        assert_eq!(
+            attempt_deadline(sixty, sixty - Duration::from_micros(7)),
+            Duration::from_secs(59)
+        );
+        assert_eq!(
+            attempt_deadline(sixty, sixty - Duration::from_micros(9)),
+            Duration::from_secs(59)
+        );
+        assert_eq!(
+            attempt_deadline(Duration::from_secs(5), sixty),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            attempt_deadline(sixty, Duration::from_millis(250)),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            attempt_deadline(sixty, Duration::ZERO),
+            Duration::from_millis(1)
+        );
     }
 }
