@@ -73,11 +73,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("vertex-batch emulator listening on {}", emu.uri());
-    println!("  location:       {}", emu.location());
-    println!("  token endpoint: {}", emu.token_uri());
+    use std::fmt::Write as _;
+    let mut banner = format!("vertex-batch emulator listening on {}\n", emu.uri());
+    let _ = writeln!(banner, "  location:       {}", emu.location());
+    let _ = writeln!(banner, "  token endpoint: {}", emu.token_uri());
     if let Some(root) = emu.gcs_root() {
-        println!("  gs:// folder:   {}", root.display());
+        let _ = writeln!(banner, "  gs:// folder:   {}", root.display());
     }
     if let Some(ca) = emu.ca_pem() {
         match &args.ca_file {
@@ -89,9 +90,14 @@ async fn main() -> ExitCode {
                     );
                     return ExitCode::FAILURE;
                 }
-                println!("  CA certificate: {}", path.display());
+                let _ = writeln!(banner, "  CA certificate: {}", path.display());
             }
-            None => println!("  CA certificate (trust it in clients, or use --ca-file):\n{ca}"),
+            None => {
+                let _ = writeln!(
+                    banner,
+                    "  CA certificate (trust it in clients, or use --ca-file):\n{ca}"
+                );
+            }
         }
     }
     if let Some(path) = &args.key_file {
@@ -102,7 +108,14 @@ async fn main() -> ExitCode {
             );
             return ExitCode::FAILURE;
         }
-        println!("  service-account key file: {}", path.display());
+        let _ = writeln!(banner, "  service-account key file: {}", path.display());
+    }
+    // One write, and a reader that stops reading (a script taking the first line) is no
+    // reason to stop serving: a closed stdout is ignored.
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(banner.as_bytes());
+        let _ = std::io::stdout().flush();
     }
     // Serve until the process is killed (Ctrl-C).
     std::future::pending::<()>().await;
