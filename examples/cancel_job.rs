@@ -9,7 +9,7 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobStateExt};
+use vertex_batch::{BatchPredictionJobExt, JobStateExt};
 
 /// Cancel a batch prediction job.
 #[derive(Parser)]
@@ -26,24 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let session = args.target.start().await?;
     let client = session.client().await?;
 
-    let name = match (args.job, &session.emulator) {
-        (Some(job), _) => client.job_name(&job)?.to_string(),
-        (None, Some(_)) => {
-            let job = client
-                .create(
-                    BatchJob::builder("gemini-2.0-flash-001")
-                        .with_display_name("to-be-cancelled")
-                        .with_input(
-                            "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",
-                        )
-                        .with_output("gs://my-bucket/batch-output"),
-                )
-                .await?;
-            println!("Submitted {} ({})", job.name, job.state().short_name());
-            job.name
-        }
-        (None, None) => anyhow::bail!("pass the job to cancel: its id or full resource name"),
-    };
+    let name = common::given_or_submitted(&client, &session, args.job, "to-be-cancelled").await?;
 
     // Cancel only asks: the job goes through CANCELLING before it ends CANCELLED.
     client.cancel(&name).await?;

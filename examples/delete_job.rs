@@ -9,7 +9,7 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchJob, JobStateExt};
+use vertex_batch::JobStateExt;
 
 /// Delete a batch prediction job.
 #[derive(Parser)]
@@ -26,26 +26,13 @@ async fn main() -> anyhow::Result<()> {
     let session = args.target.start().await?;
     let client = session.client().await?;
 
-    let name = match (args.job, &session.emulator) {
-        (Some(job), _) => client.job_name(&job)?.to_string(),
-        (None, Some(_)) => {
-            let job = client
-                .create(
-                    BatchJob::builder("gemini-2.0-flash-001")
-                        .with_display_name("to-be-deleted")
-                        .with_input(
-                            "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",
-                        )
-                        .with_output("gs://my-bucket/batch-output"),
-                )
-                .await?;
-            println!("Submitted {}", job.name);
-            let job = client.wait(&job.name).await?;
-            println!("Job ended {}", job.state().short_name());
-            job.name
-        }
-        (None, None) => anyhow::bail!("pass the job to delete: its id or full resource name"),
-    };
+    let submitted = args.job.is_none();
+    let name = common::given_or_submitted(&client, &session, args.job, "to-be-deleted").await?;
+    if submitted {
+        // Only a job that has ended can be deleted: let the one just submitted finish.
+        let job = client.wait(&name).await?;
+        println!("Job ended {}", job.state().short_name());
+    }
 
     // Returns once the service's delete operation is done.
     client.delete(&name).await?;

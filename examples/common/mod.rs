@@ -121,3 +121,31 @@ pub async fn follow(client: &JobClient, job: BatchPredictionJob) -> anyhow::Resu
     }
     Ok(())
 }
+
+/// The job an example acts on: the one given (an id or a full name), or with `--emulator` a job
+/// it submits first, so the example has something to work on.
+pub async fn given_or_submitted(
+    client: &JobClient,
+    session: &Session,
+    job: Option<String>,
+    display_name: &str,
+) -> anyhow::Result<String> {
+    match (job, &session.emulator) {
+        (Some(job), _) => Ok(client.job_name(&job)?.to_string()),
+        (None, Some(_)) => {
+            let job = client
+                .create(
+                    vertex_batch::BatchJob::builder("gemini-2.0-flash-001")
+                        .with_display_name(display_name)
+                        .with_input(
+                            "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",
+                        )
+                        .with_output("gs://my-bucket/batch-output"),
+                )
+                .await?;
+            println!("Submitted {} ({})", job.name, job.state().short_name());
+            Ok(job.name)
+        }
+        (None, None) => anyhow::bail!("pass the job: its id or full resource name"),
+    }
+}
