@@ -51,7 +51,6 @@ use crate::wait::WaitOptions;
 /// ```
 #[derive(Clone)]
 pub struct JobClient {
-    stub: JobServiceClient<AuthChannel>,
     channel: AuthChannel,
     shared: Arc<Shared>,
     retry: RetryPolicy,
@@ -60,7 +59,6 @@ pub struct JobClient {
 /// What clones of a client share.
 struct Shared {
     location: LocationName,
-    endpoint: Endpoint,
     wait: WaitOptions,
 }
 
@@ -68,7 +66,7 @@ impl std::fmt::Debug for JobClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobClient")
             .field("location", &self.shared.location.to_string())
-            .field("endpoint", &self.shared.endpoint.uri())
+            .field("endpoint", &self.channel.endpoint().uri())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -84,7 +82,7 @@ impl JobClient {
     /// JobService RPC (custom jobs, tuning jobs, ...). Add the routing header with
     /// [`crate::routing`].
     pub fn raw(&self) -> JobServiceClient<AuthChannel> {
-        self.stub.clone()
+        JobServiceClient::new(self.channel.clone())
     }
 
     /// The authenticated channel, for any other generated client.
@@ -104,7 +102,7 @@ impl JobClient {
 
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &Endpoint {
-        &self.shared.endpoint
+        self.channel.endpoint()
     }
 
     /// The client's retry policy.
@@ -160,7 +158,7 @@ impl JobClient {
         self.call(
             rpc,
             &self.retry,
-            &self.stub,
+            &self.raw(),
             request,
             |mut stub, r| async move { stub.get_batch_prediction_job(r).await },
         )
@@ -189,7 +187,7 @@ impl JobClient {
         self.call(
             rpc,
             &self.retry,
-            &self.stub,
+            &self.raw(),
             request,
             |mut stub, r| async move { stub.cancel_batch_prediction_job(r).await },
         )
@@ -219,7 +217,7 @@ impl JobClient {
             .call(
                 rpc,
                 &self.retry,
-                &self.stub,
+                &self.raw(),
                 request,
                 |mut stub, r| async move { stub.delete_batch_prediction_job(r).await },
             )
@@ -365,7 +363,7 @@ impl JobClientBuilder {
             None => Endpoint::for_location(location.location())?,
         };
         let mut connection = AuthChannel::builder()
-            .with_endpoint(endpoint.clone())
+            .with_endpoint(endpoint)
             .with_credentials(
                 self.credentials
                     .unwrap_or_else(Credentials::application_default),
@@ -375,11 +373,9 @@ impl JobClientBuilder {
         }
         let channel = connection.connect().await?;
         Ok(JobClient {
-            stub: JobServiceClient::new(channel.clone()),
             channel,
             shared: Arc::new(Shared {
                 location,
-                endpoint,
                 wait: self.wait.unwrap_or_default(),
             }),
             retry: self.retry.unwrap_or_default(),
@@ -392,4 +388,4 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 /// How long [`JobClient::delete`] waits between polls of the delete operation.
-pub(crate) const OPERATION_POLL: Duration = Duration::from_millis(500);
+const OPERATION_POLL: Duration = Duration::from_millis(500);

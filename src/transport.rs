@@ -172,7 +172,7 @@ impl AuthChannel {
 
 /// The crate error behind a status from a call on a channel to `endpoint`: see
 /// [`AuthChannel::error_from_status`].
-pub(crate) fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
+fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
     let Some(source) = status.source() else {
         // Statuses the server sent have no source.
         return crate::error::status_with_hint(status, endpoint);

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::connect::Globals;
 use crate::print::Format;
-use crate::wait::{self, Poll};
+use crate::wait::{self, WaitAfter};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -14,11 +14,8 @@ Examples:
 pub struct CancelArgs {
     /// The job: its id or full resource name.
     job: String,
-    /// Wait until the job has stopped, as `wait` does (and exit as it does: 4 when cancelled).
-    #[arg(long)]
-    wait: bool,
     #[command(flatten)]
-    poll: Poll,
+    then: WaitAfter,
     #[command(flatten)]
     format: Format,
 }
@@ -38,8 +35,8 @@ pub async fn cancel(globals: &Globals, args: CancelArgs) -> anyhow::Result<ExitC
     let connected = globals.connect().await?;
     let name = connected.client.job_name(&args.job)?.to_string();
     connected.client.cancel(&name).await?;
-    if args.wait {
-        return wait::follow(&connected.client, &name, &args.poll, &args.format).await;
+    if args.then.wait {
+        return wait::follow(&connected.client, &name, &args.then.poll, &args.format).await;
     }
     if args.format.json {
         args.format.job(&connected.client.get(&name).await?)?;

@@ -10,7 +10,7 @@ use vertex_batch::{BatchJob, GenerationConfig};
 
 use crate::connect::Globals;
 use crate::print::Format;
-use crate::wait::{self, Poll};
+use crate::wait::{self, WaitAfter};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -52,11 +52,8 @@ pub struct SubmitArgs {
     /// A label KEY=VALUE. Repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
-    /// Wait until the job ends, as `wait` does (and exit as it does).
-    #[arg(long)]
-    wait: bool,
     #[command(flatten)]
-    poll: Poll,
+    then: WaitAfter,
     #[command(flatten)]
     format: Format,
 }
@@ -74,11 +71,8 @@ pub struct CreateArgs {
     /// a single string), from a file or `-` for stdin.
     #[arg(long, value_name = "FILE|-")]
     request: PathBuf,
-    /// Wait until the job ends, as `wait` does (and exit as it does).
-    #[arg(long)]
-    wait: bool,
     #[command(flatten)]
-    poll: Poll,
+    then: WaitAfter,
     #[command(flatten)]
     format: Format,
 }
@@ -112,7 +106,7 @@ pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitC
     }
     let connected = globals.connect().await?;
     let job = connected.client.create(job).await?;
-    finish(&connected.client, job, args.wait, &args.poll, &args.format).await
+    finish(&connected.client, job, &args.then, &args.format).await
 }
 
 pub async fn create(globals: &Globals, args: CreateArgs) -> anyhow::Result<ExitCode> {
@@ -129,25 +123,24 @@ pub async fn create(globals: &Globals, args: CreateArgs) -> anyhow::Result<ExitC
     let job = vertex_batch::json::job_from_json(&body).context("--request")?;
     let connected = globals.connect().await?;
     let job = connected.client.create_job(job).await?;
-    finish(&connected.client, job, args.wait, &args.poll, &args.format).await
+    finish(&connected.client, job, &args.then, &args.format).await
 }
 
 /// Prints the created job, or waits for it to end.
 async fn finish(
     client: &vertex_batch::JobClient,
     job: vertex_batch::v1::BatchPredictionJob,
-    wait: bool,
-    poll: &Poll,
+    then: &WaitAfter,
     format: &Format,
 ) -> anyhow::Result<ExitCode> {
-    if !wait {
+    if !then.wait {
         format.job(&job)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !format.json {
         eprintln!("submitted {}", job.name);
     }
-    wait::follow(client, &job.name, poll, format).await
+    wait::follow(client, &job.name, &then.poll, format).await
 }
 
 fn parse_param(s: &str) -> Result<(String, Json), String> {

@@ -43,6 +43,16 @@ Exit codes:
   6  the job PARTIALLY_SUCCEEDED (some rows failed: see the status column of the output)
   7  --timeout ran out; the job goes on";
 
+/// `--wait` and how to poll, for the commands that can go on to wait for the job.
+#[derive(clap::Args)]
+pub struct WaitAfter {
+    /// Wait until the job ends, as `wait` does (and exit as it does: see `wait --help`).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub poll: Poll,
+}
+
 /// How often to poll, and for how long.
 #[derive(clap::Args)]
 pub struct Poll {
