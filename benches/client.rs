@@ -27,18 +27,17 @@ use vertex_batch::emulator::{Emulator, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
 use vertex_batch::transport::API_CLIENT;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::GetBatchPredictionJobRequest;
 use vertex_batch::v1::job_service_client::JobServiceClient;
-use vertex_batch::{
-    BatchJob, BatchJobBuilder, GenerationConfig, JobClient, JobFilter, RetryPolicy,
-};
+use vertex_batch::{BatchJobBuilder, GenerationConfig, JobClient, JobFilter, RetryPolicy};
 
 const PROJECT: &str = "bench-project";
 const LOCATION: &str = "us-central1";
 
 /// The documented Go sample's job.
 fn job(display_name: &str) -> BatchJobBuilder {
-    BatchJob::builder("gemini-2.0-flash-001")
+    BatchPredictionJob::builder("gemini-2.0-flash-001")
         .with_display_name(display_name)
         .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
         .with_output("gs://my-bucket/batch-output")

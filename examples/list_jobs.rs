@@ -10,8 +10,9 @@ mod common;
 
 use clap::Parser;
 use futures_util::{StreamExt, TryStreamExt};
+use vertex_batch::JobFilter;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobFilter, JobStateExt};
 
 /// List batch prediction jobs.
 #[derive(Parser)]
@@ -45,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
         for name in ["nightly-eval", "weekly-report"] {
             client
                 .create(
-                    BatchJob::builder("gemini-2.0-flash-001")
+                    BatchPredictionJob::builder("gemini-2.0-flash-001")
                         .with_display_name(name)
                         .with_input(
                             "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",

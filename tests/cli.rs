@@ -8,13 +8,13 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use vertex_batch::JobClient;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::batch_prediction_job::input_config::Source;
 use vertex_batch::v1::batch_prediction_job::output_config::Destination;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchPredictionJobExt, JobClient};
 
 const PROJECT: &str = "test-project";
 

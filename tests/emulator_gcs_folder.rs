@@ -14,7 +14,7 @@ use client_support::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest, PredictionReader, Summary};
 use vertex_batch::emulator::EmulatorHandle;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobClient, OutputLocation};
+use vertex_batch::{JobClient, OutputLocation};
 
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
@@ -69,7 +69,7 @@ fn write_prompts(path: &Path, prompts: impl IntoIterator<Item = String>) {
 async fn run_job(emu: &EmulatorHandle, client: &JobClient, inputs: &[&str]) -> BatchPredictionJob {
     let job = client
         .create(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_display_name("gcs-folder")
                 .with_inputs(inputs.iter().copied())
                 .with_output("gs://bucket/out"),
@@ -307,7 +307,7 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
     let (emu, client) = start_with(&folder.0).await;
     let job = client
         .create(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_display_name("bq")
                 .with_input("bq://my-project.my_dataset.requests")
                 .with_output("bq://my-project.my_dataset"),

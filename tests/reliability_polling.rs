@@ -19,8 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchJob, JobClient, RetryPolicy, WaitOptions};
+use vertex_batch::{JobClient, RetryPolicy, WaitOptions};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 const PENDING: Duration = Duration::from_secs(60);
@@ -105,7 +106,7 @@ fn follow_a_two_hour_job(options: &WaitOptions) -> (usize, Duration) {
             .unwrap();
         let job = client
             .create(
-                BatchJob::builder("gemini-2.0-flash-001")
+                BatchPredictionJob::builder("gemini-2.0-flash-001")
                     .with_input("gs://bucket/prompts.jsonl")
                     .with_output("gs://bucket/out"),
             )

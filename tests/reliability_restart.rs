@@ -14,7 +14,6 @@ use std::time::Duration;
 use client_support::*;
 use reliability_support::CountingProxy;
 use tokio::sync::oneshot;
-use vertex_batch::BatchPredictionJobExt;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::JobState;

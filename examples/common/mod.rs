@@ -11,7 +11,7 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::BatchPredictionJob;
-use vertex_batch::{BatchPredictionJobExt, JobClient, JobStateExt, LocationName, WaitOptions};
+use vertex_batch::{JobClient, LocationName, WaitOptions};
 
 /// The options every example takes.
 #[derive(clap::Args, Debug)]
@@ -135,7 +135,7 @@ pub async fn given_or_submitted(
         (None, Some(_)) => {
             let job = client
                 .create(
-                    vertex_batch::BatchJob::builder("gemini-2.0-flash-001")
+                    vertex_batch::v1::BatchPredictionJob::builder("gemini-2.0-flash-001")
                         .with_display_name(display_name)
                         .with_input(
                             "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
-use vertex_batch::{
-    BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions,
-};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
 
 pub const PROJECT: &str = "test-project";
 pub const LOCATION: &str = "us-central1";
@@ -58,7 +57,7 @@ pub async fn start() -> (EmulatorHandle, JobClient) {
 
 /// The Go sample's job: GCS input, temperature 0.2, maxOutputTokens 200.
 pub fn gcs_job(display_name: &str) -> BatchJobBuilder {
-    BatchJob::builder("gemini-2.0-flash-001")
+    BatchPredictionJob::builder("gemini-2.0-flash-001")
         .with_display_name(display_name)
         .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
         .with_output("gs://my-bucket/batch-output")

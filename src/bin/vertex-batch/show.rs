@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use futures_util::{StreamExt, TryStreamExt};
+use vertex_batch::JobFilter;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchPredictionJobExt, JobFilter, JobStateExt};
 
 use crate::connect::Globals;
 use crate::print::Format;

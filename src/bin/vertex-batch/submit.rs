@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::Value as Json;
-use vertex_batch::{BatchJob, GenerationConfig};
+use vertex_batch::GenerationConfig;
+use vertex_batch::v1::BatchPredictionJob;
 
 use crate::connect::Globals;
 use crate::print::Format;
@@ -94,7 +95,7 @@ pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitC
     for (key, value) in args.params {
         config = config.with_param(key, value);
     }
-    let mut job = BatchJob::builder(args.model)
+    let mut job = BatchPredictionJob::builder(args.model)
         .with_inputs(args.input)
         .with_output(args.output)
         .with_labels(args.labels);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchPredictionJobExt, JobClient, JobStateExt, WaitOptions};
+use vertex_batch::{JobClient, WaitOptions};
 
 use crate::connect::Globals;
 use crate::print::Format;
