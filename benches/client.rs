@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
 use vertex_batch::transport::API_CLIENT;
@@ -52,11 +52,11 @@ fn job(display_name: &str) -> BatchJobBuilder {
 /// and a JobClient as a backend configures one.
 /// An emulator and both clients; `record_calls` only where a figure counts the calls (Vertex AI
 /// keeps no record, and the emulator's grows with every call).
-async fn setup(record_calls: bool) -> (EmulatorHandle, JobClient, Channel) {
+async fn setup(record_calls: bool) -> (Emulator, JobClient, Channel) {
     let emu = Emulator::builder()
-        .location(LOCATION)
-        .manual_clock()
-        .record_calls(record_calls)
+        .with_location(LOCATION)
+        .with_manual_clock(true)
+        .with_record_calls(record_calls)
         .start()
         .await
         .expect("start the emulator");
@@ -207,7 +207,7 @@ fn interleaved(
 
 /// The emulator, a JobClient, a plain channel, the token and the job to Get.
 struct Setup {
-    emu: EmulatorHandle,
+    emu: Emulator,
     client: JobClient,
     plain: Channel,
     bearer: String,

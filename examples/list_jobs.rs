@@ -19,20 +19,12 @@ use vertex_batch::v1::JobState;
 struct Args {
     #[command(flatten)]
     target: common::Target,
-    /// Only jobs in this state, e.g. `running`, `succeeded`.
-    #[arg(long, value_parser = parse_state)]
+    /// Only jobs in this state, e.g. `running`, `succeeded` (`JobState`'s own parser).
+    #[arg(long)]
     state: Option<JobState>,
     /// At most this many jobs.
     #[arg(long, default_value_t = 20)]
     limit: usize,
-}
-
-fn parse_state(s: &str) -> Result<JobState, String> {
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("JOB_STATE_").unwrap_or(&upper);
-    JobState::from_str_name(&format!("JOB_STATE_{name}")).ok_or_else(|| {
-        format!("`{s}` is not a job state; try running, succeeded, failed, cancelled")
-    })
 }
 
 #[tokio::main]

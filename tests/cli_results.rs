@@ -39,7 +39,7 @@ async fn results_reads_what_an_emulator_job_wrote() {
     let scratch =
         Scratch(std::env::temp_dir().join(format!("vertex-batch-results-{}", std::process::id())));
     std::fs::create_dir_all(scratch.0.join("bucket")).unwrap();
-    let emu = emulator().gcs_root(&scratch.0).start().await.unwrap();
+    let emu = emulator().with_gcs_root(&scratch.0).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
 
     let input = emu.local_path("gs://bucket/prompts.jsonl").unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use client_support::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest, PredictionReader, Summary};
-use vertex_batch::emulator::EmulatorHandle;
+use vertex_batch::emulator::Emulator;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
 use vertex_batch::{JobClient, OutputLocation};
 
@@ -38,8 +38,8 @@ impl Drop for TempFolder {
     }
 }
 
-async fn start_with(root: &Path) -> (EmulatorHandle, JobClient) {
-    let emu = emulator().gcs_root(root).start().await.unwrap();
+async fn start_with(root: &Path) -> (Emulator, JobClient) {
+    let emu = emulator().with_gcs_root(root).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
     (emu, client)
 }
@@ -66,7 +66,7 @@ fn write_prompts(path: &Path, prompts: impl IntoIterator<Item = String>) {
 
 /// Creates a job reading `inputs` and writing under gs://bucket/out, moves the clock past its
 /// end and waits for it.
-async fn run_job(emu: &EmulatorHandle, client: &JobClient, inputs: &[&str]) -> BatchPredictionJob {
+async fn run_job(emu: &Emulator, client: &JobClient, inputs: &[&str]) -> BatchPredictionJob {
     let job = client
         .create(
             BatchPredictionJob::builder("gemini-2.0-flash-001")
@@ -82,7 +82,7 @@ async fn run_job(emu: &EmulatorHandle, client: &JobClient, inputs: &[&str]) -> B
     done
 }
 
-fn output_dir(emu: &EmulatorHandle, job: &BatchPredictionJob) -> PathBuf {
+fn output_dir(emu: &Emulator, job: &BatchPredictionJob) -> PathBuf {
     match job.output_location() {
         Some(OutputLocation::Gcs(dir)) => {
             assert!(
@@ -329,6 +329,10 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
     emu.shutdown().await;
 
     let missing = folder.0.join("no-such-dir");
-    let err = emulator().gcs_root(&missing).start().await.unwrap_err();
+    let err = emulator()
+        .with_gcs_root(&missing)
+        .start()
+        .await
+        .unwrap_err();
     assert!(err.to_string().starts_with("invalid gcs_root:"), "{err}");
 }

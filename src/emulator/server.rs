@@ -27,7 +27,7 @@ use crate::v1::job_service_server::JobServiceServer;
 pub(crate) struct Config {
     pub(crate) location: String,
     pub(crate) require_auth: bool,
-    /// Whether each call's metadata is kept for [`EmulatorHandle::calls`](super::EmulatorHandle::calls).
+    /// Whether each call's metadata is kept for [`Emulator::calls`](super::Emulator::calls).
     pub(crate) record_calls: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,

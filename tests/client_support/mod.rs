@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+use vertex_batch::emulator::{Emulator, EmulatorBuilder};
 use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::{BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
 
@@ -14,10 +14,10 @@ pub const LOCATION: &str = "us-central1";
 /// An emulator with TLS, required auth and a manual clock.
 pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()
-        .location(LOCATION)
-        .tls(true)
-        .require_auth(true)
-        .manual_clock()
+        .with_location(LOCATION)
+        .with_tls(true)
+        .with_require_auth(true)
+        .with_manual_clock(true)
 }
 
 /// Backoffs and polls short enough for tests (they still wait for real answers, never sleep
@@ -35,7 +35,7 @@ pub fn fast_waits() -> WaitOptions {
 }
 
 /// The client builder for `emu`: its endpoint and CA, a throwaway service-account key.
-pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
+pub fn client_builder(emu: &Emulator) -> JobClientBuilder {
     JobClient::builder()
         .with_project(PROJECT)
         .with_location(emu.location())
@@ -46,7 +46,7 @@ pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
 }
 
 /// An emulator (TLS, auth, manual clock) and a client connected to it.
-pub async fn start() -> (EmulatorHandle, JobClient) {
+pub async fn start() -> (Emulator, JobClient) {
     let emu = emulator().start().await.expect("emulator starts");
     let client = client_builder(&emu)
         .connect()
