@@ -322,7 +322,7 @@ impl Emulator {
     }
 
     /// Stops the servers and waits until they have stopped. Calls in flight are let finish
-    /// (a call held by a long [`Fault::delay`] holds the shutdown too; drop the handle instead).
+    /// (a call held by a long [`Fault::delay`] holds the shutdown too; drop the emulator instead).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {

@@ -1,5 +1,5 @@
 //! The emulator's state: jobs, operations, tokens, faults and the call log, shared by the gRPC
-//! services, the token endpoint and the handle.
+//! services, the token endpoint and the `Emulator`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
