@@ -23,22 +23,21 @@ use tokio::task::JoinSet;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
 use vertex_batch::transport::API_CLIENT;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::GetBatchPredictionJobRequest;
 use vertex_batch::v1::job_service_client::JobServiceClient;
-use vertex_batch::{
-    BatchJob, BatchJobBuilder, GenerationConfig, JobClient, JobFilter, RetryPolicy,
-};
+use vertex_batch::{BatchJobBuilder, GenerationConfig, JobClient, JobFilter, RetryPolicy};
 
 const PROJECT: &str = "bench-project";
 const LOCATION: &str = "us-central1";
 
 /// The documented Go sample's job.
 fn job(display_name: &str) -> BatchJobBuilder {
-    BatchJob::builder("gemini-2.0-flash-001")
+    BatchPredictionJob::builder("gemini-2.0-flash-001")
         .with_display_name(display_name)
         .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
         .with_output("gs://my-bucket/batch-output")
@@ -53,11 +52,11 @@ fn job(display_name: &str) -> BatchJobBuilder {
 /// and a JobClient as a backend configures one.
 /// An emulator and both clients; `record_calls` only where a figure counts the calls (Vertex AI
 /// keeps no record, and the emulator's grows with every call).
-async fn setup(record_calls: bool) -> (EmulatorHandle, JobClient, Channel) {
+async fn setup(record_calls: bool) -> (Emulator, JobClient, Channel) {
     let emu = Emulator::builder()
-        .location(LOCATION)
-        .manual_clock()
-        .record_calls(record_calls)
+        .with_location(LOCATION)
+        .with_manual_clock(true)
+        .with_record_calls(record_calls)
         .start()
         .await
         .expect("start the emulator");
@@ -208,7 +207,7 @@ fn interleaved(
 
 /// The emulator, a JobClient, a plain channel, the token and the job to Get.
 struct Setup {
-    emu: EmulatorHandle,
+    emu: Emulator,
     client: JobClient,
     plain: Channel,
     bearer: String,

@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
 use vertex_batch::transport::AuthChannel;
@@ -96,9 +96,9 @@ where
 fn bench(c: &mut Criterion) {
     let runtime = Runtime::new().expect("a tokio runtime");
     let (emu, plain, authed, name) = runtime.block_on(async {
-        let emu: EmulatorHandle = Emulator::builder()
+        let emu: Emulator = Emulator::builder()
             // Vertex AI keeps no record of calls; the emulator's would grow with every Get.
-            .record_calls(false)
+            .with_record_calls(false)
             .start()
             .await
             .expect("start the emulator");

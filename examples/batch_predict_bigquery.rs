@@ -16,7 +16,8 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchJob, GenerationConfig};
+use vertex_batch::GenerationConfig;
+use vertex_batch::v1::BatchPredictionJob;
 
 /// Submit a Gemini batch prediction job over BigQuery and wait for it.
 #[derive(Parser)]
@@ -52,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let job = client
         .create(
-            BatchJob::builder(&args.model)
+            BatchPredictionJob::builder(&args.model)
                 .with_display_name("batch-predict-bigquery")
                 .with_input(&args.input)
                 .with_output(&output)

@@ -13,7 +13,8 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchJob, GenerationConfig};
+use vertex_batch::GenerationConfig;
+use vertex_batch::v1::BatchPredictionJob;
 
 /// Submit a Gemini batch prediction job over Cloud Storage and wait for it.
 #[derive(Parser)]
@@ -47,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
 
     let job = client
         .create(
-            BatchJob::builder(&args.model)
+            BatchPredictionJob::builder(&args.model)
                 .with_display_name("batch-predict-gcs")
                 .with_input(&args.input)
                 .with_output(&output)

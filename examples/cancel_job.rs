@@ -9,7 +9,6 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::{BatchPredictionJobExt, JobStateExt};
 
 /// Cancel a batch prediction job.
 #[derive(Parser)]

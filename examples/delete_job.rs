@@ -9,7 +9,6 @@
 mod common;
 
 use clap::Parser;
-use vertex_batch::JobStateExt;
 
 /// Delete a batch prediction job.
 #[derive(Parser)]

@@ -10,28 +10,21 @@ mod common;
 
 use clap::Parser;
 use futures_util::{StreamExt, TryStreamExt};
+use vertex_batch::JobFilter;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobFilter, JobStateExt};
 
 /// List batch prediction jobs.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
     target: common::Target,
-    /// Only jobs in this state, e.g. `running`, `succeeded`.
-    #[arg(long, value_parser = parse_state)]
+    /// Only jobs in this state, e.g. `running`, `succeeded` (`JobState`'s own parser).
+    #[arg(long)]
     state: Option<JobState>,
     /// At most this many jobs.
     #[arg(long, default_value_t = 20)]
     limit: usize,
-}
-
-fn parse_state(s: &str) -> Result<JobState, String> {
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("JOB_STATE_").unwrap_or(&upper);
-    JobState::from_str_name(&format!("JOB_STATE_{name}")).ok_or_else(|| {
-        format!("`{s}` is not a job state; try running, succeeded, failed, cancelled")
-    })
 }
 
 #[tokio::main]
@@ -45,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         for name in ["nightly-eval", "weekly-report"] {
             client
                 .create(
-                    BatchJob::builder("gemini-2.0-flash-001")
+                    BatchPredictionJob::builder("gemini-2.0-flash-001")
                         .with_display_name(name)
                         .with_input(
                             "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",

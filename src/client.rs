@@ -26,7 +26,7 @@ use crate::wait::WaitOptions;
 /// [`RetryPolicy`] (see [`JobClient::with_retry_policy`] to change it for some calls).
 ///
 /// ```no_run
-/// use vertex_batch::{BatchJob, BatchPredictionJobExt, GenerationConfig, JobClient};
+/// use vertex_batch::{GenerationConfig, JobClient, v1::BatchPredictionJob};
 ///
 /// # async fn run() -> vertex_batch::Result<()> {
 /// let client = JobClient::builder()
@@ -36,7 +36,7 @@ use crate::wait::WaitOptions;
 ///     .await?;
 /// let job = client
 ///     .create(
-///         BatchJob::builder("gemini-2.0-flash-001")
+///         BatchPredictionJob::builder("gemini-2.0-flash-001")
 ///             .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
 ///             .with_output("gs://my-bucket/batch-output")
 ///             .with_generation_config(
@@ -141,7 +141,6 @@ impl JobClient {
     ///
     /// ```no_run
     /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// use vertex_batch::BatchPredictionJobExt;
     /// let job = client.get("projects/my-project/locations/us-central1/batchPredictionJobs/123").await?;
     /// println!("{:?} {:?}", job.state(), job.progress());
     /// # Ok(())

@@ -27,10 +27,10 @@ impl JobClient {
     ///
     /// ```no_run
     /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// use vertex_batch::{BatchJob, GenerationConfig};
+    /// use vertex_batch::{GenerationConfig, v1::BatchPredictionJob};
     /// let job = client
     ///     .create(
-    ///         BatchJob::builder("gemini-2.0-flash-001")
+    ///         BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///             .with_input("bq://my-project.my_dataset.prompts")
     ///             .with_output("bq://my-project.my_dataset")
     ///             .with_generation_config(GenerationConfig::new().with_temperature(0.2)),

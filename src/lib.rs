@@ -4,7 +4,7 @@
 //! the documented Go sample (Cloud Storage input, temperature 0.2, maxOutputTokens 200):
 //!
 //! ```no_run
-//! use vertex_batch::{BatchJob, BatchPredictionJobExt, GenerationConfig, JobClient};
+//! use vertex_batch::{GenerationConfig, JobClient, v1::BatchPredictionJob};
 //!
 //! # async fn run() -> vertex_batch::Result<()> {
 //! // Application Default Credentials, the regional endpoint us-central1-aiplatform.googleapis.com:443.
@@ -16,7 +16,7 @@
 //!
 //! let job = client
 //!     .create(
-//!         BatchJob::builder("gemini-2.0-flash-001")
+//!         BatchPredictionJob::builder("gemini-2.0-flash-001")
 //!             .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
 //!             .with_output("gs://my-bucket/batch-output")
 //!             .with_generation_config(
@@ -37,9 +37,11 @@
 //! - [`JobClient`]: create (exactly once), get, list (a stream across pages), cancel, delete and
 //!   wait for batch prediction jobs, with retries ([`RetryPolicy`]), polling that grows
 //!   ([`WaitOptions`]) and one [`Error`] type whose messages say what to do.
-//! - [`BatchJob`]: the job builder; model names, `gs://` and `bq://` URIs, labels and
-//!   [`GenerationConfig`] are checked before any call. [`BatchPredictionJobExt`] reads a job:
-//!   state, progress, where the output is.
+//! - [`v1::BatchPredictionJob::builder`]: the job builder ([`BatchJobBuilder`]); model names,
+//!   `gs://` and `bq://` URIs, labels and [`GenerationConfig`] are checked before any call.
+//!   Inherent methods on [`v1::BatchPredictionJob`] and [`v1::JobState`] read a job: state,
+//!   progress ([`Progress`]), where the output is ([`OutputLocation`]), how it ended; no trait
+//!   to import. `JobState` parses from `running`, `JOB_STATE_RUNNING`, `partially-succeeded`, ...
 //! - [`transport::AuthChannel`]: the authenticated channel ([`endpoint`], [`auth`]) any
 //!   generated client can use; [`routing`] adds the routing header to raw requests.
 //! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
@@ -51,7 +53,7 @@
 //! # Job states
 //!
 //! A job has ended in SUCCEEDED, FAILED, CANCELLED, EXPIRED and PARTIALLY_SUCCEEDED
-//! ([`JobStateExt::has_ended`]). PAUSED has not ended: the job resumes, and a wait goes on.
+//! ([`v1::JobState::has_ended`]). PAUSED has not ended: the job resumes, and a wait goes on.
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -77,10 +79,7 @@ mod wait;
 
 pub use client::{JobClient, JobClientBuilder};
 pub use error::{Error, Result};
-pub use job::{
-    BatchJob, BatchJobBuilder, BatchPredictionJobExt, JobStateExt, OutputLocation, Progress,
-    REQUEST_ID_LABEL,
-};
+pub use job::{BatchJobBuilder, OutputLocation, Progress, REQUEST_ID_LABEL};
 pub use list::{JobFilter, JobPage};
 pub use names::{BatchPredictionJobName, LocationName, ModelName};
 pub use params::GenerationConfig;

@@ -12,8 +12,9 @@ const LOCATION_EXAMPLES: &str = "a location is lower-case letters, digits and hy
 
 /// What a project looks like, for error messages.
 const PROJECT_RULES: &str = "a project is a project id (6 to 30 lower-case letters, digits and \
-     hyphens, starting with a letter and not ending with a hyphen, like `my-project`) or a \
-     project number (digits only, like `123456789012`)";
+     hyphens, starting with a letter and not ending with a hyphen, like `my-project`), a \
+     domain-scoped project id (`example.com:my-project`) or a project number (digits only, like \
+     `123456789012`)";
 
 /// What a model name looks like, for error messages.
 const MODEL_FORMS: &str = "a model is a bare id (`gemini-2.0-flash-001`), `models/ID`, \
@@ -61,35 +62,92 @@ pub fn validate_location(location: &str) -> Result<()> {
     ))
 }
 
-/// Checks a Google Cloud project id (`my-project`) or project number (`123456789012`).
+/// Checks a Google Cloud project id (`my-project`), domain-scoped project id
+/// (`example.com:my-project`) or project number (`123456789012`).
 ///
 /// Project ids are 6 to 30 lower-case letters, digits and hyphens, start with a letter and do
-/// not end with a hyphen. The service itself answers with project numbers in the names it
-/// returns, so an all-digit value is accepted too.
+/// not end with a hyphen. Projects made by some older organisations are scoped by a domain,
+/// `DOMAIN:ID`, where `DOMAIN` is a host name (lower-case labels joined by dots); the service
+/// takes them wherever it takes a project. The service itself answers with project numbers in
+/// the names it returns, so an all-digit value is accepted too.
+///
+/// A project never goes into a host name (the location does), so these rules refuse only what
+/// the service refuses: a `/`, `?`, `#` or space could change the meaning of a resource name
+/// or URL, and none can get through.
 ///
 /// ```
 /// use vertex_batch::names::validate_project;
 ///
 /// assert!(validate_project("my-project").is_ok());
+/// assert!(validate_project("example.com:my-project").is_ok());
 /// assert!(validate_project("123456789012").is_ok());
 /// assert!(validate_project("My_Project").is_err());
+/// assert!(validate_project("example.com:").is_err());
 /// ```
 pub fn validate_project(project: &str) -> Result<()> {
     let is_number =
         !project.is_empty() && project.len() <= 20 && project.chars().all(|c| c.is_ascii_digit());
-    let is_id = (6..=30).contains(&project.len())
-        && project.starts_with(|c: char| c.is_ascii_lowercase())
-        && !project.ends_with('-')
-        && project
+    let (domain, id) = split_project_domain(project);
+    let is_id = (6..=30).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if is_number || is_id {
+    if is_number || (is_id && domain.is_none_or(is_project_domain)) {
         Ok(())
     } else {
         Err(Error::invalid(
             "project",
             format!("{project:?} is not a project; {PROJECT_RULES}"),
         ))
+    }
+}
+
+/// Splits a domain-scoped project, `example.com:my-project`, into its domain and its id; a
+/// project without a domain is all id.
+///
+/// ```
+/// use vertex_batch::names::split_project_domain;
+///
+/// assert_eq!(split_project_domain("example.com:my-project"), (Some("example.com"), "my-project"));
+/// assert_eq!(split_project_domain("my-project"), (None, "my-project"));
+/// ```
+pub fn split_project_domain(project: &str) -> (Option<&str>, &str) {
+    match project.split_once(':') {
+        Some((domain, id)) => (Some(domain), id),
+        None => (None, project),
+    }
+}
+
+/// Whether `domain` can scope a project: a host name, lower-case labels of letters, digits
+/// and hyphens (1 to 63 each, no hyphen at either end) joined by dots, 253 characters at most.
+pub(crate) fn is_project_domain(domain: &str) -> bool {
+    domain.len() <= 253
+        && domain.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// Splits what follows `bq://` into its parts: the project (domain-scoped or not), then the
+/// dataset and the table when there are. The domain of a domain-scoped project has dots of its
+/// own (`example.com:my-project.dataset.table`), so the project ends at the first dot after
+/// its last colon; datasets and tables have no colon.
+pub(crate) fn split_bigquery_path(path: &str) -> Vec<&str> {
+    let id_start = path.rfind(':').map_or(0, |colon| colon + 1);
+    match path[id_start..].find('.') {
+        Some(dot) => {
+            let end = id_start + dot;
+            std::iter::once(&path[..end])
+                .chain(path[end + 1..].split('.'))
+                .collect()
+        }
+        None => vec![path],
     }
 }
 
@@ -460,7 +518,12 @@ impl ModelName {
         let segments: Vec<&str> = name.split('/').collect();
         let last = segments.len() - 1;
         for (i, segment) in segments.iter().enumerate() {
-            check_model_segment(name, segment, i == last)?;
+            // A project may be domain-scoped (`example.com:my-project`): the project rules
+            // check it below, in model_location.
+            let is_project = i == 1 && segments[0] == "projects" && last > 1;
+            if !is_project {
+                check_model_segment(name, segment, i == last)?;
+            }
         }
         let (resolved, location, tuned) = match segments.as_slice() {
             [model] => (format!("publishers/google/models/{model}"), None, false),
@@ -715,6 +778,81 @@ mod tests {
             assert_eq!(field, "project");
             assert!(reason.contains("6 to 30"), "{reason}");
         }
+    }
+
+    #[test]
+    fn domain_scoped_projects_are_projects() {
+        for ok in [
+            "example.com:my-project",
+            "google.com:abcdef",
+            "a.b.c.example.co.uk:my-project-2",
+            "xn--bcher-kva.example:my-project",
+            "example:my-project",
+        ] {
+            validate_project(ok).unwrap();
+        }
+        for bad in [
+            "example.com:",
+            ":my-project",
+            "example.com:abc",
+            "Example.com:my-project",
+            "example..com:my-project",
+            "-example.com:my-project",
+            "example-.com:my-project",
+            "example.com:My-project",
+            "example.com:my-project:x",
+            "a:b:my-project",
+            "example.com/x:my-project",
+            "example.com:123456789012",
+        ] {
+            let (field, reason) = reason(validate_project(bad).unwrap_err());
+            assert_eq!(field, "project", "{bad}");
+            assert!(reason.contains("`example.com:my-project`"), "{reason}");
+        }
+        assert!(!is_project_domain(&format!("{}.com", "a".repeat(250))));
+        assert!(!is_project_domain(&format!("{}.com", "a".repeat(64))));
+        assert!(is_project_domain(&format!("{}.com", "a".repeat(63))));
+    }
+
+    #[test]
+    fn domain_scoped_names_parse_and_format() {
+        let text = "projects/example.com:my-project/locations/us-central1";
+        let parent = LocationName::parse(text).unwrap();
+        assert_eq!(parent.project(), "example.com:my-project");
+        assert_eq!(parent.to_string(), text);
+        assert_eq!(
+            parent,
+            LocationName::new("example.com:my-project", "us-central1").unwrap()
+        );
+        let job = parent.job("42").unwrap();
+        assert_eq!(job.to_string(), format!("{text}/batchPredictionJobs/42"));
+        assert_eq!(
+            BatchPredictionJobName::parse(&job.to_string()).unwrap(),
+            job
+        );
+        let tuned = "projects/example.com:my-project/locations/us-central1/models/7@2";
+        assert_eq!(resolve_model(tuned).unwrap(), tuned);
+        // The location stays as strict as it is, whatever the project.
+        assert!(LocationName::new("example.com:my-project", "us-central1.example.com").is_err());
+    }
+
+    #[test]
+    fn bigquery_paths_split_after_the_project_domain() {
+        assert_eq!(
+            split_bigquery_path("p-123456.ds.t"),
+            ["p-123456", "ds", "t"]
+        );
+        assert_eq!(split_bigquery_path("p-123456"), ["p-123456"]);
+        assert_eq!(
+            split_bigquery_path("example.com:my-project.ds.t"),
+            ["example.com:my-project", "ds", "t"]
+        );
+        assert_eq!(
+            split_bigquery_path("example.com:my-project"),
+            ["example.com:my-project"]
+        );
+        assert_eq!(split_bigquery_path(""), [""]);
+        assert_eq!(split_bigquery_path("a..b"), ["a", "", "b"]);
     }
 
     #[test]

@@ -30,7 +30,6 @@ use tonic::{Code, Status};
 /// assert!(RetryPolicy::none().max_attempts() == 1);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct RetryPolicy {
     initial_backoff: Duration,
     multiplier: f64,

@@ -93,9 +93,9 @@ impl WaitOptions {
 impl crate::JobClient {
     /// Waits until the job has ended (SUCCEEDED, FAILED, CANCELLED, EXPIRED or
     /// PARTIALLY_SUCCEEDED) and returns it, whatever the end state: check it with
-    /// [`BatchPredictionJobExt::has_succeeded`](crate::BatchPredictionJobExt::has_succeeded), or
+    /// [`BatchPredictionJob::has_succeeded`](crate::v1::BatchPredictionJob::has_succeeded), or
     /// turn a bad end into an error with
-    /// [`BatchPredictionJobExt::check_succeeded`](crate::BatchPredictionJobExt::check_succeeded).
+    /// [`BatchPredictionJob::check_succeeded`](crate::v1::BatchPredictionJob::check_succeeded).
     ///
     /// A PAUSED job has not ended: the wait goes on. Polls use the client's
     /// [`WaitOptions`]; a wait that times out is [`Error::WaitTimeout`](crate::Error::WaitTimeout)
@@ -103,7 +103,6 @@ impl crate::JobClient {
     ///
     /// ```no_run
     /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// use vertex_batch::BatchPredictionJobExt;
     /// let job = client.wait("1234567890").await?.check_succeeded()?;
     /// println!("results in {:?}", job.output_location());
     /// # Ok(())
@@ -121,7 +120,7 @@ impl crate::JobClient {
     /// ```no_run
     /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
     /// use std::time::Duration;
-    /// use vertex_batch::{BatchPredictionJobExt, WaitOptions};
+    /// use vertex_batch::WaitOptions;
     ///
     /// let options = WaitOptions::default().with_timeout(Duration::from_secs(6 * 3600));
     /// let job = client
@@ -159,7 +158,7 @@ impl crate::JobClient {
     /// ```no_run
     /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
     /// use futures_util::TryStreamExt;
-    /// use vertex_batch::{BatchPredictionJobExt, WaitOptions};
+    /// use vertex_batch::WaitOptions;
     ///
     /// let mut updates = std::pin::pin!(client.watch("1234567890", WaitOptions::default()));
     /// while let Some(job) = updates.try_next().await? {
@@ -174,8 +173,6 @@ impl crate::JobClient {
         options: WaitOptions,
     ) -> impl futures_util::Stream<Item = crate::Result<crate::v1::BatchPredictionJob>> + Send + 'static
     {
-        use crate::BatchPredictionJobExt;
-
         /// Where a watch is.
         struct Watch {
             client: crate::JobClient,

@@ -8,7 +8,7 @@ use vertex_batch::v1::batch_prediction_job::{input_config::Source, output_config
 use vertex_batch::v1::{
     BatchPredictionJob, BigQueryDestination, BigQuerySource, GcsDestination, GcsSource,
 };
-use vertex_batch::{BatchJob, GenerationConfig, LocationName};
+use vertex_batch::{GenerationConfig, LocationName};
 
 const PROJECT: &str = "my-project";
 const LOCATION: &str = "us-central1";
@@ -56,7 +56,7 @@ fn rest_body(job: &BatchPredictionJob) -> Json {
 /// (The page writes `"uris": "INPUT_URI"`; the field is repeated, so JSON has a list.)
 #[test]
 fn rest_cloud_storage_sample() {
-    let job = BatchJob::builder("gemini-1.5-flash-002")
+    let job = BatchPredictionJob::builder("gemini-1.5-flash-002")
         .with_display_name("my-cloud-storage-batch-prediction-job")
         .with_input("gs://bucketname/path/to/file.jsonl")
         .with_output("gs://mybucket/path/to/output")
@@ -89,7 +89,7 @@ fn rest_cloud_storage_sample() {
 /// DESTINATION = bigqueryDestination, OUTPUT_URI_FIELD_NAME = outputUri filled in.
 #[test]
 fn rest_bigquery_sample() {
-    let job = BatchJob::builder("gemini-1.5-flash-002")
+    let job = BatchPredictionJob::builder("gemini-1.5-flash-002")
         .with_display_name("my-bigquery-batch-prediction-job")
         .with_input("bq://myproject.mydataset.input_table")
         .with_output("bq://myproject.mydataset.output_result")
@@ -119,7 +119,7 @@ fn rest_bigquery_sample() {
 /// The REST sample "BigQuery input" writing to Cloud Storage (OUTPUT_FORMAT = jsonl).
 #[test]
 fn rest_bigquery_input_to_cloud_storage() {
-    let job = BatchJob::builder("gemini-1.5-flash-002")
+    let job = BatchPredictionJob::builder("gemini-1.5-flash-002")
         .with_display_name("my-bigquery-batch-prediction-job")
         .with_input("bq://myproject.mydataset.input_table")
         .with_output("gs://mybucket/path/to/output")
@@ -139,7 +139,7 @@ fn rest_bigquery_input_to_cloud_storage() {
 fn go_cloud_storage_sample() {
     let input_uris = ["gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl"];
     let output_uri = "gs://my-bucket/my-prefix";
-    let job = BatchJob::builder("gemini-1.5-pro-002")
+    let job = BatchPredictionJob::builder("gemini-1.5-pro-002")
         .with_display_name("batch-predict-gcs-test-001")
         .with_inputs(input_uris)
         .with_output(output_uri)
@@ -187,7 +187,7 @@ fn go_cloud_storage_sample() {
 fn go_and_java_bigquery_samples() {
     let input_uri = "bq://storage-samples.generative_ai.batch_requests_for_multimodal_input";
     let output_uri = "bq://my-project.my_dataset.my_table";
-    let go = BatchJob::builder("gemini-1.5-pro-002")
+    let go = BatchPredictionJob::builder("gemini-1.5-pro-002")
         .with_display_name("batch-predict-bq-test-001")
         .with_input(input_uri)
         .with_output(output_uri)
@@ -208,7 +208,7 @@ fn go_and_java_bigquery_samples() {
     let java_model = format!(
         "projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/gemini-1.5-flash-002"
     );
-    let java = BatchJob::builder(java_model.as_str())
+    let java = BatchPredictionJob::builder(java_model.as_str())
         .with_display_name("my-display-name")
         .with_input(input_uri)
         .with_output(output_uri)
@@ -232,7 +232,7 @@ fn python_samples_need_no_display_name() {
             "bq://my-project",
         ),
     ] {
-        let job = BatchJob::builder("gemini-1.5-flash-002")
+        let job = BatchPredictionJob::builder("gemini-1.5-flash-002")
             .with_input(input)
             .with_output(output)
             .build(&parent())

@@ -8,13 +8,13 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use vertex_batch::JobClient;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::batch_prediction_job::input_config::Source;
 use vertex_batch::v1::batch_prediction_job::output_config::Destination;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchPredictionJobExt, JobClient};
 
 const PROJECT: &str = "test-project";
 
@@ -36,9 +36,9 @@ fn shared() -> &'static Shared {
             let runtime = tokio::runtime::Runtime::new().expect("a runtime");
             runtime.block_on(async move {
                 let emulator = Emulator::builder()
-                    .tls(true)
-                    .require_auth(true)
-                    .durations(Duration::from_secs(1), Duration::from_secs(2))
+                    .with_tls(true)
+                    .with_require_auth(true)
+                    .with_durations(Duration::from_secs(1), Duration::from_secs(2))
                     .start()
                     .await
                     .expect("the emulator starts");
@@ -680,7 +680,15 @@ fn the_emulator_command_serves_other_commands() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("emulator-cmd-{}", std::process::id()));
     let mut child = bare()
-        .args(["emulator", "--tls", "--dir", dir.to_str().expect("utf-8")])
+        // Any free port: the launchers' default, 8080, may be taken on a machine running tests.
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--tls",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the emulator starts");
@@ -722,4 +730,176 @@ fn the_emulator_command_serves_other_commands() {
             .is_some_and(|row| row.ends_with("from-cmd")),
         "{listed}"
     );
+}
+
+#[test]
+fn a_domain_scoped_project_is_a_project_for_every_command() {
+    let emu = shared();
+    let project = "example.com:my-project";
+    let vb_as = |args: &[&str]| {
+        bare()
+            .arg("--endpoint")
+            .arg(&emu.uri)
+            .arg("--ca-cert")
+            .arg(&emu.ca_path)
+            .arg("--credentials")
+            .arg(&emu.key_path)
+            .args(["--project", project])
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let job = job_from_stdout(vb_as(&[
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        "bq://example.com:my-project.dataset.prompts",
+        "--output",
+        "bq://example.com:my-project.dataset",
+        "--display-name",
+        "cli-domain-scoped",
+        "--json",
+    ]));
+    assert!(
+        job.name
+            .starts_with("projects/example.com:my-project/locations/us-central1/"),
+        "{}",
+        job.name
+    );
+    let id = job.job_name().expect("a name").job_id().to_owned();
+    let shown = ok(vb_as(&["get", &id]));
+    assert!(shown.contains(&job.name), "{shown}");
+}
+
+#[test]
+fn a_bad_state_lists_the_valid_states() {
+    let line = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "list", "--state", "sleeping"])
+            .output()
+            .expect("runs"),
+        2,
+    );
+    assert!(line.contains("--state"), "{line}");
+    assert!(
+        line.contains("pending, running, succeeded, failed"),
+        "{line}"
+    );
+}
+
+/// The option lines of a `--help`, keyed by flag, and its `Examples:` section.
+fn help_parts(help: &str) -> (Vec<String>, String) {
+    let options = help
+        .lines()
+        .filter(|line| line.trim_start().starts_with("--") || line.trim_start().starts_with('-'))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let examples = help
+        .split_once("Examples:")
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_default();
+    (options, examples)
+}
+
+/// Starts a launcher and reads its banner up to `press Ctrl-C to stop`, with the endpoint,
+/// the token endpoint's port and `dir` written as placeholders.
+fn banner_of(mut command: Command, dir: &std::path::Path) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .args([
+            "--port",
+            "0",
+            "--tls",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+        ])
+        .env_remove("GOOGLE_CLOUD_LOCATION")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the launcher starts");
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("text");
+        let done = line == "press Ctrl-C to stop";
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("the launcher stops");
+    child.wait().expect("reaped");
+    let uri = banner[0]
+        .strip_prefix("vertex-batch emulator listening on ")
+        .expect("the first line says where it listens")
+        .to_owned();
+    banner
+        .iter()
+        .map(|line| {
+            let line = line
+                .replace(&uri, "URI")
+                .replace(dir.to_str().expect("utf-8"), "DIR");
+            match line.split_once("token endpoint:") {
+                Some((label, _)) => format!("{label}token endpoint: TOKEN_URI"),
+                None => line,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_two_emulator_launchers_share_flags_defaults_and_banner() {
+    let cli = ok(bare().args(["emulator", "--help"]).output().expect("runs"));
+    let binary = ok(Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
+        .arg("--help")
+        .output()
+        .expect("runs"));
+    let (cli_options, cli_examples) = help_parts(&cli);
+    let (binary_options, binary_examples) = help_parts(&binary);
+    for option in &binary_options {
+        if option.starts_with("-V, --version") {
+            continue;
+        }
+        assert!(
+            cli_options.contains(option),
+            "`vertex-batch emulator` lacks `{option}`:\n{cli}"
+        );
+    }
+    for flag in [
+        "--port",
+        "--host",
+        "--tls",
+        "--require-auth",
+        "--dir",
+        "--gcs-root",
+    ] {
+        assert!(
+            binary_options.iter().any(|o| o.starts_with(flag)),
+            "{flag}: {binary}"
+        );
+    }
+    assert_eq!(cli_examples, binary_examples);
+
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("launchers-{}", std::process::id()));
+    let mut cli_command = bare();
+    cli_command.arg("emulator");
+    let cli_banner = banner_of(cli_command, &root.join("cli"));
+    let binary_banner = banner_of(
+        Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator")),
+        &root.join("binary"),
+    );
+    assert_eq!(cli_banner, binary_banner);
+    assert!(
+        cli_banner.contains(&"  jobs:           pending 5 s, then running 30 s".to_owned()),
+        "{cli_banner:#?}"
+    );
+    assert!(
+        cli_banner.contains(
+            &"use it with: vertex-batch --endpoint URI --ca-cert DIR/ca.pem --credentials \
+              DIR/key.json --location us-central1 --project my-project ..."
+                .to_owned()
+        ),
+        "{cli_banner:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }

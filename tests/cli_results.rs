@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use client_support::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
-use vertex_batch::{BatchJob, BatchPredictionJobExt};
+use vertex_batch::v1::BatchPredictionJob;
 
 /// A scratch folder removed on drop.
 struct Scratch(PathBuf);
@@ -39,7 +39,7 @@ async fn results_reads_what_an_emulator_job_wrote() {
     let scratch =
         Scratch(std::env::temp_dir().join(format!("vertex-batch-results-{}", std::process::id())));
     std::fs::create_dir_all(scratch.0.join("bucket")).unwrap();
-    let emu = emulator().gcs_root(&scratch.0).start().await.unwrap();
+    let emu = emulator().with_gcs_root(&scratch.0).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
 
     let input = emu.local_path("gs://bucket/prompts.jsonl").unwrap();
@@ -55,7 +55,7 @@ async fn results_reads_what_an_emulator_job_wrote() {
 
     let job = client
         .create(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("gs://bucket/prompts.jsonl")
                 .with_output("gs://bucket/out"),
         )

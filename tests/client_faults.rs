@@ -11,7 +11,8 @@ use futures_util::TryStreamExt;
 use tonic::Code;
 use vertex_batch::emulator::Fault;
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{BatchJob, JobFilter, REQUEST_ID_LABEL, RetryPolicy};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{JobFilter, REQUEST_ID_LABEL, RetryPolicy};
 
 #[tokio::test]
 async fn unavailable_gets_and_lists_are_retried_with_no_error_surfacing() {
@@ -146,30 +147,30 @@ async fn bad_input_is_refused_before_any_call() {
     let (emu, client) = start().await;
     let cases = [
         (
-            BatchJob::builder("")
+            BatchPredictionJob::builder("")
                 .with_input("gs://bucket/i.jsonl")
                 .with_output("gs://bucket/o"),
             "model",
         ),
         (
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("s3://bucket/i")
                 .with_output("gs://bucket/o"),
             "input",
         ),
         (
-            BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i.jsonl"),
+            BatchPredictionJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i.jsonl"),
             "output",
         ),
         (
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("gs://bucket/i.jsonl")
                 .with_output("gs://bucket/o")
                 .with_label("Bad Key", "v"),
             "labels",
         ),
         (
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("gs://bucket/i.jsonl")
                 .with_output("gs://bucket/o")
                 .with_model_parameters(serde_json::json!({"seed": 9_007_199_254_740_993u64})),

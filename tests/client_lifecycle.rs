@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use prost_types::value::Kind;
 use vertex_batch::emulator::Outcome;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchPredictionJobExt, JobFilter, OutputLocation, WaitOptions};
+use vertex_batch::{JobFilter, OutputLocation, WaitOptions};
 
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
@@ -229,4 +229,50 @@ async fn list_streams_250_jobs_across_pages_and_filters_them() {
         .unwrap();
     assert_eq!(page.jobs.len(), 150);
     assert_eq!(page.next_page_token, None);
+}
+
+/// A domain-scoped project (`example.com:my-project`) as the client's project and inside the
+/// `bq://` source and destination: the emulator, like the service, takes it end to end.
+#[tokio::test]
+async fn a_domain_scoped_project_runs_a_bigquery_job_to_its_table() {
+    let emu = emulator().start().await.expect("emulator starts");
+    let client = client_builder(&emu)
+        .with_project("example.com:test-project")
+        .connect()
+        .await
+        .expect("client connects");
+    let job = client
+        .create(
+            vertex_batch::v1::BatchPredictionJob::builder("gemini-2.0-flash-001")
+                .with_display_name("domain-scoped")
+                .with_input("bq://example.com:my-project.dataset.prompts")
+                .with_output("bq://example.com:my-project.dataset"),
+        )
+        .await
+        .expect("created");
+    assert!(
+        job.name.starts_with(
+            "projects/example.com:test-project/locations/us-central1/batchPredictionJobs/"
+        ),
+        "{}",
+        job.name
+    );
+    assert_eq!(
+        client
+            .get(job.job_name().unwrap().job_id())
+            .await
+            .unwrap()
+            .name,
+        job.name
+    );
+    emu.advance(AN_HOUR);
+    let done = client.wait(&job.name).await.unwrap();
+    assert_eq!(done.state(), JobState::Succeeded);
+    match done.output_location() {
+        Some(OutputLocation::BigQueryTable(table)) => assert!(
+            table.starts_with("bq://example.com:my-project.dataset.predictions_"),
+            "{table}"
+        ),
+        other => panic!("expected a BigQuery table, got {other:?}"),
+    }
 }

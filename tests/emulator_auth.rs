@@ -9,14 +9,14 @@ use emulator_support::{client, create, job};
 use gcp_auth::TokenProvider;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
-async fn emulator() -> EmulatorHandle {
+async fn emulator() -> Emulator {
     Emulator::builder()
-        .require_auth(true)
-        .token_lifetime(Duration::from_secs(1800))
+        .with_require_auth(true)
+        .with_token_lifetime(Duration::from_secs(1800))
         .start()
         .await
         .expect("start the emulator")
@@ -102,8 +102,8 @@ async fn missing_unknown_and_malformed_tokens_are_unauthenticated() {
 #[tokio::test]
 async fn expired_tokens_are_refused() {
     let emu = Emulator::builder()
-        .require_auth(true)
-        .token_lifetime(Duration::ZERO)
+        .with_require_auth(true)
+        .with_token_lifetime(Duration::ZERO)
         .start()
         .await
         .unwrap();

@@ -27,9 +27,9 @@ fn delete(name: &str) -> DeleteBatchPredictionJobRequest {
 #[tokio::test]
 async fn cancel_goes_through_cancelling_to_cancelled() {
     let emu = Emulator::builder()
-        .manual_clock()
-        .durations(Duration::from_secs(10), Duration::from_secs(100))
-        .cancel_duration(Duration::from_secs(5))
+        .with_manual_clock(true)
+        .with_durations(Duration::from_secs(10), Duration::from_secs(100))
+        .with_cancel_duration(Duration::from_secs(5))
         .start()
         .await
         .unwrap();
@@ -103,9 +103,9 @@ async fn cancel_goes_through_cancelling_to_cancelled() {
 #[tokio::test]
 async fn delete_of_an_ended_job_is_an_operation_that_finishes() {
     let emu = Emulator::builder()
-        .manual_clock()
-        .durations(Duration::from_secs(1), Duration::from_secs(1))
-        .operation_duration(Duration::from_secs(3))
+        .with_manual_clock(true)
+        .with_durations(Duration::from_secs(1), Duration::from_secs(1))
+        .with_operation_duration(Duration::from_secs(3))
         .start()
         .await
         .unwrap();

@@ -7,11 +7,15 @@ use std::time::Duration;
 use emulator_support::{PARENT, client, create, get, job};
 use tonic::Code;
 use tonic_types::StatusExt;
-use vertex_batch::emulator::{Emulator, EmulatorHandle, Fault};
+use vertex_batch::emulator::{Emulator, Fault};
 use vertex_batch::v1::ListBatchPredictionJobsRequest;
 
-async fn emulator() -> EmulatorHandle {
-    Emulator::builder().manual_clock().start().await.unwrap()
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .with_manual_clock(true)
+        .start()
+        .await
+        .unwrap()
 }
 
 fn list() -> ListBatchPredictionJobsRequest {

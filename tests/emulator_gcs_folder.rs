@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use client_support::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest, PredictionReader, Summary};
-use vertex_batch::emulator::EmulatorHandle;
+use vertex_batch::emulator::Emulator;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchJob, BatchPredictionJobExt, JobClient, OutputLocation};
+use vertex_batch::{JobClient, OutputLocation};
 
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
@@ -38,8 +38,8 @@ impl Drop for TempFolder {
     }
 }
 
-async fn start_with(root: &Path) -> (EmulatorHandle, JobClient) {
-    let emu = emulator().gcs_root(root).start().await.unwrap();
+async fn start_with(root: &Path) -> (Emulator, JobClient) {
+    let emu = emulator().with_gcs_root(root).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
     (emu, client)
 }
@@ -66,10 +66,10 @@ fn write_prompts(path: &Path, prompts: impl IntoIterator<Item = String>) {
 
 /// Creates a job reading `inputs` and writing under gs://bucket/out, moves the clock past its
 /// end and waits for it.
-async fn run_job(emu: &EmulatorHandle, client: &JobClient, inputs: &[&str]) -> BatchPredictionJob {
+async fn run_job(emu: &Emulator, client: &JobClient, inputs: &[&str]) -> BatchPredictionJob {
     let job = client
         .create(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_display_name("gcs-folder")
                 .with_inputs(inputs.iter().copied())
                 .with_output("gs://bucket/out"),
@@ -82,7 +82,7 @@ async fn run_job(emu: &EmulatorHandle, client: &JobClient, inputs: &[&str]) -> B
     done
 }
 
-fn output_dir(emu: &EmulatorHandle, job: &BatchPredictionJob) -> PathBuf {
+fn output_dir(emu: &Emulator, job: &BatchPredictionJob) -> PathBuf {
     match job.output_location() {
         Some(OutputLocation::Gcs(dir)) => {
             assert!(
@@ -307,7 +307,7 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
     let (emu, client) = start_with(&folder.0).await;
     let job = client
         .create(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_display_name("bq")
                 .with_input("bq://my-project.my_dataset.requests")
                 .with_output("bq://my-project.my_dataset"),
@@ -329,6 +329,10 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
     emu.shutdown().await;
 
     let missing = folder.0.join("no-such-dir");
-    let err = emulator().gcs_root(&missing).start().await.unwrap_err();
+    let err = emulator()
+        .with_gcs_root(&missing)
+        .start()
+        .await
+        .unwrap_err();
     assert!(err.to_string().starts_with("invalid gcs_root:"), "{err}");
 }

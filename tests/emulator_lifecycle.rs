@@ -5,15 +5,15 @@ mod emulator_support;
 use std::time::Duration;
 
 use emulator_support::{PARENT, client, create, get, job};
-use vertex_batch::emulator::{Emulator, EmulatorHandle, OUTCOME_LABEL, Outcome};
+use vertex_batch::emulator::{Emulator, OUTCOME_LABEL, Outcome};
 use vertex_batch::v1::batch_prediction_job::output_info::OutputLocation;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
 
-async fn emulator(tls: bool) -> EmulatorHandle {
+async fn emulator(tls: bool) -> Emulator {
     Emulator::builder()
-        .tls(tls)
-        .manual_clock()
-        .durations(Duration::from_secs(10), Duration::from_secs(100))
+        .with_tls(tls)
+        .with_manual_clock(true)
+        .with_durations(Duration::from_secs(10), Duration::from_secs(100))
         .start()
         .await
         .expect("start the emulator")
@@ -231,8 +231,8 @@ async fn a_restarted_emulator_keeps_its_jobs() {
     first.shutdown().await;
 
     let second = Emulator::builder()
-        .addr(addr)
-        .state(saved)
+        .with_addr(addr)
+        .with_state(saved)
         .start()
         .await
         .unwrap();
@@ -250,8 +250,8 @@ async fn a_restarted_emulator_keeps_its_jobs() {
 async fn calls_are_recorded_unless_turned_off() {
     for record in [true, false] {
         let emu = Emulator::builder()
-            .manual_clock()
-            .record_calls(record)
+            .with_manual_clock(true)
+            .with_record_calls(record)
             .start()
             .await
             .unwrap();

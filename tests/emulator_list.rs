@@ -8,17 +8,17 @@ use std::time::Duration;
 use emulator_support::{PARENT, client, create, job};
 use tonic::Code;
 use tonic::transport::Channel;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::v1::job_service_client::JobServiceClient;
 use vertex_batch::v1::{CancelBatchPredictionJobRequest, ListBatchPredictionJobsRequest};
 
 /// 250 jobs: display names `job-0` .. `job-249`, label `parity` = even|odd, label `tens` on
 /// every tenth job; jobs 0..100 created first and then run to the end, job 0..10 cancelled.
-async fn fixture() -> (EmulatorHandle, JobServiceClient<Channel>, Vec<String>) {
+async fn fixture() -> (Emulator, JobServiceClient<Channel>, Vec<String>) {
     let emu = Emulator::builder()
-        .manual_clock()
-        .durations(Duration::from_secs(10), Duration::from_secs(10))
-        .cancel_duration(Duration::from_secs(1))
+        .with_manual_clock(true)
+        .with_durations(Duration::from_secs(10), Duration::from_secs(10))
+        .with_cancel_duration(Duration::from_secs(1))
         .start()
         .await
         .unwrap();

@@ -6,7 +6,7 @@ mod emulator_support;
 use emulator_support::{MODEL, PARENT, client, create, get, job};
 use tonic::Code;
 use tonic_types::StatusExt;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::v1::batch_prediction_job::{
     InputConfig, OutputConfig, input_config, output_config,
 };
@@ -15,15 +15,16 @@ use vertex_batch::v1::{
     GcsSource, GetCustomJobRequest,
 };
 
-async fn emulator() -> EmulatorHandle {
-    Emulator::builder().manual_clock().start().await.unwrap()
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .with_manual_clock(true)
+        .start()
+        .await
+        .unwrap()
 }
 
 /// Creates `request` and returns the fields its BadRequest names.
-async fn violated_fields(
-    emu: &EmulatorHandle,
-    request: CreateBatchPredictionJobRequest,
-) -> Vec<String> {
+async fn violated_fields(emu: &Emulator, request: CreateBatchPredictionJobRequest) -> Vec<String> {
     let status = client(emu)
         .await
         .create_batch_prediction_job(request)
@@ -38,10 +39,7 @@ async fn violated_fields(
         .collect()
 }
 
-async fn fields_for(
-    emu: &EmulatorHandle,
-    edit: impl FnOnce(&mut BatchPredictionJob),
-) -> Vec<String> {
+async fn fields_for(emu: &Emulator, edit: impl FnOnce(&mut BatchPredictionJob)) -> Vec<String> {
     let mut submitted = job("rules");
     edit(&mut submitted);
     violated_fields(emu, create(submitted)).await

@@ -24,7 +24,7 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(3);
 #[tokio::test]
 async fn a_failing_token_endpoint_costs_nothing_until_expiry_then_is_a_clear_auth_error() {
     let emu = emulator()
-        .token_lifetime(TOKEN_LIFETIME)
+        .with_token_lifetime(TOKEN_LIFETIME)
         .start()
         .await
         .unwrap();

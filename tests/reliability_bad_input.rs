@@ -11,7 +11,8 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::names::{BatchPredictionJobName, LocationName, ModelName, resolve_model};
 use vertex_batch::params::{MAX_DEPTH, json_to_value, value_to_json};
-use vertex_batch::{BatchJob, BatchJobBuilder, Error, GenerationConfig, JobClient, JobFilter};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{BatchJobBuilder, Error, GenerationConfig, JobClient, JobFilter};
 
 fn parent() -> LocationName {
     LocationName::new("my-project", "us-central1").expect("a valid parent")
@@ -19,7 +20,7 @@ fn parent() -> LocationName {
 
 /// A job that builds; each case spoils one thing.
 fn good() -> BatchJobBuilder {
-    BatchJob::builder("gemini-2.0-flash-001")
+    BatchPredictionJob::builder("gemini-2.0-flash-001")
         .with_input("gs://bucket/prompts.jsonl")
         .with_output("gs://bucket/out")
 }
@@ -116,6 +117,13 @@ fn every_malformed_input_names_its_field() {
         "proj-",
         "1project",
         &"p".repeat(31),
+        "example.com:",
+        ":my-project",
+        "Example.com:my-project",
+        "example..com:my-project",
+        "example.com/x:my-project",
+        "a:b:my-project",
+        "example.com:1project",
     ] {
         t.case(
             format!("project {project:?}"),
@@ -177,7 +185,7 @@ fn every_malformed_input_names_its_field() {
         t.job(
             &format!("job with model {model:?}"),
             "model",
-            BatchJob::builder(model)
+            BatchPredictionJob::builder(model)
                 .with_input("gs://bucket/i")
                 .with_output("gs://bucket/o"),
         );
@@ -185,15 +193,16 @@ fn every_malformed_input_names_its_field() {
     t.job(
         "tuned model of another location",
         "model",
-        BatchJob::builder("projects/my-project/locations/europe-west4/models/123")
+        BatchPredictionJob::builder("projects/my-project/locations/europe-west4/models/123")
             .with_input("gs://bucket/i")
             .with_output("gs://bucket/o"),
     );
 
     // Sources and destinations.
-    let no_input = BatchJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
+    let no_input = BatchPredictionJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
     t.job("no input", "input_config", no_input);
-    let only_output = || BatchJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
+    let only_output =
+        || BatchPredictionJob::builder("gemini-2.0-flash-001").with_output("gs://bucket/o");
     for (uri, field) in [
         ("s3://bucket/i", "inputs[0]"),
         ("http://example.com/i", "inputs[0]"),
@@ -219,7 +228,7 @@ fn every_malformed_input_names_its_field() {
         "input_config",
         good().with_inputs(["gs://bucket/a.jsonl", "bq://p.d.t"]),
     );
-    let no_output = BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i");
+    let no_output = BatchPredictionJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i");
     t.job("no output", "output_config", no_output);
     for uri in ["s3://bucket/o", "gs://", "bq://", "file:///tmp/o"] {
         t.job(
@@ -412,6 +421,45 @@ fn every_malformed_input_names_its_field() {
     println!("{count} malformed inputs, each refused naming its field");
 }
 
+/// Older organisations' projects are scoped by a domain, `example.com:my-project`; the service
+/// takes them wherever it takes a project, and so does every check here.
+#[tokio::test]
+async fn domain_scoped_projects_pass_wherever_a_project_appears() {
+    const PROJECT: &str = "example.com:my-project";
+    let parent = LocationName::new(PROJECT, "us-central1").expect("a domain-scoped parent");
+    let text = "projects/example.com:my-project/locations/us-central1";
+    assert_eq!(parent.to_string(), text);
+    assert_eq!(LocationName::parse(text).expect("parses"), parent);
+    let job = BatchPredictionJobName::parse(&format!("{text}/batchPredictionJobs/42"))
+        .expect("a domain-scoped job name");
+    assert_eq!(job.project(), PROJECT);
+    assert_eq!(parent.job("42").expect("an id"), job);
+
+    let built = BatchPredictionJob::builder(format!("{text}/models/7@2"))
+        .with_input("bq://example.com:my-project.dataset.table")
+        .with_output("bq://example.com:my-project.dataset")
+        .build(&parent)
+        .expect("a domain-scoped BigQuery job builds");
+    assert_eq!(built.model, format!("{text}/models/7@2"));
+
+    let client = JobClient::builder()
+        .with_project(PROJECT)
+        .with_location("us-central1")
+        .with_endpoint(
+            Endpoint::custom("http://127.0.0.1:9")
+                .expect("a URL")
+                .with_lazy_connect(true),
+        )
+        .with_credentials(Credentials::none())
+        .connect()
+        .await
+        .expect("a client for a domain-scoped project");
+    assert_eq!(
+        client.job_name("42").expect("an id").to_string(),
+        job.to_string()
+    );
+}
+
 #[tokio::test]
 async fn a_client_refuses_bad_arguments_before_dialling() {
     // Nothing listens on port 9 and the endpoint is lazy: any call that went out would fail
@@ -455,7 +503,7 @@ async fn a_client_refuses_bad_arguments_before_dialling() {
         "create with no output",
         "output_config",
         client
-            .create(BatchJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i"))
+            .create(BatchPredictionJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i"))
             .await,
     );
     let builder = || {
@@ -636,7 +684,7 @@ proptest! {
         value in "[a-zA-Z0-9_ -]{0,8}",
         display in ".{0,8}",
     ) {
-        let job = BatchJob::builder(model.clone())
+        let job = BatchPredictionJob::builder(model.clone())
             .with_input(input)
             .with_output(output)
             .with_label(key, value)

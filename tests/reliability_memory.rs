@@ -16,7 +16,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::task::JoinSet;
 use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{BatchJob, JobClient, JobFilter};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{JobClient, JobFilter};
 
 /// Live heap bytes, and the highest value since the last [`reset_peak`].
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -149,7 +150,7 @@ async fn a_client_holds_little_and_streaming_ten_thousand_jobs_holds_one_page() 
             for i in (worker..JOBS).step_by(16) {
                 client
                     .create(
-                        BatchJob::builder("gemini-2.0-flash-001")
+                        BatchPredictionJob::builder("gemini-2.0-flash-001")
                             .with_display_name(format!("listed-{i}"))
                             .with_input("gs://bucket/prompts.jsonl")
                             .with_output("gs://bucket/out"),

@@ -17,10 +17,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
+use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::JobState;
-use vertex_batch::{BatchJob, JobClient, RetryPolicy, WaitOptions};
+use vertex_batch::{JobClient, RetryPolicy, WaitOptions};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 const PENDING: Duration = Duration::from_secs(60);
@@ -29,7 +30,7 @@ const PENDING: Duration = Duration::from_secs(60);
 type Sync = Arc<Mutex<Option<(tokio::time::Instant, Duration)>>>;
 
 /// Moves the emulator's clock to the client's virtual time.
-fn sync_clock(emu: &EmulatorHandle, sync: &Sync) {
+fn sync_clock(emu: &Emulator, sync: &Sync) {
     let mut sync = sync.lock().unwrap();
     if let Some((start, advanced)) = sync.as_mut() {
         let now = start.elapsed();
@@ -41,7 +42,7 @@ fn sync_clock(emu: &EmulatorHandle, sync: &Sync) {
 }
 
 /// Forwards connections to the emulator, syncing its clock before passing on client bytes.
-async fn clock_syncing_forwarder(emu: Arc<EmulatorHandle>, sync: Sync) -> SocketAddr {
+async fn clock_syncing_forwarder(emu: Arc<Emulator>, sync: Sync) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let upstream = emu.local_addr();
@@ -79,8 +80,8 @@ fn follow_a_two_hour_job(options: &WaitOptions) -> (usize, Duration) {
         server
             .block_on(
                 Emulator::builder()
-                    .manual_clock()
-                    .durations(PENDING, TWO_HOURS - PENDING)
+                    .with_manual_clock(true)
+                    .with_durations(PENDING, TWO_HOURS - PENDING)
                     .start(),
             )
             .unwrap(),
@@ -105,7 +106,7 @@ fn follow_a_two_hour_job(options: &WaitOptions) -> (usize, Duration) {
             .unwrap();
         let job = client
             .create(
-                BatchJob::builder("gemini-2.0-flash-001")
+                BatchPredictionJob::builder("gemini-2.0-flash-001")
                     .with_input("gs://bucket/prompts.jsonl")
                     .with_output("gs://bucket/out"),
             )

@@ -14,7 +14,6 @@ use std::time::Duration;
 use client_support::*;
 use reliability_support::CountingProxy;
 use tokio::sync::oneshot;
-use vertex_batch::BatchPredictionJobExt;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::JobState;
@@ -23,9 +22,9 @@ use vertex_batch::v1::JobState;
 async fn a_wait_completes_across_an_emulator_restart_on_the_same_port() {
     let plain = || {
         Emulator::builder()
-            .location(LOCATION)
-            .require_auth(true)
-            .manual_clock()
+            .with_location(LOCATION)
+            .with_require_auth(true)
+            .with_manual_clock(true)
     };
     let first = plain().start().await.unwrap();
     let (addr, state) = (first.local_addr(), first.state());
@@ -64,7 +63,12 @@ async fn a_wait_completes_across_an_emulator_restart_on_the_same_port() {
     proxy.refused_at_least(3).await;
     assert!(!waiting.is_finished());
 
-    let second = plain().addr(addr).state(state).start().await.unwrap();
+    let second = plain()
+        .with_addr(addr)
+        .with_state(state)
+        .start()
+        .await
+        .unwrap();
     assert_eq!(second.job_count(), 1, "the jobs survived the restart");
     second.advance(Duration::from_secs(3600));
     let (done, seen) = waiting.await.unwrap();

@@ -11,14 +11,14 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use transport_support::{channel, emulator, endpoint, list};
 use vertex_batch::auth::{Credentials, Token, TokenFuture, TokenSource};
-use vertex_batch::emulator::EmulatorHandle;
+use vertex_batch::emulator::Emulator;
 use vertex_batch::transport::AuthChannel;
 
 #[tokio::test]
 async fn the_service_account_flow_gets_one_token_for_many_calls() {
     let emu = emulator()
-        .tls(true)
-        .require_auth(true)
+        .with_tls(true)
+        .with_require_auth(true)
         .start()
         .await
         .unwrap();
@@ -35,7 +35,7 @@ async fn the_service_account_flow_gets_one_token_for_many_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_first_calls_fetch_exactly_one_token() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let key = emu.service_account_key();
     let channel = AuthChannel::builder()
         .with_endpoint(endpoint(&emu).with_lazy_connect(true))
@@ -68,8 +68,8 @@ async fn a_thousand_concurrent_first_calls_fetch_exactly_one_token() {
 async fn short_lived_tokens_are_refreshed_with_no_failed_call() {
     // The emulator rejects a token once its 2 s are up, on the real clock.
     let emu = emulator()
-        .require_auth(true)
-        .token_lifetime(Duration::from_secs(2))
+        .with_require_auth(true)
+        .with_token_lifetime(Duration::from_secs(2))
         .start()
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn short_lived_tokens_are_refreshed_with_no_failed_call() {
 /// Tokens minted by the emulator; every fetch after the first waits until the test lets it
 /// through, and reports when it has returned.
 struct GatedSource {
-    emu: Arc<EmulatorHandle>,
+    emu: Arc<Emulator>,
     fetches: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
     returned: mpsc::UnboundedSender<usize>,
@@ -113,7 +113,7 @@ impl TokenSource for GatedSource {
 // test task runs again, so "returned" means "stored".
 #[tokio::test(flavor = "current_thread")]
 async fn calls_never_wait_for_a_background_refresh() {
-    let emu = Arc::new(emulator().require_auth(true).start().await.unwrap());
+    let emu = Arc::new(emulator().with_require_auth(true).start().await.unwrap());
     let fetches = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Semaphore::new(0));
     let (returned, mut fetched) = mpsc::unbounded_channel();
@@ -147,7 +147,7 @@ async fn calls_never_wait_for_a_background_refresh() {
 
 #[tokio::test]
 async fn calls_go_on_with_the_current_token_while_the_token_endpoint_is_down() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let key = emu.service_account_key();
     let credentials =
         Credentials::service_account_json(key.json).with_refresh_ahead(Duration::from_secs(7200));
@@ -163,7 +163,7 @@ async fn calls_go_on_with_the_current_token_while_the_token_endpoint_is_down() {
 
 #[tokio::test]
 async fn the_token_endpoint_down_is_a_clear_auth_error() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let key = emu.service_account_key();
     emu.set_token_endpoint_failing(true);
 

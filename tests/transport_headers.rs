@@ -12,7 +12,7 @@ use vertex_batch::transport::{API_CLIENT, AuthChannel};
 
 #[tokio::test]
 async fn headers_arrive_exactly_as_sent() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let channel = AuthChannel::builder()
         .with_endpoint(endpoint(&emu))
         .with_credentials(Credentials::static_token(emu.issue_token()))
@@ -62,7 +62,7 @@ async fn headers_arrive_exactly_as_sent() {
 
 #[tokio::test]
 async fn the_operations_client_runs_on_the_same_channel_with_the_same_headers() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let channel = channel(&emu, Credentials::static_token(emu.issue_token())).await;
     let name = format!("{PARENT}/operations/1");
     let status = OperationsClient::new(channel)
@@ -97,7 +97,7 @@ async fn no_credentials_send_no_authorization_and_no_quota_project_unless_set() 
 
 #[tokio::test]
 async fn debug_output_shows_no_token() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let token = emu.issue_token();
     let credentials = Credentials::static_token(token.clone());
     assert!(!format!("{credentials:?}").contains(&token));

@@ -11,8 +11,8 @@ use vertex_batch::transport::AuthChannel;
 #[tokio::test]
 async fn tls_with_the_emulators_ca_works() {
     let emu = emulator()
-        .tls(true)
-        .require_auth(true)
+        .with_tls(true)
+        .with_require_auth(true)
         .start()
         .await
         .unwrap();
@@ -34,7 +34,7 @@ async fn tls_with_the_emulators_ca_works() {
 
 #[tokio::test]
 async fn tls_without_the_ca_says_the_certificate_is_not_trusted() {
-    let emu = emulator().tls(true).start().await.unwrap();
+    let emu = emulator().with_tls(true).start().await.unwrap();
     let endpoint = Endpoint::custom(&emu.uri()).unwrap();
 
     // Eager connect: the error comes from connect().
@@ -74,7 +74,7 @@ async fn tls_without_the_ca_says_the_certificate_is_not_trusted() {
 
 #[tokio::test]
 async fn a_certificate_for_another_name_says_so() {
-    let emu = emulator().tls(true).start().await.unwrap();
+    let emu = emulator().with_tls(true).start().await.unwrap();
     let err = AuthChannel::builder()
         .with_endpoint(
             Endpoint::custom(&emu.uri())
@@ -110,7 +110,7 @@ async fn nothing_listening_says_so() {
 
 #[tokio::test]
 async fn a_server_status_stays_a_status() {
-    let emu = emulator().require_auth(true).start().await.unwrap();
+    let emu = emulator().with_require_auth(true).start().await.unwrap();
     let channel = AuthChannel::builder()
         .with_endpoint(Endpoint::custom(&emu.uri()).unwrap())
         .with_credentials(Credentials::none())

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::v1::BatchPredictionJob;
-use vertex_batch::{BatchPredictionJobExt, JobClient, JobStateExt, LocationName, WaitOptions};
+use vertex_batch::{JobClient, LocationName, WaitOptions};
 
 /// The options every example takes.
 #[derive(clap::Args, Debug)]
@@ -35,7 +35,7 @@ pub struct Session {
     pub endpoint: Endpoint,
     pub credentials: Credentials,
     pub wait: WaitOptions,
-    pub emulator: Option<EmulatorHandle>,
+    pub emulator: Option<Emulator>,
 }
 
 impl Target {
@@ -56,10 +56,10 @@ impl Target {
         }
         // Real time, short phases: the job is pending 1 s, then runs 2 s.
         let emulator = Emulator::builder()
-            .location(&self.location)
-            .tls(true)
-            .require_auth(true)
-            .durations(Duration::from_secs(1), Duration::from_secs(2))
+            .with_location(&self.location)
+            .with_tls(true)
+            .with_require_auth(true)
+            .with_durations(Duration::from_secs(1), Duration::from_secs(2))
             .start()
             .await?;
         let project = self.project.as_deref().unwrap_or("my-project");
@@ -135,7 +135,7 @@ pub async fn given_or_submitted(
         (None, Some(_)) => {
             let job = client
                 .create(
-                    vertex_batch::BatchJob::builder("gemini-2.0-flash-001")
+                    vertex_batch::v1::BatchPredictionJob::builder("gemini-2.0-flash-001")
                         .with_display_name(display_name)
                         .with_input(
                             "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl",

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// A fault to inject into the emulator's gRPC methods, with [`EmulatorHandle::fault`].
+/// A fault to inject into the emulator's gRPC methods, with [`Emulator::fault`].
 /// `method` is an RPC's name as in [`RecordedCall::method`](super::RecordedCall::method)
 /// (e.g. `GetBatchPredictionJob`), or `*` for every method.
 ///
@@ -26,7 +26,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// # let _ = (flaky, lost, random);
 /// ```
 ///
-/// [`EmulatorHandle::fault`]: super::EmulatorHandle::fault
+/// [`Emulator::fault`]: super::Emulator::fault
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {

@@ -251,7 +251,8 @@ impl StoredJob {
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                     .collect();
                 let path = bq.output_uri.trim_start_matches("bq://");
-                let parts: Vec<&str> = path.split('.').collect();
+                // A domain-scoped project (`example.com:my-project`) has dots of its own.
+                let parts = crate::names::split_bigquery_path(path);
                 let (dataset, table) = match parts.as_slice() {
                     [project] => (
                         format!("bq://{project}.prediction_model_{safe_stamp}"),

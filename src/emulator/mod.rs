@@ -5,8 +5,11 @@
 //! google.longrunning Operations that Delete starts, an OAuth token endpoint for
 //! service-account JWTs, call recording, fault injection, and optionally a local folder standing
 //! in for `gs://` where jobs really read their input and write predictions.jsonl
-//! ([`EmulatorBuilder::gcs_root`]). Every other JobService RPC answers
+//! ([`EmulatorBuilder::with_gcs_root`]). Every other JobService RPC answers
 //! UNIMPLEMENTED. Any client generated from the same protos can use it.
+//!
+//! As a process of its own: `vertex-batch-emulator` or `vertex-batch emulator`, the same
+//! [`launcher`] behind both.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -20,7 +23,7 @@
 //!     GetBatchPredictionJobRequest, JobState,
 //! };
 //!
-//! let emu = Emulator::builder().manual_clock().start().await?;
+//! let emu = Emulator::builder().with_manual_clock(true).start().await?;
 //! let mut client = JobServiceClient::connect(emu.uri()).await?;
 //! let job = BatchPredictionJob {
 //!     display_name: "nightly".into(),
@@ -62,10 +65,12 @@
 //! ```
 
 mod answer;
+mod builder;
 mod clock;
 mod faults;
 mod filter;
 mod gcs_folder;
+pub mod launcher;
 mod lifecycle;
 mod operations;
 mod outcome;
@@ -86,6 +91,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use builder::EmulatorBuilder;
 pub use faults::Fault;
 pub use outcome::{OUTCOME_LABEL, Outcome};
 pub use records::RecordedCall;
@@ -93,250 +99,11 @@ pub use service_account::ServiceAccountKey;
 pub use state::EmulatorState;
 
 use crate::Error;
-use clock::{Clock, lock};
+use clock::lock;
 use gcs_folder::GcsFolder;
-use lifecycle::Durations;
 
-/// The entry point: [`Emulator::builder`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Emulator;
-
-impl Emulator {
-    /// A builder with the defaults: `us-central1`, plain TCP on `127.0.0.1:0`, no auth, real
-    /// time, jobs pending 1 s then running 2 s.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), vertex_batch::Error> {
-    /// let emu = vertex_batch::emulator::Emulator::builder().tls(true).start().await?;
-    /// assert!(emu.uri().starts_with("https://127.0.0.1:"));
-    /// # Ok(()) }
-    /// ```
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder {
-            location: "us-central1".to_string(),
-            tls: false,
-            require_auth: false,
-            record_calls: true,
-            token_lifetime: Duration::from_secs(3600),
-            manual_clock: false,
-            durations: Durations {
-                queued: Duration::from_secs(1),
-                running: Duration::from_secs(2),
-                cancelling: Duration::from_secs(1),
-            },
-            operation_duration: Duration::from_secs(1),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            state: None,
-            gcs_root: None,
-        }
-    }
-}
-
-/// Configures and starts an emulator. From [`Emulator::builder`].
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until start()"]
-pub struct EmulatorBuilder {
-    location: String,
-    tls: bool,
-    require_auth: bool,
-    record_calls: bool,
-    token_lifetime: Duration,
-    manual_clock: bool,
-    durations: Durations,
-    operation_duration: Duration,
-    addr: SocketAddr,
-    state: Option<EmulatorState>,
-    gcs_root: Option<PathBuf>,
-}
-
-impl EmulatorBuilder {
-    /// The location this endpoint serves (default `us-central1`): requests naming another one
-    /// are INVALID_ARGUMENT, as on a regional endpoint.
-    pub fn location(mut self, location: impl Into<String>) -> Self {
-        self.location = location.into();
-        self
-    }
-
-    /// Serve TLS with a certificate for `localhost` and `127.0.0.1` made at start; clients
-    /// trust [`EmulatorHandle::ca_pem`].
-    pub fn tls(mut self, tls: bool) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// Answer UNAUTHENTICATED unless a call carries `authorization: Bearer <token>` with a
-    /// token this emulator issued and that has not expired.
-    pub fn require_auth(mut self, require: bool) -> Self {
-        self.require_auth = require;
-        self
-    }
-
-    /// The lifetime (`expires_in`) of issued tokens, default one hour.
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.token_lifetime = lifetime;
-        self
-    }
-
-    /// Whether to keep each call's metadata for [`EmulatorHandle::calls`] (default on). Turn
-    /// it off for long runs and benchmarks: the record grows with every call.
-    pub fn record_calls(mut self, record: bool) -> Self {
-        self.record_calls = record;
-        self
-    }
-
-    /// Time moves only with [`EmulatorHandle::advance`]. Without it jobs move in real time.
-    pub fn manual_clock(mut self) -> Self {
-        self.manual_clock = true;
-        self
-    }
-
-    /// How long jobs stay pending, then running (defaults 1 s and 2 s).
-    pub fn durations(mut self, queued: Duration, running: Duration) -> Self {
-        self.durations.queued = queued;
-        self.durations.running = running;
-        self
-    }
-
-    /// How long a cancelled job stays CANCELLING (default 1 s).
-    pub fn cancel_duration(mut self, cancelling: Duration) -> Self {
-        self.durations.cancelling = cancelling;
-        self
-    }
-
-    /// How long a delete operation takes to be done (default 1 s).
-    pub fn operation_duration(mut self, duration: Duration) -> Self {
-        self.operation_duration = duration;
-        self
-    }
-
-    /// Where the gRPC server listens (default `127.0.0.1:0`, a free port). The token endpoint
-    /// gets a free port on the same interface.
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addr = addr;
-        self
-    }
-
-    /// Start with the state (jobs, operations, tokens, clock) of an earlier emulator, from
-    /// [`EmulatorHandle::state`]. The manual-clock choice then comes with the state.
-    pub fn state(mut self, state: EmulatorState) -> Self {
-        self.state = Some(state);
-        self
-    }
-
-    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`.
-    ///
-    /// A job whose input is `gs://` then really reads its JSONL files, and one whose destination
-    /// is `gs://` writes `predictions.jsonl` in its output directory
-    /// (`output_info.gcs_output_directory`, `<prefix>/prediction-model-<timestamp>`): for each
-    /// good line (`{"request": {"contents": [...]}}`) a deterministic answer, `echo: <the
-    /// request's first text>`; for each bad line a row with the request (or the raw line) and a
-    /// `Bad Request: ...` status, as the service writes them. completion_stats count the rows;
-    /// the job ends SUCCEEDED when some row succeeded and FAILED when none did or an input file
-    /// is missing (NOT_FOUND, naming the URI). The files are processed once, the first time the
-    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
-    /// left as they were.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), vertex_batch::Error> {
-    /// use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
-    ///
-    /// let root = std::env::temp_dir().join(format!("fake-gcs-doc-{}", std::process::id()));
-    /// std::fs::create_dir_all(root.join("bucket")).unwrap();
-    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
-    ///
-    /// // Put the input where a job reading gs://bucket/prompts.jsonl finds it.
-    /// let input = emu.local_path("gs://bucket/prompts.jsonl")?;
-    /// assert_eq!(input, root.join("bucket/prompts.jsonl"));
-    /// let mut writer = BatchFileWriter::create(&input)?;
-    /// writer.write(&BatchRequest::new().with_user_text("Why is the sky blue?"))?;
-    /// writer.finish()?;
-    /// emu.shutdown().await;
-    /// # std::fs::remove_dir_all(&root).unwrap();
-    /// # Ok(()) }
-    /// ```
-    pub fn gcs_root(mut self, root: impl Into<PathBuf>) -> Self {
-        self.gcs_root = Some(root.into());
-        self
-    }
-
-    /// Binds and starts serving. Must run inside a tokio runtime.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for a malformed location or a [`gcs_root`](Self::gcs_root) that
-    /// is not a directory, [`Error::Transport`] when a port cannot
-    /// be bound or the TLS certificate cannot be made.
-    pub async fn start(self) -> Result<EmulatorHandle, Error> {
-        if !validate::valid_location(&self.location) {
-            return Err(Error::invalid(
-                "location",
-                format!(
-                    "`{}`: a location is lower-case letters, digits and hyphens, like `us-central1`",
-                    self.location
-                ),
-            ));
-        }
-        if let Some(root) = &self.gcs_root
-            && !root.is_dir()
-        {
-            return Err(Error::invalid(
-                "gcs_root",
-                format!(
-                    "`{}` is not a directory: create it first (it stands in for gs://, \
-                     gs://bucket/path being ROOT/bucket/path)",
-                    root.display()
-                ),
-            ));
-        }
-        let gcs_folder = self.gcs_root.map(GcsFolder::new);
-        let state = self.state.unwrap_or_else(|| {
-            EmulatorState::new(if self.manual_clock {
-                Clock::manual()
-            } else {
-                Clock::Real
-            })
-        });
-        let tls = if self.tls {
-            Some(tls::loopback_identity().map_err(|e| Error::Transport {
-                endpoint: self.addr.to_string(),
-                message: format!("could not make the emulator's TLS certificate: {e}"),
-            })?)
-        } else {
-            None
-        };
-        let config = server::Config {
-            location: self.location.clone(),
-            require_auth: self.require_auth,
-            record_calls: self.record_calls,
-            durations: self.durations,
-            operation_duration: self.operation_duration,
-            gcs_folder: gcs_folder.clone(),
-        };
-        let running = server::serve(
-            self.addr,
-            config,
-            state.clone(),
-            tls.as_ref(),
-            self.token_lifetime,
-        )
-        .await?;
-        Ok(EmulatorHandle {
-            location: self.location,
-            grpc_addr: running.grpc_addr,
-            token_addr: running.token_addr,
-            ca_pem: tls.map(|tls| tls.ca_pem),
-            token_lifetime: self.token_lifetime,
-            gcs_folder,
-            state,
-            shutdown: running.shutdown,
-            tasks: running.tasks,
-        })
-    }
-}
-
-/// A running emulator. Dropping it stops the servers; [`EmulatorHandle::shutdown`] also waits
-/// until they have stopped.
+/// A running emulator, from [`Emulator::builder`]. Dropping it stops the servers;
+/// [`Emulator::shutdown`] also waits until they have stopped.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -344,7 +111,7 @@ impl EmulatorBuilder {
 /// use tonic::Code;
 /// use vertex_batch::emulator::{Emulator, Fault, Outcome};
 ///
-/// let emu = Emulator::builder().require_auth(true).start().await?;
+/// let emu = Emulator::builder().with_require_auth(true).start().await?;
 /// assert!(emu.uri().starts_with("http://127.0.0.1:"));
 /// assert!(emu.token_uri().ends_with("/token"));
 /// let bearer = emu.issue_token(); // for `authorization: Bearer ...`
@@ -357,7 +124,7 @@ impl EmulatorBuilder {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct EmulatorHandle {
+pub struct Emulator {
     location: String,
     grpc_addr: SocketAddr,
     token_addr: SocketAddr,
@@ -369,7 +136,7 @@ pub struct EmulatorHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
-impl EmulatorHandle {
+impl Emulator {
     /// The gRPC endpoint, `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` with TLS.
     pub fn uri(&self) -> String {
         let scheme = if self.ca_pem.is_some() {
@@ -397,7 +164,7 @@ impl EmulatorHandle {
     }
 
     /// The local folder standing in for `gs://`, when the emulator has one
-    /// ([`EmulatorBuilder::gcs_root`]).
+    /// ([`EmulatorBuilder::with_gcs_root`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -421,7 +188,7 @@ impl EmulatorHandle {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), vertex_batch::Error> {
     /// let root = std::env::temp_dir();
-    /// let emu = vertex_batch::emulator::Emulator::builder().gcs_root(&root).start().await?;
+    /// let emu = vertex_batch::emulator::Emulator::builder().with_gcs_root(&root).start().await?;
     /// assert_eq!(emu.local_path("gs://bucket/out/")?, root.join("bucket/out"));
     /// assert!(emu.local_path("gs://bucket/../../etc/passwd").unwrap_err().is_invalid_input());
     /// # Ok(()) }
@@ -430,7 +197,7 @@ impl EmulatorHandle {
         let folder = self.gcs_folder.as_ref().ok_or_else(|| {
             Error::invalid(
                 "gcs_root",
-                "this emulator has no local gs:// folder: start it with EmulatorBuilder::gcs_root",
+                "this emulator has no local gs:// folder: start it with EmulatorBuilder::with_gcs_root",
             )
         })?;
         folder
@@ -464,7 +231,7 @@ impl EmulatorHandle {
     /// use vertex_batch::JobClient;
     /// use vertex_batch::emulator::Emulator;
     ///
-    /// let emu = Emulator::builder().tls(true).require_auth(true).start().await?;
+    /// let emu = Emulator::builder().with_tls(true).with_require_auth(true).start().await?;
     /// let client = JobClient::builder()
     ///     .with_project("my-project")
     ///     .with_location(emu.location())
@@ -483,14 +250,14 @@ impl EmulatorHandle {
     }
 
     /// Credentials that take the path a service account takes to Vertex AI: a key (from
-    /// [`EmulatorHandle::service_account_key`]) whose JWT is exchanged for a token at this
+    /// [`Emulator::service_account_key`]) whose JWT is exchanged for a token at this
     /// emulator's token endpoint.
     pub fn credentials(&self) -> crate::auth::Credentials {
         crate::auth::Credentials::service_account_json(self.service_account_key().json)
     }
 
     /// A valid bearer token, issued without the JWT flow (for static-token tests). Not counted
-    /// in [`EmulatorHandle::tokens_issued`].
+    /// in [`Emulator::tokens_issued`].
     pub fn issue_token(&self) -> String {
         self.state.mint_token(self.token_lifetime)
     }
@@ -549,13 +316,13 @@ impl EmulatorHandle {
         lock(&self.state.inner.jobs).by_seq.len()
     }
 
-    /// The shared state, to restart an emulator with it ([`EmulatorBuilder::state`]).
+    /// The shared state, to restart an emulator with it ([`EmulatorBuilder::with_state`]).
     pub fn state(&self) -> EmulatorState {
         self.state.clone()
     }
 
     /// Stops the servers and waits until they have stopped. Calls in flight are let finish
-    /// (a call held by a long [`Fault::delay`] holds the shutdown too; drop the handle instead).
+    /// (a call held by a long [`Fault::delay`] holds the shutdown too; drop the emulator instead).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
@@ -564,7 +331,7 @@ impl EmulatorHandle {
     }
 }
 
-impl Drop for EmulatorHandle {
+impl Drop for Emulator {
     fn drop(&mut self) {
         // The servers watch this flag; dropping the sender would stop them as well.
         let _ = self.shutdown.send(true);

@@ -1,7 +1,7 @@
 //! How the emulator ends the jobs it runs.
 
 /// How a job ends once its running time is over. Set for new jobs with
-/// [`EmulatorHandle::set_outcome`](super::EmulatorHandle::set_outcome), or per job with the
+/// [`Emulator::set_outcome`](super::Emulator::set_outcome), or per job with the
 /// label `emulator-outcome` = `succeeded`, `failed`, `partially-succeeded` or `expired`.
 ///
 /// ```

@@ -27,7 +27,7 @@ use crate::v1::job_service_server::JobServiceServer;
 pub(crate) struct Config {
     pub(crate) location: String,
     pub(crate) require_auth: bool,
-    /// Whether each call's metadata is kept for [`EmulatorHandle::calls`](super::EmulatorHandle::calls).
+    /// Whether each call's metadata is kept for [`Emulator::calls`](super::Emulator::calls).
     pub(crate) record_calls: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
@@ -50,9 +50,9 @@ fn transport(endpoint: String, what: &str, error: impl std::fmt::Display) -> Err
     }
 }
 
-/// Resolves when the handle asks for shutdown or is dropped.
+/// Resolves when the `Emulator` asks for shutdown or is dropped.
 async fn stopped(mut signal: watch::Receiver<bool>) {
-    // An error means the sender is gone: the handle was dropped, stop too.
+    // An error means the sender is gone: the `Emulator` was dropped, stop too.
     let _ = signal.wait_for(|stop| *stop).await;
 }
 

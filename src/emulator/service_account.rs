@@ -12,7 +12,7 @@ pub(crate) const KEY_PROJECT: &str = "emulator-project";
 pub(crate) const KEY_EMAIL: &str = "emulator@emulator-project.iam.gserviceaccount.com";
 
 /// A service-account key, as a JSON key file holds it, for an account the emulator's token
-/// endpoint trusts. From [`EmulatorHandle::service_account_key`](super::EmulatorHandle::service_account_key).
+/// endpoint trusts. From [`Emulator::service_account_key`](super::Emulator::service_account_key).
 /// Debug output never shows the private key.
 ///
 /// ```no_run
@@ -20,7 +20,7 @@ pub(crate) const KEY_EMAIL: &str = "emulator@emulator-project.iam.gserviceaccoun
 /// use gcp_auth::TokenProvider;
 /// use vertex_batch::emulator::Emulator;
 ///
-/// let emu = Emulator::builder().require_auth(true).start().await?;
+/// let emu = Emulator::builder().with_require_auth(true).start().await?;
 /// let key = emu.service_account_key();
 /// let account = gcp_auth::CustomServiceAccount::from_json(&key.json)?;
 /// let token = account.token(&["https://www.googleapis.com/auth/cloud-platform"]).await?;

@@ -1,5 +1,5 @@
 //! The emulator's state: jobs, operations, tokens, faults and the call log, shared by the gRPC
-//! services, the token endpoint and the handle.
+//! services, the token endpoint and the `Emulator`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ use super::outcome::Outcome;
 use super::records::RecordedCall;
 
 /// The emulator's state, shared by its servers and handles. Hand it to
-/// [`EmulatorBuilder::state`](super::EmulatorBuilder::state) to restart an emulator (on the same
+/// [`EmulatorBuilder::with_state`](super::EmulatorBuilder::with_state) to restart an emulator (on the same
 /// port, say) with the jobs, operations and tokens of a previous one. The clock comes with it.
 ///
 /// ```no_run
@@ -28,7 +28,7 @@ use super::records::RecordedCall;
 /// let first = Emulator::builder().start().await?;
 /// let (addr, state) = (first.local_addr(), first.state());
 /// first.shutdown().await;
-/// let again = Emulator::builder().addr(addr).state(state).start().await?;
+/// let again = Emulator::builder().with_addr(addr).with_state(state).start().await?;
 /// # let _ = again; Ok(()) }
 /// ```
 #[derive(Clone, Debug)]

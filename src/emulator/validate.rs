@@ -4,6 +4,7 @@
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use super::outcome::{OUTCOME_LABEL, Outcome};
+use crate::names::split_bigquery_path;
 use crate::v1::BatchPredictionJob;
 use crate::v1::batch_prediction_job::input_config::Source;
 use crate::v1::batch_prediction_job::output_config::Destination;
@@ -298,14 +299,17 @@ fn is_gcs_uri(uri: &str) -> bool {
         && !uri.contains(char::is_whitespace)
 }
 
+/// `bq://[DOMAIN:]PROJECT[.DATASET[.TABLE]]` with `min_parts` to `max_parts` parts. The project
+/// may be domain-scoped (`example.com:my-project`), so the first part may hold dots.
 fn is_bq_uri(uri: &str, min_parts: usize, max_parts: usize) -> bool {
     uri.strip_prefix("bq://").is_some_and(|path| {
-        let parts: Vec<&str> = path.split('.').collect();
+        let parts = split_bigquery_path(path);
         (min_parts..=max_parts).contains(&parts.len())
-            && parts.iter().all(|p| {
+            && parts.iter().enumerate().all(|(i, p)| {
                 !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_:$".contains(c))
+                    && p.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || "-_:$".contains(c) || (i == 0 && c == '.')
+                    })
             })
     })
 }

@@ -35,13 +35,13 @@ const MAX_LABEL_CHARS: usize = 63;
 /// The hint given whenever the global endpoint cannot serve a job.
 const USE_REGIONAL: &str = "use a regional location such as `us-central1` or `europe-west4`";
 
-/// Where to start building a batch prediction job: [`BatchJob::builder`].
+/// Where to start building a batch prediction job: `BatchPredictionJob::builder`.
 ///
 /// ```
-/// use vertex_batch::{BatchJob, GenerationConfig, LocationName};
+/// use vertex_batch::{GenerationConfig, LocationName, v1::BatchPredictionJob};
 ///
 /// let parent = LocationName::new("my-project", "us-central1")?;
-/// let job = BatchJob::builder("gemini-2.0-flash-001")
+/// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
 ///     .with_display_name("my-job")
 ///     .with_input("gs://my-bucket/prompts.jsonl")
 ///     .with_output("gs://my-bucket/out/")
@@ -52,19 +52,17 @@ const USE_REGIONAL: &str = "use a regional location such as `us-central1` or `eu
 /// assert_eq!(job.input_config.as_ref().map(|c| c.instances_format.as_str()), Some("jsonl"));
 /// # Ok::<(), vertex_batch::Error>(())
 /// ```
-#[derive(Debug)]
-pub enum BatchJob {}
-
-impl BatchJob {
+impl BatchPredictionJob {
     /// A builder for a job running `model`: a bare id (`gemini-2.0-flash-001`), `models/X`,
     /// `PUB/MODEL`, a `publishers/...` name or a tuned model
     /// `projects/P/locations/L/models/ID[@VERSION]`. It is resolved and checked in
-    /// [`BatchJobBuilder::build`].
+    /// [`BatchJobBuilder::build`]; [`JobClient::create`](crate::JobClient::create) takes the
+    /// builder and builds it under the client's location.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("anthropic/claude-3-5-haiku@20241022")
+    /// let job = BatchPredictionJob::builder("anthropic/claude-3-5-haiku@20241022")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .build(&parent)?;
@@ -85,11 +83,11 @@ impl BatchJob {
 /// output a `bigquery_destination` in `bigquery`. Formats can be set explicitly.
 ///
 /// ```
-/// use vertex_batch::{BatchJob, LocationName};
+/// use vertex_batch::{LocationName, v1::BatchPredictionJob};
 ///
 /// // The documented BigQuery sample.
 /// let parent = LocationName::new("my-project", "us-central1")?;
-/// let job = BatchJob::builder("gemini-1.5-flash-002")
+/// let job = BatchPredictionJob::builder("gemini-1.5-flash-002")
 ///     .with_display_name("my-bigquery-batch-prediction-job")
 ///     .with_input("bq://storage-samples.generative_ai.batch_requests_for_multimodal_input")
 ///     .with_output("bq://my-project.my_dataset.output_result")
@@ -114,7 +112,7 @@ pub struct BatchJobBuilder {
 }
 
 impl BatchJobBuilder {
-    /// Same as [`BatchJob::builder`].
+    /// Same as [`BatchPredictionJob::builder`].
     ///
     /// ```
     /// # use vertex_batch::BatchJobBuilder;
@@ -141,9 +139,9 @@ impl BatchJobBuilder {
     /// Without one, the job is called `vertex-batch-<yyyymmdd-hhmmss>-<4 hex digits>` (UTC).
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let builder = BatchJob::builder("gemini-2.0-flash-001")
+    /// let builder = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/");
     /// assert!(builder.build(&parent)?.display_name.starts_with("vertex-batch-"));
@@ -159,9 +157,9 @@ impl BatchJobBuilder {
     /// `bq://project.dataset.table`.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/a.jsonl")
     ///     .with_input("gs://my-bucket/b.jsonl")
     ///     .with_output("gs://my-bucket/out/")
@@ -179,9 +177,9 @@ impl BatchJobBuilder {
     /// Adds several inputs; see [`BatchJobBuilder::with_input`].
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_inputs(["gs://my-bucket/a.jsonl", "gs://my-bucket/b.jsonl"])
     ///     .with_output("gs://my-bucket/out/")
     ///     .build(&parent)?;
@@ -201,9 +199,9 @@ impl BatchJobBuilder {
     /// BigQuery `bq://project[.dataset[.table]]`. A later call replaces an earlier one.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("bq://my-project.results")
     ///     .build(&parent)?;
@@ -220,9 +218,9 @@ impl BatchJobBuilder {
     /// `bq://` input, and a `bq://` input only with `bigquery`.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("projects/my-project/locations/us-central1/models/42")
+    /// let job = BatchPredictionJob::builder("projects/my-project/locations/us-central1/models/42")
     ///     .with_input("gs://my-bucket/instances.csv")
     ///     .with_instances_format("csv")
     ///     .with_output("gs://my-bucket/out/")
@@ -240,9 +238,9 @@ impl BatchJobBuilder {
     /// `bigquery`.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let err = BatchJob::builder("gemini-2.0-flash-001")
+    /// let err = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_predictions_format("bigquery")
@@ -260,10 +258,10 @@ impl BatchJobBuilder {
     /// every request of the job; per-request `generationConfig` in the input file wins.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, GenerationConfig, LocationName};
+    /// # use vertex_batch::{GenerationConfig, LocationName, v1::BatchPredictionJob};
     /// # use vertex_batch::params::value_to_json;
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_generation_config(GenerationConfig::new().with_temperature(0.2).with_max_output_tokens(200))
@@ -281,10 +279,10 @@ impl BatchJobBuilder {
     /// are merged over those of [`BatchJobBuilder::with_generation_config`] and win on a clash.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, GenerationConfig, LocationName};
+    /// # use vertex_batch::{GenerationConfig, LocationName, v1::BatchPredictionJob};
     /// # use vertex_batch::params::value_to_json;
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_generation_config(GenerationConfig::new().with_temperature(0.2).with_seed(1))
@@ -304,9 +302,9 @@ impl BatchJobBuilder {
     /// the one kept for [`REQUEST_ID_LABEL`]). A later value for a key replaces an earlier one.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let builder = BatchJob::builder("gemini-2.0-flash-001")
+    /// let builder = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/");
     /// assert_eq!(builder.clone().with_label("team", "ml").build(&parent)?.labels["team"], "ml");
@@ -322,9 +320,9 @@ impl BatchJobBuilder {
     /// Adds several labels; see [`BatchJobBuilder::with_label`].
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_labels([("team", "ml"), ("env", "prod")])
@@ -347,9 +345,9 @@ impl BatchJobBuilder {
     /// service agent.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_service_account("batch@my-project.iam.gserviceaccount.com")
@@ -366,10 +364,10 @@ impl BatchJobBuilder {
     /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// # let parent = LocationName::new("my-project", "us-central1")?;
     /// let key = "projects/my-project/locations/us-central1/keyRings/r/cryptoKeys/k";
-    /// let job = BatchJob::builder("gemini-2.0-flash-001")
+    /// let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("gs://my-bucket/prompts.jsonl")
     ///     .with_output("gs://my-bucket/out/")
     ///     .with_encryption_key(key)
@@ -391,9 +389,9 @@ impl BatchJobBuilder {
     /// tuned models in the `global` location, whose endpoint serves neither.
     ///
     /// ```
-    /// # use vertex_batch::{BatchJob, LocationName};
+    /// # use vertex_batch::{LocationName, v1::BatchPredictionJob};
     /// let global = LocationName::new("my-project", "global")?;
-    /// let err = BatchJob::builder("gemini-2.0-flash-001")
+    /// let err = BatchPredictionJob::builder("gemini-2.0-flash-001")
     ///     .with_input("bq://my-project.ds.prompts")
     ///     .with_output("bq://my-project.ds")
     ///     .build(&global)
@@ -783,7 +781,7 @@ mod tests {
     }
 
     fn gcs_job() -> BatchJobBuilder {
-        BatchJob::builder("gemini-2.0-flash-001")
+        BatchPredictionJob::builder("gemini-2.0-flash-001")
             .with_display_name("my-job")
             .with_input("gs://my-bucket/prompts.jsonl")
             .with_output("gs://my-bucket/out/")
@@ -839,7 +837,7 @@ mod tests {
             "bq://my-project.ds",
             "bq://my-project.ds.out",
         ] {
-            let job = BatchJob::builder("gemini-2.0-flash-001")
+            let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("bq://my-project.ds.prompts")
                 .with_output(output)
                 .build(&parent())
@@ -868,7 +866,7 @@ mod tests {
             .with_output("bq://my-project.ds")
             .build(&parent())
             .unwrap();
-        BatchJob::builder("gemini-2.0-flash-001")
+        BatchPredictionJob::builder("gemini-2.0-flash-001")
             .with_input("bq://my-project.ds.prompts")
             .with_output("gs://my-bucket/out/")
             .build(&parent())
@@ -878,7 +876,7 @@ mod tests {
     #[test]
     fn missing_input_or_output_is_refused() {
         let (field, reason) = refused(
-            BatchJob::builder("gemini-2.0-flash-001").with_output("gs://my-bucket/out/"),
+            BatchPredictionJob::builder("gemini-2.0-flash-001").with_output("gs://my-bucket/out/"),
             &parent(),
         );
         assert_eq!(field, "input_config");
@@ -887,7 +885,8 @@ mod tests {
             "{reason}"
         );
         let (field, reason) = refused(
-            BatchJob::builder("gemini-2.0-flash-001").with_input("gs://my-bucket/a.jsonl"),
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
+                .with_input("gs://my-bucket/a.jsonl"),
             &parent(),
         );
         assert_eq!(field, "output_config");
@@ -924,7 +923,7 @@ mod tests {
             "{reason}"
         );
         let (field, reason) = refused(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_inputs(["bq://my-project.ds.a", "bq://my-project.ds.b"])
                 .with_output("bq://my-project.ds"),
             &parent(),
@@ -940,7 +939,7 @@ mod tests {
     fn the_global_endpoint_refuses_bigquery_and_tuned_models() {
         gcs_job().build(&global()).unwrap();
         let (field, reason) = refused(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("bq://my-project.ds.prompts")
                 .with_output("gs://my-bucket/out/"),
             &global(),
@@ -997,7 +996,7 @@ mod tests {
         let (field, reason) = refused(gcs_job().with_display_name("x".repeat(129)), &parent());
         assert_eq!(field, "display_name");
         assert!(reason.contains("at most 128"), "{reason}");
-        let job = BatchJob::builder("gemini-2.0-flash-001")
+        let job = BatchPredictionJob::builder("gemini-2.0-flash-001")
             .with_input("gs://my-bucket/a.jsonl")
             .with_output("gs://my-bucket/out/")
             .build(&parent())
@@ -1025,7 +1024,7 @@ mod tests {
             "{reason}"
         );
         let (field, reason) = refused(
-            BatchJob::builder("gemini-2.0-flash-001")
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
                 .with_input("bq://my-project.ds.t")
                 .with_output("bq://my-project.ds")
                 .with_predictions_format("jsonl"),

@@ -2,7 +2,9 @@
 //! Each is checked for its shape here, so a typo fails before any call with the field named.
 
 use crate::error::{Error, Result};
-use crate::names::validate_project;
+use crate::names::{
+    is_project_domain, split_bigquery_path, split_project_domain, validate_project,
+};
 
 const INPUT_FORMS: &str = "inputs are Cloud Storage files `gs://bucket/path/prompts.jsonl` \
      (one or more, wildcards allowed) or one BigQuery table `bq://project.dataset.table`";
@@ -125,22 +127,15 @@ fn check_bigquery(uri: &str, rest: &str, field: &str) -> Result<usize> {
             format!("{uri:?} {why}; a BigQuery URI is `bq://project.dataset.table`"),
         )
     };
-    let (domain, path) = match rest.rsplit_once(':') {
-        Some((domain, path)) => (Some(domain), path),
-        None => (None, rest),
-    };
-    if let Some(domain) = domain {
-        let ok = !domain.is_empty()
-            && domain
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'));
-        if !ok {
-            return Err(bad(format!("has a bad project domain `{domain}`")));
-        }
-    }
-    let parts: Vec<&str> = path.split('.').collect();
+    // The project's rules are the ones of names.rs, domain-scoped projects included.
+    let parts = split_bigquery_path(rest);
     if parts.len() > 3 {
         return Err(bad("has more than three parts".to_owned()));
+    }
+    if let (Some(domain), _) = split_project_domain(parts[0])
+        && !is_project_domain(domain)
+    {
+        return Err(bad(format!("has a bad project domain `{domain}`")));
     }
     validate_project(parts[0]).map_err(|e| bad(format!("has a bad project: {e}")))?;
     if let Some(dataset) = parts.get(1) {
@@ -211,6 +206,7 @@ mod tests {
         let uri = "bq://storage-samples.generative_ai.batch_requests_for_multimodal_input";
         assert_eq!(parse_input(uri, 0).unwrap(), Input::BigQuery(uri.into()));
         parse_input("bq://example.com:my-project.ds.t", 0).unwrap();
+        parse_input("bq://example.com:my-project.dataset.table", 0).unwrap();
         for (uri, why) in [
             ("bq://my-project.dataset", "is not a table"),
             ("bq://my-project", "is not a table"),
@@ -222,6 +218,25 @@ mod tests {
             ("bq://my-project.d.t/x", "bad table"),
             ("bq://my-project.d.t.u", "more than three parts"),
             ("bq://Ex:my-project.d.t", "bad project domain"),
+        ] {
+            let (field, reason) = field_and_reason(parse_input(uri, 0).unwrap_err());
+            assert_eq!(field, "input_config.bigquery_source.input_uri", "{uri}");
+            assert!(reason.contains(why), "{uri}: {reason}");
+        }
+    }
+
+    #[test]
+    fn domain_scoped_bigquery_projects_follow_the_project_rules() {
+        for (uri, why) in [
+            ("bq://example.com:.ds.t", "bad project"),
+            ("bq://:my-project.ds.t", "bad project domain"),
+            ("bq://ex_ample.com:my-project.ds.t", "bad project domain"),
+            ("bq://example.com:My-project.ds.t", "bad project"),
+            (
+                "bq://example.com:my-project.ds.t.u",
+                "more than three parts",
+            ),
+            ("bq://example.com:my-project.d-s.t", "bad dataset"),
         ] {
             let (field, reason) = field_and_reason(parse_input(uri, 0).unwrap_err());
             assert_eq!(field, "input_config.bigquery_source.input_uri", "{uri}");
@@ -266,6 +281,13 @@ mod tests {
             "bq://my-project",
             "bq://my-project.ds",
             "bq://my-project.ds.table",
+        ] {
+            assert_eq!(parse_output(uri).unwrap(), Output::BigQuery(uri.into()));
+        }
+        for uri in [
+            "bq://example.com:my-project",
+            "bq://example.com:my-project.ds",
+            "bq://example.com:my-project.dataset.table",
         ] {
             assert_eq!(parse_output(uri).unwrap(), Output::BigQuery(uri.into()));
         }

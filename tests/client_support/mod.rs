@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
-use vertex_batch::{
-    BatchJob, BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions,
-};
+use vertex_batch::emulator::{Emulator, EmulatorBuilder};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
 
 pub const PROJECT: &str = "test-project";
 pub const LOCATION: &str = "us-central1";
@@ -15,10 +14,10 @@ pub const LOCATION: &str = "us-central1";
 /// An emulator with TLS, required auth and a manual clock.
 pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()
-        .location(LOCATION)
-        .tls(true)
-        .require_auth(true)
-        .manual_clock()
+        .with_location(LOCATION)
+        .with_tls(true)
+        .with_require_auth(true)
+        .with_manual_clock(true)
 }
 
 /// Backoffs and polls short enough for tests (they still wait for real answers, never sleep
@@ -36,7 +35,7 @@ pub fn fast_waits() -> WaitOptions {
 }
 
 /// The client builder for `emu`: its endpoint and CA, a throwaway service-account key.
-pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
+pub fn client_builder(emu: &Emulator) -> JobClientBuilder {
     JobClient::builder()
         .with_project(PROJECT)
         .with_location(emu.location())
@@ -47,7 +46,7 @@ pub fn client_builder(emu: &EmulatorHandle) -> JobClientBuilder {
 }
 
 /// An emulator (TLS, auth, manual clock) and a client connected to it.
-pub async fn start() -> (EmulatorHandle, JobClient) {
+pub async fn start() -> (Emulator, JobClient) {
     let emu = emulator().start().await.expect("emulator starts");
     let client = client_builder(&emu)
         .connect()
@@ -58,7 +57,7 @@ pub async fn start() -> (EmulatorHandle, JobClient) {
 
 /// The Go sample's job: GCS input, temperature 0.2, maxOutputTokens 200.
 pub fn gcs_job(display_name: &str) -> BatchJobBuilder {
-    BatchJob::builder("gemini-2.0-flash-001")
+    BatchPredictionJob::builder("gemini-2.0-flash-001")
         .with_display_name(display_name)
         .with_input("gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl")
         .with_output("gs://my-bucket/batch-output")

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
-use vertex_batch::emulator::EmulatorHandle;
+use vertex_batch::emulator::Emulator;
 use vertex_batch::v1::batch_prediction_job::{
     InputConfig, OutputConfig, input_config, output_config,
 };
@@ -16,7 +16,7 @@ pub const PARENT: &str = "projects/my-project/locations/us-central1";
 pub const MODEL: &str = "publishers/google/models/gemini-2.0-flash-001";
 
 /// A channel to the emulator, trusting its CA when it serves TLS.
-pub async fn channel(emu: &EmulatorHandle) -> Channel {
+pub async fn channel(emu: &Emulator) -> Channel {
     let mut endpoint = Channel::from_shared(emu.uri()).expect("emulator URI");
     if let Some(ca) = emu.ca_pem() {
         endpoint = endpoint
@@ -30,7 +30,7 @@ pub async fn channel(emu: &EmulatorHandle) -> Channel {
     endpoint.connect().await.expect("connect to the emulator")
 }
 
-pub async fn client(emu: &EmulatorHandle) -> JobServiceClient<Channel> {
+pub async fn client(emu: &Emulator) -> JobServiceClient<Channel> {
     JobServiceClient::new(channel(emu).await)
 }
 

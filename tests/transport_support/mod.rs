@@ -4,7 +4,7 @@
 
 use tonic::Code;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+use vertex_batch::emulator::{Emulator, EmulatorBuilder};
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::routing;
 use vertex_batch::transport::AuthChannel;
@@ -15,11 +15,11 @@ pub const PARENT: &str = "projects/transport-test/locations/us-central1";
 pub const JOB: &str = "projects/transport-test/locations/us-central1/batchPredictionJobs/404";
 
 pub fn emulator() -> EmulatorBuilder {
-    Emulator::builder().location("us-central1")
+    Emulator::builder().with_location("us-central1")
 }
 
 /// The emulator's endpoint, trusting its CA when it serves TLS.
-pub fn endpoint(emu: &EmulatorHandle) -> Endpoint {
+pub fn endpoint(emu: &Emulator) -> Endpoint {
     let endpoint = Endpoint::custom(&emu.uri()).expect("the emulator's URI is an endpoint");
     match emu.ca_pem() {
         Some(pem) => endpoint.with_ca_pem(pem),
@@ -27,7 +27,7 @@ pub fn endpoint(emu: &EmulatorHandle) -> Endpoint {
     }
 }
 
-pub async fn channel(emu: &EmulatorHandle, credentials: Credentials) -> AuthChannel {
+pub async fn channel(emu: &Emulator, credentials: Credentials) -> AuthChannel {
     AuthChannel::builder()
         .with_endpoint(endpoint(emu))
         .with_credentials(credentials)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use vertex_batch::auth::Credentials;
-use vertex_batch::emulator::{Emulator, EmulatorHandle};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::{JobClient, WaitOptions};
 
@@ -50,7 +50,7 @@ pub struct Globals {
 /// as long as the client is needed).
 pub struct Connected {
     pub client: JobClient,
-    pub _emulator: Option<EmulatorHandle>,
+    pub _emulator: Option<Emulator>,
 }
 
 impl Globals {
@@ -94,10 +94,10 @@ impl Globals {
     /// token endpoint is the emulator's. Jobs pend 1 s and run 2 s.
     async fn connect_to_embedded_emulator(&self) -> anyhow::Result<Connected> {
         let emulator = Emulator::builder()
-            .location(&self.location)
-            .tls(true)
-            .require_auth(true)
-            .durations(Duration::from_secs(1), Duration::from_secs(2))
+            .with_location(&self.location)
+            .with_tls(true)
+            .with_require_auth(true)
+            .with_durations(Duration::from_secs(1), Duration::from_secs(2))
             .start()
             .await?;
         tracing::info!(uri = %emulator.uri(), "embedded emulator started");

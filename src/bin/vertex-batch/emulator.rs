@@ -1,87 +1,12 @@
-//! `emulator`: the embedded JobService emulator as a long-running process.
+//! `emulator`: the embedded JobService emulator as a long-running process, the library's
+//! launcher (the `vertex-batch-emulator` binary runs the same one).
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-use anyhow::Context;
-use vertex_batch::emulator::Emulator;
+use vertex_batch::emulator::launcher::{self, EmulatorArgs};
 
 use crate::connect::Globals;
+use crate::exit::Exit;
 
-#[derive(clap::Args)]
-#[command(after_help = "\
-Examples:
-  vertex-batch emulator --port 8443 --tls
-  # then, in another terminal, paste the flags it prints:
-  vertex-batch --endpoint https://127.0.0.1:8443 --ca-cert DIR/ca.pem --credentials DIR/key.json \\
-      --project my-project list")]
-pub struct EmulatorArgs {
-    /// The port to listen on (0: any free port).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Serve TLS with a certificate made at start (its CA is written to DIR/ca.pem).
-    #[arg(long)]
-    tls: bool,
-    /// Where to write the service-account key (and the CA): default a fresh temporary folder.
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-}
-
-pub async fn run(globals: &Globals, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
-    let emulator = Emulator::builder()
-        .location(&globals.location)
-        .addr(SocketAddr::from(([127, 0, 0, 1], args.port)))
-        .tls(args.tls)
-        .require_auth(true)
-        .start()
-        .await?;
-    let temporary = args.dir.is_none();
-    let dir = args.dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("vertex-batch-emulator-{}", std::process::id()))
-    });
-    std::fs::create_dir_all(&dir).with_context(|| format!("--dir {}", dir.display()))?;
-    let key_path = dir.join("key.json");
-    write_private(&key_path, &emulator.service_account_key().json)?;
-    let mut flags = format!("--endpoint {}", emulator.uri());
-    if let Some(ca) = emulator.ca_pem() {
-        let ca_path = dir.join("ca.pem");
-        write_private(&ca_path, &ca)?;
-        flags.push_str(&format!(" --ca-cert {}", ca_path.display()));
-    }
-    flags.push_str(&format!(" --credentials {}", key_path.display()));
-    println!(
-        "emulator serving {} for location {}",
-        emulator.uri(),
-        emulator.location()
-    );
-    println!(
-        "use it with: vertex-batch {flags} --location {} --project my-project ...",
-        emulator.location()
-    );
-    println!("press Ctrl-C to stop");
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not listen for Ctrl-C")?;
-    emulator.shutdown().await;
-    if temporary {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("could not remove {}", dir.display()))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Writes a file only its owner can read: the key is a throwaway, but a private key all the same.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
+pub async fn run(globals: &Globals, args: EmulatorArgs) -> anyhow::Result<Exit> {
+    launcher::run(&args, &globals.location).await?;
+    Ok(Exit::Success)
 }

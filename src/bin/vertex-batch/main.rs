@@ -1,18 +1,27 @@
 //! `vertex-batch`: Vertex AI batch prediction jobs from the command line, a thin layer over
 //! [`vertex_batch::JobClient`].
+//!
+//! One file per subcommand, named after it; `connect` (the global options and the client they
+//! make), `print` (how a job is shown) and `exit` (every exit code) serve them all.
 
+mod cancel;
 mod connect;
+mod create;
+mod delete;
 mod emulator;
-mod manage;
+mod exit;
+mod get;
+mod list;
 mod print;
 mod results;
-mod show;
 mod submit;
 mod wait;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use exit::Exit;
 
 /// Submit, watch, list, cancel and delete Vertex AI batch prediction jobs (Gemini).
 #[derive(Parser)]
@@ -39,26 +48,23 @@ enum Command {
     /// Submit a batch prediction job from a model, inputs and an output.
     Submit(submit::SubmitArgs),
     /// Submit a job from a REST request body (proto3 JSON), as in the Vertex AI docs.
-    Create(submit::CreateArgs),
+    Create(create::CreateArgs),
     /// Show a job.
-    Get(show::GetArgs),
+    Get(get::GetArgs),
     /// List jobs, newest first.
-    List(show::ListArgs),
+    List(list::ListArgs),
     /// Wait until a job ends, showing its progress; the exit code says how it ended.
     Wait(wait::WaitArgs),
     /// Ask the service to cancel a job.
-    Cancel(manage::CancelArgs),
+    Cancel(cancel::CancelArgs),
     /// Delete a job that has ended.
-    Delete(manage::DeleteArgs),
+    Delete(delete::DeleteArgs),
     /// Summarise a predictions.jsonl (counts, failed rows) or print its answers as JSONL or CSV.
     Results(results::ResultsArgs),
-    /// Run the emulator until Ctrl-C, for other vertex-batch commands or any gRPC client.
-    Emulator(emulator::EmulatorArgs),
+    /// Run the emulator until Ctrl-C, for other vertex-batch commands or any gRPC client (the
+    /// vertex-batch-emulator binary, with the same flags).
+    Emulator(vertex_batch::emulator::launcher::EmulatorArgs),
 }
-
-/// Exit codes. How a waited-for job ended has its own codes (see `wait --help`).
-const EXIT_ERROR: u8 = 1;
-const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -66,7 +72,7 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() => {
             // --help and --version
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return Exit::Success.into();
         }
         Err(e) => {
             // clap's first paragraph is the error; the rest is usage, which `--help` shows.
@@ -77,7 +83,7 @@ fn main() -> ExitCode {
                 .map(str::trim)
                 .collect();
             eprintln!("{} (see --help)", error.join(" "));
-            return ExitCode::from(EXIT_USAGE);
+            return Exit::Usage.into();
         }
     };
     init_tracing(cli.globals.verbose);
@@ -89,21 +95,21 @@ fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::anyhow!("could not start the async runtime: {e}")),
     };
     match runtime.block_on(run(cli)) {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(e) => fail(&e),
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let globals = cli.globals;
     match cli.command {
-        Command::Submit(args) => submit::submit(&globals, args).await,
-        Command::Create(args) => submit::create(&globals, args).await,
-        Command::Get(args) => show::get(&globals, args).await,
-        Command::List(args) => show::list(&globals, args).await,
+        Command::Submit(args) => submit::run(&globals, args).await,
+        Command::Create(args) => create::run(&globals, args).await,
+        Command::Get(args) => get::run(&globals, args).await,
+        Command::List(args) => list::run(&globals, args).await,
         Command::Wait(args) => wait::run(&globals, args).await,
-        Command::Cancel(args) => manage::cancel(&globals, args).await,
-        Command::Delete(args) => manage::delete(&globals, args).await,
+        Command::Cancel(args) => cancel::run(&globals, args).await,
+        Command::Delete(args) => delete::run(&globals, args).await,
         Command::Results(args) => results::run(args),
         Command::Emulator(args) => emulator::run(&globals, args).await,
     }
@@ -113,7 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn fail(error: &anyhow::Error) -> ExitCode {
     let message = format!("{error:#}").replace('\n', " ");
     eprintln!("error: {message}");
-    ExitCode::from(EXIT_ERROR)
+    Exit::Error.into()
 }
 
 /// `-v`: this crate's debug logs; `-vv`: everything's. `RUST_LOG` overrides both.

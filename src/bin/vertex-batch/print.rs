@@ -3,7 +3,6 @@
 use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::batch_prediction_job::input_config::Source;
 use vertex_batch::v1::batch_prediction_job::output_config::Destination;
-use vertex_batch::{BatchPredictionJobExt, JobStateExt};
 
 /// `--json`, on every command that prints a job.
 #[derive(clap::Args)]

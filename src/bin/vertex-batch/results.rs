@@ -1,13 +1,14 @@
 //! `results`: what a job's predictions.jsonl says — counts and failed rows, or every answer as
-//! JSONL or CSV. Reads local files (a downloaded output directory, or the emulator's `--dir`).
+//! JSONL or CSV. Reads local files (a downloaded output directory, or the emulator's `--gcs-root` folder).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use vertex_batch::batch_file::{Prediction, PredictionReader, Summary};
+
+use crate::exit::Exit;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -30,7 +31,7 @@ enum AnswerFormat {
     Csv,
 }
 
-pub fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ResultsArgs) -> anyhow::Result<Exit> {
     let open = || {
         if args.path.is_dir() {
             PredictionReader::open_dir(&args.path)
@@ -42,7 +43,7 @@ pub fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
         None => summarise(Summary::from_reader(open()?)?),
         Some(format) => answers(open()?, format)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 fn summarise(summary: Summary) {

@@ -1,14 +1,11 @@
-//! `submit` (a job from flags) and `create` (a job from a REST request body).
+//! `submit`: a job from flags.
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use anyhow::Context;
 use serde_json::Value as Json;
-use vertex_batch::{BatchJob, GenerationConfig};
+use vertex_batch::GenerationConfig;
+use vertex_batch::v1::BatchPredictionJob;
 
 use crate::connect::Globals;
+use crate::exit::Exit;
 use crate::print::Format;
 use crate::wait::{self, WaitAfter};
 
@@ -58,26 +55,7 @@ pub struct SubmitArgs {
     format: Format,
 }
 
-#[derive(clap::Args)]
-#[command(after_help = r#"Examples:
-  vertex-batch --project my-project create --request request.json
-  echo '{"displayName": "my-cloud-storage-batch-prediction-job",
-        "model": "publishers/google/models/gemini-2.0-flash-001",
-        "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": "gs://my-bucket/in.jsonl"}},
-        "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": "gs://my-bucket/out"}}}' \
-    | vertex-batch --project my-project create --request -"#)]
-pub struct CreateArgs {
-    /// The request body as in the REST docs (a BatchPredictionJob in proto3 JSON; `uris` may be
-    /// a single string), from a file or `-` for stdin.
-    #[arg(long, value_name = "FILE|-")]
-    request: PathBuf,
-    #[command(flatten)]
-    then: WaitAfter,
-    #[command(flatten)]
-    format: Format,
-}
-
-pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(globals: &Globals, args: SubmitArgs) -> anyhow::Result<Exit> {
     let mut config = GenerationConfig::new();
     if let Some(t) = args.temperature {
         config = config.with_temperature(t);
@@ -94,7 +72,7 @@ pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitC
     for (key, value) in args.params {
         config = config.with_param(key, value);
     }
-    let mut job = BatchJob::builder(args.model)
+    let mut job = BatchPredictionJob::builder(args.model)
         .with_inputs(args.input)
         .with_output(args.output)
         .with_labels(args.labels);
@@ -106,41 +84,7 @@ pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitC
     }
     let connected = globals.connect().await?;
     let job = connected.client.create(job).await?;
-    finish(&connected.client, job, &args.then, &args.format).await
-}
-
-pub async fn create(globals: &Globals, args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let body = if args.request.as_os_str() == "-" {
-        let mut body = String::new();
-        std::io::stdin()
-            .read_to_string(&mut body)
-            .context("--request -: could not read stdin")?;
-        body
-    } else {
-        std::fs::read_to_string(&args.request)
-            .with_context(|| format!("--request {}: could not read it", args.request.display()))?
-    };
-    let job = vertex_batch::json::job_from_json(&body).context("--request")?;
-    let connected = globals.connect().await?;
-    let job = connected.client.create_job(job).await?;
-    finish(&connected.client, job, &args.then, &args.format).await
-}
-
-/// Prints the created job, or waits for it to end.
-async fn finish(
-    client: &vertex_batch::JobClient,
-    job: vertex_batch::v1::BatchPredictionJob,
-    then: &WaitAfter,
-    format: &Format,
-) -> anyhow::Result<ExitCode> {
-    if !then.wait {
-        format.job(&job)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !format.json {
-        eprintln!("submitted {}", job.name);
-    }
-    wait::follow(client, &job.name, &then.poll, format).await
+    wait::print_or_follow(&connected.client, job, &args.then, &args.format).await
 }
 
 fn parse_param(s: &str) -> Result<(String, Json), String> {

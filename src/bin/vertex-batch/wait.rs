@@ -1,24 +1,18 @@
 //! `wait`: follow a job until it ends, with a progress bar; the exit code says how it ended.
+//! `submit`, `create` and `cancel` go on to wait with `--wait`, through [`follow`].
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use vertex_batch::v1::JobState;
-use vertex_batch::{BatchPredictionJobExt, JobClient, JobStateExt, WaitOptions};
+use vertex_batch::v1::BatchPredictionJob;
+use vertex_batch::{JobClient, WaitOptions};
 
 use crate::connect::Globals;
+use crate::exit::Exit;
 use crate::print::Format;
 
-/// How a waited-for job ended, as the process's exit code. 1 is any error, 2 bad arguments.
-const EXIT_FAILED: u8 = 3;
-const EXIT_CANCELLED: u8 = 4;
-const EXIT_EXPIRED: u8 = 5;
-const EXIT_PARTIALLY_SUCCEEDED: u8 = 6;
-const EXIT_TIMEOUT: u8 = 7;
-
 #[derive(clap::Args)]
-#[command(after_help = WAIT_HELP)]
+#[command(after_help = help())]
 pub struct WaitArgs {
     /// The job: its id or full resource name.
     job: String,
@@ -28,20 +22,18 @@ pub struct WaitArgs {
     format: Format,
 }
 
-const WAIT_HELP: &str = "\
+/// Examples, then the exit codes as [`Exit`] defines them.
+fn help() -> String {
+    format!(
+        "\
 Examples:
   vertex-batch --project my-project wait 1234567890 && echo done
   vertex-batch wait projects/my-project/locations/us-central1/batchPredictionJobs/1234567890 --timeout 3600
 
-Exit codes:
-  0  the job SUCCEEDED
-  1  an error (the job could not be read)
-  2  bad arguments
-  3  the job FAILED
-  4  the job was CANCELLED
-  5  the job EXPIRED
-  6  the job PARTIALLY_SUCCEEDED (some rows failed: see the status column of the output)
-  7  --timeout ran out; the job goes on";
+{}",
+        Exit::help()
+    )
+}
 
 /// `--wait` and how to poll, for the commands that can go on to wait for the job.
 #[derive(clap::Args)]
@@ -77,9 +69,26 @@ impl Poll {
     }
 }
 
-pub async fn run(globals: &Globals, args: WaitArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(globals: &Globals, args: WaitArgs) -> anyhow::Result<Exit> {
     let connected = globals.connect().await?;
     follow(&connected.client, &args.job, &args.poll, &args.format).await
+}
+
+/// For `submit` and `create`: prints the created job, or with `--wait` waits for it to end.
+pub async fn print_or_follow(
+    client: &JobClient,
+    job: BatchPredictionJob,
+    then: &WaitAfter,
+    format: &Format,
+) -> anyhow::Result<Exit> {
+    if !then.wait {
+        format.job(&job)?;
+        return Ok(Exit::Success);
+    }
+    if !format.json {
+        eprintln!("submitted {}", job.name);
+    }
+    follow(client, &job.name, &then.poll, format).await
 }
 
 /// Waits for `job`, showing its state and counts, then prints it.
@@ -88,7 +97,7 @@ pub async fn follow(
     job: &str,
     poll: &Poll,
     format: &Format,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Exit> {
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} {msg:<20} [{bar:30}] {pos}/{len} rows, {elapsed}")
             .map_err(|e| anyhow::anyhow!("progress bar template: {e}"))?,
@@ -116,24 +125,12 @@ pub async fn follow(
         Ok(job) => job,
         Err(e) if e.is_wait_timeout() => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_TIMEOUT));
+            return Ok(Exit::Timeout);
         }
         Err(e) => return Err(e.into()),
     };
     format.job(&job)?;
-    Ok(exit_code(job.state()))
-}
-
-fn exit_code(state: JobState) -> ExitCode {
-    match state {
-        JobState::Succeeded => ExitCode::SUCCESS,
-        JobState::Failed => ExitCode::from(EXIT_FAILED),
-        JobState::Cancelled => ExitCode::from(EXIT_CANCELLED),
-        JobState::Expired => ExitCode::from(EXIT_EXPIRED),
-        JobState::PartiallySucceeded => ExitCode::from(EXIT_PARTIALLY_SUCCEEDED),
-        // wait returns only ended jobs
-        _ => ExitCode::FAILURE,
-    }
+    Ok(Exit::for_ended(job.state()))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {

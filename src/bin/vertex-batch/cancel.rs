@@ -1,8 +1,7 @@
-//! `cancel` and `delete`.
-
-use std::process::ExitCode;
+//! `cancel`: ask the service to cancel a job, and optionally wait until it is CANCELLED.
 
 use crate::connect::Globals;
+use crate::exit::Exit;
 use crate::print::Format;
 use crate::wait::{self, WaitAfter};
 
@@ -20,18 +19,7 @@ pub struct CancelArgs {
     format: Format,
 }
 
-#[derive(clap::Args)]
-#[command(after_help = "\
-Examples:
-  vertex-batch --project my-project delete 1234567890
-  # a job still running cannot be deleted: cancel it first
-  vertex-batch --project my-project cancel 1234567890 --wait; vertex-batch --project my-project delete 1234567890")]
-pub struct DeleteArgs {
-    /// The job: its id or full resource name.
-    job: String,
-}
-
-pub async fn cancel(globals: &Globals, args: CancelArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(globals: &Globals, args: CancelArgs) -> anyhow::Result<Exit> {
     let connected = globals.connect().await?;
     let name = connected.client.job_name(&args.job)?.to_string();
     connected.client.cancel(&name).await?;
@@ -43,13 +31,5 @@ pub async fn cancel(globals: &Globals, args: CancelArgs) -> anyhow::Result<ExitC
     } else {
         println!("cancel requested for {name}; it stops when the job is CANCELLED");
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn delete(globals: &Globals, args: DeleteArgs) -> anyhow::Result<ExitCode> {
-    let connected = globals.connect().await?;
-    let name = connected.client.job_name(&args.job)?.to_string();
-    connected.client.delete(&name).await?;
-    println!("deleted {name}");
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

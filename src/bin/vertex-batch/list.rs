@@ -1,25 +1,12 @@
-//! `get` and `list`.
-
-use std::process::ExitCode;
+//! `list`: a table of jobs, newest first.
 
 use futures_util::{StreamExt, TryStreamExt};
+use vertex_batch::JobFilter;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
-use vertex_batch::{BatchPredictionJobExt, JobFilter, JobStateExt};
 
 use crate::connect::Globals;
+use crate::exit::Exit;
 use crate::print::Format;
-
-#[derive(clap::Args)]
-#[command(after_help = "\
-Examples:
-  vertex-batch --project my-project get 1234567890
-  vertex-batch get projects/my-project/locations/us-central1/batchPredictionJobs/1234567890 --json")]
-pub struct GetArgs {
-    /// The job: its id or full resource name.
-    job: String,
-    #[command(flatten)]
-    format: Format,
-}
 
 #[derive(clap::Args)]
 #[command(after_help = r#"Examples:
@@ -27,7 +14,8 @@ pub struct GetArgs {
   vertex-batch --project my-project list --filter 'display_name="nightly"' --limit 5 --json"#)]
 pub struct ListArgs {
     /// Only jobs in this state: pending, running, succeeded, failed, cancelled, ...
-    #[arg(long, value_parser = parse_state)]
+    /// (the library's parser: any case, JOB_STATE_ prefix optional).
+    #[arg(long)]
     state: Option<JobState>,
     /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'.
     #[arg(long)]
@@ -39,14 +27,7 @@ pub struct ListArgs {
     format: Format,
 }
 
-pub async fn get(globals: &Globals, args: GetArgs) -> anyhow::Result<ExitCode> {
-    let connected = globals.connect().await?;
-    let job = connected.client.get(&args.job).await?;
-    args.format.job(&job)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn list(globals: &Globals, args: ListArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(globals: &Globals, args: ListArgs) -> anyhow::Result<Exit> {
     let mut filter = match args.filter {
         Some(filter) => JobFilter::raw(filter),
         None => JobFilter::new(),
@@ -71,7 +52,7 @@ pub async fn list(globals: &Globals, args: ListArgs) -> anyhow::Result<ExitCode>
     } else {
         print!("{}", table(&jobs));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// One row per job: id, state, rows done, creation time, display name.
@@ -107,16 +88,4 @@ fn table(jobs: &[BatchPredictionJob]) -> String {
         ));
     }
     out
-}
-
-/// `running`, `RUNNING` or `JOB_STATE_RUNNING`.
-pub fn parse_state(s: &str) -> Result<JobState, String> {
-    let upper = s.to_ascii_uppercase().replace('-', "_");
-    let name = upper.strip_prefix("JOB_STATE_").unwrap_or(&upper);
-    JobState::from_str_name(&format!("JOB_STATE_{name}")).ok_or_else(|| {
-        format!(
-            "`{s}` is not a job state; one of pending, running, succeeded, failed, cancelling, \
-             cancelled, paused, expired, partially_succeeded"
-        )
-    })
 }

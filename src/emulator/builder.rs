@@ -1,0 +1,245 @@
+//! Configuring and starting an emulator: [`EmulatorBuilder`], from [`Emulator::builder`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::gcs_folder::GcsFolder;
+use super::lifecycle::Durations;
+use super::{Emulator, EmulatorState, server, tls, validate};
+use crate::Error;
+
+impl Emulator {
+    /// A builder with the defaults: `us-central1`, plain TCP on `127.0.0.1:0`, no auth, real
+    /// time, jobs pending 1 s then running 2 s.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder().with_tls(true).start().await?;
+    /// assert!(emu.uri().starts_with("https://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            location: "us-central1".to_string(),
+            tls: false,
+            require_auth: false,
+            record_calls: true,
+            token_lifetime: Duration::from_secs(3600),
+            manual_clock: false,
+            durations: Durations {
+                queued: Duration::from_secs(1),
+                running: Duration::from_secs(2),
+                cancelling: Duration::from_secs(1),
+            },
+            operation_duration: Duration::from_secs(1),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state: None,
+            gcs_root: None,
+        }
+    }
+}
+
+/// Configures and starts an emulator. From [`Emulator::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until start()"]
+pub struct EmulatorBuilder {
+    location: String,
+    tls: bool,
+    require_auth: bool,
+    record_calls: bool,
+    token_lifetime: Duration,
+    manual_clock: bool,
+    durations: Durations,
+    operation_duration: Duration,
+    addr: SocketAddr,
+    state: Option<EmulatorState>,
+    gcs_root: Option<PathBuf>,
+}
+
+impl EmulatorBuilder {
+    /// The location this endpoint serves (default `us-central1`): requests naming another one
+    /// are INVALID_ARGUMENT, as on a regional endpoint.
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = location.into();
+        self
+    }
+
+    /// Serve TLS with a certificate for `localhost` and `127.0.0.1` made at start; clients
+    /// trust [`Emulator::ca_pem`].
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Answer UNAUTHENTICATED unless a call carries `authorization: Bearer <token>` with a
+    /// token this emulator issued and that has not expired.
+    pub fn with_require_auth(mut self, require: bool) -> Self {
+        self.require_auth = require;
+        self
+    }
+
+    /// The lifetime (`expires_in`) of issued tokens, default one hour.
+    pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Whether to keep each call's metadata for [`Emulator::calls`] (default on). Turn
+    /// it off for long runs and benchmarks: the record grows with every call.
+    pub fn with_record_calls(mut self, record: bool) -> Self {
+        self.record_calls = record;
+        self
+    }
+
+    /// Whether time moves only with [`Emulator::advance`] (default off: jobs move in real
+    /// time). Tests use a manual clock so that nothing waits on a real timer.
+    pub fn with_manual_clock(mut self, manual: bool) -> Self {
+        self.manual_clock = manual;
+        self
+    }
+
+    /// How long jobs stay pending, then running (defaults 1 s and 2 s).
+    pub fn with_durations(mut self, queued: Duration, running: Duration) -> Self {
+        self.durations.queued = queued;
+        self.durations.running = running;
+        self
+    }
+
+    /// How long a cancelled job stays CANCELLING (default 1 s).
+    pub fn with_cancel_duration(mut self, cancelling: Duration) -> Self {
+        self.durations.cancelling = cancelling;
+        self
+    }
+
+    /// How long a delete operation takes to be done (default 1 s).
+    pub fn with_operation_duration(mut self, duration: Duration) -> Self {
+        self.operation_duration = duration;
+        self
+    }
+
+    /// Where the gRPC server listens (default `127.0.0.1:0`, a free port). The token endpoint
+    /// gets a free port on the same interface.
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Start with the state (jobs, operations, tokens, clock) of an earlier emulator, from
+    /// [`Emulator::state`]. The manual-clock choice then comes with the state.
+    pub fn with_state(mut self, state: EmulatorState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`.
+    ///
+    /// A job whose input is `gs://` then really reads its JSONL files, and one whose destination
+    /// is `gs://` writes `predictions.jsonl` in its output directory
+    /// (`output_info.gcs_output_directory`, `<prefix>/prediction-model-<timestamp>`): for each
+    /// good line (`{"request": {"contents": [...]}}`) a deterministic answer, `echo: <the
+    /// request's first text>`; for each bad line a row with the request (or the raw line) and a
+    /// `Bad Request: ...` status, as the service writes them. completion_stats count the rows;
+    /// the job ends SUCCEEDED when some row succeeded and FAILED when none did or an input file
+    /// is missing (NOT_FOUND, naming the URI). The files are processed once, the first time the
+    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
+    /// left as they were.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
+    ///
+    /// let root = std::env::temp_dir().join(format!("fake-gcs-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(root.join("bucket")).unwrap();
+    /// let emu = vertex_batch::emulator::Emulator::builder().with_gcs_root(&root).start().await?;
+    ///
+    /// // Put the input where a job reading gs://bucket/prompts.jsonl finds it.
+    /// let input = emu.local_path("gs://bucket/prompts.jsonl")?;
+    /// assert_eq!(input, root.join("bucket/prompts.jsonl"));
+    /// let mut writer = BatchFileWriter::create(&input)?;
+    /// writer.write(&BatchRequest::new().with_user_text("Why is the sky blue?"))?;
+    /// writer.finish()?;
+    /// emu.shutdown().await;
+    /// # std::fs::remove_dir_all(&root).unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub fn with_gcs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.gcs_root = Some(root.into());
+        self
+    }
+
+    /// Binds and starts serving. Must run inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a malformed location or a [`with_gcs_root`](Self::with_gcs_root) that
+    /// is not a directory, [`Error::Transport`] when a port cannot
+    /// be bound or the TLS certificate cannot be made.
+    pub async fn start(self) -> Result<Emulator, Error> {
+        if !validate::valid_location(&self.location) {
+            return Err(Error::invalid(
+                "location",
+                format!(
+                    "`{}`: a location is lower-case letters, digits and hyphens, like `us-central1`",
+                    self.location
+                ),
+            ));
+        }
+        if let Some(root) = &self.gcs_root
+            && !root.is_dir()
+        {
+            return Err(Error::invalid(
+                "gcs_root",
+                format!(
+                    "`{}` is not a directory: create it first (it stands in for gs://, \
+                     gs://bucket/path being ROOT/bucket/path)",
+                    root.display()
+                ),
+            ));
+        }
+        let gcs_folder = self.gcs_root.map(GcsFolder::new);
+        let state = self.state.unwrap_or_else(|| {
+            EmulatorState::new(if self.manual_clock {
+                Clock::manual()
+            } else {
+                Clock::Real
+            })
+        });
+        let tls = if self.tls {
+            Some(tls::loopback_identity().map_err(|e| Error::Transport {
+                endpoint: self.addr.to_string(),
+                message: format!("could not make the emulator's TLS certificate: {e}"),
+            })?)
+        } else {
+            None
+        };
+        let config = server::Config {
+            location: self.location.clone(),
+            require_auth: self.require_auth,
+            record_calls: self.record_calls,
+            durations: self.durations,
+            operation_duration: self.operation_duration,
+            gcs_folder: gcs_folder.clone(),
+        };
+        let running = server::serve(
+            self.addr,
+            config,
+            state.clone(),
+            tls.as_ref(),
+            self.token_lifetime,
+        )
+        .await?;
+        Ok(Emulator {
+            location: self.location,
+            grpc_addr: running.grpc_addr,
+            token_addr: running.token_addr,
+            ca_pem: tls.map(|tls| tls.ca_pem),
+            token_lifetime: self.token_lifetime,
+            gcs_folder,
+            state,
+            shutdown: running.shutdown,
+            tasks: running.tasks,
+        })
+    }
+}

@@ -1,0 +1,273 @@
+//! The emulator as a long-running process: one set of flags, defaults and one banner, shared by
+//! the `vertex-batch-emulator` binary (feature `emulator`) and `vertex-batch emulator` (feature
+//! `cli`), so the two cannot drift apart.
+//!
+//! The defaults are chosen for a person trying things by hand:
+//! - port 8080, so the printed flags stay good across restarts (with `--dir`, the key and CA
+//!   paths stay the same too); `--port 0` takes any free port;
+//! - plain TCP and no required token, so any gRPC client reaches it as it is; `--tls` and
+//!   `--require-auth` take the path a call to Vertex AI takes;
+//! - jobs pending 5 s, then running 30 s: long enough to watch a progress bar, cancel a running
+//!   job or see a delete of one refused, short enough to wait for;
+//! - a service-account key is always written (and the CA with `--tls`), so the `vertex-batch`
+//!   flags printed reach the emulator offline, whether or not tokens are required.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::Emulator;
+use crate::Error;
+
+/// The port both launchers listen on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Seconds a job stays pending, unless told otherwise.
+pub const DEFAULT_QUEUED_SECS: u64 = 5;
+
+/// Seconds a job runs, unless told otherwise.
+pub const DEFAULT_RUNNING_SECS: u64 = 30;
+
+/// The flags of both launchers (`--location` aside: it is `vertex-batch`'s global option, and
+/// the binary's own flag of the same name, default and environment variable).
+///
+/// ```
+/// use clap::Parser;
+/// use vertex_batch::emulator::launcher::EmulatorArgs;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     emulator: EmulatorArgs,
+/// }
+///
+/// let cli = Cli::try_parse_from(["emu", "--port", "0", "--tls"]).unwrap();
+/// assert_eq!(cli.emulator.port(), 0);
+/// let defaults = Cli::try_parse_from(["emu"]).unwrap();
+/// assert_eq!(defaults.emulator.port(), vertex_batch::emulator::launcher::DEFAULT_PORT);
+/// ```
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Examples:
+  vertex-batch emulator --tls --dir ./emulator      # or: vertex-batch-emulator --tls --dir ./emulator
+  # then, in another terminal, paste the flags it prints:
+  vertex-batch --endpoint https://127.0.0.1:8080 --ca-cert ./emulator/ca.pem \\
+      --credentials ./emulator/key.json --project my-project list")]
+pub struct EmulatorArgs {
+    /// The gRPC port; 0 takes any free one.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// The interface to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Serve TLS with a certificate made at start for localhost and 127.0.0.1; its CA is
+    /// written to DIR/ca.pem.
+    #[arg(long)]
+    tls: bool,
+    /// Refuse calls without a bearer token from the emulator's token endpoint (DIR/key.json
+    /// gets one).
+    #[arg(long)]
+    require_auth: bool,
+    /// Where to write key.json (a service-account key whose tokens come from the emulator)
+    /// and, with --tls, ca.pem. Default: a fresh temporary folder, removed on Ctrl-C.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Seconds a job stays pending.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_QUEUED_SECS)]
+    queued_secs: u64,
+    /// Seconds a job runs.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RUNNING_SECS)]
+    running_secs: u64,
+    /// A local folder standing in for gs:// (gs://bucket/path is DIR/bucket/path): jobs then
+    /// read their JSONL input and write predictions.jsonl there.
+    #[arg(long, value_name = "DIR")]
+    gcs_root: Option<PathBuf>,
+}
+
+impl EmulatorArgs {
+    /// The port asked for (0: any free one).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Starts the emulator as `args` say, for `location`, prints the banner on stdout, and serves
+/// until Ctrl-C (or SIGTERM), then stops and removes the temporary folder if it made one.
+///
+/// The banner's first line is `vertex-batch emulator listening on URI`; a line starting with
+/// `use it with: vertex-batch ` gives the flags that reach it. Scripts read those two.
+///
+/// # Errors
+/// What [`EmulatorBuilder::start`](super::EmulatorBuilder::start) returns (a bad location, a
+/// port in use, ...), or [`Error::Io`] when the key or CA cannot be written.
+pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
+    // Listening from the start: a stop asked for while the key is being made still cleans up.
+    let stop = listen_for_stop()?;
+    let mut builder = Emulator::builder()
+        .with_addr(SocketAddr::new(args.host, args.port))
+        .with_location(location)
+        .with_tls(args.tls)
+        .with_require_auth(args.require_auth)
+        .with_durations(
+            Duration::from_secs(args.queued_secs),
+            Duration::from_secs(args.running_secs),
+        );
+    if let Some(root) = &args.gcs_root {
+        builder = builder.with_gcs_root(root);
+    }
+    let emulator = builder.start().await.map_err(|error| match error {
+        // The fixed default port may be taken, by another emulator most likely.
+        Error::Transport { endpoint, message } if message.contains("could not bind") => {
+            Error::Transport {
+                endpoint,
+                message: format!(
+                    "{message}; another emulator may be running there: pass --port 0 for any \
+                     free port, or another --port"
+                ),
+            }
+        }
+        other => other,
+    })?;
+    let temporary = args.dir.is_none();
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vertex-batch-emulator-{}", std::process::id()))
+    });
+    let files = Files::write(&emulator, &dir)?;
+    print_banner(&banner(&emulator, args, &files));
+    stop.await;
+    emulator.shutdown().await;
+    if temporary {
+        // Best effort: the files are throwaways, and the emulator has stopped either way.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// The files a client needs: the key always, the CA with TLS.
+struct Files {
+    key: PathBuf,
+    ca: Option<PathBuf>,
+}
+
+impl Files {
+    fn write(emulator: &Emulator, dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: Some(dir.to_owned()),
+            source,
+        })?;
+        let key = dir.join("key.json");
+        write_private(&key, &emulator.service_account_key().json)?;
+        let ca = match emulator.ca_pem() {
+            Some(pem) => {
+                let path = dir.join("ca.pem");
+                write_private(&path, &pem)?;
+                Some(path)
+            }
+            None => None,
+        };
+        Ok(Files { key, ca })
+    }
+}
+
+/// What the emulator is, where its files are, and the `vertex-batch` flags that reach it.
+fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
+    let mut banner = format!("vertex-batch emulator listening on {}\n", emulator.uri());
+    let mut line = |label: &str, value: &dyn std::fmt::Display| {
+        let _ = writeln!(banner, "  {:<16}{value}", format!("{label}:"));
+    };
+    line("location", &emulator.location());
+    line("token endpoint", &emulator.token_uri());
+    line(
+        "tokens",
+        &if args.require_auth {
+            "required (--require-auth)"
+        } else {
+            "accepted, not required"
+        },
+    );
+    line(
+        "jobs",
+        &format_args!(
+            "pending {} s, then running {} s",
+            args.queued_secs, args.running_secs
+        ),
+    );
+    if let Some(root) = emulator.gcs_root() {
+        line("gs:// folder", &root.display());
+    }
+    line("key file", &files.key.display());
+    if let Some(ca) = &files.ca {
+        line("CA certificate", &ca.display());
+    }
+    let mut flags = format!("--endpoint {}", emulator.uri());
+    if let Some(ca) = &files.ca {
+        let _ = write!(flags, " --ca-cert {}", ca.display());
+    }
+    let _ = write!(
+        flags,
+        " --credentials {} --location {}",
+        files.key.display(),
+        emulator.location()
+    );
+    let _ = writeln!(
+        banner,
+        "use it with: vertex-batch {flags} --project my-project ..."
+    );
+    banner.push_str("press Ctrl-C to stop\n");
+    banner
+}
+
+/// One write, and a reader that stops reading (a script taking the first line) is no reason
+/// to stop serving: a closed stdout is ignored.
+fn print_banner(banner: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(banner.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Ctrl-C, and on Unix SIGTERM too (what `kill` and service managers send): the handlers are
+/// in place when this returns; the future it gives ends at the first of them.
+#[cfg(unix)]
+fn listen_for_stop() -> Result<impl Future<Output = ()>, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen_failed = |source| Error::Io { path: None, source };
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(listen_failed)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(listen_failed)?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Ctrl-C.
+#[cfg(not(unix))]
+fn listen_for_stop() -> Result<impl Future<Output = ()>, Error> {
+    Ok(async {
+        // Should the handler fail to install, serving on until killed is the best left to do.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+/// Writes a file only its owner can read: the key is a throwaway, but a private key all the same.
+fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let io = |source| Error::Io {
+        path: Some(path.to_owned()),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(io)?
+        .write_all(contents.as_bytes())
+        .map_err(io)
+}
