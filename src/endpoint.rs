@@ -378,7 +378,7 @@ impl Endpoint {
                     format!(
                         "the TLS settings were refused ({}): a CA given with with_ca_pem must be \
                          a PEM certificate (-----BEGIN CERTIFICATE-----)",
-                        crate::transport::flatten(&e)
+                        crate::error::flatten(&e)
                     ),
                 )
             })?;

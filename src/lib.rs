@@ -56,9 +56,7 @@
 
 pub mod auth;
 pub mod batch_file;
-mod call;
 mod client;
-mod create;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod endpoint;
@@ -66,25 +64,19 @@ mod error;
 pub mod job;
 #[cfg(feature = "json")]
 pub mod json;
-mod list;
 pub mod names;
 pub mod params;
 pub mod proto;
-mod retry;
 pub mod routing;
 pub mod transport;
-mod wait;
 
-pub use client::{JobClient, JobClientBuilder};
-pub use error::{Error, Result};
+pub use client::{JobClient, JobClientBuilder, JobFilter, JobPage, RetryPolicy, WaitOptions};
+pub use error::{Error, Result, TransportFailure};
 pub use job::{
     BatchJob, BatchJobBuilder, BatchPredictionJobExt, JobStateExt, OutputLocation, Progress,
     REQUEST_ID_LABEL,
 };
-pub use list::{JobFilter, JobPage};
 pub use names::{BatchPredictionJobName, LocationName, ModelName};
 pub use params::GenerationConfig;
 pub use proto::FILE_DESCRIPTOR_SET;
 pub use proto::google::cloud::aiplatform::v1;
-pub use retry::RetryPolicy;
-pub use wait::WaitOptions;

@@ -210,5 +210,5 @@ fn convert(token: &gcp_auth::Token) -> Token {
 
 /// An error and its sources in one line.
 fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
-    crate::transport::flatten(err)
+    crate::error::flatten(err)
 }
