@@ -4,7 +4,8 @@
 //! Headers added to every request (unless the request already has them):
 //! - `authorization: Bearer <token>` from the channel's token cache (not with
 //!   [`Credentials::none`]);
-//! - `x-goog-user-project` when a quota project is set, or `GOOGLE_CLOUD_QUOTA_PROJECT` is;
+//! - `x-goog-user-project` when a quota project is set, or `GOOGLE_CLOUD_QUOTA_PROJECT` is
+//!   (the rule of [`crate::env`]);
 //! - `x-goog-api-client: gl-rust/<rustc> grpc/<tonic> gccl/<this crate>`;
 //! - `user-agent: vertex-batch/<version> tonic/<version>`.
 //!
@@ -32,9 +33,7 @@ use tower::Service;
 use crate::Error;
 use crate::auth::{Credentials, TokenCache};
 use crate::endpoint::Endpoint;
-
-/// The environment variable naming the project billed for quota, as in Google's SDKs.
-pub const QUOTA_PROJECT_ENV: &str = "GOOGLE_CLOUD_QUOTA_PROJECT";
+use crate::env::Setting;
 
 /// The `user-agent` this crate sends (tonic appends `tonic/<version>`).
 pub const USER_AGENT: &str = concat!("vertex-batch/", env!("CARGO_PKG_VERSION"));
@@ -123,9 +122,10 @@ pub struct AuthChannelBuilder {
 }
 
 impl AuthChannel {
-    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint
-    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`AuthChannelBuilder::with_credentials`]
-    /// Application Default Credentials are used.
+    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint is
+    /// the location's in `GOOGLE_CLOUD_LOCATION`, else `us-central1`'s (the rule of
+    /// [`crate::env`], as for [`JobClient`](crate::JobClient)); without
+    /// [`AuthChannelBuilder::with_credentials`] Application Default Credentials are used.
     ///
     /// ```
     /// let builder = vertex_batch::transport::AuthChannel::builder();
@@ -183,8 +183,8 @@ impl AuthChannelBuilder {
         self
     }
 
-    /// The project billed for quota (`x-goog-user-project`); overrides
-    /// `GOOGLE_CLOUD_QUOTA_PROJECT`.
+    /// The project billed for quota (`x-goog-user-project`). Default:
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT` (blank is unset), else none.
     pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
         self.quota_project = Some(project.into());
         self
@@ -193,27 +193,27 @@ impl AuthChannelBuilder {
     /// Makes the channel. Unless the endpoint is lazy, this connects and fetches the first
     /// token now, so a wrong endpoint or credential fails here rather than on the first call.
     ///
-    /// Errors: [`Error::InvalidInput`] for a bad quota project or CA certificate,
+    /// Errors: [`Error::InvalidInput`] for a bad location, quota project or CA certificate
+    /// (naming the variable when the value came from one),
     /// [`Error::Transport`] when the connection fails, [`Error::Auth`] when no token can be had.
     pub async fn connect(self) -> Result<AuthChannel, Error> {
         let endpoint = match self.endpoint {
             Some(endpoint) => endpoint,
-            None => Endpoint::from_env()?,
+            None => {
+                let location = Setting::location(None);
+                Endpoint::for_location(&location.value).map_err(|e| location.blame(e))?
+            }
         };
-        let quota_project = self.quota_project.or_else(|| {
-            std::env::var(QUOTA_PROJECT_ENV)
-                .ok()
-                .filter(|p| !p.is_empty())
-        });
-        let user_project = quota_project
-            .map(|p| {
-                HeaderValue::try_from(p.as_str()).map_err(|_| {
-                    Error::invalid(
+        let user_project = Setting::quota_project(self.quota_project)
+            .map(|project| {
+                HeaderValue::try_from(project.value.as_str()).map_err(|_| {
+                    project.blame(Error::invalid(
                         "quota_project",
                         format!(
-                            "`{p}` is not a project ID (visible ASCII only, like `my-project`)"
+                            "`{}` is not a project ID (visible ASCII only, like `my-project`)",
+                            project.value
                         ),
-                    )
+                    ))
                 })
             })
             .transpose()?;

@@ -28,7 +28,8 @@ use std::sync::Arc;
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result};
+use crate::env::Setting;
+use crate::error::Result;
 use crate::names::{BatchPredictionJobName, LocationName};
 use crate::proto::google::longrunning::operations_client::OperationsClient;
 use crate::transport::AuthChannel;
@@ -158,9 +159,10 @@ impl JobClient {
     }
 }
 
-/// Builds a [`JobClient`]. Everything has a default: the project and location come from
-/// `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION` when not given, the credentials are
-/// Application Default Credentials.
+/// Builds a [`JobClient`]. Everything has a default: the project, location and quota project
+/// come from `GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION` and `GOOGLE_CLOUD_QUOTA_PROJECT`
+/// when not given (the rule of [`crate::env`]: blank is unset, the location defaults to
+/// `us-central1`), the credentials are Application Default Credentials.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -193,7 +195,8 @@ pub struct JobClientBuilder {
 }
 
 impl JobClientBuilder {
-    /// The Google Cloud project (id or number). Default: `GOOGLE_CLOUD_PROJECT`.
+    /// The Google Cloud project (id or number). Default: `GOOGLE_CLOUD_PROJECT`; with neither,
+    /// [`connect`](Self::connect) fails saying so.
     pub fn with_project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
         self
@@ -240,22 +243,15 @@ impl JobClientBuilder {
     }
 
     /// Checks the settings, then opens the authenticated channel (at once, unless the endpoint
-    /// connects lazily).
+    /// connects lazily). A malformed setting read from a variable is an error naming the
+    /// variable.
     pub async fn connect(self) -> Result<JobClient> {
-        let project = match self.project.or_else(|| env_var("GOOGLE_CLOUD_PROJECT")) {
-            Some(project) => project,
-            None => {
-                return Err(Error::invalid(
-                    "project",
-                    "no project given; call with_project(\"my-project\") or set GOOGLE_CLOUD_PROJECT",
-                ));
-            }
-        };
-        let location = self
-            .location
-            .or_else(|| env_var("GOOGLE_CLOUD_LOCATION"))
-            .unwrap_or_else(|| "us-central1".to_owned());
-        let location = LocationName::new(project, location)?;
+        // The rule of crate::env: given here, else the variable (blank is unset), else the
+        // default; an error about a value from a variable names the variable.
+        let project = Setting::project(self.project)?;
+        let location = Setting::location(self.location);
+        let location = LocationName::new(&project.value, &location.value)
+            .map_err(|e| location.blame(project.blame(e)))?;
         let endpoint = match self.endpoint {
             Some(endpoint) => endpoint,
             None => Endpoint::for_location(location.location())?,
@@ -279,8 +275,4 @@ impl JobClientBuilder {
             retry: self.retry.unwrap_or_default(),
         })
     }
-}
-
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
