@@ -107,7 +107,7 @@ impl Endpoint {
 
     /// The endpoint whose location is in `GOOGLE_CLOUD_LOCATION`, as Google's other SDKs do.
     ///
-    /// Strict, unlike the builders (see [`crate::env`]): with the variable unset or blank this
+    /// Strict, unlike the builders (see [`env`](mod@crate::env)): with the variable unset or blank this
     /// is an error, not `us-central1`, since it is asked for the environment's location.
     ///
     /// ```no_run

@@ -44,7 +44,7 @@
 //!   generated client can use; [`routing`] adds the routing header to raw requests.
 //! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
 //! - [`params`]: `serde_json` ↔ `google.protobuf.Value` conversions; [`names`]: resource names.
-//! - [`env`]: the environment variables read (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`,
+//! - [`env`](mod@env): the environment variables read (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`,
 //!   `GOOGLE_CLOUD_QUOTA_PROJECT`), and the one rule every builder applies to them.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline

@@ -5,7 +5,7 @@
 //! - `authorization: Bearer <token>` from the channel's token cache (not with
 //!   [`Credentials::none`]);
 //! - `x-goog-user-project` when a quota project is set, or `GOOGLE_CLOUD_QUOTA_PROJECT` is
-//!   (the rule of [`crate::env`]);
+//!   (the rule of [`env`](mod@crate::env));
 //! - `x-goog-api-client: gl-rust/<rustc> grpc/<tonic> gccl/<this crate>`;
 //! - `user-agent: vertex-batch/<version> tonic/<version>`.
 //!
@@ -124,7 +124,7 @@ pub struct AuthChannelBuilder {
 impl AuthChannel {
     /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint is
     /// the location's in `GOOGLE_CLOUD_LOCATION`, else `us-central1`'s (the rule of
-    /// [`crate::env`], as for [`JobClient`](crate::JobClient)); without
+    /// [`env`](mod@crate::env), as for [`JobClient`](crate::JobClient)); without
     /// [`AuthChannelBuilder::with_credentials`] Application Default Credentials are used.
     ///
     /// ```

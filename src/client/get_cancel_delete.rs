@@ -106,15 +106,8 @@ impl JobClient {
 
     /// Polls a long-running operation until it is done, from the first answer about it.
     async fn wait_for_operation(&self, first: Operation) -> Result<Operation> {
-        let client = self.clone();
         let name = first.name.clone();
-        let poll = {
-            let name = name.clone();
-            move || {
-                let (client, name) = (client.clone(), name.clone());
-                async move { client.get_operation(&name).await }
-            }
-        };
+        let poll = || self.get_operation(&name);
         // The schedule has no timeout, so this error is never made; it says what it would mean.
         let timed_out = |_: Option<&Operation>, elapsed: Duration| Error::Status {
             status: Box::new(tonic::Status::deadline_exceeded(format!(
@@ -126,6 +119,7 @@ impl JobClient {
             .with_initial_interval(Duration::from_millis(500))
             .with_max_interval(Duration::from_secs(5));
         let polls = poll_until_done(
+            name.clone(),
             &schedule,
             Some(first.clone()),
             |op| op.done,

@@ -161,7 +161,7 @@ impl JobClient {
 
 /// Builds a [`JobClient`]. Everything has a default: the project, location and quota project
 /// come from `GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION` and `GOOGLE_CLOUD_QUOTA_PROJECT`
-/// when not given (the rule of [`crate::env`]: blank is unset, the location defaults to
+/// when not given (the rule of [`env`](mod@crate::env): blank is unset, the location defaults to
 /// `us-central1`), the credentials are Application Default Credentials.
 ///
 /// ```no_run

@@ -112,8 +112,10 @@ impl WaitOptions {
 /// `first` is an answer already in hand (the delete's first operation): the stream does not
 /// yield it, ends at once if it is done, and otherwise waits an interval before the first poll.
 /// Without it, the first poll is at once. `timed_out` makes the error for a timeout from the
-/// last answer, if any, and the time spent.
+/// last answer, if any, and the time spent. `resource` (the job's or the operation's name) is
+/// for the log of a skipped poll.
 pub(crate) fn poll_until_done<T, P, Fut, E>(
+    resource: String,
     options: &WaitOptions,
     first: Option<T>,
     is_done: fn(&T) -> bool,
@@ -128,6 +130,7 @@ where
 {
     /// Where the polling is.
     struct Polling<T, P, E> {
+        resource: String,
         poll: P,
         timed_out: E,
         is_done: fn(&T) -> bool,
@@ -142,6 +145,7 @@ where
 
     let started = Instant::now();
     let polling = Polling {
+        resource,
         poll,
         timed_out,
         is_done,
@@ -176,7 +180,7 @@ where
                     return Ok(Some((answer, polling)));
                 }
                 Err(error) if poll_again_after(&error) => {
-                    tracing::warn!(%error, "poll failed; polling again");
+                    tracing::warn!(resource = %polling.resource, %error, "poll failed; polling again");
                 }
                 Err(error) => return Err(error),
             }

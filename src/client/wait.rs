@@ -99,6 +99,7 @@ impl JobClient {
             Err(error) => return Either::Left(stream::once(future::ready(Err(error)))),
         };
         let client = self.clone();
+        let resource = name.clone();
         let poll = {
             let name = name.clone();
             move || {
@@ -111,7 +112,14 @@ impl JobClient {
             state: last.map_or(JobState::Unspecified, |job| job.state()),
             elapsed,
         };
-        let polls = poll_until_done(&options, None, |job| job.has_ended(), poll, timed_out);
+        let polls = poll_until_done(
+            resource,
+            &options,
+            None,
+            |job| job.has_ended(),
+            poll,
+            timed_out,
+        );
         // Only the polls where something changed.
         let mut seen: Option<BatchPredictionJob> = None;
         Either::Right(polls.try_filter(move |job| {
