@@ -197,7 +197,7 @@ impl JobClient {
 
     /// The crate's error for a status: an auth or transport error when the call never reached
     /// the service; the service's answer, with advice where the crate has some, when it did.
-    pub(crate) fn status_error(&self, status: Status) -> Error {
+    fn status_error(&self, status: Status) -> Error {
         self.channel().error_from_status(status)
     }
 }
