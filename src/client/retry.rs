@@ -1,11 +1,11 @@
 //! When to try a call again, and how long to wait first.
 //!
 //! The defaults follow [AIP-194](https://google.aip.dev/194): reads (Get, List) and Delete are
-//! retried on `UNAVAILABLE`; Create and Cancel are retried only when the request never left the
-//! client (the connection could not be made), because a repeated Create after a lost response
-//! could start a second paid job. `RESOURCE_EXHAUSTED` is retried only when asked for. The
-//! exactly-once Create resends after a lookup instead: see [`outcome_unknown`] and
-//! `call.rs`'s `Resend`.
+//! retried on `UNAVAILABLE`; Cancel is retried only when the request never left the client (the
+//! connection could not be made). `RESOURCE_EXHAUSTED` is retried only when asked for. Create,
+//! where a repeat after a lost response could start a second paid job, is sent again only once a
+//! lookup has shown that the first made nothing: see [`outcome_unknown`] and `call.rs`'s
+//! `Resend::AfterLookup`. The same policy's attempts, budget and backoff bound every call.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -66,7 +66,8 @@ impl Default for RetryPolicy {
 pub(crate) enum Idempotency {
     /// Get, List, Delete: safe to repeat after any `UNAVAILABLE`.
     Idempotent,
-    /// Create, Cancel: repeat only if the request never left the client.
+    /// Cancel: repeat only if the request never left the client. (Create has a rule of its
+    /// own, `Resend::AfterLookup`.)
     NonIdempotent,
 }
 

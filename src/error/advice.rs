@@ -1,6 +1,7 @@
 //! Every piece of advice an error message gives: what to do about a status the service sent
-//! and about a connection that failed. The tests that pin these messages are here and in
-//! `tests/transport_tls.rs`, `tests/client_faults.rs`.
+//! and about a connection that failed. Tests pin these messages: the unit tests below, and the
+//! transport (TLS, connection refused) and client (errors that say what to do) integration
+//! tests.
 
 use std::error::Error as StdError;
 
