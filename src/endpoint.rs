@@ -14,9 +14,7 @@ use http::Uri;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 use crate::Error;
-
-/// The environment variable Google's SDKs read for the location when none is given.
-pub const LOCATION_ENV: &str = "GOOGLE_CLOUD_LOCATION";
+use crate::env::{self, LOCATION_VAR};
 
 /// Which certificate authorities a TLS connection trusts (besides any [`Endpoint::with_ca_pem`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -109,6 +107,9 @@ impl Endpoint {
 
     /// The endpoint whose location is in `GOOGLE_CLOUD_LOCATION`, as Google's other SDKs do.
     ///
+    /// Strict, unlike the builders (see [`env`](mod@crate::env)): with the variable unset or blank this
+    /// is an error, not `us-central1`, since it is asked for the environment's location.
+    ///
     /// ```no_run
     /// use vertex_batch::endpoint::Endpoint;
     ///
@@ -117,16 +118,13 @@ impl Endpoint {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn from_env() -> Result<Self, Error> {
-        match std::env::var(LOCATION_ENV) {
-            Ok(location) => Self::for_location(&location).map_err(|e| match e {
-                Error::InvalidInput { reason, .. } => Error::invalid(LOCATION_ENV, reason),
-                other => other,
-            }),
-            Err(_) => Err(Error::invalid(
+        match env::location() {
+            Some(location) => Self::for_location(&location).map_err(env::blame_location_var),
+            None => Err(Error::invalid(
                 "location",
                 format!(
-                    "no location given and {LOCATION_ENV} is not set: set it (e.g. \
-                     {LOCATION_ENV}=us-central1) or use Endpoint::for_location"
+                    "no location given and {LOCATION_VAR} is not set: set it (e.g. \
+                     {LOCATION_VAR}=us-central1) or use Endpoint::for_location"
                 ),
             )),
         }
@@ -378,7 +376,7 @@ impl Endpoint {
                     format!(
                         "the TLS settings were refused ({}): a CA given with with_ca_pem must be \
                          a PEM certificate (-----BEGIN CERTIFICATE-----)",
-                        crate::transport::flatten(&e)
+                        crate::error::flatten(&e)
                     ),
                 )
             })?;

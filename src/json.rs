@@ -34,11 +34,11 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
     let mut message = DynamicMessage::new(job_descriptor());
     message
         .transcode_from(job)
-        .map_err(|e| Error::invalid("job", format!("could not be re-encoded: {e}")))?;
+        .map_err(|e| Error::internal(format!("a job could not be re-encoded: {e}")))?;
     let options = SerializeOptions::new().skip_default_fields(true);
     message
         .serialize_with_options(serde_json::value::Serializer, &options)
-        .map_err(|e| Error::invalid("job", format!("could not be written as JSON: {e}")))
+        .map_err(|e| Error::internal(format!("a job could not be written as JSON: {e}")))
 }
 
 /// A job from a REST request body (proto3 JSON), e.g. the bodies of the batch-prediction docs.

@@ -46,6 +46,8 @@
 //!   generated client can use; [`routing`] adds the routing header to raw requests.
 //! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
 //! - [`params`]: `serde_json` ↔ `google.protobuf.Value` conversions; [`names`]: resource names.
+//! - [`env`](mod@env): the environment variables read (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`,
+//!   `GOOGLE_CLOUD_QUOTA_PROJECT`), and the one rule every builder applies to them.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
 //!   development and tests.
@@ -58,32 +60,25 @@
 
 pub mod auth;
 pub mod batch_file;
-mod call;
 mod client;
-mod create;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod endpoint;
+pub mod env;
 mod error;
 pub mod job;
 #[cfg(feature = "json")]
 pub mod json;
-mod list;
 pub mod names;
 pub mod params;
 pub mod proto;
-mod retry;
 pub mod routing;
 pub mod transport;
-mod wait;
 
-pub use client::{JobClient, JobClientBuilder};
-pub use error::{Error, Result};
+pub use client::{JobClient, JobClientBuilder, JobFilter, JobPage, RetryPolicy, WaitOptions};
+pub use error::{Error, Result, TransportFailure};
 pub use job::{BatchJobBuilder, OutputLocation, Progress, REQUEST_ID_LABEL};
-pub use list::{JobFilter, JobPage};
 pub use names::{BatchPredictionJobName, LocationName, ModelName};
 pub use params::GenerationConfig;
 pub use proto::FILE_DESCRIPTOR_SET;
 pub use proto::google::cloud::aiplatform::v1;
-pub use retry::RetryPolicy;
-pub use wait::WaitOptions;

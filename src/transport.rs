@@ -4,7 +4,8 @@
 //! Headers added to every request (unless the request already has them):
 //! - `authorization: Bearer <token>` from the channel's token cache (not with
 //!   [`Credentials::none`]);
-//! - `x-goog-user-project` when a quota project is set, or `GOOGLE_CLOUD_QUOTA_PROJECT` is;
+//! - `x-goog-user-project` when a quota project is set, or `GOOGLE_CLOUD_QUOTA_PROJECT` is
+//!   (the rule of [`env`](mod@crate::env));
 //! - `x-goog-api-client: gl-rust/<rustc> grpc/<tonic> gccl/<this crate>`;
 //! - `user-agent: vertex-batch/<version> tonic/<version>`.
 //!
@@ -32,9 +33,7 @@ use tower::Service;
 use crate::Error;
 use crate::auth::{Credentials, TokenCache};
 use crate::endpoint::Endpoint;
-
-/// The environment variable naming the project billed for quota, as in Google's SDKs.
-pub const QUOTA_PROJECT_ENV: &str = "GOOGLE_CLOUD_QUOTA_PROJECT";
+use crate::env::Setting;
 
 /// The `user-agent` this crate sends (tonic appends `tonic/<version>`).
 pub const USER_AGENT: &str = concat!("vertex-batch/", env!("CARGO_PKG_VERSION"));
@@ -123,9 +122,10 @@ pub struct AuthChannelBuilder {
 }
 
 impl AuthChannel {
-    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint
-    /// comes from `GOOGLE_CLOUD_LOCATION`; without [`AuthChannelBuilder::with_credentials`]
-    /// Application Default Credentials are used.
+    /// Starts building a channel. Without [`AuthChannelBuilder::with_endpoint`] the endpoint is
+    /// the location's in `GOOGLE_CLOUD_LOCATION`, else `us-central1`'s (the rule of
+    /// [`env`](mod@crate::env), as for [`JobClient`](crate::JobClient)); without
+    /// [`AuthChannelBuilder::with_credentials`] Application Default Credentials are used.
     ///
     /// ```
     /// let builder = vertex_batch::transport::AuthChannel::builder();
@@ -166,37 +166,8 @@ impl AuthChannel {
     /// # }
     /// ```
     pub fn error_from_status(&self, status: tonic::Status) -> Error {
-        error_from_status(status, &self.endpoint)
+        crate::error::from_status(status, &self.endpoint)
     }
-}
-
-/// The crate error behind a status from a call on a channel to `endpoint`: see
-/// [`AuthChannel::error_from_status`].
-fn error_from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
-    let Some(source) = status.source() else {
-        // Statuses the server sent have no source.
-        return crate::error::status_with_hint(status, endpoint);
-    };
-    for err in chain(source) {
-        if err.is::<tonic::TimeoutExpired>() {
-            // tonic reports its own deadline as CANCELLED; it is the call's deadline.
-            let status = tonic::Status::deadline_exceeded(
-                "no answer before the call's deadline (RetryPolicy::with_attempt_timeout)",
-            );
-            return crate::error::status_with_hint(status, endpoint);
-        }
-        if let Some(Error::Auth {
-            source_name,
-            message,
-        }) = err.downcast_ref::<Error>()
-        {
-            return Error::Auth {
-                source_name: source_name.clone(),
-                message: message.clone(),
-            };
-        }
-    }
-    transport_error(endpoint, source)
 }
 
 impl AuthChannelBuilder {
@@ -212,8 +183,8 @@ impl AuthChannelBuilder {
         self
     }
 
-    /// The project billed for quota (`x-goog-user-project`); overrides
-    /// `GOOGLE_CLOUD_QUOTA_PROJECT`.
+    /// The project billed for quota (`x-goog-user-project`). Default:
+    /// `GOOGLE_CLOUD_QUOTA_PROJECT` (blank is unset), else none.
     pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
         self.quota_project = Some(project.into());
         self
@@ -222,27 +193,27 @@ impl AuthChannelBuilder {
     /// Makes the channel. Unless the endpoint is lazy, this connects and fetches the first
     /// token now, so a wrong endpoint or credential fails here rather than on the first call.
     ///
-    /// Errors: [`Error::InvalidInput`] for a bad quota project or CA certificate,
+    /// Errors: [`Error::InvalidInput`] for a bad location, quota project or CA certificate
+    /// (naming the variable when the value came from one),
     /// [`Error::Transport`] when the connection fails, [`Error::Auth`] when no token can be had.
     pub async fn connect(self) -> Result<AuthChannel, Error> {
         let endpoint = match self.endpoint {
             Some(endpoint) => endpoint,
-            None => Endpoint::from_env()?,
+            None => {
+                let location = Setting::location(None);
+                Endpoint::for_location(&location.value).map_err(|e| location.blame(e))?
+            }
         };
-        let quota_project = self.quota_project.or_else(|| {
-            std::env::var(QUOTA_PROJECT_ENV)
-                .ok()
-                .filter(|p| !p.is_empty())
-        });
-        let user_project = quota_project
-            .map(|p| {
-                HeaderValue::try_from(p.as_str()).map_err(|_| {
-                    Error::invalid(
+        let user_project = Setting::quota_project(self.quota_project)
+            .map(|project| {
+                HeaderValue::try_from(project.value.as_str()).map_err(|_| {
+                    project.blame(Error::invalid(
                         "quota_project",
                         format!(
-                            "`{p}` is not a project ID (visible ASCII only, like `my-project`)"
+                            "`{}` is not a project ID (visible ASCII only, like `my-project`)",
+                            project.value
                         ),
-                    )
+                    ))
                 })
             })
             .transpose()?;
@@ -258,7 +229,7 @@ impl AuthChannelBuilder {
             tonic_endpoint
                 .connect()
                 .await
-                .map_err(|e| transport_error(&endpoint, &e))?
+                .map_err(|e| crate::error::from_transport(&endpoint, &e))?
         };
         let tokens = self.credentials.into_cache();
         if let (Some(tokens), false) = (&tokens, endpoint.is_lazy_connect()) {
@@ -363,113 +334,6 @@ impl fmt::Debug for AuthChannel {
     }
 }
 
-/// An error and its sources, outermost first. `std::io::Error` reports its inner error's
-/// source rather than the inner error itself, so the inner error is visited explicitly.
-fn chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
-    let mut out = Vec::new();
-    let mut next = Some(err);
-    while let Some(err) = next {
-        out.push(err);
-        next = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => err.source(),
-        };
-    }
-    out
-}
-
-/// An error and its sources in one line, without repeating a message a parent already shows.
-pub(crate) fn flatten(err: &(dyn StdError + 'static)) -> String {
-    let mut text = String::new();
-    for err in chain(err) {
-        let message = err.to_string();
-        if text.contains(&message) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&message);
-    }
-    text
-}
-
-/// A connection failure as [`Error::Transport`], with what to do about it.
-fn transport_error(endpoint: &Endpoint, err: &(dyn StdError + 'static)) -> Error {
-    let errors = chain(err);
-    let advice = errors
-        .iter()
-        .find_map(|e| {
-            e.downcast_ref::<rustls::Error>()
-                .map(|tls| tls_advice(endpoint, tls))
-        })
-        .or_else(|| {
-            errors.iter().find_map(|e| {
-                let io = e.downcast_ref::<std::io::Error>()?;
-                match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => Some(format!(
-                        "nothing accepts connections at {}: check the host and port, and that \
-                         the server (or the emulator) is running",
-                        endpoint.uri()
-                    )),
-                    std::io::ErrorKind::TimedOut => Some(
-                        "the connection timed out: check network access to the endpoint \
-                         (firewall, proxy, VPC Service Controls)"
-                            .to_owned(),
-                    ),
-                    _ => None,
-                }
-            })
-        })
-        .unwrap_or_else(|| {
-            format!(
-                "check the endpoint ({}), that this machine can reach it (DNS, firewall, proxy), \
-                 and that it speaks {}",
-                endpoint.uri(),
-                if endpoint.is_tls() {
-                    "TLS (for plain HTTP write http://)"
-                } else {
-                    "plain HTTP/2 (for TLS write https://)"
-                }
-            )
-        });
-    Error::Transport {
-        endpoint: endpoint.uri(),
-        // tonic's outermost message is only "transport error", which the variant says already.
-        message: format!(
-            "{}; {advice}",
-            flatten(err).trim_start_matches("transport error: ")
-        ),
-    }
-}
-
-fn tls_advice(endpoint: &Endpoint, err: &rustls::Error) -> String {
-    use rustls::CertificateError as Cert;
-    match err {
-        rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => format!(
-            "the server's TLS certificate is not trusted (its issuer is not a trusted CA): if \
-             {} is a proxy, Private Service Connect or the emulator, add its CA certificate \
-             with Endpoint::with_ca_pem, or use TrustRoots::Native when the CA is installed on \
-             this machine",
-            endpoint.host()
-        ),
-        rustls::Error::InvalidCertificate(
-            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
-        ) => format!(
-            "the server's TLS certificate is not valid for the name {}: reach the endpoint by a \
-             name its certificate carries, or set that name with Endpoint::with_tls_domain",
-            endpoint.host()
-        ),
-        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
-            "the server's TLS certificate has expired (or this machine's clock is wrong)".to_owned()
-        }
-        other => format!("the TLS handshake failed ({other}): check the endpoint speaks TLS"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,12 +360,5 @@ mod tests {
             tonic.contains(concat!("version = \"", tonic_version!(), ".")),
             "{tonic}"
         );
-    }
-
-    #[test]
-    fn flatten_skips_repeated_messages_and_reads_inside_io_errors() {
-        let inner = std::io::Error::other("deep cause");
-        let outer = std::io::Error::other(inner);
-        assert_eq!(flatten(&outer), "deep cause");
     }
 }

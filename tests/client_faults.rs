@@ -218,3 +218,52 @@ async fn errors_say_what_to_do() {
         .unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
 }
+
+#[tokio::test]
+async fn wait_and_delete_follow_one_rule_for_polls_that_fail() {
+    let (emu, client) = start().await;
+    // One attempt per call: each failure reaches the polling loop rather than a retry.
+    let client = client.with_retry_policy(RetryPolicy::none());
+    let job = client.create(gcs_job("polled")).await.unwrap();
+    emu.advance(Duration::from_secs(3600));
+
+    // UNAVAILABLE polls are skipped, by wait ...
+    emu.fault(Fault::fail_next(
+        "GetBatchPredictionJob",
+        2,
+        Code::Unavailable,
+    ));
+    let ended = client
+        .wait_with(&job.name, &fast_waits(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(ended.name, job.name);
+    assert_eq!(emu.calls_of("GetBatchPredictionJob").len(), 3);
+
+    // ... and by delete, polling its operation.
+    emu.fault(Fault::fail_next("GetOperation", 2, Code::Unavailable));
+    let deleting = tokio::spawn({
+        let (client, name) = (client.clone(), job.name.clone());
+        async move { client.delete(&name).await }
+    });
+    // The operation exists once it is polled; then its time passes on the emulator's clock.
+    while emu.calls_of("GetOperation").is_empty() {
+        tokio::task::yield_now().await;
+    }
+    emu.advance(Duration::from_secs(60));
+    deleting.await.unwrap().unwrap();
+    assert_eq!(emu.calls_of("GetOperation").len(), 3);
+
+    // Any other error ends the polling.
+    let other = client.create(gcs_job("denied")).await.unwrap();
+    emu.fault(Fault::fail_next(
+        "GetBatchPredictionJob",
+        1,
+        Code::PermissionDenied,
+    ));
+    let err = client
+        .wait_with(&other.name, &fast_waits(), |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");
+}

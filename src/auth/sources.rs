@@ -9,9 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::{CLOUD_PLATFORM_SCOPE, Token, TokenFuture, TokenSource};
 use crate::Error;
-
-/// The variable gcp_auth (and every Google SDK) reads first for a key file.
-const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+use crate::env::CREDENTIALS_VAR;
 
 /// A token that never changes.
 pub(super) struct Static(pub(super) Token);
@@ -55,7 +53,7 @@ impl ServiceAccount {
 
     pub(super) fn from_env(path: PathBuf) -> Self {
         let name = format!(
-            "Application Default Credentials: service account key file {} (from {CREDENTIALS_ENV})",
+            "Application Default Credentials: service account key file {} (from {CREDENTIALS_VAR})",
             path.display()
         );
         Self {
@@ -149,8 +147,8 @@ impl ApplicationDefault {
             .get_or_try_init(|| async {
                 // gcp_auth checks this variable first too; taking the key file ourselves gives
                 // it the fresh-instance refresh above.
-                if let Some(path) = std::env::var_os(CREDENTIALS_ENV).filter(|p| !p.is_empty()) {
-                    return Ok(Resolved::KeyFile(ServiceAccount::from_env(path.into())));
+                if let Some(path) = crate::env::credentials_file() {
+                    return Ok(Resolved::KeyFile(ServiceAccount::from_env(path)));
                 }
                 gcp_auth::provider()
                     .await
@@ -159,7 +157,7 @@ impl ApplicationDefault {
                         source_name: "Application Default Credentials".to_owned(),
                         message: format!(
                             "no credential found ({}): run `gcloud auth application-default \
-                             login`, set {CREDENTIALS_ENV} to a service account key file, or \
+                             login`, set {CREDENTIALS_VAR} to a service account key file, or \
                              run on Google Cloud with a service account attached",
                             flatten(&e)
                         ),
@@ -210,5 +208,5 @@ fn convert(token: &gcp_auth::Token) -> Token {
 
 /// An error and its sources in one line.
 fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
-    crate::transport::flatten(err)
+    crate::error::flatten(err)
 }

@@ -174,8 +174,8 @@ impl EmulatorBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a malformed location or a [`with_gcs_root`](Self::with_gcs_root) that
-    /// is not a directory, [`Error::Transport`] when a port cannot
-    /// be bound or the TLS certificate cannot be made.
+    /// is not a directory, [`Error::Transport`] when a port cannot be bound,
+    /// [`Error::Internal`] when the TLS certificate cannot be made.
     pub async fn start(self) -> Result<Emulator, Error> {
         if !validate::valid_location(&self.location) {
             return Err(Error::invalid(
@@ -207,9 +207,10 @@ impl EmulatorBuilder {
             })
         });
         let tls = if self.tls {
-            Some(tls::loopback_identity().map_err(|e| Error::Transport {
-                endpoint: self.addr.to_string(),
-                message: format!("could not make the emulator's TLS certificate: {e}"),
+            Some(tls::loopback_identity().map_err(|e| {
+                Error::internal(format!(
+                    "could not make the emulator's TLS certificate: {e}"
+                ))
             })?)
         } else {
             None

@@ -118,15 +118,18 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     }
     let emulator = builder.start().await.map_err(|error| match error {
         // The fixed default port may be taken, by another emulator most likely.
-        Error::Transport { endpoint, message } if message.contains("could not bind") => {
-            Error::Transport {
-                endpoint,
-                message: format!(
-                    "{message}; another emulator may be running there: pass --port 0 for any \
+        Error::Transport {
+            endpoint,
+            message,
+            failure,
+        } if message.contains("could not bind") => Error::Transport {
+            endpoint,
+            failure,
+            message: format!(
+                "{message}; another emulator may be running there: pass --port 0 for any \
                      free port, or another --port"
-                ),
-            }
-        }
+            ),
+        },
         other => other,
     })?;
     let temporary = args.dir.is_none();

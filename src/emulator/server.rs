@@ -43,10 +43,13 @@ pub(crate) struct Running {
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
 
+/// A port that could not be bound or read: the one kind of emulator start failure that is
+/// about the network.
 fn transport(endpoint: String, what: &str, error: impl std::fmt::Display) -> Error {
     Error::Transport {
         endpoint,
         message: format!("{what}: {error}"),
+        failure: crate::error::TransportFailure::Other,
     }
 }
 
@@ -86,7 +89,9 @@ pub(crate) async fn serve(
         let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         server = server
             .tls_config(ServerTlsConfig::new().identity(identity))
-            .map_err(|e| transport(grpc_addr.to_string(), "bad TLS configuration", e))?;
+            .map_err(|e| {
+                Error::internal(format!("the emulator's TLS certificate was refused: {e}"))
+            })?;
     }
     let config = Arc::new(config);
     let router = server

@@ -1,23 +1,44 @@
-//! [`JobClient`]: the batch-prediction client a Rust backend links, and its builder.
+//! [`JobClient`]: the batch-prediction client a Rust backend links. Where each thing is:
+//!
+//! | file | what |
+//! |------|------|
+//! | `mod.rs` (here) | [`JobClient`], its accessors, and [`JobClientBuilder`] |
+//! | `get_cancel_delete.rs` | [`JobClient::get`], [`JobClient::cancel`], [`JobClient::delete`] |
+//! | `create.rs` | [`JobClient::create`], [`JobClient::create_job`]: exactly once, by request-id lookup |
+//! | `list.rs` | [`JobClient::list_page`], [`JobClient::list`], [`JobPage`] |
+//! | `filter.rs` | [`JobFilter`] |
+//! | `wait.rs` | [`JobClient::wait`], [`JobClient::wait_with`], [`JobClient::watch`] |
+//! | `call.rs` | the one retry loop every RPC goes through, and what each may resend |
+//! | `retry.rs` | [`RetryPolicy`]: attempts, budget, backoff, which failures are retried |
+//! | `poll.rs` | the one polling loop (wait, watch, the delete operation), its rule for errors, [`WaitOptions`] |
+//!
+//! A new RPC is a method in the file of its group (or a new file) that builds its request and
+//! hands it to `call` with an `Rpc` saying its method name, routing and what may be resent.
+
+mod call;
+mod create;
+mod filter;
+mod get_cancel_delete;
+mod list;
+mod poll;
+mod retry;
+mod wait;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::Credentials;
-use crate::call::{Routing, Rpc};
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result};
+use crate::env::Setting;
+use crate::error::Result;
 use crate::names::{BatchPredictionJobName, LocationName};
 use crate::proto::google::longrunning::operations_client::OperationsClient;
-use crate::proto::google::longrunning::{GetOperationRequest, operation};
-use crate::retry::{Idempotency, RetryPolicy};
 use crate::transport::AuthChannel;
 use crate::v1::job_service_client::JobServiceClient;
-use crate::v1::{
-    BatchPredictionJob, CancelBatchPredictionJobRequest, DeleteBatchPredictionJobRequest,
-    GetBatchPredictionJobRequest,
-};
-use crate::wait::WaitOptions;
+
+pub use filter::JobFilter;
+pub use list::JobPage;
+pub use poll::WaitOptions;
+pub use retry::RetryPolicy;
 
 /// A client for Vertex AI batch prediction jobs in one project and location.
 ///
@@ -136,132 +157,12 @@ impl JobClient {
     pub fn job_name(&self, id_or_name: &str) -> Result<BatchPredictionJobName> {
         self.shared.location.job(id_or_name)
     }
-
-    /// Gets a job by full name or bare id. Retried on `UNAVAILABLE`.
-    ///
-    /// ```no_run
-    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// let job = client.get("projects/my-project/locations/us-central1/batchPredictionJobs/123").await?;
-    /// println!("{:?} {:?}", job.state(), job.progress());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn get(&self, name: &str) -> Result<BatchPredictionJob> {
-        let name = self.job_name(name)?.to_string();
-        let rpc = Rpc {
-            method: "GetBatchPredictionJob",
-            routing: Routing::Name(&name),
-            idempotency: Idempotency::Idempotent,
-        };
-        let request = GetBatchPredictionJobRequest { name: name.clone() };
-        self.call(
-            rpc,
-            &self.retry,
-            &self.raw(),
-            request,
-            |mut stub, r| async move { stub.get_batch_prediction_job(r).await },
-        )
-        .await
-    }
-
-    /// Asks the service to cancel a job that is pending or running: it moves through CANCELLING
-    /// to CANCELLED (use [`JobClient::wait`] to see it end). Cancelling a job that has ended is
-    /// `FAILED_PRECONDITION`.
-    ///
-    /// ```no_run
-    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// client.cancel("1234567890").await?;
-    /// let job = client.wait("1234567890").await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn cancel(&self, name: &str) -> Result<()> {
-        let name = self.job_name(name)?.to_string();
-        let rpc = Rpc {
-            method: "CancelBatchPredictionJob",
-            routing: Routing::Name(&name),
-            idempotency: Idempotency::NonIdempotent,
-        };
-        let request = CancelBatchPredictionJobRequest { name: name.clone() };
-        self.call(
-            rpc,
-            &self.retry,
-            &self.raw(),
-            request,
-            |mut stub, r| async move { stub.cancel_batch_prediction_job(r).await },
-        )
-        .await
-        .map(|_: ()| ())
-    }
-
-    /// Deletes a job that has ended, and waits for the service's delete operation to finish.
-    /// Deleting a job that has not ended is `FAILED_PRECONDITION`: cancel it first.
-    ///
-    /// ```no_run
-    /// # async fn run(client: vertex_batch::JobClient) -> vertex_batch::Result<()> {
-    /// client.delete("1234567890").await?;
-    /// assert!(client.get("1234567890").await.unwrap_err().is_not_found());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn delete(&self, name: &str) -> Result<()> {
-        let name = self.job_name(name)?.to_string();
-        let rpc = Rpc {
-            method: "DeleteBatchPredictionJob",
-            routing: Routing::Name(&name),
-            idempotency: Idempotency::Idempotent,
-        };
-        let request = DeleteBatchPredictionJobRequest { name: name.clone() };
-        let mut operation = self
-            .call(
-                rpc,
-                &self.retry,
-                &self.raw(),
-                request,
-                |mut stub, r| async move { stub.delete_batch_prediction_job(r).await },
-            )
-            .await?;
-        let mut polls = WaitOptions::default()
-            .with_initial_interval(OPERATION_POLL)
-            .with_max_interval(Duration::from_secs(5))
-            .intervals();
-        let operations = self.operations();
-        while !operation.done {
-            tokio::time::sleep(polls.next().unwrap_or(OPERATION_POLL)).await;
-            let rpc = Rpc {
-                method: "GetOperation",
-                routing: Routing::Name(&operation.name),
-                idempotency: Idempotency::Idempotent,
-            };
-            let request = GetOperationRequest {
-                name: operation.name.clone(),
-            };
-            operation = self
-                .call(
-                    rpc,
-                    &self.retry,
-                    &operations,
-                    request,
-                    |mut ops, r| async move { ops.get_operation(r).await },
-                )
-                .await?;
-        }
-        match operation.result {
-            Some(operation::Result::Error(status)) => Err(Error::Status {
-                status: Box::new(tonic::Status::new(
-                    tonic::Code::from_i32(status.code),
-                    status.message,
-                )),
-                hint: Some(format!("the delete operation of {name} failed")),
-            }),
-            _ => Ok(()),
-        }
-    }
 }
 
-/// Builds a [`JobClient`]. Everything has a default: the project and location come from
-/// `GOOGLE_CLOUD_PROJECT` and `GOOGLE_CLOUD_LOCATION` when not given, the credentials are
-/// Application Default Credentials.
+/// Builds a [`JobClient`]. Everything has a default: the project, location and quota project
+/// come from `GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION` and `GOOGLE_CLOUD_QUOTA_PROJECT`
+/// when not given (the rule of [`env`](mod@crate::env): blank is unset, the location defaults to
+/// `us-central1`), the credentials are Application Default Credentials.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -294,7 +195,8 @@ pub struct JobClientBuilder {
 }
 
 impl JobClientBuilder {
-    /// The Google Cloud project (id or number). Default: `GOOGLE_CLOUD_PROJECT`.
+    /// The Google Cloud project (id or number). Default: `GOOGLE_CLOUD_PROJECT`; with neither,
+    /// [`connect`](Self::connect) fails saying so.
     pub fn with_project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
         self
@@ -341,22 +243,15 @@ impl JobClientBuilder {
     }
 
     /// Checks the settings, then opens the authenticated channel (at once, unless the endpoint
-    /// connects lazily).
+    /// connects lazily). A malformed setting read from a variable is an error naming the
+    /// variable.
     pub async fn connect(self) -> Result<JobClient> {
-        let project = match self.project.or_else(|| env_var("GOOGLE_CLOUD_PROJECT")) {
-            Some(project) => project,
-            None => {
-                return Err(Error::invalid(
-                    "project",
-                    "no project given; call with_project(\"my-project\") or set GOOGLE_CLOUD_PROJECT",
-                ));
-            }
-        };
-        let location = self
-            .location
-            .or_else(|| env_var("GOOGLE_CLOUD_LOCATION"))
-            .unwrap_or_else(|| "us-central1".to_owned());
-        let location = LocationName::new(project, location)?;
+        // The rule of crate::env: given here, else the variable (blank is unset), else the
+        // default; an error about a value from a variable names the variable.
+        let project = Setting::project(self.project)?;
+        let location = Setting::location(self.location);
+        let location = LocationName::new(&project.value, &location.value)
+            .map_err(|e| location.blame(project.blame(e)))?;
         let endpoint = match self.endpoint {
             Some(endpoint) => endpoint,
             None => Endpoint::for_location(location.location())?,
@@ -381,10 +276,3 @@ impl JobClientBuilder {
         })
     }
 }
-
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// How long [`JobClient::delete`] waits between polls of the delete operation.
-const OPERATION_POLL: Duration = Duration::from_millis(500);

@@ -1,14 +1,18 @@
 //! When to try a call again, and how long to wait first.
 //!
 //! The defaults follow [AIP-194](https://google.aip.dev/194): reads (Get, List) and Delete are
-//! retried on `UNAVAILABLE`; Create and Cancel are retried only when the request never left the
-//! client (the connection could not be made), because a repeated Create after a lost response
-//! could start a second paid job. `RESOURCE_EXHAUSTED` is retried only when asked for.
+//! retried on `UNAVAILABLE`; Cancel is retried only when the request never left the client (the
+//! connection could not be made). `RESOURCE_EXHAUSTED` is retried only when asked for. Create,
+//! where a repeat after a lost response could start a second paid job, is sent again only once a
+//! lookup has shown that the first made nothing: see [`outcome_unknown`] and `call.rs`'s
+//! `Resend::AfterLookup`. The same policy's attempts, budget and backoff bound every call.
 
 use std::error::Error as _;
 use std::time::Duration;
 
 use tonic::{Code, Status};
+
+use crate::Error;
 
 /// How a client retries a failed call.
 ///
@@ -61,7 +65,8 @@ impl Default for RetryPolicy {
 pub(crate) enum Idempotency {
     /// Get, List, Delete: safe to repeat after any `UNAVAILABLE`.
     Idempotent,
-    /// Create, Cancel: repeat only if the request never left the client.
+    /// Cancel: repeat only if the request never left the client. (Create has a rule of its
+    /// own, `Resend::AfterLookup`.)
     NonIdempotent,
 }
 
@@ -200,6 +205,23 @@ fn server_retry_delay(status: &Status) -> Option<Duration> {
     use tonic_types::StatusExt;
     let info = status.get_details_retry_info()?;
     info.retry_delay
+}
+
+/// A failure after which the call may or may not have taken effect (a Create, its job): a
+/// deadline, an unavailable service, a broken connection (a transport error: the request may
+/// have left before it broke).
+pub(crate) fn outcome_unknown(error: &Error) -> bool {
+    error.is_transport()
+        || matches!(
+            error.code(),
+            Some(
+                Code::DeadlineExceeded
+                    | Code::Unavailable
+                    | Code::Unknown
+                    | Code::Cancelled
+                    | Code::Aborted
+            )
+        )
 }
 
 /// True when the request was never sent: the connection could not be made, so repeating it

@@ -1,10 +1,20 @@
-//! The crate's one error type.
+//! The crate's one error type, and where every error the network gives becomes one.
+//!
+//! - `mod.rs` (here): [`Error`], what each variant means, and its predicates.
+//! - `from_status.rs`: a gRPC status, or a connection that failed, becomes an [`Error`]; the
+//!   one path every RPC's failure takes ([`AuthChannel::error_from_status`](crate::transport::AuthChannel::error_from_status)).
+//! - `advice.rs`: every piece of advice an error message gives (wrong endpoint, permissions,
+//!   an untrusted certificate, nothing listening, ...).
+
+mod advice;
+mod from_status;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::endpoint::Endpoint;
 use crate::v1::JobState;
+
+pub(crate) use from_status::{flatten, from_status, from_transport};
 
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,13 +56,16 @@ pub enum Error {
         message: String,
     },
 
-    /// The connection to the endpoint could not be made or broke.
+    /// The connection to the endpoint could not be made or broke. [`Error::is_tls_certificate`]
+    /// tells a server certificate this client refused from the other failures.
     #[error("transport error talking to {endpoint}: {message}")]
     Transport {
         /// The endpoint URI.
         endpoint: String,
         /// What went wrong (the full source chain, flattened), and what to do about it.
         message: String,
+        /// What kind of failure it was.
+        failure: TransportFailure,
     },
 
     /// The service answered with a gRPC status. `hint` says what to do where the crate knows.
@@ -97,6 +110,27 @@ pub enum Error {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+
+    /// Something failed inside this crate or a library it uses, where nothing the caller gave
+    /// and nothing the service said is at fault: a bug to report, not input to fix.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// What kind of connection failure an [`Error::Transport`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// The server's TLS certificate was refused: not signed by a trusted CA, not valid for the
+    /// endpoint's name, or expired.
+    TlsCertificate,
+    /// Nothing accepts connections at the endpoint's host and port.
+    Refused,
+    /// Any other failure: name resolution, a timeout, a TLS handshake, a connection that broke.
+    Other,
 }
 
 impl Error {
@@ -108,9 +142,41 @@ impl Error {
         }
     }
 
+    /// An [`Error::Internal`]: a failure that is neither the caller's input nor the service's
+    /// answer.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
     /// Bad input, caught before any call.
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, Error::InvalidInput { .. })
+    }
+
+    /// The connection to the endpoint could not be made or broke (a TLS certificate problem
+    /// included).
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Error::Transport { .. })
+    }
+
+    /// This client refused the server's TLS certificate: not trusted, not valid for the name, or
+    /// expired. The message says which, and what to do.
+    pub fn is_tls_certificate(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                failure: TransportFailure::TlsCertificate,
+                ..
+            }
+        )
+    }
+
+    /// A failure inside this crate or a library it uses: neither bad input nor the service's
+    /// answer.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Internal { .. })
     }
 
     /// A credential source failed.
@@ -120,8 +186,14 @@ impl Error {
 
     /// The gRPC status code, when the service answered with one.
     pub fn code(&self) -> Option<tonic::Code> {
+        self.status().map(tonic::Status::code)
+    }
+
+    /// The status the service answered with, when it answered with one: its details decode
+    /// with [`tonic_types::StatusExt`].
+    pub fn status(&self) -> Option<&tonic::Status> {
         match self {
-            Error::Status { status, .. } => Some(status.code()),
+            Error::Status { status, .. } => Some(status),
             _ => None,
         }
     }
@@ -155,73 +227,6 @@ impl Error {
     }
 }
 
-/// The crate's error for a status the service sent, with advice for the usual causes.
-pub(crate) fn status_with_hint(status: tonic::Status, endpoint: &Endpoint) -> Error {
-    let hint = hint_for(&status, endpoint);
-    Error::Status {
-        status: Box::new(status),
-        hint,
-    }
-}
-
-/// Advice for a status, where the crate knows the usual cause.
-fn hint_for(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
-    use tonic::Code;
-    use tonic_types::StatusExt;
-
-    // Batch jobs live on the regional endpoint of their location; `global` and the
-    // multi-regions serve only some. A custom endpoint (the emulator, a proxy) says nothing.
-    let non_regional = matches!(endpoint.location(), Some("global" | "us" | "eu"));
-    let mut hints = Vec::new();
-    if let Some(bad) = status.get_details_bad_request() {
-        for violation in bad.field_violations {
-            hints.push(format!(
-                "field `{}`: {}",
-                violation.field, violation.description
-            ));
-        }
-    }
-    match status.code() {
-        Code::NotFound | Code::Unimplemented if non_regional => hints.push(format!(
-            "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
-             location: use Endpoint::for_location(\"us-central1\") or the location of the job",
-            endpoint.host()
-        )),
-        Code::NotFound => hints.push(format!(
-            "no such resource at {}; check the name, the project and the job's location",
-            endpoint.host()
-        )),
-        Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
-            "this client talks to {} (location `{}`); a job's parent must be in that same location",
-            endpoint.host(),
-            endpoint.location().unwrap_or("custom")
-        )),
-        Code::PermissionDenied => {
-            let reason = status
-                .get_details_error_info()
-                .map(|info| format!("reason {} from {}; ", info.reason, info.domain))
-                .unwrap_or_default();
-            hints.push(format!(
-                "{reason}check that the credentials' principal has roles/aiplatform.user on the \
-                 project and that the Vertex AI API is enabled"
-            ));
-        }
-        Code::Unauthenticated => hints.push(
-            "the endpoint refused the credentials; check them (gcloud auth application-default login, \
-             or the service-account key)"
-                .into(),
-        ),
-        Code::ResourceExhausted => hints.push(
-            "quota exhausted; retry later, or opt in with RetryPolicy::with_retry_resource_exhausted".into(),
-        ),
-        Code::DeadlineExceeded => hints.push(
-            "no answer in time; raise RetryPolicy::with_attempt_timeout if the network is slow".into(),
-        ),
-        _ => {}
-    }
-    (!hints.is_empty()).then(|| hints.join("; "))
-}
-
 fn state_name(state: JobState) -> &'static str {
     state.as_str_name().trim_start_matches("JOB_STATE_")
 }
@@ -241,53 +246,4 @@ fn status_message(status: &tonic::Status, hint: Option<&str>) -> String {
         text.push(')');
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tonic::Code;
-    use tonic_types::{ErrorDetails, StatusExt};
-
-    fn message(status: tonic::Status, endpoint: &Endpoint) -> String {
-        status_with_hint(status, endpoint).to_string()
-    }
-
-    #[test]
-    fn a_404_from_the_global_endpoint_points_to_the_regional_one() {
-        let text = message(tonic::Status::not_found("no job"), &Endpoint::global());
-        assert!(text.contains("not a regional endpoint"), "{text}");
-        assert!(text.contains("Endpoint::for_location"), "{text}");
-        let regional = Endpoint::for_location("us-central1").unwrap();
-        let text = message(tonic::Status::not_found("no job"), &regional);
-        assert!(!text.contains("not a regional endpoint"), "{text}");
-    }
-
-    #[test]
-    fn permission_denied_shows_the_error_info_reason() {
-        let details = ErrorDetails::with_error_info(
-            "IAM_PERMISSION_DENIED",
-            "aiplatform.googleapis.com",
-            std::collections::HashMap::new(),
-        );
-        let status = tonic::Status::with_error_details(Code::PermissionDenied, "denied", details);
-        let text = message(status, &Endpoint::global());
-        assert!(
-            text.contains("reason IAM_PERMISSION_DENIED from aiplatform.googleapis.com"),
-            "{text}"
-        );
-        assert!(text.contains("roles/aiplatform.user"), "{text}");
-    }
-
-    #[test]
-    fn bad_request_field_violations_are_listed() {
-        let details =
-            ErrorDetails::with_bad_request_violation("batch_prediction_job.model", "is required");
-        let status = tonic::Status::with_error_details(Code::InvalidArgument, "invalid", details);
-        let text = message(status, &Endpoint::for_location("eu").unwrap());
-        assert!(
-            text.contains("field `batch_prediction_job.model`: is required"),
-            "{text}"
-        );
-    }
 }

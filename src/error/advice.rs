@@ -1,0 +1,211 @@
+//! Every piece of advice an error message gives: what to do about a status the service sent
+//! and about a connection that failed. Tests pin these messages: the unit tests below, and the
+//! transport (TLS, connection refused) and client (errors that say what to do) integration
+//! tests.
+
+use std::error::Error as StdError;
+
+use super::TransportFailure;
+use crate::endpoint::Endpoint;
+
+/// Advice for a status the service sent, where the crate knows the usual cause: the field
+/// violations of a `BadRequest` detail, and what to check for the codes that have one.
+pub(super) fn for_status(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    // Batch jobs live on the regional endpoint of their location; `global` and the
+    // multi-regions serve only some. A custom endpoint (the emulator, a proxy) says nothing.
+    let non_regional = matches!(endpoint.location(), Some("global" | "us" | "eu"));
+    let mut hints = Vec::new();
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            hints.push(format!(
+                "field `{}`: {}",
+                violation.field, violation.description
+            ));
+        }
+    }
+    match status.code() {
+        Code::NotFound | Code::Unimplemented if non_regional => hints.push(format!(
+            "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
+             location: use Endpoint::for_location(\"us-central1\") or the location of the job",
+            endpoint.host()
+        )),
+        Code::NotFound => hints.push(format!(
+            "no such resource at {}; check the name, the project and the job's location",
+            endpoint.host()
+        )),
+        Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
+            "this client talks to {} (location `{}`); a job's parent must be in that same location",
+            endpoint.host(),
+            endpoint.location().unwrap_or("custom")
+        )),
+        Code::PermissionDenied => {
+            let reason = status
+                .get_details_error_info()
+                .map(|info| format!("reason {} from {}; ", info.reason, info.domain))
+                .unwrap_or_default();
+            hints.push(format!(
+                "{reason}check that the credentials' principal has roles/aiplatform.user on the \
+                 project and that the Vertex AI API is enabled"
+            ));
+        }
+        Code::Unauthenticated => hints.push(
+            "the endpoint refused the credentials; check them (gcloud auth application-default login, \
+             or the service-account key)"
+                .into(),
+        ),
+        Code::ResourceExhausted => hints.push(
+            "quota exhausted; retry later, or opt in with RetryPolicy::with_retry_resource_exhausted".into(),
+        ),
+        Code::DeadlineExceeded => hints.push(
+            "no answer in time; raise RetryPolicy::with_attempt_timeout if the network is slow".into(),
+        ),
+        _ => {}
+    }
+    (!hints.is_empty()).then(|| hints.join("; "))
+}
+
+/// What kind of connection failure `errors` (an error and its sources, outermost first) is,
+/// and what to do about it.
+pub(super) fn for_connection(
+    endpoint: &Endpoint,
+    errors: &[&(dyn StdError + 'static)],
+) -> (TransportFailure, String) {
+    if let Some(tls) = errors
+        .iter()
+        .find_map(|e| e.downcast_ref::<rustls::Error>())
+    {
+        return tls_advice(endpoint, tls);
+    }
+    // The first I/O error in the chain whose kind has advice of its own.
+    let io_kind = errors.iter().find_map(|e| {
+        let kind = e.downcast_ref::<std::io::Error>()?.kind();
+        matches!(
+            kind,
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::TimedOut
+        )
+        .then_some(kind)
+    });
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => (
+            TransportFailure::Refused,
+            format!(
+                "nothing accepts connections at {}: check the host and port, and that \
+                 the server (or the emulator) is running",
+                endpoint.uri()
+            ),
+        ),
+        Some(std::io::ErrorKind::TimedOut) => (
+            TransportFailure::Other,
+            "the connection timed out: check network access to the endpoint \
+             (firewall, proxy, VPC Service Controls)"
+                .to_owned(),
+        ),
+        _ => (
+            TransportFailure::Other,
+            format!(
+                "check the endpoint ({}), that this machine can reach it (DNS, firewall, proxy), \
+                 and that it speaks {}",
+                endpoint.uri(),
+                if endpoint.is_tls() {
+                    "TLS (for plain HTTP write http://)"
+                } else {
+                    "plain HTTP/2 (for TLS write https://)"
+                }
+            ),
+        ),
+    }
+}
+
+/// What to do about a TLS failure; a refused certificate says which check failed.
+fn tls_advice(endpoint: &Endpoint, err: &rustls::Error) -> (TransportFailure, String) {
+    use rustls::CertificateError as Cert;
+    match err {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
+            certificate(format!(
+                "the server's TLS certificate is not trusted (its issuer is not a trusted CA): if \
+             {} is a proxy, Private Service Connect or the emulator, add its CA certificate \
+             with Endpoint::with_ca_pem, or use TrustRoots::Native when the CA is installed on \
+             this machine",
+                endpoint.host()
+            ))
+        }
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => certificate(format!(
+            "the server's TLS certificate is not valid for the name {}: reach the endpoint by a \
+             name its certificate carries, or set that name with Endpoint::with_tls_domain",
+            endpoint.host()
+        )),
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            certificate(
+                "the server's TLS certificate has expired (or this machine's clock is wrong)"
+                    .to_owned(),
+            )
+        }
+        rustls::Error::InvalidCertificate(other) => certificate(format!(
+            "the server's TLS certificate was refused ({other:?}): check the endpoint's \
+             certificate, or trust its CA with Endpoint::with_ca_pem"
+        )),
+        other => (
+            TransportFailure::Other,
+            format!("the TLS handshake failed ({other}): check the endpoint speaks TLS"),
+        ),
+    }
+}
+
+/// Advice about a certificate this client refused.
+fn certificate(advice: String) -> (TransportFailure, String) {
+    (TransportFailure::TlsCertificate, advice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn message(status: tonic::Status, endpoint: &Endpoint) -> String {
+        super::super::from_status(status, endpoint).to_string()
+    }
+
+    #[test]
+    fn a_404_from_the_global_endpoint_points_to_the_regional_one() {
+        let text = message(tonic::Status::not_found("no job"), &Endpoint::global());
+        assert!(text.contains("not a regional endpoint"), "{text}");
+        assert!(text.contains("Endpoint::for_location"), "{text}");
+        let regional = Endpoint::for_location("us-central1").unwrap();
+        let text = message(tonic::Status::not_found("no job"), &regional);
+        assert!(!text.contains("not a regional endpoint"), "{text}");
+    }
+
+    #[test]
+    fn permission_denied_shows_the_error_info_reason() {
+        let details = ErrorDetails::with_error_info(
+            "IAM_PERMISSION_DENIED",
+            "aiplatform.googleapis.com",
+            std::collections::HashMap::new(),
+        );
+        let status = tonic::Status::with_error_details(Code::PermissionDenied, "denied", details);
+        let text = message(status, &Endpoint::global());
+        assert!(
+            text.contains("reason IAM_PERMISSION_DENIED from aiplatform.googleapis.com"),
+            "{text}"
+        );
+        assert!(text.contains("roles/aiplatform.user"), "{text}");
+    }
+
+    #[test]
+    fn bad_request_field_violations_are_listed() {
+        let details =
+            ErrorDetails::with_bad_request_violation("batch_prediction_job.model", "is required");
+        let status = tonic::Status::with_error_details(Code::InvalidArgument, "invalid", details);
+        let text = message(status, &Endpoint::for_location("eu").unwrap());
+        assert!(
+            text.contains("field `batch_prediction_job.model`: is required"),
+            "{text}"
+        );
+    }
+}
