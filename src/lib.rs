@@ -57,17 +57,21 @@
 //! A job has ended in SUCCEEDED, FAILED, CANCELLED, EXPIRED and PARTIALLY_SUCCEEDED
 //! ([`v1::JobState::has_ended`]). PAUSED has not ended: the job resumes, and a wait goes on.
 #![deny(missing_docs)]
+// docs.rs builds with every feature and `--cfg docsrs`: feature-gated items carry a badge.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 pub mod batch_file;
 mod client;
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 pub mod endpoint;
 pub mod env;
 mod error;
 pub mod job;
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod json;
 pub mod names;
 pub mod params;

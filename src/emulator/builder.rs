@@ -143,7 +143,7 @@ impl EmulatorBuilder {
     /// `Bad Request: ...` status, as the service writes them. completion_stats count the rows;
     /// the job ends SUCCEEDED when some row succeeded and FAILED when none did or an input file
     /// is missing (NOT_FOUND, naming the URI). The files are processed once, the first time the
-    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`] are
+    /// job is seen ended. BigQuery jobs, cancelled jobs and jobs given another [`Outcome`](super::Outcome) are
     /// left as they were.
     ///
     /// ```
