@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 fn examples_dir() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        // This binary is target/<profile>/deps/examples-<hash>.
+        // This binary is target/<profile>/deps/cli_and_examples-<hash>.
         let exe = std::env::current_exe().expect("the test binary's path");
         let profile_dir = exe
             .parent()

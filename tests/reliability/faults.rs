@@ -1,15 +1,13 @@
 //! Reliability under injected faults, at volume: 10,000 reads with one attempt in five failing,
 //! and 100 concurrent Creates whose answers are lost or refused while the lookups that resolve
-//! them fail too. Goes beyond tests/client_faults.rs (200 sequential Gets, 100 sequential lost
+//! them fail too. Goes beyond tests/client/faults.rs (200 sequential Gets, 100 sequential lost
 //! Creates) in count, concurrency and the mix of faults.
 #![cfg(feature = "emulator")]
-
-mod client_support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use client_support::*;
+use crate::support::client::*;
 use futures_util::TryStreamExt;
 use tokio::task::JoinSet;
 use tonic::Code;

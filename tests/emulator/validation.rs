@@ -1,9 +1,7 @@
 //! Each Create/Get rule: INVALID_ARGUMENT with a google.rpc.BadRequest naming the field,
 //! NOT_FOUND for unknown jobs, UNIMPLEMENTED for the other RPCs.
 
-mod emulator_support;
-
-use emulator_support::{MODEL, PARENT, client, create, get, job};
+use crate::support::stub::{MODEL, PARENT, client, create, get, job};
 use tonic::Code;
 use tonic_types::StatusExt;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};

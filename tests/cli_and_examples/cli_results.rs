@@ -2,14 +2,12 @@
 //! the failed row with its line and status, the answers as JSONL and CSV.
 #![cfg(feature = "cli")]
 
-mod client_support;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use client_support::*;
+use crate::support::client::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest};
 use vertex_batch::{BatchJob, BatchPredictionJobExt};
 

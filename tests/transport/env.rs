@@ -1,16 +1,21 @@
 //! GOOGLE_CLOUD_LOCATION and GOOGLE_CLOUD_QUOTA_PROJECT are read when not given, as Google's
-//! SDKs do. One test in its own binary: it changes the process environment.
+//! SDKs do. The test runs alone in a process of its own (`support::isolation`): it changes the
+//! process environment.
 
-mod transport_support;
-
-use transport_support::{emulator, list};
+use crate::support::transport::{emulator, list};
 use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::transport::AuthChannel;
 
 #[tokio::test]
 async fn location_and_quota_project_come_from_the_environment() {
-    // SAFETY: the only test in this binary, so no other thread reads the environment meanwhile.
+    if crate::support::isolation::rerun_alone(
+        module_path!(),
+        "location_and_quota_project_come_from_the_environment",
+    ) {
+        return;
+    }
+    // SAFETY: the only test in this process, so no other thread reads the environment meanwhile.
     unsafe {
         std::env::set_var("GOOGLE_CLOUD_LOCATION", "europe-west4");
         std::env::set_var("GOOGLE_CLOUD_QUOTA_PROJECT", "env-billing");

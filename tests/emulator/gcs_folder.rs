@@ -3,14 +3,12 @@
 //! flow, on the emulator's manual clock.
 #![cfg(feature = "emulator")]
 
-mod client_support;
-
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use client_support::*;
+use crate::support::client::*;
 use vertex_batch::batch_file::{BatchFileWriter, BatchRequest, PredictionReader, Summary};
 use vertex_batch::emulator::EmulatorHandle;
 use vertex_batch::v1::{BatchPredictionJob, JobState};

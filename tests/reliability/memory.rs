@@ -1,9 +1,11 @@
 //! Memory, counted by a global allocator: the heap a connected JobClient holds, and what
 //! streaming 10,000 listed jobs costs next to collecting them. The emulator runs as its own
-//! process (the `vertex-batch-emulator` binary) so only the client's heap is counted.
+//! process (the `vertex-batch-emulator` binary) so only the client's heap is counted, and the
+//! test runs alone in a process of its own (`support::isolation`), so no other test's heap is.
+//! The allocator is the whole test binary's.
 //!
 //! ```text
-//! cargo test --features emulator --test reliability_memory -- --nocapture
+//! cargo test --test reliability memory -- --nocapture
 //! ```
 #![cfg(feature = "emulator")]
 
@@ -103,6 +105,12 @@ const JOBS: usize = 10_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_holds_little_and_streaming_ten_thousand_jobs_holds_one_page() {
+    if crate::support::isolation::rerun_alone(
+        module_path!(),
+        "a_client_holds_little_and_streaming_ten_thousand_jobs_holds_one_page",
+    ) {
+        return;
+    }
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
             .args(["--port", "0", "--location", "us-central1"])

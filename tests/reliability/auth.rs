@@ -3,13 +3,10 @@
 //! share one connection and one token.
 #![cfg(feature = "emulator")]
 
-mod client_support;
-mod reliability_support;
-
 use std::time::{Duration, Instant};
 
-use client_support::*;
-use reliability_support::CountingProxy;
+use crate::support::client::*;
+use crate::support::proxy::CountingProxy;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use vertex_batch::WaitOptions;

@@ -1,10 +1,8 @@
 //! Each fault: failing the next N calls, delays, a lost Create response, seeded random failures.
 
-mod emulator_support;
-
 use std::time::Duration;
 
-use emulator_support::{PARENT, client, create, get, job};
+use crate::support::stub::{PARENT, client, create, get, job};
 use tonic::Code;
 use tonic_types::StatusExt;
 use vertex_batch::emulator::{Emulator, EmulatorHandle, Fault};

@@ -1,11 +1,9 @@
 //! Cancel moves a job through CANCELLING to CANCELLED; Delete of an ended job is a
 //! long-running operation served by the Operations service; both refuse jobs in the wrong state.
 
-mod emulator_support;
-
 use std::time::Duration;
 
-use emulator_support::{PARENT, channel, client, create, get, job};
+use crate::support::stub::{PARENT, channel, client, create, get, job};
 use prost::Message;
 use tonic::Code;
 use vertex_batch::emulator::Emulator;

@@ -6,13 +6,10 @@
 //! trusted the old CA rightly refuses.
 #![cfg(feature = "emulator")]
 
-mod client_support;
-mod reliability_support;
-
 use std::time::Duration;
 
-use client_support::*;
-use reliability_support::CountingProxy;
+use crate::support::client::*;
+use crate::support::proxy::CountingProxy;
 use tokio::sync::oneshot;
 use vertex_batch::BatchPredictionJobExt;
 use vertex_batch::emulator::Emulator;

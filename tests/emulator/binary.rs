@@ -1,11 +1,9 @@
 //! The standalone `vertex-batch-emulator` binary prints where it listens and serves there.
 
-mod emulator_support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use emulator_support::PARENT;
+use crate::support::stub::PARENT;
 use vertex_batch::v1::ListBatchPredictionJobsRequest;
 use vertex_batch::v1::job_service_client::JobServiceClient;
 

@@ -1,11 +1,9 @@
 //! 250 jobs listed in pages, with filters on state, display_name and labels.
 
-mod emulator_support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use emulator_support::{PARENT, client, create, job};
+use crate::support::stub::{PARENT, client, create, job};
 use tonic::Code;
 use tonic::transport::Channel;
 use vertex_batch::emulator::{Emulator, EmulatorHandle};

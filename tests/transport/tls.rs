@@ -1,9 +1,7 @@
 //! TLS to the emulator: trusted through its CA it works; without the CA the error says the
 //! certificate is not trusted and what to do. Also the other connection failures' advice.
 
-mod transport_support;
-
-use transport_support::{emulator, list};
+use crate::support::transport::{emulator, list};
 use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::transport::AuthChannel;

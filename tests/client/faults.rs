@@ -2,11 +2,9 @@
 //! answers are lost, errors that say what to do, bad input refused before any call.
 #![cfg(feature = "emulator")]
 
-mod client_support;
-
 use std::time::Duration;
 
-use client_support::*;
+use crate::support::client::*;
 use futures_util::TryStreamExt;
 use tonic::Code;
 use vertex_batch::emulator::Fault;

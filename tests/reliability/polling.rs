@@ -6,7 +6,7 @@
 //! reaches it. The counts must be what `WaitOptions::intervals()` says.
 //!
 //! ```text
-//! cargo test --features emulator --test reliability_polling -- --nocapture
+//! cargo test --test reliability polling -- --nocapture
 //! ```
 #![cfg(feature = "emulator")]
 

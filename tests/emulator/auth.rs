@@ -1,11 +1,9 @@
 //! The token endpoint driven by a real gcp_auth `CustomServiceAccount`, and required bearer
 //! tokens on the gRPC side.
 
-mod emulator_support;
-
 use std::time::Duration;
 
-use emulator_support::{client, create, job};
+use crate::support::stub::{client, create, job};
 use gcp_auth::TokenProvider;
 use tonic::Code;
 use tonic::metadata::MetadataValue;

@@ -2,14 +2,12 @@
 //! service-account flow: one fetch for any number of concurrent first calls, refresh ahead of
 //! expiry without a failed or blocked call, and a clear error when the token endpoint is down.
 
-mod transport_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::transport::{channel, emulator, endpoint, list};
 use tokio::sync::{Semaphore, mpsc};
-use transport_support::{channel, emulator, endpoint, list};
 use vertex_batch::auth::{Credentials, Token, TokenFuture, TokenSource};
 use vertex_batch::emulator::EmulatorHandle;
 use vertex_batch::transport::AuthChannel;

@@ -1,13 +1,15 @@
 //! Every RPC attempt is a `vertex_batch.rpc` span with its method, resource, attempt, status code
 //! and duration; no token and no request body ever appear in it.
+//!
+//! The test runs alone in a process of its own (`support::isolation`): tracing caches, for the
+//! whole process, whether any subscriber wants a span, and other tests' threads reaching the same
+//! spans while this test's subscriber is being set can leave them switched off for it.
 #![cfg(feature = "emulator")]
-
-mod client_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use client_support::*;
+use crate::support::client::*;
 use tonic::Code;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -46,6 +48,12 @@ impl<S: tracing::Subscriber> Layer<S> for Spans {
 
 #[tokio::test]
 async fn each_attempt_is_a_span_with_its_outcome_and_no_secret() {
+    if crate::support::isolation::rerun_alone(
+        module_path!(),
+        "each_attempt_is_a_span_with_its_outcome_and_no_secret",
+    ) {
+        return;
+    }
     let spans = Spans::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));

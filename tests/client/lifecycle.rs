@@ -2,11 +2,9 @@
 //! delete and wait, to every end state, on the emulator's manual clock.
 #![cfg(feature = "emulator")]
 
-mod client_support;
-
 use std::time::Duration;
 
-use client_support::*;
+use crate::support::client::*;
 use futures_util::TryStreamExt;
 use prost_types::value::Kind;
 use vertex_batch::emulator::Outcome;

@@ -1,10 +1,8 @@
 //! A job's whole life on the manual clock, over plain TCP and TLS.
 
-mod emulator_support;
-
 use std::time::Duration;
 
-use emulator_support::{PARENT, client, create, get, job};
+use crate::support::stub::{PARENT, client, create, get, job};
 use vertex_batch::emulator::{Emulator, EmulatorHandle, OUTCOME_LABEL, Outcome};
 use vertex_batch::v1::batch_prediction_job::output_info::OutputLocation;
 use vertex_batch::v1::{BatchPredictionJob, JobState};

@@ -1,9 +1,7 @@
 //! Every request on an AuthChannel carries Google's headers, exactly as the emulator receives
 //! them, whichever generated client sends it.
 
-mod transport_support;
-
-use transport_support::{PARENT, channel, emulator, endpoint, get_missing, list};
+use crate::support::transport::{PARENT, channel, emulator, endpoint, get_missing, list};
 use vertex_batch::auth::Credentials;
 use vertex_batch::proto::google::longrunning::GetOperationRequest;
 use vertex_batch::proto::google::longrunning::operations_client::OperationsClient;
