@@ -25,6 +25,16 @@ fn examples_dir() -> &'static PathBuf {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["build", "--examples", "--all-features"])
             .env("CARGO_TARGET_DIR", target_dir);
+        // `cargo test` sets the package's variables for this process (CARGO_MANIFEST_DIR,
+        // CARGO_PKG_NAME, ...). Some build scripts (ring's) rerun when those change, so cargo
+        // gets the environment it was started with: else this build and the next `cargo test`
+        // or `cargo clippy` would each rebuild ring and everything above it, every run.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if set_by_cargo_for_tests(&name) {
+                build.env_remove(&*name);
+            }
+        }
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
@@ -32,6 +42,21 @@ fn examples_dir() -> &'static PathBuf {
         assert!(status.success(), "the examples build");
         profile_dir.join("examples")
     })
+}
+
+/// Whether cargo sets `name` for the crate's own tests (the variables "Cargo sets for crates").
+fn set_by_cargo_for_tests(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// Runs an example with `--emulator`; its standard output.
