@@ -1,0 +1,12 @@
+//! The programs a user runs, run as such: the `vertex-batch` command line against an emulator,
+//! and every example with `--emulator`.
+//!
+//! One test binary for the area (each module below was a binary of its own): every binary links
+//! the whole crate, so fewer binaries build and link much faster.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod cli_results;
+mod examples;

@@ -1,0 +1,9 @@
+//! Helpers shared by the test binaries, one concern a file. Every binary (`tests/<area>/main.rs`)
+//! includes this one module with `#[path = "../support/mod.rs"] mod support;` and uses the part it
+//! needs; keeping one copy here, rather than one per binary, keeps the helpers from drifting.
+
+pub mod client;
+pub mod isolation;
+pub mod proxy;
+pub mod stub;
+pub mod transport;
