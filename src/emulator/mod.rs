@@ -70,11 +70,13 @@ mod lifecycle;
 mod operations;
 mod outcome;
 mod records;
+mod rest;
 mod server;
 mod service;
 mod service_account;
 mod state;
 mod tls;
+mod tls_incoming;
 mod token_endpoint;
 mod validate;
 
