@@ -1,6 +1,8 @@
 //! Runs the embedded Vertex AI JobService emulator on its own, until killed.
 //!
 //! `cargo run --features emulator --bin vertex-batch-emulator -- --port 8080 [--tls] [--location us-central1]`
+//!
+//! It serves gRPC and REST (the service's HTTP/JSON API) on the same port.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -42,6 +44,10 @@ struct Args {
     /// Seconds a job runs.
     #[arg(long, default_value_t = 30)]
     running_secs: u64,
+    /// Print a bearer token the emulator accepts (for `curl -H "Authorization: Bearer ..."`;
+    /// valid for an hour).
+    #[arg(long)]
+    print_token: bool,
     /// A local folder standing in for gs:// (gs://bucket/path is DIR/bucket/path): jobs then
     /// read their JSONL input and write predictions.jsonl there.
     #[arg(long, value_name = "DIR")]
@@ -75,6 +81,11 @@ async fn main() -> ExitCode {
     };
     use std::fmt::Write as _;
     let mut banner = format!("vertex-batch emulator listening on {}\n", emu.uri());
+    // REST shares the gRPC port; the line is unindented so scripts can find it.
+    let _ = writeln!(banner, "rest: {}", emu.rest_uri());
+    if args.print_token {
+        let _ = writeln!(banner, "token: {}", emu.issue_token());
+    }
     let _ = writeln!(banner, "  location:       {}", emu.location());
     let _ = writeln!(banner, "  token endpoint: {}", emu.token_uri());
     if let Some(root) = emu.gcs_root() {

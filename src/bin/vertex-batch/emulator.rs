@@ -15,7 +15,10 @@ Examples:
   vertex-batch emulator --port 8443 --tls
   # then, in another terminal, paste the flags it prints:
   vertex-batch --endpoint https://127.0.0.1:8443 --ca-cert DIR/ca.pem --credentials DIR/key.json \\
-      --project my-project list")]
+      --project my-project list
+  # or over REST, with the token --print-token prints:
+  curl --cacert DIR/ca.pem -H \"Authorization: Bearer $TOKEN\" \\
+      https://127.0.0.1:8443/v1/projects/my-project/locations/us-central1/batchPredictionJobs")]
 pub struct EmulatorArgs {
     /// The port to listen on (0: any free port).
     #[arg(long, default_value_t = 0)]
@@ -23,6 +26,10 @@ pub struct EmulatorArgs {
     /// Serve TLS with a certificate made at start (its CA is written to DIR/ca.pem).
     #[arg(long)]
     tls: bool,
+    /// Print a bearer token the emulator accepts (for `curl -H "Authorization: Bearer ..."`;
+    /// valid for an hour).
+    #[arg(long)]
+    print_token: bool,
     /// Where to write the service-account key (and the CA): default a fresh temporary folder.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -55,6 +62,11 @@ pub async fn run(globals: &Globals, args: EmulatorArgs) -> anyhow::Result<ExitCo
         emulator.uri(),
         emulator.location()
     );
+    // REST (the service's HTTP/JSON API) shares the gRPC port.
+    println!("rest: {}", emulator.rest_uri());
+    if args.print_token {
+        println!("token: {}", emulator.issue_token());
+    }
     println!(
         "use it with: vertex-batch {flags} --location {} --project my-project ...",
         emulator.location()

@@ -61,10 +61,31 @@ pub(super) fn encode(
     let options = SerializeOptions::new()
         .skip_default_fields(true)
         .use_enum_numbers(output.enum_numbers);
-    let json = message
+    let mut json = message
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| format!("the answer cannot be written as JSON: {e}"))?;
+    bare_empty(&mut json);
     text(&json, output)
+}
+
+/// prost-reflect writes an `Any` holding `google.protobuf.Empty` as
+/// `{"@type": ".../google.protobuf.Empty", "value": {}}`, as if Empty had a JSON form of its
+/// own. It has not (the protobuf C++ and Java printers, and the service, write no `value`): a
+/// finished delete's `response` is `{"@type": "type.googleapis.com/google.protobuf.Empty"}`.
+fn bare_empty(json: &mut Json) {
+    match json {
+        Json::Object(members) => {
+            if members.get("@type").and_then(Json::as_str)
+                == Some("type.googleapis.com/google.protobuf.Empty")
+                && members.get("value") == Some(&Json::Object(Map::new()))
+            {
+                members.remove("value");
+            }
+            members.values_mut().for_each(bare_empty);
+        }
+        Json::Array(items) => items.iter_mut().for_each(bare_empty),
+        _ => {}
+    }
 }
 
 /// `json` as text, indented unless `output` says compact.
