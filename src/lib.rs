@@ -45,8 +45,8 @@
 //! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
 //! - [`params`]: `serde_json` ↔ `google.protobuf.Value` conversions; [`names`]: resource names.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
-//! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
-//!   development and tests.
+//! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC (and REST, on the
+//!   same port) for offline development and tests.
 //!
 //! # Job states
 //!

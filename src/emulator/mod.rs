@@ -8,6 +8,11 @@
 //! ([`EmulatorBuilder::gcs_root`]). Every other JobService RPC answers
 //! UNIMPLEMENTED. Any client generated from the same protos can use it.
 //!
+//! The same port answers REST as well ([`EmulatorHandle::rest_uri`]): the service's HTTP/JSON
+//! API at the paths of its `google.api.http` annotations, proto3 JSON bodies, Google's JSON
+//! errors, over the same state, so the documentation's curl commands, Google's REST client
+//! libraries and a gRPC client see the same jobs.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
