@@ -575,21 +575,23 @@ async fn launch(program: &str, args: &[&str]) -> (Launched, String, String) {
             .expect("the launcher starts"),
     );
     let stdout = child.0.stdout.take().expect("stdout");
-    let (rest, token) = tokio::task::spawn_blocking(move || {
-        let mut rest = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("text");
+    // The reader keeps reading to the end: a launcher whose stdout closed could stop.
+    let (found, banner) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let (mut rest, mut found) = (None, Some(found));
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(uri) = line.strip_prefix("rest: ") {
                 rest = Some(uri.to_string());
             }
-            if let Some(token) = line.strip_prefix("token: ") {
-                return (rest.expect("the rest: line comes first"), token.to_string());
+            if let Some(token) = line.strip_prefix("token: ")
+                && let Some(found) = found.take()
+            {
+                let _ = found.send((rest.clone(), token.to_string()));
             }
         }
-        panic!("the banner ended without a token: line");
-    })
-    .await
-    .unwrap();
+    });
+    let (rest, token) = banner.await.expect("the banner has a token: line");
+    let rest = rest.expect("the rest: line comes before the token: line");
     (child, rest, token)
 }
 
