@@ -2,6 +2,7 @@
 //! calls (create from Cloud Storage and BigQuery, GET until JOB_STATE_SUCCEEDED), list with a
 //! filter and page tokens, cancel, delete and its operation, each kind of error in Google's JSON
 //! shape, malformed bodies, TLS, bearer tokens, and one job seen from both protocols.
+#![cfg(feature = "emulator")]
 
 mod emulator_support;
 mod rest_support;
