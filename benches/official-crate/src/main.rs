@@ -15,7 +15,9 @@
 use std::time::{Duration, Instant};
 
 use google_cloud_aiplatform_v1::client::JobService;
-use google_cloud_auth::credentials::{CacheableResource, Credentials, CredentialsProvider, EntityTag};
+use google_cloud_auth::credentials::{
+    CacheableResource, Credentials, CredentialsProvider, EntityTag,
+};
 use http::{Extensions, HeaderMap, HeaderValue};
 use tokio::task::JoinSet;
 use vertex_batch::auth::Credentials as JobClientCredentials;
@@ -154,7 +156,12 @@ async fn gets(side: Side, clients: &Clients, calls: usize, in_flight: usize) -> 
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".to_string())
 }
 

@@ -4,7 +4,9 @@ use vertex_batch::JobClient;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let name = std::env::args().nth(1).ok_or("usage: get-job-job-client JOB_NAME")?;
+    let name = std::env::args()
+        .nth(1)
+        .ok_or("usage: get-job-job-client JOB_NAME")?;
     let client = JobClient::builder()
         .with_project("my-project")
         .with_location("us-central1")
