@@ -521,7 +521,7 @@ impl EmulatorHandle {
         self.state.inner.clock.advance(by)
     }
 
-    /// Every gRPC call received so far, oldest first.
+    /// Every call received so far, gRPC or REST, oldest first.
     pub fn calls(&self) -> Vec<RecordedCall> {
         lock(&self.state.inner.calls).clone()
     }
