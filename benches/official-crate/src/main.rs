@@ -51,7 +51,7 @@ impl CredentialsProvider for StaticToken {
     async fn headers(
         &self,
         _: Extensions,
-    ) -> google_cloud_auth::Result<CacheableResource<HeaderMap>> {
+    ) -> Result<CacheableResource<HeaderMap>, google_cloud_auth::errors::CredentialsError> {
         Ok(CacheableResource::New {
             entity_tag: self.tag.clone(),
             data: self.headers.clone(),
