@@ -33,16 +33,27 @@ fn main() -> ExitCode {
 fn generate() -> Result<(), String> {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
 
-    let fds = protox::compile([ROOT_PROTO], ["proto"]).map_err(|e| {
-        format!(
-            "could not compile the vendored protos: {e:?}\n\
-             proto/ holds the import closure of {ROOT_PROTO}; a file is missing or damaged. \
-             Run scripts/vendor-protos.sh to restore proto/ from the registry packages."
-        )
-    })?;
+    let compiled = protox::Compiler::new(["proto"])
+        .and_then(|mut compiler| {
+            compiler
+                .include_source_info(true)
+                .include_imports(true)
+                .open_file(ROOT_PROTO)?;
+            Ok(compiler)
+        })
+        .map_err(|e| {
+            format!(
+                "could not compile the vendored protos: {e:?}\n\
+                 proto/ holds the import closure of {ROOT_PROTO}; a file is missing or damaged. \
+                 Run scripts/vendor-protos.sh to restore proto/ from the registry packages."
+            )
+        })?;
+    let fds = compiled.file_descriptor_set();
 
-    // The encoded FileDescriptorSet, for proto3 JSON through prost-reflect.
-    let encoded = prost::Message::encode_to_vec(&fds);
+    // The encoded FileDescriptorSet, for proto3 JSON and reflection through prost-reflect.
+    // protox encodes it with extension options (google.api.http, field_behavior ...), which
+    // prost_types' FileDescriptorSet drops: the emulator's REST routes come from them.
+    let encoded = compiled.encode_file_descriptor_set();
     std::fs::write(out_dir.join("file_descriptor_set.bin"), encoded)
         .map_err(|e| format!("could not write the descriptor set to OUT_DIR: {e}"))?;
 

@@ -49,8 +49,8 @@
 //! - [`env`](mod@env): the environment variables read (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`,
 //!   `GOOGLE_CLOUD_QUOTA_PROJECT`), and the one rule every builder applies to them.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
-//! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
-//!   development and tests.
+//! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC (and REST, on the
+//!   same port) for offline development and tests.
 //!
 //! # Job states
 //!

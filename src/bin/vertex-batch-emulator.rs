@@ -3,6 +3,8 @@
 //! and banner, for those who build only feature `emulator`.
 //!
 //! `cargo run --features emulator --bin vertex-batch-emulator -- [--port 8080] [--tls] [--location us-central1]`
+//!
+//! It serves gRPC and REST (the service's HTTP/JSON API) on the same port.
 
 use std::process::ExitCode;
 

@@ -53,7 +53,10 @@ Examples:
   vertex-batch emulator --tls --dir ./emulator      # or: vertex-batch-emulator --tls --dir ./emulator
   # then, in another terminal, paste the flags it prints:
   vertex-batch --endpoint https://127.0.0.1:8080 --ca-cert ./emulator/ca.pem \\
-      --credentials ./emulator/key.json --project my-project list")]
+      --credentials ./emulator/key.json --project my-project list
+  # or over REST, with the token --print-token prints:
+  curl --cacert ./emulator/ca.pem -H \"Authorization: Bearer $TOKEN\" \\
+      https://127.0.0.1:8080/v1/projects/my-project/locations/us-central1/batchPredictionJobs")]
 pub struct EmulatorArgs {
     /// The gRPC port; 0 takes any free one.
     #[arg(long, default_value_t = DEFAULT_PORT)]
@@ -83,6 +86,10 @@ pub struct EmulatorArgs {
     /// read their JSONL input and write predictions.jsonl there.
     #[arg(long, value_name = "DIR")]
     gcs_root: Option<PathBuf>,
+    /// Print a bearer token the emulator accepts (for `curl -H "Authorization: Bearer ..."`;
+    /// valid for an hour).
+    #[arg(long)]
+    print_token: bool,
 }
 
 impl EmulatorArgs {
@@ -176,6 +183,11 @@ impl Files {
 /// What the emulator is, where its files are, and the `vertex-batch` flags that reach it.
 fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     let mut banner = format!("vertex-batch emulator listening on {}\n", emulator.uri());
+    // REST (the service's HTTP/JSON API) shares the gRPC port; unindented so scripts find it.
+    let _ = writeln!(banner, "rest: {}", emulator.rest_uri());
+    if args.print_token {
+        let _ = writeln!(banner, "token: {}", emulator.issue_token());
+    }
     let mut line = |label: &str, value: &dyn std::fmt::Display| {
         let _ = writeln!(banner, "  {:<16}{value}", format!("{label}:"));
     };

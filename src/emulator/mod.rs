@@ -11,6 +11,11 @@
 //! As a process of its own: `vertex-batch-emulator` or `vertex-batch emulator`, the same
 //! [`launcher`] behind both.
 //!
+//! The same port answers REST as well ([`Emulator::rest_uri`]): the service's HTTP/JSON
+//! API at the paths of its `google.api.http` annotations, proto3 JSON bodies, Google's JSON
+//! errors, over the same state, so the documentation's curl commands, Google's REST client
+//! libraries and a gRPC client see the same jobs.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -75,11 +80,13 @@ mod lifecycle;
 mod operations;
 mod outcome;
 mod records;
+mod rest;
 mod server;
 mod service;
 mod service_account;
 mod state;
 mod tls;
+mod tls_incoming;
 mod token_endpoint;
 mod validate;
 
@@ -281,7 +288,7 @@ impl Emulator {
         self.state.inner.clock.advance(by)
     }
 
-    /// Every gRPC call received so far, oldest first.
+    /// Every call received so far, gRPC or REST, oldest first.
     pub fn calls(&self) -> Vec<RecordedCall> {
         lock(&self.state.inner.calls).clone()
     }

@@ -2,8 +2,8 @@
 
 use tonic::metadata::MetadataMap;
 
-/// One gRPC call as the emulator received it. The token itself is never kept: only whether an
-/// `authorization` header was there.
+/// One call (gRPC, or REST under the same method name) as the emulator received it. The token
+/// itself is never kept: only whether an `authorization` header was there.
 ///
 /// ```
 /// use vertex_batch::emulator::RecordedCall;

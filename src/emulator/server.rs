@@ -1,5 +1,6 @@
-//! Binding and serving: the gRPC server (JobService and Operations, plain or TLS) and the
-//! token endpoint (plain HTTP), both stopped by one shutdown signal.
+//! Binding and serving: the gRPC server (JobService and Operations, plain or TLS, answering
+//! REST on the same port) and the token endpoint (plain HTTP), both stopped by one shutdown
+//! signal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,15 +9,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::service::Routes;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
 use super::operations::OperationsService;
+use super::rest::{self, Services};
 use super::service::JobServiceImpl;
 use super::state::EmulatorState;
 use super::tls::TlsIdentity;
+use super::tls_incoming;
 use super::token_endpoint::{self, TokenEndpoint};
 use crate::Error;
 use crate::proto::google::longrunning::operations_server::OperationsServer;
@@ -84,34 +88,45 @@ pub(crate) async fn serve(
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
 
-    let mut server = Server::builder();
-    if let Some(tls) = tls {
-        let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
-        server = server
-            .tls_config(ServerTlsConfig::new().identity(identity))
-            .map_err(|e| {
-                Error::internal(format!("the emulator's TLS certificate was refused: {e}"))
-            })?;
-    }
+    // TLS offering h2 and http/1.1 (tls_incoming), since REST clients share the port.
+    let acceptor = tls
+        .map(tls_incoming::acceptor)
+        .transpose()
+        .map_err(|e| Error::internal(format!("the emulator's TLS certificate was refused: {e}")))?;
     let config = Arc::new(config);
-    let router = server
-        .add_service(JobServiceServer::new(JobServiceImpl {
-            state: state.clone(),
-            config: config.clone(),
-        }))
-        .add_service(OperationsServer::new(OperationsService {
-            state: state.clone(),
-            config,
-        }));
+    let jobs = JobServiceImpl {
+        state: state.clone(),
+        config: config.clone(),
+    };
+    let operations = OperationsService {
+        state: state.clone(),
+        config,
+    };
+    let grpc_routes = Routes::new(JobServiceServer::new(jobs.clone()))
+        .add_service(OperationsServer::new(operations.clone()));
+    // REST answers on the same port (rest::one_port), so the server takes HTTP/1.1 as well.
+    let router = Server::builder()
+        .accept_http1(true)
+        .add_routes(rest::one_port(grpc_routes, Services { jobs, operations }));
 
     let (shutdown, signal) = watch::channel(false);
     let grpc_signal = stopped(signal.clone());
     let grpc = tokio::spawn(async move {
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        if let Err(error) = router
-            .serve_with_incoming_shutdown(incoming, grpc_signal)
-            .await
-        {
+        let served = match acceptor {
+            Some(acceptor) => {
+                let incoming = tls_incoming::incoming(listener, acceptor);
+                router
+                    .serve_with_incoming_shutdown(incoming, grpc_signal)
+                    .await
+            }
+            None => {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                router
+                    .serve_with_incoming_shutdown(incoming, grpc_signal)
+                    .await
+            }
+        };
+        if let Err(error) = served {
             tracing::error!(%error, "the emulator's gRPC server stopped");
         }
     });

@@ -15,4 +15,5 @@ mod faults;
 mod gcs_folder;
 mod lifecycle;
 mod list;
+mod rest;
 mod validation;

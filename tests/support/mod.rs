@@ -5,5 +5,6 @@
 pub mod client;
 pub mod isolation;
 pub mod proxy;
+pub mod rest;
 pub mod stub;
 pub mod transport;
