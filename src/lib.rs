@@ -45,6 +45,8 @@
 //! - [`v1`] and [`proto`]: the generated messages and `JobServiceClient`, for every other RPC.
 //! - [`params`]: `serde_json` ↔ `google.protobuf.Value` conversions; [`names`]: resource names.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
+//! - Feature `storage`: `storage`, Cloud Storage (resumable uploads, streamed downloads,
+//!   listing by prefix) with the crate's own tokens, honouring `STORAGE_EMULATOR_HOST`.
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
 //!   development and tests.
 //!
@@ -72,6 +74,8 @@ pub mod params;
 pub mod proto;
 mod retry;
 pub mod routing;
+#[cfg(feature = "storage")]
+pub mod storage;
 pub mod transport;
 mod wait;
 
