@@ -63,6 +63,7 @@
 
 mod answer;
 mod clock;
+mod echo;
 mod faults;
 mod filter;
 mod gcs_folder;
@@ -70,10 +71,12 @@ mod lifecycle;
 mod operations;
 mod outcome;
 mod records;
+mod row_faults;
 mod server;
 mod service;
 mod service_account;
 mod state;
+mod storage;
 mod tls;
 mod token_endpoint;
 mod validate;
@@ -96,6 +99,8 @@ use crate::Error;
 use clock::{Clock, lock};
 use gcs_folder::GcsFolder;
 use lifecycle::Durations;
+use row_faults::RowFaults;
+use storage::ObjectStore;
 
 /// The entry point: [`Emulator::builder`].
 #[derive(Debug)]
@@ -129,6 +134,7 @@ impl Emulator {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state: None,
             gcs_root: None,
+            row_faults: RowFaultOptions::default(),
         }
     }
 }
@@ -148,6 +154,16 @@ pub struct EmulatorBuilder {
     addr: SocketAddr,
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
+    row_faults: RowFaultOptions,
+}
+
+/// The row faults asked of the builder.
+#[derive(Debug, Clone, Default)]
+struct RowFaultOptions {
+    transient_rate: f64,
+    permanent_rate: f64,
+    expire_after_rows: Option<u64>,
+    seed: Option<u64>,
 }
 
 impl EmulatorBuilder {
@@ -261,6 +277,51 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A share of rows (0 to 1) that fail with a transient status, as the service writes a
+    /// row refused with 429 RESOURCE_EXHAUSTED: a batch run retries them. Default 0. Applies
+    /// to jobs that read the emulator's Cloud Storage; which rows fail depends on
+    /// [`with_seed`](Self::with_seed), the job's creation order and the row.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_row_failure_rate(0.05)
+    ///     .with_row_permanent_failure_rate(0.01)
+    ///     .with_expire_after_rows(2_000)
+    ///     .with_seed(42)
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.storage_uri().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_row_failure_rate(mut self, rate: f64) -> Self {
+        self.row_faults.transient_rate = rate;
+        self
+    }
+
+    /// A share of rows (0 to 1) that fail with a permanent status (400 INVALID_ARGUMENT): a
+    /// batch run reports them. Default 0.
+    pub fn with_row_permanent_failure_rate(mut self, rate: f64) -> Self {
+        self.row_faults.permanent_rate = rate;
+        self
+    }
+
+    /// The first job created that reads the emulator's Cloud Storage exports its first `rows`
+    /// rows, then ends EXPIRED with the rest counted incomplete, as a job the service cut
+    /// short; later jobs run to the end. [`EmulatorHandle::expire_next_job_after_rows`] arms
+    /// it again.
+    pub fn with_expire_after_rows(mut self, rows: u64) -> Self {
+        self.row_faults.expire_after_rows = Some(rows);
+        self
+    }
+
+    /// The seed of the row fault draws (default: random at start).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.row_faults.seed = Some(seed);
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
@@ -289,6 +350,13 @@ impl EmulatorBuilder {
                 ),
             ));
         }
+        RowFaults::check_rates(self.row_faults.transient_rate, self.row_faults.permanent_rate)?;
+        let row_faults = RowFaults::new(
+            self.row_faults.transient_rate,
+            self.row_faults.permanent_rate,
+            self.row_faults.seed.unwrap_or_else(rand::random),
+        );
+        row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
             EmulatorState::new(if self.manual_clock {
@@ -311,7 +379,11 @@ impl EmulatorBuilder {
             record_calls: self.record_calls,
             durations: self.durations,
             operation_duration: self.operation_duration,
-            gcs_folder: gcs_folder.clone(),
+            store: match &gcs_folder {
+                Some(folder) => ObjectStore::folder(folder.clone()),
+                None => state.inner.memory_store.clone(),
+            },
+            row_faults: row_faults.clone(),
         };
         let running = server::serve(
             self.addr,
@@ -325,6 +397,8 @@ impl EmulatorBuilder {
             location: self.location,
             grpc_addr: running.grpc_addr,
             token_addr: running.token_addr,
+            storage_addr: running.storage_addr,
+            row_faults,
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
             gcs_folder,
@@ -361,6 +435,8 @@ pub struct EmulatorHandle {
     location: String,
     grpc_addr: SocketAddr,
     token_addr: SocketAddr,
+    storage_addr: SocketAddr,
+    row_faults: RowFaults,
     ca_pem: Option<String>,
     token_lifetime: Duration,
     gcs_folder: Option<GcsFolder>,
@@ -436,6 +512,37 @@ impl EmulatorHandle {
         folder
             .local_path(uri)
             .map_err(|reason| Error::invalid("uri", reason))
+    }
+
+    /// The Cloud Storage endpoint, `http://127.0.0.1:PORT` (always plain HTTP): the JSON API
+    /// subset a storage client uses, over the objects the jobs read and write (the
+    /// [`gcs_root`](EmulatorBuilder::gcs_root) folder, or memory). Give it to a client as
+    /// `STORAGE_EMULATOR_HOST`. When the emulator requires auth, so does this endpoint (but
+    /// a resumable session URI is its own credential, as on the service).
+    pub fn storage_uri(&self) -> String {
+        server::storage_uri(self.storage_addr)
+    }
+
+    /// The address the storage endpoint listens on.
+    pub fn storage_addr(&self) -> SocketAddr {
+        self.storage_addr
+    }
+
+    /// Changes the row failure rates for jobs processed from now on (see
+    /// [`EmulatorBuilder::with_row_failure_rate`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a rate outside 0..=1 or rates adding up to more than 1.
+    pub fn set_row_failure_rates(&self, transient: f64, permanent: f64) -> Result<(), Error> {
+        RowFaults::check_rates(transient, permanent)?;
+        self.row_faults.set_rates(transient, permanent);
+        Ok(())
+    }
+
+    /// The next job created that reads the emulator's Cloud Storage ends EXPIRED after
+    /// exporting `rows` rows (see [`EmulatorBuilder::with_expire_after_rows`]).
+    pub fn expire_next_job_after_rows(&self, rows: u64) {
+        self.row_faults.expire_next_job_after(Some(rows));
     }
 
     /// The OAuth token endpoint, `http://127.0.0.1:PORT/token` (always plain HTTP).

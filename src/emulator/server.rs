@@ -11,8 +11,9 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
+use super::row_faults::RowFaults;
+use super::storage::{self, ObjectStore, StorageApi};
 use super::operations::OperationsService;
 use super::service::JobServiceImpl;
 use super::state::EmulatorState;
@@ -31,14 +32,18 @@ pub(crate) struct Config {
     pub(crate) record_calls: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
-    /// The local folder standing in for gs://, when there is one.
-    pub(crate) gcs_folder: Option<GcsFolder>,
+    /// The objects: the local folder standing in for gs://, or memory.
+    pub(crate) store: ObjectStore,
+    /// Row failures and expiry for jobs that read the store.
+    pub(crate) row_faults: RowFaults,
 }
 
 /// The running servers.
 pub(crate) struct Running {
     pub(crate) grpc_addr: SocketAddr,
     pub(crate) token_addr: SocketAddr,
+    /// The Cloud Storage JSON API (plain HTTP).
+    pub(crate) storage_addr: SocketAddr,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
@@ -80,6 +85,20 @@ pub(crate) async fn serve(
     let token_addr = token_listener
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+
+    // The storage API too, plain HTTP as STORAGE_EMULATOR_HOST expects.
+    let storage_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+        .await
+        .map_err(|e| transport(addr.to_string(), "could not bind the storage port", e))?;
+    let storage_addr = storage_listener
+        .local_addr()
+        .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+    let storage_api = Arc::new(StorageApi::new(
+        config.store.clone(),
+        state.clone(),
+        config.require_auth,
+        storage_uri(storage_addr),
+    ));
 
     let mut server = Server::builder();
     if let Some(tls) = tls {
@@ -127,11 +146,22 @@ pub(crate) async fn serve(
         }
     });
 
+    let storage_signal = stopped(shutdown.subscribe());
+    let objects = tokio::spawn(async move {
+        if let Err(error) = axum::serve(storage_listener, storage::router(storage_api))
+            .with_graceful_shutdown(storage_signal)
+            .await
+        {
+            tracing::error!(%error, "the emulator's storage server stopped");
+        }
+    });
+
     Ok(Running {
         grpc_addr,
         token_addr,
+        storage_addr,
         shutdown,
-        tasks: vec![grpc, tokens],
+        tasks: vec![grpc, tokens, objects],
     })
 }
 
@@ -147,6 +177,11 @@ pub(crate) fn dialable(addr: SocketAddr) -> SocketAddr {
     } else {
         addr
     }
+}
+
+/// The storage endpoint, as `STORAGE_EMULATOR_HOST` takes it.
+pub(crate) fn storage_uri(addr: SocketAddr) -> String {
+    format!("http://{}", dialable(addr))
 }
 
 pub(crate) fn token_uri(addr: SocketAddr) -> String {

@@ -160,7 +160,7 @@ impl StorageBuilder {
     /// is not a PEM certificate.
     pub fn build(self) -> Result<Storage> {
         let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
-        if self.upload_chunk_size == 0 || self.upload_chunk_size % CHUNK_GRANULARITY != 0 {
+        if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY) {
             return Err(Error::invalid(
                 "upload_chunk_size",
                 format!(
