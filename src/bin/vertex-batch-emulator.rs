@@ -46,6 +46,18 @@ struct Args {
     /// read their JSONL input and write predictions.jsonl there.
     #[arg(long, value_name = "DIR")]
     gcs_root: Option<PathBuf>,
+    /// Share of rows (0 to 1) that fail with a transient 429 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    row_failure_rate: f64,
+    /// Share of rows (0 to 1) that fail with a permanent 400 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    row_permanent_failure_rate: f64,
+    /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
+    #[arg(long, value_name = "N")]
+    expire_after_rows: Option<u64>,
+    /// Seed of the row fault draws (default: random).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -55,6 +67,15 @@ async fn main() -> ExitCode {
     if let Some(root) = &args.gcs_root {
         builder = builder.gcs_root(root);
     }
+    if let Some(rows) = args.expire_after_rows {
+        builder = builder.with_expire_after_rows(rows);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.with_seed(seed);
+    }
+    builder = builder
+        .with_row_failure_rate(args.row_failure_rate)
+        .with_row_permanent_failure_rate(args.row_permanent_failure_rate);
     let started = builder
         .addr(SocketAddr::new(args.host, args.port))
         .location(&args.location)
@@ -77,6 +98,7 @@ async fn main() -> ExitCode {
     let mut banner = format!("vertex-batch emulator listening on {}\n", emu.uri());
     let _ = writeln!(banner, "  location:       {}", emu.location());
     let _ = writeln!(banner, "  token endpoint: {}", emu.token_uri());
+    let _ = writeln!(banner, "STORAGE_EMULATOR_HOST={}", emu.storage_uri());
     if let Some(root) = emu.gcs_root() {
         let _ = writeln!(banner, "  gs:// folder:   {}", root.display());
     }

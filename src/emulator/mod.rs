@@ -398,6 +398,7 @@ impl EmulatorBuilder {
             grpc_addr: running.grpc_addr,
             token_addr: running.token_addr,
             storage_addr: running.storage_addr,
+            storage: running.storage,
             row_faults,
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
@@ -436,6 +437,7 @@ pub struct EmulatorHandle {
     grpc_addr: SocketAddr,
     token_addr: SocketAddr,
     storage_addr: SocketAddr,
+    storage: std::sync::Arc<storage::StorageApi>,
     row_faults: RowFaults,
     ca_pem: Option<String>,
     token_lifetime: Duration,
@@ -521,6 +523,15 @@ impl EmulatorHandle {
     /// a resumable session URI is its own credential, as on the service).
     pub fn storage_uri(&self) -> String {
         server::storage_uri(self.storage_addr)
+    }
+
+    /// Every request the storage endpoint received so far, oldest first, as
+    /// `METHOD /path` followed by what matters of it: `uploadType=resumable`,
+    /// `content-range: bytes 0-262143/*` for a chunk, `range: bytes=0-9` for a download,
+    /// `pageToken=...` for a listing page. Empty when calls are not recorded
+    /// ([`EmulatorBuilder::record_calls`]).
+    pub fn storage_requests(&self) -> Vec<String> {
+        self.storage.requests()
     }
 
     /// The address the storage endpoint listens on.

@@ -44,6 +44,7 @@ pub(crate) struct Running {
     pub(crate) token_addr: SocketAddr,
     /// The Cloud Storage JSON API (plain HTTP).
     pub(crate) storage_addr: SocketAddr,
+    pub(crate) storage: Arc<StorageApi>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
@@ -98,6 +99,7 @@ pub(crate) async fn serve(
         state.clone(),
         config.require_auth,
         storage_uri(storage_addr),
+        config.record_calls,
     ));
 
     let mut server = Server::builder();
@@ -147,6 +149,7 @@ pub(crate) async fn serve(
     });
 
     let storage_signal = stopped(shutdown.subscribe());
+    let storage = storage_api.clone();
     let objects = tokio::spawn(async move {
         if let Err(error) = axum::serve(storage_listener, storage::router(storage_api))
             .with_graceful_shutdown(storage_signal)
@@ -160,6 +163,7 @@ pub(crate) async fn serve(
         grpc_addr,
         token_addr,
         storage_addr,
+        storage,
         shutdown,
         tasks: vec![grpc, tokens, objects],
     })

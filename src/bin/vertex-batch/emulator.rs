@@ -26,10 +26,31 @@ pub struct EmulatorArgs {
     /// Where to write the service-account key (and the CA): default a fresh temporary folder.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Share of rows (0 to 1) that fail with a transient 429 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    row_failure_rate: f64,
+    /// Share of rows (0 to 1) that fail with a permanent 400 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    row_permanent_failure_rate: f64,
+    /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
+    #[arg(long, value_name = "N")]
+    expire_after_rows: Option<u64>,
+    /// Seed of the row fault draws (default: random).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 pub async fn run(globals: &Globals, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
-    let emulator = Emulator::builder()
+    let mut builder = Emulator::builder()
+        .with_row_failure_rate(args.row_failure_rate)
+        .with_row_permanent_failure_rate(args.row_permanent_failure_rate);
+    if let Some(rows) = args.expire_after_rows {
+        builder = builder.with_expire_after_rows(rows);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.with_seed(seed);
+    }
+    let emulator = builder
         .location(&globals.location)
         .addr(SocketAddr::from(([127, 0, 0, 1], args.port)))
         .tls(args.tls)
@@ -59,6 +80,7 @@ pub async fn run(globals: &Globals, args: EmulatorArgs) -> anyhow::Result<ExitCo
         "use it with: vertex-batch {flags} --location {} --project my-project ...",
         emulator.location()
     );
+    println!("STORAGE_EMULATOR_HOST={}", emulator.storage_uri());
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c()
         .await

@@ -38,6 +38,8 @@ pub(crate) struct StorageApi {
     pub(crate) base: String,
     sessions: Mutex<HashMap<String, Session>>,
     next_session: AtomicU64,
+    /// Each request, `METHOD /path` and what matters of it, when calls are recorded.
+    requests: Option<Mutex<Vec<String>>>,
 }
 
 /// A resumable upload under way.
@@ -46,7 +48,13 @@ struct Session {
 }
 
 impl StorageApi {
-    pub(crate) fn new(store: ObjectStore, state: EmulatorState, require_auth: bool, base: String) -> Self {
+    pub(crate) fn new(
+        store: ObjectStore,
+        state: EmulatorState,
+        require_auth: bool,
+        base: String,
+        record: bool,
+    ) -> Self {
         StorageApi {
             store,
             state,
@@ -54,7 +62,33 @@ impl StorageApi {
             base,
             sessions: Mutex::default(),
             next_session: AtomicU64::new(1),
+            requests: record.then(Mutex::default),
         }
+    }
+
+    /// The requests received so far, oldest first: `METHOD /path`, then the upload type, the
+    /// `Content-Range` of a chunk, the `Range` of a download or the page token of a listing.
+    pub(crate) fn requests(&self) -> Vec<String> {
+        self.requests.as_ref().map(|r| lock(r).clone()).unwrap_or_default()
+    }
+
+    fn record(&self, request: &axum::extract::Request) {
+        let Some(requests) = &self.requests else {
+            return;
+        };
+        let mut line = format!("{} {}", request.method(), request.uri().path());
+        let params = query(request.uri().query().map(str::to_owned));
+        for key in ["uploadType", "alt", "pageToken"] {
+            if let Some(value) = params.get(key) {
+                line.push_str(&format!(" {key}={value}"));
+            }
+        }
+        for name in [header::CONTENT_RANGE, header::RANGE] {
+            if let Some(value) = header_text(request.headers(), name.as_str()) {
+                line.push_str(&format!(" {name}: {value}"));
+            }
+        }
+        lock(requests).push(line);
     }
 
     /// `Err` with the 401 to answer when auth is required and the request has no good token.
@@ -93,10 +127,20 @@ pub(crate) fn router(api: Arc<StorageApi>) -> Router {
         .fallback(unknown_route)
         // Uploads stream into the store: no body is held whole.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(api.clone(), record))
         .with_state(api)
 }
 
 type Api = State<Arc<StorageApi>>;
+
+async fn record(
+    State(api): Api,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    api.record(&request);
+    next.run(request).await
+}
 
 /// Query parameters, decoded (`+` is a space, as in forms).
 fn query(raw: Option<String>) -> HashMap<String, String> {
@@ -529,5 +573,14 @@ mod tests {
         assert_eq!(content_range("bytes */*"), Some((None, None)));
         assert_eq!(content_range("bytes 9-0/*"), None);
         assert_eq!(content_range("0-9/*"), None);
+    }
+}
+
+impl std::fmt::Debug for StorageApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageApi")
+            .field("base", &self.base)
+            .field("require_auth", &self.require_auth)
+            .finish_non_exhaustive()
     }
 }
