@@ -18,7 +18,14 @@
 //! let storage = Storage::from_env().build()?;
 //! let input: ObjectUri = "gs://my-bucket/runs/1/input.jsonl".parse()?;
 //! storage.upload_file("prompts.jsonl", &input).await?;
-//! let head = storage.download(&input, 0..1024).await?.try_concat().await?;
+//! let head = storage
+//!     .download(&input, 0..1024)
+//!     .await?
+//!     .try_fold(Vec::new(), |mut all, bytes| async move {
+//!         all.extend_from_slice(&bytes);
+//!         Ok(all)
+//!     })
+//!     .await?;
 //! let objects: Vec<_> = storage.list(&"gs://my-bucket/runs/1/".parse()?).try_collect().await?;
 //! println!("{} bytes read; {} objects", head.len(), objects.len());
 //! # Ok(()) }
