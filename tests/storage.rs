@@ -36,7 +36,11 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
-async fn download(storage: &Storage, object: &ObjectUri, range: impl std::ops::RangeBounds<u64>) -> Vec<u8> {
+async fn download(
+    storage: &Storage,
+    object: &ObjectUri,
+    range: impl std::ops::RangeBounds<u64>,
+) -> Vec<u8> {
     storage
         .download(object, range)
         .await
@@ -102,9 +106,15 @@ async fn a_large_stream_goes_up_in_several_resumable_chunks_and_comes_back_whole
     );
 
     assert_eq!(download(&storage, &object, ..).await, data);
-    assert_eq!(download(&storage, &object, 300_000..300_100).await, data[300_000..300_100]);
+    assert_eq!(
+        download(&storage, &object, 300_000..300_100).await,
+        data[300_000..300_100]
+    );
     assert_eq!(download(&storage, &object, ..=9).await, data[..10]);
-    assert_eq!(download(&storage, &object, 1_000_000..).await, data[1_000_000..]);
+    assert_eq!(
+        download(&storage, &object, 1_000_000..).await,
+        data[1_000_000..]
+    );
     assert!(download(&storage, &object, 5..5).await.is_empty());
     assert!(
         emu.storage_requests()
@@ -128,17 +138,29 @@ async fn an_upload_that_ends_on_a_chunk_boundary_and_an_empty_one_both_complete(
     let data = pattern(512 * KIB);
     let exact = uri("gs://bucket/exact.bin");
     let one = futures_util::stream::iter([Ok(Bytes::from(data.clone()))]);
-    assert_eq!(storage.upload_stream(&exact, one).await.unwrap().size, 512 * KIB as u64);
+    assert_eq!(
+        storage.upload_stream(&exact, one).await.unwrap().size,
+        512 * KIB as u64
+    );
     assert_eq!(download(&storage, &exact, ..).await, data);
 
     let empty = uri("gs://bucket/empty.bin");
     let nothing = futures_util::stream::iter(Vec::<std::io::Result<Bytes>>::new());
-    assert_eq!(storage.upload_stream(&empty, nothing).await.unwrap().size, 0);
+    assert_eq!(
+        storage.upload_stream(&empty, nothing).await.unwrap().size,
+        0
+    );
     assert!(download(&storage, &empty, ..).await.is_empty());
 
     let small = uri("gs://bucket/manifest.json");
-    let info = storage.upload_bytes(&small, &b"{\"round\": 1}"[..]).await.unwrap();
-    assert_eq!((info.size, info.content_type.as_deref()), (12, Some("application/json")));
+    let info = storage
+        .upload_bytes(&small, &b"{\"round\": 1}"[..])
+        .await
+        .unwrap();
+    assert_eq!(
+        (info.size, info.content_type.as_deref()),
+        (12, Some("application/json"))
+    );
     assert_eq!(download(&storage, &small, ..).await, b"{\"round\": 1}");
     emu.shutdown().await;
 }
@@ -149,10 +171,16 @@ async fn a_listing_pages_through_every_object_under_a_prefix_in_name_order() {
     let storage = storage_for(&emu).with_list_page_size(10).build().unwrap();
     for i in (0..25).rev() {
         let object = uri(&format!("gs://bucket/runs/a/part-{i:03}.jsonl"));
-        storage.upload_bytes(&object, format!("{i}\n")).await.unwrap();
+        storage
+            .upload_bytes(&object, format!("{i}\n"))
+            .await
+            .unwrap();
     }
     for name in ["runs/b/x", "runs/ab", "other"] {
-        storage.upload_bytes(&uri(&format!("gs://bucket/{name}")), "x").await.unwrap();
+        storage
+            .upload_bytes(&uri(&format!("gs://bucket/{name}")), "x")
+            .await
+            .unwrap();
     }
 
     let listed: Vec<String> = storage
@@ -161,7 +189,9 @@ async fn a_listing_pages_through_every_object_under_a_prefix_in_name_order() {
         .try_collect()
         .await
         .unwrap();
-    let expected: Vec<String> = (0..25).map(|i| format!("runs/a/part-{i:03}.jsonl")).collect();
+    let expected: Vec<String> = (0..25)
+        .map(|i| format!("runs/a/part-{i:03}.jsonl"))
+        .collect();
     assert_eq!(listed, expected);
     let pages = emu
         .storage_requests()
@@ -171,9 +201,17 @@ async fn a_listing_pages_through_every_object_under_a_prefix_in_name_order() {
     assert_eq!(pages, 3, "25 objects, 10 a page");
 
     // A prefix that is not a directory matches names, as the service's does.
-    let runs_a: Vec<_> = storage.list(&uri("gs://bucket/runs/a")).try_collect().await.unwrap();
+    let runs_a: Vec<_> = storage
+        .list(&uri("gs://bucket/runs/a"))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(runs_a.len(), 26);
-    let none: Vec<_> = storage.list(&uri("gs://bucket/nothing/")).try_collect().await.unwrap();
+    let none: Vec<_> = storage
+        .list(&uri("gs://bucket/nothing/"))
+        .try_collect()
+        .await
+        .unwrap();
     assert!(none.is_empty());
     let err = storage
         .list(&uri("gs://no-such-bucket/"))
@@ -202,7 +240,11 @@ async fn delete_removes_an_object_and_errors_name_the_object() {
         Ok(_) => panic!("a deleted object cannot be downloaded"),
         Err(err) => err,
     };
-    assert!(err.to_string().starts_with("Cloud Storage refused the download of gs://bucket/doomed.txt"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Cloud Storage refused the download of gs://bucket/doomed.txt"),
+        "{err}"
+    );
 
     storage.upload_bytes(&object, "0123456789").await.unwrap();
     let err = match storage.download(&object, 10..20).await {
@@ -221,11 +263,18 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
         .with_credentials(Credentials::none())
         .build()
         .unwrap();
-    let err = anonymous.upload_bytes(&uri("gs://bucket/x"), "x").await.unwrap_err();
+    let err = anonymous
+        .upload_bytes(&uri("gs://bucket/x"), "x")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("HTTP 401"), "{err}");
 
     let client = client_builder(&emu).connect().await.unwrap();
-    client.list(vertex_batch::JobFilter::default()).try_collect::<Vec<_>>().await.unwrap();
+    client
+        .list(vertex_batch::JobFilter::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(emu.tokens_issued(), 1);
     let storage = Storage::builder()
         .with_endpoint(emu.storage_uri())
@@ -235,13 +284,20 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
     let object = uri("gs://bucket/shared.txt");
     storage.upload_bytes(&object, "one token").await.unwrap();
     assert_eq!(download(&storage, &object, ..).await, b"one token");
-    assert_eq!(emu.tokens_issued(), 1, "storage used the Vertex AI client's token");
+    assert_eq!(
+        emu.tokens_issued(),
+        1,
+        "storage used the Vertex AI client's token"
+    );
     emu.shutdown().await;
 }
 
 #[tokio::test]
 async fn storage_emulator_host_points_a_client_from_env_at_the_emulator() {
-    let emu = vertex_batch::emulator::Emulator::builder().start().await.unwrap();
+    let emu = vertex_batch::emulator::Emulator::builder()
+        .start()
+        .await
+        .unwrap();
     let host = emu.storage_uri().trim_start_matches("http://").to_owned();
     // SAFETY: no other test of this binary reads or writes the environment.
     unsafe { std::env::set_var("STORAGE_EMULATOR_HOST", &host) };
@@ -251,7 +307,10 @@ async fn storage_emulator_host_points_a_client_from_env_at_the_emulator() {
     let object = uri("gs://bucket/from-env.txt");
     storage.upload_bytes(&object, "hello").await.unwrap();
     assert_eq!(download(&storage, &object, ..).await, b"hello");
-    assert_eq!(Storage::from_env().build().unwrap().endpoint(), "https://storage.googleapis.com");
+    assert_eq!(
+        Storage::from_env().build().unwrap().endpoint(),
+        "https://storage.googleapis.com"
+    );
     emu.shutdown().await;
 }
 
@@ -279,7 +338,11 @@ async fn output_rows(storage: &Storage, job: &vertex_batch::v1::BatchPredictionJ
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].uri.name().ends_with("/predictions.jsonl"));
     let bytes = download(storage, &files[0].uri, ..).await;
-    String::from_utf8(bytes).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
@@ -298,7 +361,10 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
         .build()
         .unwrap();
     let input = uri("gs://bucket/in/prompts.jsonl");
-    storage.upload_bytes(&input, labelled_prompts(200)).await.unwrap();
+    storage
+        .upload_bytes(&input, labelled_prompts(200))
+        .await
+        .unwrap();
 
     let job = client
         .create(
@@ -317,9 +383,16 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
     assert_eq!(rows.len(), 200);
     let (mut answered, mut transient, mut permanent) = (0, 0, 0);
     for (i, line) in rows.iter().enumerate() {
-        assert!(line.starts_with("{\"status\":"), "the service's key order: {line}");
+        assert!(
+            line.starts_with("{\"status\":"),
+            "the service's key order: {line}"
+        );
         let row: Value = serde_json::from_str(line).unwrap();
-        assert_eq!(row["request"]["labels"]["row"], format!("r{i}"), "the labels come back");
+        assert_eq!(
+            row["request"]["labels"]["row"],
+            format!("r{i}"),
+            "the labels come back"
+        );
         let time = row["processed_time"].as_str().unwrap();
         assert!(time.ends_with("+00:00") && time.len() == 29, "{time}");
         let status = row["status"].as_str().unwrap();
@@ -331,14 +404,20 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
             transient += 1;
             assert!(row.get("response").is_none());
         } else {
-            assert!(status.starts_with("Bad Request: {\"error\": {\"code\": 400"), "{status}");
+            assert!(
+                status.starts_with("Bad Request: {\"error\": {\"code\": 400"),
+                "{status}"
+            );
             permanent += 1;
         }
     }
     let progress = done.progress();
     assert_eq!(progress.successful, answered);
     assert_eq!(progress.failed, transient + permanent);
-    assert!(transient > 20 && permanent > 5, "{transient} transient, {permanent} permanent");
+    assert!(
+        transient > 20 && permanent > 5,
+        "{transient} transient, {permanent} permanent"
+    );
     emu.shutdown().await;
 }
 
@@ -352,7 +431,10 @@ async fn a_job_made_to_expire_exports_its_first_rows_and_the_next_job_runs_to_th
         .build()
         .unwrap();
     let input = uri("gs://bucket/in/prompts.jsonl");
-    storage.upload_bytes(&input, labelled_prompts(200)).await.unwrap();
+    storage
+        .upload_bytes(&input, labelled_prompts(200))
+        .await
+        .unwrap();
 
     let mut ended = Vec::new();
     for name in ["cut-short", "full"] {
@@ -381,7 +463,12 @@ async fn a_job_made_to_expire_exports_its_first_rows_and_the_next_job_runs_to_th
     let rows = output_rows(&storage, cut).await;
     let labels: Vec<String> = rows
         .iter()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["request"]["labels"]["row"].as_str().unwrap().to_owned())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["request"]["labels"]["row"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(labels, (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>());
 
@@ -389,4 +476,107 @@ async fn a_job_made_to_expire_exports_its_first_rows_and_the_next_job_runs_to_th
     assert_eq!(full.progress().successful, 200);
     assert_eq!(output_rows(&storage, full).await.len(), 200);
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_gcs_root_uploads_are_files_there_and_files_there_are_objects() {
+    let root = std::env::temp_dir().join(format!("vertex-batch-storage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bucket")).unwrap();
+    let emu = emulator().gcs_root(&root).start().await.unwrap();
+    let storage = storage_for(&emu)
+        .with_upload_chunk_size(256 * KIB)
+        .build()
+        .unwrap();
+
+    let data = pattern(300 * KIB);
+    let object = uri("gs://bucket/dir/uploaded.bin");
+    let pieces = futures_util::stream::iter([Ok(Bytes::from(data.clone()))]);
+    storage.upload_stream(&object, pieces).await.unwrap();
+    assert_eq!(
+        std::fs::read(root.join("bucket/dir/uploaded.bin")).unwrap(),
+        data
+    );
+
+    std::fs::write(root.join("bucket/dir/placed.txt"), "put there by hand").unwrap();
+    let names: Vec<String> = storage
+        .list(&uri("gs://bucket/dir/"))
+        .map_ok(|info| info.uri.name().to_owned())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(names, ["dir/placed.txt", "dir/uploaded.bin"]);
+    assert_eq!(
+        download(&storage, &uri("gs://bucket/dir/placed.txt"), 4..10).await,
+        b"there "
+    );
+    storage.delete(&object).await.unwrap();
+    assert!(!root.join("bucket/dir/uploaded.bin").exists());
+    emu.shutdown().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Kills the child process when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_emulator_binary_prints_its_storage_host_and_takes_the_fault_flags() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
+            .args([
+                "--port",
+                "0",
+                "--row-failure-rate",
+                "0.05",
+                "--row-permanent-failure-rate",
+                "0.01",
+            ])
+            .args(["--expire-after-rows", "10", "--seed", "3"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run the emulator binary"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let host = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(Result::unwrap)
+            .find_map(|line| {
+                line.strip_prefix("STORAGE_EMULATOR_HOST=")
+                    .map(str::to_owned)
+            })
+    })
+    .await
+    .unwrap()
+    .expect("a STORAGE_EMULATOR_HOST= line");
+    assert!(host.starts_with("http://127.0.0.1:"), "{host}");
+    let storage = Storage::builder()
+        .with_endpoint(host)
+        .with_credentials(Credentials::none())
+        .build()
+        .unwrap();
+    let object = uri("gs://bucket/via-binary.txt");
+    storage.upload_bytes(&object, "served").await.unwrap();
+    assert_eq!(download(&storage, &object, ..).await, b"served");
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
+        .args(["--port", "0", "--row-failure-rate", "1.5"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--row-failure-rate") && stderr.contains("from 0 to 1"),
+        "{stderr}"
+    );
 }

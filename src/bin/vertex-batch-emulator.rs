@@ -47,10 +47,10 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     gcs_root: Option<PathBuf>,
     /// Share of rows (0 to 1) that fail with a transient 429 status.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     row_failure_rate: f64,
     /// Share of rows (0 to 1) that fail with a permanent 400 status.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     row_permanent_failure_rate: f64,
     /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
     #[arg(long, value_name = "N")]
@@ -142,4 +142,14 @@ async fn main() -> ExitCode {
     // Serve until the process is killed (Ctrl-C).
     std::future::pending::<()>().await;
     ExitCode::SUCCESS
+}
+
+/// A share of rows: a number from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a share of rows: expected a number from 0 to 1, like 0.05"
+        )),
+    }
 }

@@ -90,7 +90,12 @@ mod tests {
     #[test]
     fn lines_have_the_service_order_and_a_sorted_request() {
         let request = json!({"labels": {"k": "7"}, "contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"max_output_tokens": 10}});
-        let line = line("", "2025-09-19T21:29:47.352+00:00", &request, Some(&json!({"x": 1})));
+        let line = line(
+            "",
+            "2025-09-19T21:29:47.352+00:00",
+            &request,
+            Some(&json!({"x": 1})),
+        );
         assert_eq!(
             line,
             r#"{"status":"","processed_time":"2025-09-19T21:29:47.352+00:00","request":{"contents":[{"parts":[{"text":"hi"}],"role":"user"}],"generationConfig":{"max_output_tokens":10},"labels":{"k":"7"}},"response":{"x":1}}"#

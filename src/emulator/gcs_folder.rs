@@ -267,11 +267,18 @@ impl FolderJob {
                         .store
                         .folder_backend()
                         .and_then(|folder| folder.local_path(uri).ok())
-                        .map(|path| format!(" (the emulator's local gs:// folder has no {})", path.display()))
+                        .map(|path| {
+                            format!(
+                                " (the emulator's local gs:// folder has no {})",
+                                path.display()
+                            )
+                        })
                         .unwrap_or_default();
                     return Err(status(
                         tonic::Code::NotFound,
-                        &format!("Input file {uri} does not exist: No such object: {bucket}/{name}{local}"),
+                        &format!(
+                            "Input file {uri} does not exist: No such object: {bucket}/{name}{local}"
+                        ),
                     ));
                 }
                 Err(err) => return Err(invalid(format!("{uri}: {}", err.message))),
@@ -358,7 +365,12 @@ impl FolderJob {
                         .map(serde_json::to_value)
                         .transpose()
                         .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
-                    let text = echo::line(&row.status, &processed_time, &row.request, response.as_ref());
+                    let text = echo::line(
+                        &row.status,
+                        &processed_time,
+                        &row.request,
+                        response.as_ref(),
+                    );
                     out.write_all(text.as_bytes())
                         .and_then(|()| out.write_all(b"\n"))
                         .map_err(|err| write_failed(uri, &err))?;
@@ -408,7 +420,9 @@ pub(crate) fn split(uri: &str) -> Result<(&str, &str), String> {
     uri.strip_prefix("gs://")
         .and_then(|rest| rest.split_once('/'))
         .filter(|(bucket, name)| !bucket.is_empty() && !name.is_empty())
-        .ok_or_else(|| format!("`{uri}` is not a Cloud Storage object: expected `gs://bucket/object`"))
+        .ok_or_else(|| {
+            format!("`{uri}` is not a Cloud Storage object: expected `gs://bucket/object`")
+        })
 }
 
 /// A response id that differs for every row of every job, like the service's.

@@ -350,7 +350,10 @@ impl EmulatorBuilder {
                 ),
             ));
         }
-        RowFaults::check_rates(self.row_faults.transient_rate, self.row_faults.permanent_rate)?;
+        RowFaults::check_rates(
+            self.row_faults.transient_rate,
+            self.row_faults.permanent_rate,
+        )?;
         let row_faults = RowFaults::new(
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,

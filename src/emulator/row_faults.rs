@@ -94,7 +94,9 @@ impl RowFaults {
         if settings.transient_rate == 0.0 && settings.permanent_rate == 0.0 {
             return RowFate::Answered;
         }
-        let draw = unit(mix(settings.seed ^ mix(job_seq) ^ mix(row.wrapping_add(0x51ed))));
+        let draw = unit(mix(settings.seed
+            ^ mix(job_seq)
+            ^ mix(row.wrapping_add(0x51ed))));
         if draw < settings.transient_rate {
             RowFate::Transient
         } else if draw < settings.transient_rate + settings.permanent_rate {
@@ -130,9 +132,17 @@ mod tests {
         let permanent = fates.iter().filter(|f| **f == RowFate::Permanent).count();
         assert!((4_500..5_500).contains(&transient), "{transient}");
         assert!((800..1_200).contains(&permanent), "{permanent}");
-        assert_eq!(fates, (0..100_000).map(|row| faults.fate(1, row)).collect::<Vec<_>>());
+        assert_eq!(
+            fates,
+            (0..100_000)
+                .map(|row| faults.fate(1, row))
+                .collect::<Vec<_>>()
+        );
         // Another job (a retry) draws again.
-        assert_ne!(fates[..200], (0..200).map(|row| faults.fate(2, row)).collect::<Vec<_>>()[..]);
+        assert_ne!(
+            fates[..200],
+            (0..200).map(|row| faults.fate(2, row)).collect::<Vec<_>>()[..]
+        );
     }
 
     #[test]

@@ -12,11 +12,11 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use super::lifecycle::Durations;
-use super::row_faults::RowFaults;
-use super::storage::{self, ObjectStore, StorageApi};
 use super::operations::OperationsService;
+use super::row_faults::RowFaults;
 use super::service::JobServiceImpl;
 use super::state::EmulatorState;
+use super::storage::{self, ObjectStore, StorageApi};
 use super::tls::TlsIdentity;
 use super::token_endpoint::{self, TokenEndpoint};
 use crate::Error;

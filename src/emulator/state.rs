@@ -184,9 +184,9 @@ impl EmulatorState {
         };
         match lock(&self.inner.tokens).get(token) {
             Some(expires) if *expires > Instant::now() => None,
-            Some(_) => Some(
-                "Request had invalid authentication credentials: the access token expired",
-            ),
+            Some(_) => {
+                Some("Request had invalid authentication credentials: the access token expired")
+            }
             None => Some(
                 "Request had invalid authentication credentials: this emulator did not issue the \
                  access token",

@@ -160,7 +160,8 @@ impl StorageBuilder {
     /// is not a PEM certificate.
     pub fn build(self) -> Result<Storage> {
         let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
-        if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY) {
+        if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
+        {
             return Err(Error::invalid(
                 "upload_chunk_size",
                 format!(
@@ -238,7 +239,13 @@ mod tests {
             check_endpoint("http://127.0.0.1:9023/", "endpoint").unwrap(),
             "http://127.0.0.1:9023"
         );
-        for bad in ["127.0.0.1:9023", "ftp://x", "https://x/path", "http://", "https://x?a=b"] {
+        for bad in [
+            "127.0.0.1:9023",
+            "ftp://x",
+            "https://x/path",
+            "http://",
+            "https://x?a=b",
+        ] {
             let err = check_endpoint(bad, "endpoint").unwrap_err().to_string();
             assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
         }
@@ -255,6 +262,9 @@ mod tests {
             .with_list_page_size(0)
             .build()
             .unwrap_err();
-        assert!(err.to_string().starts_with("invalid list_page_size"), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid list_page_size"),
+            "{err}"
+        );
     }
 }

@@ -58,8 +58,12 @@ pub(super) fn convert(err: GcsError, op: Op, uri: &str, endpoint: &str) -> Error
 /// An [`Error::Storage`], with advice for the usual causes.
 pub(super) fn storage(op: Op, uri: &str, code: u16, message: String) -> Error {
     let hint = match code {
-        401 => Some("the credentials were refused; check them (gcloud auth application-default login, or the service-account key)"),
-        403 => Some("the credentials' principal needs roles/storage.objectAdmin on the bucket (roles/storage.objectViewer to read only)"),
+        401 => Some(
+            "the credentials were refused; check them (gcloud auth application-default login, or the service-account key)",
+        ),
+        403 => Some(
+            "the credentials' principal needs roles/storage.objectAdmin on the bucket (roles/storage.objectViewer to read only)",
+        ),
         404 => Some("check the bucket and the object name"),
         416 => Some("the byte range starts past the end of the object"),
         429 | 503 => Some("the service is busy; try again later"),

@@ -18,10 +18,16 @@ pub(super) fn http_client(extra_ca_pems: &[String]) -> Result<reqwest::Client> {
         let mut found = false;
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| {
-                Error::invalid(&field, format!("not a PEM certificate ({e}): expected -----BEGIN CERTIFICATE-----"))
+                Error::invalid(
+                    &field,
+                    format!("not a PEM certificate ({e}): expected -----BEGIN CERTIFICATE-----"),
+                )
             })?;
             roots.add(cert).map_err(|e| {
-                Error::invalid(&field, format!("the certificate cannot be trusted as a CA: {e}"))
+                Error::invalid(
+                    &field,
+                    format!("the certificate cannot be trusted as a CA: {e}"),
+                )
             })?;
             found = true;
         }
@@ -46,6 +52,9 @@ pub(super) fn http_client(extra_ca_pems: &[String]) -> Result<reqwest::Client> {
         .build()
         .map_err(|e| Error::Transport {
             endpoint: "Cloud Storage".to_owned(),
-            message: format!("could not make the HTTP client: {}", crate::transport::flatten(&e)),
+            message: format!(
+                "could not make the HTTP client: {}",
+                crate::transport::flatten(&e)
+            ),
         })
 }

@@ -112,7 +112,10 @@ impl Storage {
             if kept < start || kept > end {
                 return Err(self.protocol(
                     uri,
-                    &format!("kept bytes 0-{kept} after it was sent bytes {start}-{}", end - 1),
+                    &format!(
+                        "kept bytes 0-{kept} after it was sent bytes {start}-{}",
+                        end - 1
+                    ),
                 ));
             }
             buffer.drain(..(kept - start) as usize);
@@ -164,7 +167,11 @@ impl Storage {
     ///
     /// # Errors
     /// As [`Storage::upload_stream`].
-    pub async fn upload_bytes(&self, uri: &ObjectUri, data: impl Into<Bytes>) -> Result<ObjectInfo> {
+    pub async fn upload_bytes(
+        &self,
+        uri: &ObjectUri,
+        data: impl Into<Bytes>,
+    ) -> Result<ObjectInfo> {
         let request = UploadObjectRequest {
             bucket: uri.bucket().to_owned(),
             ..UploadObjectRequest::default()

@@ -148,7 +148,11 @@ mod tests {
 
     #[test]
     fn good_uris_parse_and_print_back() {
-        for uri in ["gs://bucket/a", "gs://my_bucket.example/a/b/c.jsonl", "gs://abc/"] {
+        for uri in [
+            "gs://bucket/a",
+            "gs://my_bucket.example/a/b/c.jsonl",
+            "gs://abc/",
+        ] {
             assert_eq!(uri.parse::<ObjectUri>().unwrap().to_string(), uri);
         }
         assert_eq!("gs://abc".parse::<ObjectUri>().unwrap().name(), "");
@@ -167,6 +171,11 @@ mod tests {
             assert!(err.contains(expected), "{uri}: {err}");
         }
         let long = format!("gs://abc/{}", "x".repeat(1025));
-        assert!(long.parse::<ObjectUri>().unwrap_err().to_string().contains("at most 1024"));
+        assert!(
+            long.parse::<ObjectUri>()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 1024")
+        );
     }
 }

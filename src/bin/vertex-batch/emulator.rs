@@ -27,10 +27,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Share of rows (0 to 1) that fail with a transient 429 status.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     row_failure_rate: f64,
     /// Share of rows (0 to 1) that fail with a permanent 400 status.
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     row_permanent_failure_rate: f64,
     /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
     #[arg(long, value_name = "N")]
@@ -106,4 +106,14 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes())
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
+}
+
+/// A share of rows: a number from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a share of rows: expected a number from 0 to 1, like 0.05"
+        )),
+    }
 }

@@ -69,7 +69,10 @@ impl StorageApi {
     /// The requests received so far, oldest first: `METHOD /path`, then the upload type, the
     /// `Content-Range` of a chunk, the `Range` of a download or the page token of a listing.
     pub(crate) fn requests(&self) -> Vec<String> {
-        self.requests.as_ref().map(|r| lock(r).clone()).unwrap_or_default()
+        self.requests
+            .as_ref()
+            .map(|r| lock(r).clone())
+            .unwrap_or_default()
     }
 
     fn record(&self, request: &axum::extract::Request) {
@@ -97,7 +100,9 @@ impl StorageApi {
         if !self.require_auth {
             return Ok(());
         }
-        let header = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
         match self.state.bearer_refusal(header) {
             None => Ok(()),
             Some(message) => Err(resource::error(&StoreError {
@@ -216,8 +221,7 @@ async fn start_upload(
             let id = format!(
                 "emulator-{}-{}",
                 api.next_session.fetch_add(1, Ordering::Relaxed),
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(rand::random::<[u8; 12]>())
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>())
             );
             lock(&api.sessions).insert(id.clone(), Session { writer });
             let location = format!(
@@ -267,7 +271,9 @@ async fn upload_chunk(
     // The session URI is the credential, as on the service: no token is checked here.
     let params = query(raw);
     let Some(id) = params.get("upload_id").cloned() else {
-        return bad_request("a PUT to the upload path needs `upload_id=` (a resumable session URI)");
+        return bad_request(
+            "a PUT to the upload path needs `upload_id=` (a resumable session URI)",
+        );
     };
     let (first, total) = match header_text(&headers, header::CONTENT_RANGE.as_str()) {
         Some(value) => match content_range(value) {
@@ -331,7 +337,10 @@ async fn upload_chunk(
 
 async fn cancel_upload(State(api): Api, RawQuery(raw): RawQuery) -> Response {
     let params = query(raw);
-    match params.get("upload_id").and_then(|id| lock(&api.sessions).remove(id)) {
+    match params
+        .get("upload_id")
+        .and_then(|id| lock(&api.sessions).remove(id))
+    {
         // Dropping the writer discards what was written.
         Some(_) => StatusCode::from_u16(499)
             .unwrap_or(StatusCode::NO_CONTENT)
@@ -362,7 +371,12 @@ async fn write_body(body: Body, writer: &mut ObjectWriter, mut skip: u64) -> Res
     Ok(())
 }
 
-async fn list(State(api): Api, Path(bucket): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+async fn list(
+    State(api): Api,
+    Path(bucket): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
@@ -382,7 +396,9 @@ async fn list(State(api): Api, Path(bucket): Path<String>, RawQuery(raw): RawQue
             .and_then(|bytes| String::from_utf8(bytes).ok())
         {
             Some(name) => Some(name),
-            None => return bad_request(format!("pageToken {token:?} is not one this emulator gave")),
+            None => {
+                return bad_request(format!("pageToken {token:?} is not one this emulator gave"));
+            }
         },
     };
     match api.store.list(&bucket, prefix, after.as_deref(), max) {
@@ -505,9 +521,15 @@ fn byte_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
             }
             (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
         }
-        (first, "") => (first.parse().map_err(|_| ())?, size.checked_sub(1).ok_or(())?),
+        (first, "") => (
+            first.parse().map_err(|_| ())?,
+            size.checked_sub(1).ok_or(())?,
+        ),
         (first, last) => {
-            let (first, last): (u64, u64) = (first.parse().map_err(|_| ())?, last.parse().map_err(|_| ())?);
+            let (first, last): (u64, u64) = (
+                first.parse().map_err(|_| ())?,
+                last.parse().map_err(|_| ())?,
+            );
             (first, last.min(size.saturating_sub(1)))
         }
     };

@@ -347,7 +347,10 @@ impl ObjectWriter {
         let generation = self.store.next_generation();
         // Taken out, so that the drop that follows has no temporary file left to remove.
         let sink = std::mem::replace(&mut self.sink, Sink::Memory(Vec::new()));
-        let (bucket, name) = (std::mem::take(&mut self.bucket), std::mem::take(&mut self.name));
+        let (bucket, name) = (
+            std::mem::take(&mut self.bucket),
+            std::mem::take(&mut self.name),
+        );
         match sink {
             Sink::Memory(data) => {
                 let meta = ObjectMeta {
@@ -370,11 +373,7 @@ impl ObjectWriter {
                 );
                 Ok(meta)
             }
-            Sink::File {
-                file,
-                temp,
-                target,
-            } => {
+            Sink::File { file, temp, target } => {
                 let failed = |e: &io::Error| StoreError::io("could not finish the upload", e);
                 let file = file.into_inner().map_err(|e| failed(e.error()))?;
                 file.sync_all().map_err(|e| failed(&e))?;
