@@ -572,6 +572,15 @@ async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Resp
     })
 }
 
+impl std::fmt::Debug for StorageApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageApi")
+            .field("base", &self.base)
+            .field("require_auth", &self.require_auth)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,14 +604,5 @@ mod tests {
         assert_eq!(content_range("bytes */*"), Some((None, None)));
         assert_eq!(content_range("bytes 9-0/*"), None);
         assert_eq!(content_range("0-9/*"), None);
-    }
-}
-
-impl std::fmt::Debug for StorageApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageApi")
-            .field("base", &self.base)
-            .field("require_auth", &self.require_auth)
-            .finish_non_exhaustive()
     }
 }
