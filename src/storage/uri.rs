@@ -64,8 +64,8 @@ impl ObjectUri {
     /// ```
     /// use vertex_batch::storage::ObjectUri;
     ///
-    /// let dir: ObjectUri = "gs://b/out/".parse()?;
-    /// assert_eq!(dir.join("predictions.jsonl")?.to_string(), "gs://b/out/predictions.jsonl");
+    /// let dir: ObjectUri = "gs://bucket/out/".parse()?;
+    /// assert_eq!(dir.join("predictions.jsonl")?.to_string(), "gs://bucket/out/predictions.jsonl");
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn join(&self, name: &str) -> Result<Self> {
@@ -117,7 +117,7 @@ fn check_bucket(bucket: &str, uri: &str) -> Result<()> {
     Err(Error::invalid(
         "uri",
         format!(
-            "{uri:?}: the bucket {bucket:?} is not a bucket name (3 to 63 lower-case letters, \
+            "{uri:?}: the bucket {bucket:?} is not a bucket name (3 to 63 lower-case letters (222 with dots), \
              digits, `-`, `_` or `.`, starting and ending with a letter or digit)"
         ),
     ))
