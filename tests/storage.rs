@@ -129,6 +129,48 @@ async fn a_large_stream_goes_up_in_several_resumable_chunks_and_comes_back_whole
 }
 
 #[tokio::test]
+async fn chunks_cut_off_half_way_are_resumed_from_what_the_service_kept() {
+    let emu = emulator().start().await.unwrap();
+    let storage = storage_for(&emu)
+        .with_upload_chunk_size(256 * KIB)
+        .build()
+        .unwrap();
+    let data = pattern(700 * KIB);
+    // The first chunk, and the retry's next one, each lose their second half with a 503.
+    emu.fail_next_upload_chunks(2);
+    let object = uri("gs://bucket/resumed.bin");
+    let pieces = futures_util::stream::iter([Ok(Bytes::from(data.clone()))]);
+    let info = storage.upload_stream(&object, pieces).await.unwrap();
+    assert_eq!(info.size, data.len() as u64);
+    assert_eq!(download(&storage, &object, ..).await, data);
+
+    let ranges: Vec<String> = emu
+        .storage_requests()
+        .into_iter()
+        .filter(|r| r.starts_with("PUT"))
+        .map(|r| r.rsplit("content-range: ").next().unwrap().to_owned())
+        .collect();
+    let half = 128 * KIB;
+    assert_eq!(
+        ranges,
+        [
+            format!("bytes 0-{}/*", 256 * KIB - 1),
+            "bytes */*".to_owned(),
+            format!("bytes {half}-{}/*", half + 256 * KIB - 1),
+            "bytes */*".to_owned(),
+            format!("bytes {}-{}/*", 2 * half, 2 * half + 256 * KIB - 1),
+            format!(
+                "bytes {}-{}/{}",
+                2 * half + 256 * KIB,
+                700 * KIB - 1,
+                700 * KIB
+            ),
+        ]
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_upload_that_ends_on_a_chunk_boundary_and_an_empty_one_both_complete() {
     let emu = emulator().start().await.unwrap();
     let storage = storage_for(&emu)

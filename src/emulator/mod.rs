@@ -537,6 +537,13 @@ impl EmulatorHandle {
         self.storage.requests()
     }
 
+    /// The next `n` chunks of resumable uploads are cut off half way: the storage endpoint
+    /// keeps half of each chunk's bytes and answers 503, as when a connection breaks, so a
+    /// client must ask what was kept and send the rest.
+    pub fn fail_next_upload_chunks(&self, n: u64) {
+        self.storage.fail_next_upload_chunks(n);
+    }
+
     /// The address the storage endpoint listens on.
     pub fn storage_addr(&self) -> SocketAddr {
         self.storage_addr

@@ -6,14 +6,20 @@
 //! `308 Resume Incomplete` and the range the service has kept, and the last chunk says the total
 //! (`bytes FIRST-LAST/TOTAL`, or `bytes */TOTAL` when nothing is left) and is answered with the
 //! object. The service may keep less than a chunk: the client then sends again from where it
-//! stopped, which is why the chunk stays in memory until it is acknowledged.
+//! stopped, which is why the chunk stays in memory until it is acknowledged. A chunk that
+//! fails on the way (a broken connection, 429, 5xx) is followed by a status query
+//! (`bytes */*`) and the upload goes on from what the service kept.
 
 use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use gcloud_storage::http::Error as GcsError;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
-use gcloud_storage::http::resumable_upload_client::{ChunkSize, UploadStatus};
+use gcloud_storage::http::resumable_upload_client::{
+    ChunkSize, ResumableUploadClient, UploadStatus,
+};
 
 use super::errors::{Op, storage};
 use super::{ObjectInfo, ObjectUri, Storage};
@@ -21,6 +27,12 @@ use crate::error::{Error, Result};
 
 /// How much of a local file is read at a time for [`Storage::upload_file`].
 const FILE_READ_SIZE: usize = 1024 * 1024;
+
+/// How many times one chunk is tried before its upload fails.
+const CHUNK_ATTEMPTS: u32 = 4;
+
+/// The wait before asking what a failed chunk left, doubled each time (0.2 s, 0.4 s, 0.8 s).
+const CHUNK_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Storage {
     /// Uploads everything `data` yields as the object `uri`, as a resumable upload in chunks of
@@ -83,43 +95,64 @@ impl Storage {
                     None => ended = true,
                 }
             }
-            if ended && buffer.len() <= chunk {
-                let total = start + buffer.len() as u64;
-                let range = ChunkSize::new(start, total.saturating_sub(1), Some(total));
-                let status = session
-                    .upload_multiple_chunk(std::mem::take(&mut buffer), &range)
-                    .await
-                    .map_err(|e| self.error(e, Op::Upload, uri))?;
-                return match status {
-                    UploadStatus::Ok(object) => ObjectInfo::from_gcs(object),
-                    _ => Err(self.protocol(uri, "did not finish the upload after its last chunk")),
-                };
-            }
-            let end = start + chunk as u64;
-            let range = ChunkSize::new(start, end - 1, None);
-            let body = Bytes::copy_from_slice(&buffer[..chunk]);
-            let kept = match session
-                .upload_multiple_chunk(body, &range)
-                .await
-                .map_err(|e| self.error(e, Op::Upload, uri))?
-            {
-                UploadStatus::ResumeIncomplete(kept) => kept.last_byte + 1,
-                UploadStatus::NotStarted => 0,
+            let last = ended && buffer.len() <= chunk;
+            let (len, total) = if last {
+                (buffer.len(), Some(start + buffer.len() as u64))
+            } else {
+                (chunk, None)
+            };
+            let end = start + len as u64;
+            let range = ChunkSize::new(start, end.saturating_sub(1), total);
+            let body = Bytes::copy_from_slice(&buffer[..len]);
+            let kept = match self.put_chunk(&session, body, &range, total, uri).await? {
+                UploadStatus::Ok(object) if last => return ObjectInfo::from_gcs(object),
                 UploadStatus::Ok(_) => {
                     return Err(self.protocol(uri, "ended the upload before its last chunk"));
                 }
+                UploadStatus::ResumeIncomplete(kept) => kept.last_byte + 1,
+                UploadStatus::NotStarted => 0,
             };
             if kept < start || kept > end {
                 return Err(self.protocol(
                     uri,
                     &format!(
-                        "kept bytes 0-{kept} after it was sent bytes {start}-{}",
-                        end - 1
+                        "kept bytes up to {kept} after it was sent bytes {start}-{}",
+                        end.saturating_sub(1)
                     ),
                 ));
             }
+            // What the service kept is gone from memory; the rest is sent again.
             buffer.drain(..(kept - start) as usize);
             start = kept;
+        }
+    }
+
+    /// Sends one chunk. When it fails in a way worth retrying (the connection broke, 408, 429,
+    /// 5xx), waits, asks the session what it kept and answers with that, so the caller sends
+    /// the rest; after [`CHUNK_ATTEMPTS`] tries, the error.
+    async fn put_chunk(
+        &self,
+        session: &ResumableUploadClient,
+        body: Bytes,
+        range: &ChunkSize,
+        total: Option<u64>,
+        uri: &ObjectUri,
+    ) -> Result<UploadStatus> {
+        let mut attempt = 1;
+        loop {
+            let err = match session.upload_multiple_chunk(body.clone(), range).await {
+                Ok(status) => return Ok(status),
+                Err(err) => err,
+            };
+            if attempt >= CHUNK_ATTEMPTS || !retriable(&err) {
+                return Err(self.error(err, Op::Upload, uri));
+            }
+            tokio::time::sleep(CHUNK_BACKOFF * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+            if let Ok(status) = session.status(total).await {
+                return Ok(status);
+            }
+            // The status query failed too: send the chunk again.
         }
     }
 
@@ -196,6 +229,20 @@ impl Storage {
             502,
             format!("the service {what} (at {})", self.inner.endpoint),
         )
+    }
+}
+
+/// A failure that another try may get past: the connection, a timeout, 408, 429 or 5xx.
+fn retriable(err: &GcsError) -> bool {
+    let status_retriable = |code: u16| matches!(code, 408 | 429 | 500..=599);
+    match err {
+        GcsError::Response(response) => response.is_retriable(),
+        GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
+            Some(status) => status_retriable(status.as_u16()),
+            None => err.is_connect() || err.is_timeout() || err.is_request() || err.is_body(),
+        },
+        GcsError::HttpMiddleware(_) => true,
+        _ => false,
     }
 }
 

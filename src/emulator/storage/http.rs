@@ -40,6 +40,8 @@ pub(crate) struct StorageApi {
     next_session: AtomicU64,
     /// Each request, `METHOD /path` and what matters of it, when calls are recorded.
     requests: Option<Mutex<Vec<String>>>,
+    /// How many upload chunks to come are cut off half way with a 503.
+    chunk_faults: AtomicU64,
 }
 
 /// A resumable upload under way.
@@ -63,7 +65,20 @@ impl StorageApi {
             sessions: Mutex::default(),
             next_session: AtomicU64::new(1),
             requests: record.then(Mutex::default),
+            chunk_faults: AtomicU64::new(0),
         }
+    }
+
+    /// The next `n` upload chunks keep half their bytes and are answered 503.
+    pub(crate) fn fail_next_upload_chunks(&self, n: u64) {
+        self.chunk_faults.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether this chunk is one to cut off.
+    fn take_chunk_fault(&self) -> bool {
+        self.chunk_faults
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// The requests received so far, oldest first: `METHOD /path`, then the upload type, the
@@ -296,6 +311,27 @@ async fn upload_chunk(
         });
     };
     let have = session.writer.written();
+    if let Some(first) = first
+        && first <= have
+        && api.take_chunk_fault()
+    {
+        // A chunk cut off half way: half of its new bytes are kept, and the answer is a 503.
+        let new = header_text(&headers, header::CONTENT_LENGTH.as_str())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+            .saturating_sub(have - first);
+        let result = write_body_up_to(body, &mut session.writer, have - first, new / 2).await;
+        lock(&api.sessions).insert(id, session);
+        return match result {
+            Err(response) => response,
+            Ok(()) => resource::error(&StoreError {
+                code: 503,
+                reason: "backendError",
+                message: "the emulator was told to cut this chunk off (fail_next_upload_chunks)"
+                    .to_owned(),
+            }),
+        };
+    }
     let result = match first {
         Some(first) if first > have => Err(bad_request(format!(
             "the chunk starts at byte {first} but the session has only bytes 0-{} (send from \
@@ -354,13 +390,25 @@ async fn cancel_upload(State(api): Api, RawQuery(raw): RawQuery) -> Response {
 }
 
 /// Writes the request body into `writer`, dropping its first `skip` bytes.
-async fn write_body(body: Body, writer: &mut ObjectWriter, mut skip: u64) -> Result<(), Response> {
+async fn write_body(body: Body, writer: &mut ObjectWriter, skip: u64) -> Result<(), Response> {
+    write_body_up_to(body, writer, skip, u64::MAX).await
+}
+
+/// Like [`write_body`], keeping at most `keep` of the bytes after the skipped ones.
+async fn write_body_up_to(
+    body: Body,
+    writer: &mut ObjectWriter,
+    mut skip: u64,
+    mut keep: u64,
+) -> Result<(), Response> {
     let mut stream = body.into_data_stream();
     while let Some(bytes) = stream.next().await {
         let bytes = bytes.map_err(|e| bad_request(format!("the upload broke off: {e}")))?;
         let drop = skip.min(bytes.len() as u64) as usize;
         skip -= drop as u64;
-        writer.write_all(&bytes[drop..]).map_err(|e| {
+        let kept = keep.min((bytes.len() - drop) as u64) as usize;
+        keep -= kept as u64;
+        writer.write_all(&bytes[drop..drop + kept]).map_err(|e| {
             resource::error(&StoreError {
                 code: 500,
                 reason: "backendError",
