@@ -171,6 +171,32 @@ async fn chunks_cut_off_half_way_are_resumed_from_what_the_service_kept() {
 }
 
 #[tokio::test]
+async fn a_local_file_uploads_and_a_missing_one_is_an_error_naming_it() {
+    let emu = emulator().start().await.unwrap();
+    let storage = storage_for(&emu)
+        .with_upload_chunk_size(256 * KIB)
+        .build()
+        .unwrap();
+    let path =
+        std::env::temp_dir().join(format!("vertex-batch-upload-{}.jsonl", std::process::id()));
+    let data = pattern(600 * KIB + 1);
+    std::fs::write(&path, &data).unwrap();
+    let object = uri("gs://bucket/from-file.jsonl");
+    let info = storage.upload_file(&path, &object).await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(info.size, data.len() as u64);
+    assert_eq!(download(&storage, &object, ..).await, data);
+
+    let err = storage.upload_file(&path, &object).await.unwrap_err();
+    assert!(err.is_io(), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_upload_that_ends_on_a_chunk_boundary_and_an_empty_one_both_complete() {
     let emu = emulator().start().await.unwrap();
     let storage = storage_for(&emu)

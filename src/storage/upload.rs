@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use gcloud_storage::http::Error as GcsError;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{
@@ -188,7 +188,7 @@ impl Storage {
                 Ok(Some((Bytes::from(bytes), Some(file))))
             }
         });
-        self.upload_stream(uri, chunks.map_err(|e| e))
+        self.upload_stream(uri, chunks)
             .await
             .map_err(|err| match err {
                 Error::Io { path: None, source } => io_error(&path, source),
