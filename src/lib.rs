@@ -49,6 +49,8 @@
 //! - [`env`](mod@env): the environment variables read (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`,
 //!   `GOOGLE_CLOUD_QUOTA_PROJECT`), and the one rule every builder applies to them.
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
+//! - Feature `storage`: `storage`, Cloud Storage (resumable uploads, streamed downloads,
+//!   listing by prefix) with the crate's own tokens, honouring `STORAGE_EMULATOR_HOST`.
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC (and REST, on the
 //!   same port) for offline development and tests.
 //!
@@ -77,6 +79,9 @@ pub mod names;
 pub mod params;
 pub mod proto;
 pub mod routing;
+#[cfg(feature = "storage")]
+#[cfg_attr(docsrs, doc(cfg(feature = "storage")))]
+pub mod storage;
 pub mod transport;
 
 pub use client::{JobClient, JobClientBuilder, JobFilter, JobPage, RetryPolicy, WaitOptions};

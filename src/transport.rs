@@ -149,6 +149,12 @@ impl AuthChannel {
         &self.endpoint
     }
 
+    /// The channel's token cache, so that Cloud Storage calls share its tokens.
+    #[cfg(feature = "storage")]
+    pub(crate) fn token_cache(&self) -> Option<&TokenCache> {
+        self.tokens.as_ref()
+    }
+
     /// The crate [`Error`] behind a status a generated client returned on this channel: the
     /// [`Error::Auth`] of a token that could not be had, an [`Error::Transport`] that says what
     /// to do about a connection that failed (an untrusted certificate, nothing listening, ...),

@@ -7,6 +7,8 @@ use std::time::Duration;
 use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
+use super::row_faults::RowFaults;
+use super::storage::ObjectStore;
 use super::{Emulator, EmulatorState, server, tls, validate};
 use crate::Error;
 
@@ -37,6 +39,7 @@ impl Emulator {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state: None,
             gcs_root: None,
+            row_faults: RowFaultOptions::default(),
         }
     }
 }
@@ -56,6 +59,16 @@ pub struct EmulatorBuilder {
     addr: SocketAddr,
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
+    row_faults: RowFaultOptions,
+}
+
+/// The row faults asked of the builder.
+#[derive(Debug, Clone, Default)]
+struct RowFaultOptions {
+    transient_rate: f64,
+    permanent_rate: f64,
+    expire_after_rows: Option<u64>,
+    seed: Option<u64>,
 }
 
 impl EmulatorBuilder {
@@ -170,6 +183,51 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A share of rows (0 to 1) that fail with a transient status, as the service writes a
+    /// row refused with 429 RESOURCE_EXHAUSTED: a batch run retries them. Default 0. Applies
+    /// to jobs that read the emulator's Cloud Storage; which rows fail depends on
+    /// [`with_seed`](Self::with_seed), the job's creation order and the row.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_row_failure_rate(0.05)
+    ///     .with_row_permanent_failure_rate(0.01)
+    ///     .with_expire_after_rows(2_000)
+    ///     .with_seed(42)
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.storage_uri().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_row_failure_rate(mut self, rate: f64) -> Self {
+        self.row_faults.transient_rate = rate;
+        self
+    }
+
+    /// A share of rows (0 to 1) that fail with a permanent status (400 INVALID_ARGUMENT): a
+    /// batch run reports them. Default 0.
+    pub fn with_row_permanent_failure_rate(mut self, rate: f64) -> Self {
+        self.row_faults.permanent_rate = rate;
+        self
+    }
+
+    /// The first job created that reads the emulator's Cloud Storage exports its first `rows`
+    /// rows, then ends EXPIRED with the rest counted incomplete, as a job the service cut
+    /// short; later jobs run to the end. [`Emulator::expire_next_job_after_rows`] arms
+    /// it again.
+    pub fn with_expire_after_rows(mut self, rows: u64) -> Self {
+        self.row_faults.expire_after_rows = Some(rows);
+        self
+    }
+
+    /// The seed of the row fault draws (default: random at start).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.row_faults.seed = Some(seed);
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
@@ -198,6 +256,16 @@ impl EmulatorBuilder {
                 ),
             ));
         }
+        RowFaults::check_rates(
+            self.row_faults.transient_rate,
+            self.row_faults.permanent_rate,
+        )?;
+        let row_faults = RowFaults::new(
+            self.row_faults.transient_rate,
+            self.row_faults.permanent_rate,
+            self.row_faults.seed.unwrap_or_else(rand::random),
+        );
+        row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
             EmulatorState::new(if self.manual_clock {
@@ -221,7 +289,11 @@ impl EmulatorBuilder {
             record_calls: self.record_calls,
             durations: self.durations,
             operation_duration: self.operation_duration,
-            gcs_folder: gcs_folder.clone(),
+            store: match &gcs_folder {
+                Some(folder) => ObjectStore::folder(folder.clone()),
+                None => state.inner.memory_store.clone(),
+            },
+            row_faults: row_faults.clone(),
         };
         let running = server::serve(
             self.addr,
@@ -235,6 +307,9 @@ impl EmulatorBuilder {
             location: self.location,
             grpc_addr: running.grpc_addr,
             token_addr: running.token_addr,
+            storage_addr: running.storage_addr,
+            storage: running.storage,
+            row_faults,
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
             gcs_folder,

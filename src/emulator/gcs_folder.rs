@@ -1,23 +1,27 @@
-//! A local folder standing in for Cloud Storage, `gs://bucket/path` = `ROOT/bucket/path`.
+//! A local folder standing in for Cloud Storage, `gs://bucket/path` = `ROOT/bucket/path`, and
+//! what a job does with the emulator's objects (that folder, or memory: [`ObjectStore`]).
 //!
-//! With one, a job whose input is `gs://` really reads its JSONL files and, when its destination
-//! is `gs://` too, writes `predictions.jsonl` in its output directory: one row per non-blank
-//! input line, in input order. The work happens once, the first time the job is seen ended
-//! (job states are computed from the clock on every read, so there is no background task to do
-//! it earlier); every later read reuses the result. Files stream line by line in constant
-//! memory, but the call that first sees the job ended does the work while the emulator's job
-//! table is locked, so other calls wait for it: fine for test-sized inputs.
+//! A job whose input is `gs://` really reads its JSONL objects and, when its destination is
+//! `gs://` too, writes `predictions.jsonl` in its output directory: one row per non-blank input
+//! line, in input order, each written as the service writes it ([`super::echo`]), with the row
+//! faults the emulator was given ([`RowFaults`]). With objects in memory, a job reads the store
+//! only when its input's bucket exists there (something was uploaded to it); otherwise it keeps
+//! the synthetic 100 rows of an emulator without storage. The work happens once, the first time
+//! the job is seen ended (job states are computed from the clock on every read, so there is no
+//! background task to do it earlier); every later read reuses the result. Objects stream line by
+//! line in constant memory, but the call that first sees the job ended does the work while the
+//! emulator's job table is locked, so other calls wait for it: fine for test-sized inputs.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use prost_types::Timestamp;
-
 use super::answer;
+use super::echo;
 use super::lifecycle::status;
+use super::row_faults::{RowFate, RowFaults};
+use super::storage::{ObjectStore, StoreError};
 use crate::proto::google::rpc;
 use crate::v1::batch_prediction_job::OutputInfo;
 use crate::v1::batch_prediction_job::input_config::Source;
@@ -79,22 +83,27 @@ impl GcsFolder {
 /// What reading and writing a job's files gave.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FolderOutcome {
-    /// Every input line got a row: `successful` answers, `failed` refused lines; `written` when
+    /// Input lines got rows: `successful` answers, `failed` refused or faulted rows,
+    /// `incomplete` rows never run because the job expired (`expired`); `written` when
     /// predictions.jsonl was written (the destination is `gs://`).
     Processed {
         successful: i64,
         failed: i64,
+        incomplete: i64,
         written: bool,
+        expired: bool,
     },
     /// The job could not run: an input file is missing, a format is not jsonl, a write failed.
     Failed(rpc::Status),
 }
 
 impl FolderOutcome {
-    /// The end state: SUCCEEDED when some row succeeded, as the service ends a job whose failed
-    /// rows are only counted; FAILED when none did or the job could not run.
+    /// The end state: EXPIRED when the job was made to expire part way; SUCCEEDED when some
+    /// row succeeded, as the service ends a job whose failed rows are only counted; FAILED when
+    /// none did or the job could not run.
     pub(crate) fn state(&self) -> JobState {
         match self {
+            FolderOutcome::Processed { expired: true, .. } => JobState::Expired,
             FolderOutcome::Processed { successful, .. } if *successful > 0 => JobState::Succeeded,
             _ => JobState::Failed,
         }
@@ -111,15 +120,27 @@ impl FolderOutcome {
             FolderOutcome::Processed {
                 successful,
                 failed,
+                incomplete,
                 written,
+                expired,
             } => {
                 job.completion_stats = Some(CompletionStats {
                     successful_count: *successful,
                     failed_count: *failed,
-                    incomplete_count: 0,
+                    incomplete_count: *incomplete,
                     ..CompletionStats::default()
                 });
-                if *successful == 0 {
+                if *expired {
+                    job.error = Some(status(
+                        tonic::Code::DeadlineExceeded,
+                        &format!(
+                            "the job expired after exporting {} of {} rows (emulator fault \
+                             expire_after_rows); the rows it exported are in its output",
+                            successful + failed,
+                            successful + failed + incomplete
+                        ),
+                    ));
+                } else if *successful == 0 {
                     let message = if *failed == 0 {
                         "the input files hold no requests: each line must be \
                          {\"request\": {\"contents\": [...]}}"
@@ -140,31 +161,59 @@ impl FolderOutcome {
     }
 }
 
+/// The status of a row failed with a transient 429, as the service writes it.
+const TRANSIENT_STATUS: &str = r#"Too Many Requests: {"error": {"code": 429, "message": "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", "status": "RESOURCE_EXHAUSTED"}}"#;
+
+/// The status of a row failed with a permanent 400, as the service writes it.
+const PERMANENT_STATUS: &str = r#"Bad Request: {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}}"#;
+
 /// One job's files, processed once.
 #[derive(Debug, Clone)]
 pub(crate) struct FolderJob {
-    folder: GcsFolder,
+    store: ObjectStore,
+    faults: RowFaults,
+    /// The job's creation order, for the row fault draws.
+    seq: u64,
+    /// Rows exported before the job expires, when it is the job made to expire.
+    expire_after: Option<u64>,
     outcome: Arc<OnceLock<FolderOutcome>>,
 }
 
 impl FolderJob {
-    pub(crate) fn new(folder: GcsFolder) -> Self {
+    /// The files of `job`, created `seq`-th. Takes the one-shot expiry when the job reads the
+    /// store.
+    pub(crate) fn new(
+        store: ObjectStore,
+        faults: RowFaults,
+        seq: u64,
+        job: &BatchPredictionJob,
+    ) -> Self {
+        let reads = reads_store(&store, job);
         FolderJob {
-            folder,
+            expire_after: if reads { faults.take_expiry() } else { None },
+            store,
+            faults,
+            seq,
             outcome: Arc::default(),
         }
     }
 
     /// The outcome of `job`'s files, processing them now if this is the first call. `None` for a
-    /// job whose input is not `gs://` (BigQuery jobs are left as they were). `output_dir` is the
-    /// job's `gs://` output directory, when its destination is Cloud Storage; `ended` is when it
-    /// ended, every row's processed_time.
+    /// job whose input is not in the store (BigQuery jobs are left as they were). `output_dir` is
+    /// the job's `gs://` output directory, when its destination is Cloud Storage; `ended` is
+    /// when it ended, every row's processed_time.
     pub(crate) fn outcome(
         &self,
         job: &BatchPredictionJob,
         output_dir: Option<&str>,
         ended: SystemTime,
     ) -> Option<&FolderOutcome> {
+        if let Some(outcome) = self.outcome.get() {
+            return Some(outcome);
+        }
+        if !reads_store(&self.store, job) {
+            return None;
+        }
         let input = job.input_config.as_ref()?;
         let Some(Source::GcsSource(gcs)) = &input.source else {
             return None;
@@ -186,7 +235,7 @@ impl FolderJob {
         let invalid = |message: String| status(tonic::Code::InvalidArgument, &message);
         if format != "jsonl" {
             return Err(invalid(format!(
-                "the emulator's local gs:// folder reads only jsonl input; this job's \
+                "the emulator's gs:// storage reads only jsonl input; this job's \
                  instances_format is `{format}`"
             )));
         }
@@ -201,7 +250,7 @@ impl FolderJob {
                 .map_or("", |config| config.predictions_format.as_str());
             if format != "jsonl" {
                 return Err(invalid(format!(
-                    "the emulator's local gs:// folder writes only jsonl predictions; this job's \
+                    "the emulator's gs:// storage writes only jsonl predictions; this job's \
                      predictions_format is `{format}`"
                 )));
             }
@@ -210,71 +259,132 @@ impl FolderJob {
         // inputs before it starts.
         let mut inputs = Vec::with_capacity(uris.len());
         for uri in uris {
-            let path = self.folder.local_path(uri).map_err(invalid)?;
-            if !path.is_file() {
-                return Err(status(
-                    tonic::Code::NotFound,
-                    &format!(
-                        "Input file {uri} does not exist: No such object: {} (the emulator's \
-                         local gs:// folder has no {})",
-                        uri.trim_start_matches("gs://"),
-                        path.display()
-                    ),
-                ));
+            let (bucket, name) = split(uri).map_err(invalid)?;
+            match self.store.meta(bucket, name) {
+                Ok(_) => {}
+                Err(StoreError { code: 404, .. }) => {
+                    let local = self
+                        .store
+                        .folder_backend()
+                        .and_then(|folder| folder.local_path(uri).ok())
+                        .map(|path| {
+                            format!(
+                                " (the emulator's local gs:// folder has no {})",
+                                path.display()
+                            )
+                        })
+                        .unwrap_or_default();
+                    return Err(status(
+                        tonic::Code::NotFound,
+                        &format!(
+                            "Input file {uri} does not exist: No such object: {bucket}/{name}{local}"
+                        ),
+                    ));
+                }
+                Err(err) => return Err(invalid(format!("{uri}: {}", err.message))),
             }
-            inputs.push((uri, path));
+            inputs.push((uri, bucket, name));
         }
 
         let mut output = match output_dir {
             Some(dir) => {
-                let dir_path = self.folder.local_path(dir).map_err(invalid)?;
-                let path = dir_path.join(PREDICTIONS_FILE);
-                let file = std::fs::create_dir_all(&dir_path)
-                    .and_then(|()| File::create(&path))
-                    .map_err(|err| write_failed(&format!("{dir}/{PREDICTIONS_FILE}"), &err))?;
-                Some((BufWriter::new(file), format!("{dir}/{PREDICTIONS_FILE}")))
+                let uri = format!("{}/{PREDICTIONS_FILE}", dir.trim_end_matches('/'));
+                let (bucket, name) = split(&uri).map_err(invalid)?;
+                let writer = self
+                    .store
+                    .writer(bucket, name, "application/jsonl")
+                    .map_err(|err| write_failed(&uri, &io::Error::other(err.message)))?;
+                Some((io::BufWriter::new(writer), uri))
             }
             None => None,
         };
 
         let model_version = model_version(&job.model);
-        let processed_time = Timestamp::from(ended).to_string();
-        let (mut successful, mut failed) = (0, 0);
+        let processed_time = echo::processed_time(ended);
+        let create_time = prost_types::Timestamp::from(ended).to_string();
+        let (mut successful, mut failed, mut incomplete) = (0, 0, 0);
+        let mut row_index: u64 = 0;
         let mut line = Vec::new();
-        for (uri, path) in inputs {
-            let read_failed = |err: io::Error| {
+        for (uri, bucket, name) in inputs {
+            let read_failed = |err: String| {
                 status(
                     tonic::Code::Internal,
                     &format!("could not read the input file {uri}: {err}"),
                 )
             };
-            let mut reader = BufReader::new(File::open(path).map_err(read_failed)?);
+            let mut reader = self
+                .store
+                .reader(bucket, name)
+                .map_err(|err| read_failed(err.message))?;
             loop {
                 line.clear();
-                if reader.read_until(b'\n', &mut line).map_err(read_failed)? == 0 {
+                if reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|err| read_failed(err.to_string()))?
+                    == 0
+                {
                     break;
                 }
                 let trimmed = line.trim_ascii();
                 if trimmed.is_empty() {
                     continue;
                 }
-                let row = answer::row(trimmed, model_version, &processed_time);
+                let index = row_index;
+                row_index += 1;
+                if self.expire_after.is_some_and(|after| index >= after) {
+                    incomplete += 1;
+                    continue;
+                }
+                let mut row = answer::row(trimmed, model_version, &processed_time);
+                if row.is_ok() {
+                    match self.faults.fate(self.seq, index) {
+                        RowFate::Answered => {}
+                        RowFate::Transient => {
+                            row.response = None;
+                            row.status = TRANSIENT_STATUS.to_owned();
+                        }
+                        RowFate::Permanent => {
+                            row.response = None;
+                            row.status = PERMANENT_STATUS.to_owned();
+                        }
+                    }
+                }
+                if let Some(response) = &mut row.response {
+                    response.create_time = Some(create_time.clone());
+                    response.response_id = Some(response_id(self.seq, index));
+                }
                 if row.is_ok() {
                     successful += 1;
                 } else {
                     failed += 1;
                 }
                 if let Some((out, uri)) = &mut output {
-                    serde_json::to_writer(&mut *out, &row)
-                        .map_err(io::Error::from)
+                    let response = row
+                        .response
+                        .as_ref()
+                        .map(serde_json::to_value)
+                        .transpose()
+                        .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
+                    let text = echo::line(
+                        &row.status,
+                        &processed_time,
+                        &row.request,
+                        response.as_ref(),
+                    );
+                    out.write_all(text.as_bytes())
                         .and_then(|()| out.write_all(b"\n"))
                         .map_err(|err| write_failed(uri, &err))?;
                 }
             }
         }
         let written = match output {
-            Some((mut out, uri)) => {
-                out.flush().map_err(|err| write_failed(&uri, &err))?;
+            Some((out, uri)) => {
+                let writer = out
+                    .into_inner()
+                    .map_err(|err| write_failed(&uri, err.error()))?;
+                writer
+                    .commit()
+                    .map_err(|err| write_failed(&uri, &io::Error::other(err.message)))?;
                 true
             }
             None => false,
@@ -282,9 +392,46 @@ impl FolderJob {
         Ok(FolderOutcome::Processed {
             successful,
             failed,
+            incomplete,
             written,
+            expired: self.expire_after.is_some_and(|after| row_index > after),
         })
     }
+}
+
+/// Whether `job` reads the store: its input is `gs://`, and with objects in memory, its first
+/// input's bucket exists there.
+fn reads_store(store: &ObjectStore, job: &BatchPredictionJob) -> bool {
+    let Some(Source::GcsSource(gcs)) = job.input_config.as_ref().and_then(|c| c.source.as_ref())
+    else {
+        return false;
+    };
+    if store.folder_backend().is_some() {
+        return true;
+    }
+    gcs.uris
+        .first()
+        .and_then(|uri| split(uri).ok())
+        .is_some_and(|(bucket, _)| store.has_bucket(bucket))
+}
+
+/// `gs://bucket/name` as `(bucket, name)`.
+pub(crate) fn split(uri: &str) -> Result<(&str, &str), String> {
+    uri.strip_prefix("gs://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, name)| !bucket.is_empty() && !name.is_empty())
+        .ok_or_else(|| {
+            format!("`{uri}` is not a Cloud Storage object: expected `gs://bucket/object`")
+        })
+}
+
+/// A response id that differs for every row of every job, like the service's.
+fn response_id(seq: u64, row: u64) -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&seq.to_be_bytes());
+    bytes[8..].copy_from_slice(&row.to_be_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn write_failed(uri: &str, err: &io::Error) -> rpc::Status {

@@ -90,6 +90,28 @@ pub struct EmulatorArgs {
     /// valid for an hour).
     #[arg(long)]
     print_token: bool,
+    /// Share of rows (0 to 1) that fail with a transient 429 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    row_failure_rate: f64,
+    /// Share of rows (0 to 1) that fail with a permanent 400 status.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    row_permanent_failure_rate: f64,
+    /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
+    #[arg(long, value_name = "N")]
+    expire_after_rows: Option<u64>,
+    /// Seed of the row fault draws (default: random).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+}
+
+/// A share of rows: a number from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a share of rows: expected a number from 0 to 1, like 0.05"
+        )),
+    }
 }
 
 impl EmulatorArgs {
@@ -122,6 +144,15 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
         );
     if let Some(root) = &args.gcs_root {
         builder = builder.with_gcs_root(root);
+    }
+    builder = builder
+        .with_row_failure_rate(args.row_failure_rate)
+        .with_row_permanent_failure_rate(args.row_permanent_failure_rate);
+    if let Some(rows) = args.expire_after_rows {
+        builder = builder.with_expire_after_rows(rows);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.with_seed(seed);
     }
     let emulator = builder.start().await.map_err(|error| match error {
         // The fixed default port may be taken, by another emulator most likely.
@@ -185,6 +216,7 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     let mut banner = format!("vertex-batch emulator listening on {}\n", emulator.uri());
     // REST (the service's HTTP/JSON API) shares the gRPC port; unindented so scripts find it.
     let _ = writeln!(banner, "rest: {}", emulator.rest_uri());
+    let _ = writeln!(banner, "STORAGE_EMULATOR_HOST={}", emulator.storage_uri());
     if args.print_token {
         let _ = writeln!(banner, "token: {}", emulator.issue_token());
     }

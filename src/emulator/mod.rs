@@ -72,6 +72,7 @@
 mod answer;
 mod builder;
 mod clock;
+mod echo;
 mod faults;
 mod filter;
 mod gcs_folder;
@@ -81,10 +82,12 @@ mod operations;
 mod outcome;
 mod records;
 mod rest;
+mod row_faults;
 mod server;
 mod service;
 mod service_account;
 mod state;
+mod storage;
 mod tls;
 mod tls_incoming;
 mod token_endpoint;
@@ -108,6 +111,7 @@ pub use state::EmulatorState;
 use crate::Error;
 use clock::lock;
 use gcs_folder::GcsFolder;
+use row_faults::RowFaults;
 
 /// A running emulator, from [`Emulator::builder`]. Dropping it stops the servers;
 /// [`Emulator::shutdown`] also waits until they have stopped.
@@ -135,6 +139,9 @@ pub struct Emulator {
     location: String,
     grpc_addr: SocketAddr,
     token_addr: SocketAddr,
+    storage_addr: SocketAddr,
+    storage: std::sync::Arc<storage::StorageApi>,
+    row_faults: RowFaults,
     ca_pem: Option<String>,
     token_lifetime: Duration,
     gcs_folder: Option<GcsFolder>,
@@ -210,6 +217,53 @@ impl Emulator {
         folder
             .local_path(uri)
             .map_err(|reason| Error::invalid("uri", reason))
+    }
+
+    /// The Cloud Storage endpoint, `http://127.0.0.1:PORT` (always plain HTTP): the JSON API
+    /// subset a storage client uses, over the objects the jobs read and write (the
+    /// [`gcs_root`](EmulatorBuilder::with_gcs_root) folder, or memory). Give it to a client as
+    /// `STORAGE_EMULATOR_HOST`. When the emulator requires auth, so does this endpoint (but
+    /// a resumable session URI is its own credential, as on the service).
+    pub fn storage_uri(&self) -> String {
+        server::storage_uri(self.storage_addr)
+    }
+
+    /// Every request the storage endpoint received so far, oldest first, as
+    /// `METHOD /path` followed by what matters of it: `uploadType=resumable`,
+    /// `content-range: bytes 0-262143/*` for a chunk, `range: bytes=0-9` for a download,
+    /// `pageToken=...` for a listing page. Empty when calls are not recorded
+    /// ([`EmulatorBuilder::with_record_calls`]).
+    pub fn storage_requests(&self) -> Vec<String> {
+        self.storage.requests()
+    }
+
+    /// The next `n` chunks of resumable uploads are cut off half way: the storage endpoint
+    /// keeps half of each chunk's bytes and answers 503, as when a connection breaks, so a
+    /// client must ask what was kept and send the rest.
+    pub fn fail_next_upload_chunks(&self, n: u64) {
+        self.storage.fail_next_upload_chunks(n);
+    }
+
+    /// The address the storage endpoint listens on.
+    pub fn storage_addr(&self) -> SocketAddr {
+        self.storage_addr
+    }
+
+    /// Changes the row failure rates for jobs processed from now on (see
+    /// [`EmulatorBuilder::with_row_failure_rate`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a rate outside 0..=1 or rates adding up to more than 1.
+    pub fn set_row_failure_rates(&self, transient: f64, permanent: f64) -> Result<(), Error> {
+        RowFaults::check_rates(transient, permanent)?;
+        self.row_faults.set_rates(transient, permanent);
+        Ok(())
+    }
+
+    /// The next job created that reads the emulator's Cloud Storage ends EXPIRED after
+    /// exporting `rows` rows (see [`EmulatorBuilder::with_expire_after_rows`]).
+    pub fn expire_next_job_after_rows(&self, rows: u64) {
+        self.row_faults.expire_next_job_after(Some(rows));
     }
 
     /// The OAuth token endpoint, `http://127.0.0.1:PORT/token` (always plain HTTP).

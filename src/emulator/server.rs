@@ -13,12 +13,13 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
 use super::operations::OperationsService;
 use super::rest::{self, Services};
+use super::row_faults::RowFaults;
 use super::service::JobServiceImpl;
 use super::state::EmulatorState;
+use super::storage::{self, ObjectStore, StorageApi};
 use super::tls::TlsIdentity;
 use super::tls_incoming;
 use super::token_endpoint::{self, TokenEndpoint};
@@ -35,14 +36,19 @@ pub(crate) struct Config {
     pub(crate) record_calls: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
-    /// The local folder standing in for gs://, when there is one.
-    pub(crate) gcs_folder: Option<GcsFolder>,
+    /// The objects: the local folder standing in for gs://, or memory.
+    pub(crate) store: ObjectStore,
+    /// Row failures and expiry for jobs that read the store.
+    pub(crate) row_faults: RowFaults,
 }
 
 /// The running servers.
 pub(crate) struct Running {
     pub(crate) grpc_addr: SocketAddr,
     pub(crate) token_addr: SocketAddr,
+    /// The Cloud Storage JSON API (plain HTTP).
+    pub(crate) storage_addr: SocketAddr,
+    pub(crate) storage: Arc<StorageApi>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
@@ -87,6 +93,21 @@ pub(crate) async fn serve(
     let token_addr = token_listener
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+
+    // The storage API too, plain HTTP as STORAGE_EMULATOR_HOST expects.
+    let storage_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+        .await
+        .map_err(|e| transport(addr.to_string(), "could not bind the storage port", e))?;
+    let storage_addr = storage_listener
+        .local_addr()
+        .map_err(|e| transport(addr.to_string(), "no local address", e))?;
+    let storage_api = Arc::new(StorageApi::new(
+        config.store.clone(),
+        state.clone(),
+        config.require_auth,
+        storage_uri(storage_addr),
+        config.record_calls,
+    ));
 
     // TLS offering h2 and http/1.1 (tls_incoming), since REST clients share the port.
     let acceptor = tls
@@ -147,11 +168,24 @@ pub(crate) async fn serve(
         }
     });
 
+    let storage_signal = stopped(shutdown.subscribe());
+    let storage = storage_api.clone();
+    let objects = tokio::spawn(async move {
+        if let Err(error) = axum::serve(storage_listener, storage::router(storage_api))
+            .with_graceful_shutdown(storage_signal)
+            .await
+        {
+            tracing::error!(%error, "the emulator's storage server stopped");
+        }
+    });
+
     Ok(Running {
         grpc_addr,
         token_addr,
+        storage_addr,
+        storage,
         shutdown,
-        tasks: vec![grpc, tokens],
+        tasks: vec![grpc, tokens, objects],
     })
 }
 
@@ -167,6 +201,11 @@ pub(crate) fn dialable(addr: SocketAddr) -> SocketAddr {
     } else {
         addr
     }
+}
+
+/// The storage endpoint, as `STORAGE_EMULATOR_HOST` takes it.
+pub(crate) fn storage_uri(addr: SocketAddr) -> String {
+    format!("http://{}", dialable(addr))
 }
 
 pub(crate) fn token_uri(addr: SocketAddr) -> String {

@@ -142,13 +142,19 @@ impl JobService for JobServiceImpl {
             update_time: Some(now.into()),
             ..submitted
         };
+        let folder = FolderJob::new(
+            self.config.store.clone(),
+            self.config.row_faults.clone(),
+            seq,
+            &created_as,
+        );
         let stored = StoredJob {
             created_as,
             created: now,
             durations: self.config.durations,
             outcome,
             cancel_requested: None,
-            folder: self.config.gcs_folder.clone().map(FolderJob::new),
+            folder: Some(folder),
         };
         let answer = stored.render(now);
         jobs.insert(seq, stored);

@@ -16,6 +16,7 @@ use super::lifecycle::StoredJob;
 use super::operations::DeleteOperation;
 use super::outcome::Outcome;
 use super::records::RecordedCall;
+use super::storage::ObjectStore;
 
 /// The emulator's state, shared by its servers and handles. Hand it to
 /// [`EmulatorBuilder::with_state`](super::EmulatorBuilder::with_state) to restart an emulator (on the same
@@ -51,6 +52,9 @@ pub(crate) struct Inner {
     /// Service-account public keys the token endpoint trusts, by client_email.
     pub(crate) keys: Mutex<HashMap<String, RsaPublicKey>>,
     next_operation: AtomicU64,
+    /// The objects of an emulator without a local folder: kept with the state, so an emulator
+    /// restarted with it still has them.
+    pub(crate) memory_store: ObjectStore,
 }
 
 /// Jobs in creation order (`seq`), with an index by resource name.
@@ -106,6 +110,7 @@ impl EmulatorState {
                 token_endpoint_failing: AtomicBool::new(false),
                 keys: Mutex::default(),
                 next_operation: AtomicU64::new(id_base / 2),
+                memory_store: ObjectStore::memory(),
             }),
         }
     }
@@ -152,31 +157,40 @@ impl EmulatorState {
     }
 
     fn check_bearer(&self, metadata: &MetadataMap) -> Result<(), tonic::Status> {
-        let Some(header) = metadata.get("authorization") else {
-            return Err(tonic::Status::unauthenticated(
+        let header = metadata.get("authorization").map(|value| value.as_bytes());
+        match self.bearer_refusal(header) {
+            None => Ok(()),
+            Some(message) => Err(tonic::Status::unauthenticated(message)),
+        }
+    }
+
+    /// Why an `authorization` header (or its absence) is refused, or `None` when it carries a
+    /// token this emulator issued that has not expired. gRPC and the storage API share it.
+    pub(crate) fn bearer_refusal(&self, header: Option<&[u8]>) -> Option<&'static str> {
+        let Some(header) = header else {
+            return Some(
                 "Request is missing required authentication credential: expected an \
                  `authorization: Bearer <token>` header with a token issued by this emulator",
-            ));
+            );
         };
-        let token = header
-            .to_str()
+        let Some(token) = std::str::from_utf8(header)
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                tonic::Status::unauthenticated(
-                    "Request had invalid authentication credentials: the authorization header \
-                     is not `Bearer <token>`",
-                )
-            })?;
+        else {
+            return Some(
+                "Request had invalid authentication credentials: the authorization header \
+                 is not `Bearer <token>`",
+            );
+        };
         match lock(&self.inner.tokens).get(token) {
-            Some(expires) if *expires > Instant::now() => Ok(()),
-            Some(_) => Err(tonic::Status::unauthenticated(
-                "Request had invalid authentication credentials: the access token expired",
-            )),
-            None => Err(tonic::Status::unauthenticated(
+            Some(expires) if *expires > Instant::now() => None,
+            Some(_) => {
+                Some("Request had invalid authentication credentials: the access token expired")
+            }
+            None => Some(
                 "Request had invalid authentication credentials: this emulator did not issue the \
                  access token",
-            )),
+            ),
         }
     }
 }

@@ -102,6 +102,19 @@ pub enum Error {
         message: Option<String>,
     },
 
+    /// Cloud Storage refused a request about an object or a prefix (feature `storage`).
+    #[error("Cloud Storage refused {what} {uri}: {message} (HTTP {code})")]
+    Storage {
+        /// What was asked: `upload of`, `download of`, `listing of`, `metadata of`, `delete of`.
+        what: &'static str,
+        /// The object or prefix, `gs://bucket/name`.
+        uri: String,
+        /// The HTTP status code, e.g. 404.
+        code: u16,
+        /// The service's message, and what to do where the crate knows.
+        message: String,
+    },
+
     /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
     #[error("{}", io_message(.path.as_deref(), .source))]
     Io {
@@ -201,6 +214,7 @@ impl Error {
     /// The service said the resource does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(tonic::Code::NotFound)
+            || matches!(self, Error::Storage { code: 404, .. })
     }
 
     /// A wait timed out; the job is still running.

@@ -1,0 +1,270 @@
+//! [`StorageBuilder`]: the endpoint, the credentials (or the token cache of a Vertex AI channel),
+//! extra CAs, the upload chunk size and the listing page size.
+
+use std::sync::Arc;
+
+use gcloud_storage::client::{Client, ClientConfig};
+
+use super::Storage;
+use super::tls::http_client;
+use super::tokens::{CachedTokens, Provider};
+use crate::auth::{Credentials, TokenCache};
+use crate::error::{Error, Result};
+use crate::transport::AuthChannel;
+
+/// The public Cloud Storage endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://storage.googleapis.com";
+
+/// The variable Google's storage clients (Go, Python, Java, Node) read for an emulator's
+/// address, `host:port` or `http://host:port`; when it is set they send no credentials.
+pub const EMULATOR_HOST_ENV: &str = "STORAGE_EMULATOR_HOST";
+
+/// Cloud Storage requires every resumable-upload chunk but the last to be a multiple of this.
+pub const CHUNK_GRANULARITY: usize = 256 * 1024;
+
+/// The default upload chunk: 16 MiB, as Google's Go client. Each chunk is one request, and is
+/// held in memory while it is sent.
+pub const DEFAULT_UPLOAD_CHUNK_SIZE: usize = 16 * 1024 * 1024;
+
+/// The default listing page: 1,000 objects, the service's own default and maximum.
+pub const DEFAULT_LIST_PAGE_SIZE: u32 = 1000;
+
+/// Configures a [`Storage`] client. From [`Storage::builder`] or [`Storage::from_env`].
+///
+/// ```
+/// use vertex_batch::auth::Credentials;
+/// use vertex_batch::storage::Storage;
+///
+/// let storage = Storage::builder()
+///     .with_endpoint("http://127.0.0.1:9023")
+///     .with_credentials(Credentials::none())
+///     .with_upload_chunk_size(8 * 1024 * 1024)
+///     .build()?;
+/// assert_eq!(storage.endpoint(), "http://127.0.0.1:9023");
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until build()"]
+pub struct StorageBuilder {
+    endpoint: String,
+    /// Which setting the endpoint came from, for error messages.
+    endpoint_field: &'static str,
+    tokens: Tokens,
+    extra_ca_pems: Vec<String>,
+    upload_chunk_size: usize,
+    list_page_size: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Tokens {
+    Credentials(Credentials),
+    /// A channel's cache (`None`: that channel sends no token).
+    Shared(Option<TokenCache>),
+}
+
+impl StorageBuilder {
+    pub(super) fn new() -> Self {
+        StorageBuilder {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            endpoint_field: "endpoint",
+            tokens: Tokens::Credentials(Credentials::application_default()),
+            extra_ca_pems: Vec::new(),
+            upload_chunk_size: DEFAULT_UPLOAD_CHUNK_SIZE,
+            list_page_size: DEFAULT_LIST_PAGE_SIZE,
+        }
+    }
+
+    /// The defaults, then [`EMULATOR_HOST_ENV`] as Google's storage clients read it: when it is
+    /// set (and not blank), its address is the endpoint (`http://` is added to a bare
+    /// `host:port`) and no credentials are sent; a later
+    /// [`with_credentials`](Self::with_credentials) puts them back, for an emulator that
+    /// requires tokens.
+    pub(super) fn from_env() -> Self {
+        let builder = StorageBuilder::new();
+        match std::env::var(EMULATOR_HOST_ENV) {
+            Ok(host) if !host.trim().is_empty() => {
+                let host = host.trim();
+                let endpoint = if host.contains("://") {
+                    host.to_owned()
+                } else {
+                    format!("http://{host}")
+                };
+                StorageBuilder {
+                    endpoint,
+                    endpoint_field: EMULATOR_HOST_ENV,
+                    ..builder
+                }
+                .with_credentials(Credentials::none())
+            }
+            _ => builder,
+        }
+    }
+
+    /// Where the JSON API is served: `https://storage.googleapis.com` (the default), a private
+    /// endpoint, or an emulator such as `http://127.0.0.1:9023`.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self.endpoint_field = "endpoint";
+        self
+    }
+
+    /// The credentials (default Application Default Credentials). The client keeps its own
+    /// token cache; to share the one of a Vertex AI client, use
+    /// [`with_tokens_of`](Self::with_tokens_of) instead.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.tokens = Tokens::Credentials(credentials);
+        self
+    }
+
+    /// Use the token cache of a Vertex AI channel (e.g. [`JobClient::channel`](crate::JobClient::channel)):
+    /// one token source, one refresh, for both services.
+    ///
+    /// ```no_run
+    /// # async fn run() -> vertex_batch::Result<()> {
+    /// use vertex_batch::JobClient;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let jobs = JobClient::builder().with_project("my-project").connect().await?;
+    /// let storage = Storage::builder().with_tokens_of(jobs.channel()).build()?;
+    /// # let _ = storage; Ok(()) }
+    /// ```
+    pub fn with_tokens_of(mut self, channel: &AuthChannel) -> Self {
+        self.tokens = Tokens::Shared(channel.token_cache().cloned());
+        self
+    }
+
+    /// Also trust this CA (PEM), e.g. an emulator's or a TLS-inspecting proxy's.
+    pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.extra_ca_pems.push(pem.into());
+        self
+    }
+
+    /// How much a resumable upload sends per request (default 16 MiB): a positive multiple of
+    /// 256 KiB, as Cloud Storage requires. Each chunk is held in memory while it is sent.
+    pub fn with_upload_chunk_size(mut self, bytes: usize) -> Self {
+        self.upload_chunk_size = bytes;
+        self
+    }
+
+    /// How many objects a listing asks for per page (default 1,000, the service's maximum).
+    pub fn with_list_page_size(mut self, objects: u32) -> Self {
+        self.list_page_size = objects;
+        self
+    }
+
+    /// Checks the settings and makes the client. Nothing is sent until the first call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an endpoint that is not an `http(s)://host[:port]` URL, a
+    /// chunk size that is not a positive multiple of 256 KiB, a page size of 0, or a CA that
+    /// is not a PEM certificate.
+    pub fn build(self) -> Result<Storage> {
+        let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
+        if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
+        {
+            return Err(Error::invalid(
+                "upload_chunk_size",
+                format!(
+                    "{} bytes: Cloud Storage takes resumable uploads in chunks that are a \
+                     positive multiple of 256 KiB ({CHUNK_GRANULARITY} bytes), like 8 MiB",
+                    self.upload_chunk_size
+                ),
+            ));
+        }
+        if self.list_page_size == 0 || self.list_page_size > DEFAULT_LIST_PAGE_SIZE {
+            return Err(Error::invalid(
+                "list_page_size",
+                format!(
+                    "{}: a page holds 1 to {DEFAULT_LIST_PAGE_SIZE} objects",
+                    self.list_page_size
+                ),
+            ));
+        }
+        let cache = match self.tokens {
+            Tokens::Credentials(credentials) => credentials.into_cache(),
+            Tokens::Shared(cache) => cache,
+        };
+        let http = http_client(&self.extra_ca_pems)?;
+        let config = ClientConfig {
+            http: Some(reqwest_middleware::ClientWithMiddleware::from(http)),
+            storage_endpoint: endpoint.clone(),
+            token_source_provider: cache.map(|cache| {
+                Box::new(Provider(Arc::new(CachedTokens(cache))))
+                    as Box<dyn token_source::TokenSourceProvider>
+            }),
+            ..ClientConfig::default()
+        };
+        Ok(Storage::from_parts(
+            Client::new(config),
+            endpoint,
+            self.upload_chunk_size,
+            self.list_page_size,
+        ))
+    }
+}
+
+/// `endpoint` without a trailing slash, or why it is not an endpoint.
+fn check_endpoint(endpoint: &str, field: &str) -> Result<String> {
+    let trimmed = endpoint.trim_end_matches('/');
+    let bad = |why: &str| {
+        Error::invalid(
+            field,
+            format!(
+                "{endpoint:?} {why}: expected an http(s) URL with a host and no path, like \
+                 `https://storage.googleapis.com` or `http://127.0.0.1:9023`"
+            ),
+        )
+    };
+    let uri: http::Uri = trimmed.parse().map_err(|_| bad("is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(bad("has no http:// or https:// scheme")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("has a path or a query"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_checked_and_lose_their_trailing_slash() {
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:9023/", "endpoint").unwrap(),
+            "http://127.0.0.1:9023"
+        );
+        for bad in [
+            "127.0.0.1:9023",
+            "ftp://x",
+            "https://x/path",
+            "http://",
+            "https://x?a=b",
+        ] {
+            let err = check_endpoint(bad, "endpoint").unwrap_err().to_string();
+            assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn chunk_and_page_sizes_are_checked() {
+        let err = StorageBuilder::new()
+            .with_upload_chunk_size(1000)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("multiple of 256 KiB"), "{err}");
+        let err = StorageBuilder::new()
+            .with_list_page_size(0)
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid list_page_size"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Cloud Storage for batch runs (feature `storage`): upload a stream or a file as a resumable
+//! upload, download as a stream (whole or a byte range), list by prefix across pages, read an
+//! object's metadata, delete.
+//!
+//! The client speaks the JSON API through [gcloud-storage](https://crates.io/crates/gcloud-storage)
+//! with this crate's own token cache, so Vertex AI and Cloud Storage share one token source
+//! ([`StorageBuilder::with_tokens_of`]). [`Storage::from_env`] honours `STORAGE_EMULATOR_HOST`
+//! as Google's storage clients do; the crate's emulator serves the same API
+//! ([`EmulatorHandle::storage_uri`](crate::emulator::EmulatorHandle::storage_uri) with feature
+//! `emulator`). The README's "Cloud Storage" section says why this crate and what it costs to
+//! build.
+//!
+//! ```no_run
+//! # async fn run() -> vertex_batch::Result<()> {
+//! use futures_util::TryStreamExt;
+//! use vertex_batch::storage::{ObjectUri, Storage};
+//!
+//! let storage = Storage::from_env().build()?;
+//! let input: ObjectUri = "gs://my-bucket/runs/1/input.jsonl".parse()?;
+//! storage.upload_file("prompts.jsonl", &input).await?;
+//! let head = storage
+//!     .download(&input, 0..1024)
+//!     .await?
+//!     .try_fold(Vec::new(), |mut all, bytes| async move {
+//!         all.extend_from_slice(&bytes);
+//!         Ok(all)
+//!     })
+//!     .await?;
+//! let objects: Vec<_> = storage.list(&"gs://my-bucket/runs/1/".parse()?).try_collect().await?;
+//! println!("{} bytes read; {} objects", head.len(), objects.len());
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod download;
+mod errors;
+mod list;
+mod object;
+mod tls;
+mod tokens;
+mod upload;
+mod uri;
+
+use std::fmt;
+use std::sync::Arc;
+
+use gcloud_storage::client::Client;
+use gcloud_storage::http::objects::delete::DeleteObjectRequest;
+use gcloud_storage::http::objects::get::GetObjectRequest;
+
+pub use builder::{
+    CHUNK_GRANULARITY, DEFAULT_ENDPOINT, DEFAULT_LIST_PAGE_SIZE, DEFAULT_UPLOAD_CHUNK_SIZE,
+    EMULATOR_HOST_ENV, StorageBuilder,
+};
+pub use download::ByteStream;
+pub use object::ObjectInfo;
+pub use uri::ObjectUri;
+
+use crate::error::Result;
+use errors::Op;
+
+/// A Cloud Storage client. Cheap to clone; clones share the connection pool and tokens.
+///
+/// `Debug` shows the endpoint, never a token.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    endpoint: String,
+    upload_chunk_size: usize,
+    list_page_size: u32,
+}
+
+impl Storage {
+    /// A builder with the defaults: `https://storage.googleapis.com`, Application Default
+    /// Credentials, 16 MiB upload chunks, 1,000 objects a listing page.
+    ///
+    /// ```
+    /// let storage = vertex_batch::storage::Storage::builder().build()?;
+    /// assert_eq!(storage.endpoint(), "https://storage.googleapis.com");
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn builder() -> StorageBuilder {
+        StorageBuilder::new()
+    }
+
+    /// A builder with the defaults, then `STORAGE_EMULATOR_HOST` when it is set: that
+    /// address as the endpoint (`http://` added to a bare `host:port`) and no credentials, as
+    /// Google's storage clients do. Call
+    /// [`with_credentials`](StorageBuilder::with_credentials) after it for an emulator that
+    /// requires tokens.
+    ///
+    /// ```no_run
+    /// // STORAGE_EMULATOR_HOST=127.0.0.1:9023
+    /// let storage = vertex_batch::storage::Storage::from_env().build()?;
+    /// assert_eq!(storage.endpoint(), "http://127.0.0.1:9023");
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn from_env() -> StorageBuilder {
+        StorageBuilder::from_env()
+    }
+
+    pub(crate) fn from_parts(
+        client: Client,
+        endpoint: String,
+        upload_chunk_size: usize,
+        list_page_size: u32,
+    ) -> Self {
+        Storage {
+            inner: Arc::new(Inner {
+                client,
+                endpoint,
+                upload_chunk_size,
+                list_page_size,
+            }),
+        }
+    }
+
+    /// The endpoint this client talks to, without a trailing slash.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// An object's metadata: size, content type, generation, times, checksums.
+    ///
+    /// # Errors
+    /// [`Error::Storage`](crate::Error::Storage) with code 404 ([`Error::is_not_found`](crate::Error::is_not_found))
+    /// when there is no such object; [`Error::Auth`](crate::Error::Auth) or
+    /// [`Error::Transport`](crate::Error::Transport) when the request could not be made.
+    pub async fn metadata(&self, uri: &ObjectUri) -> Result<ObjectInfo> {
+        let request = GetObjectRequest {
+            bucket: uri.bucket().to_owned(),
+            object: uri.name().to_owned(),
+            ..GetObjectRequest::default()
+        };
+        let object = self
+            .inner
+            .client
+            .get_object(&request)
+            .await
+            .map_err(|e| self.error(e, Op::Metadata, uri))?;
+        ObjectInfo::from_gcs(object)
+    }
+
+    /// Deletes an object.
+    ///
+    /// # Errors
+    /// As [`Storage::metadata`]: deleting an object that is not there is a 404.
+    pub async fn delete(&self, uri: &ObjectUri) -> Result<()> {
+        let request = DeleteObjectRequest {
+            bucket: uri.bucket().to_owned(),
+            object: uri.name().to_owned(),
+            ..DeleteObjectRequest::default()
+        };
+        self.inner
+            .client
+            .delete_object(&request)
+            .await
+            .map_err(|e| self.error(e, Op::Delete, uri))
+    }
+
+    fn error(&self, err: gcloud_storage::http::Error, op: Op, uri: &ObjectUri) -> crate::Error {
+        errors::convert(err, op, &uri.to_string(), &self.inner.endpoint)
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Storage")
+            .field("endpoint", &self.inner.endpoint)
+            .field("upload_chunk_size", &self.inner.upload_chunk_size)
+            .field("list_page_size", &self.inner.list_page_size)
+            .finish_non_exhaustive()
+    }
+}

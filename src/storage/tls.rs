@@ -1,0 +1,56 @@
+//! The HTTP client under gcloud-storage: reqwest over rustls with ring (the provider tonic's
+//! TLS uses too, so no second crypto library is built), trusting Mozilla's roots and any extra
+//! CA given (the emulator's, a proxy's).
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::error::{Error, Result};
+
+/// A reqwest client trusting the webpki roots and `extra_ca_pems`.
+pub(super) fn http_client(extra_ca_pems: &[String]) -> Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for (i, pem) in extra_ca_pems.iter().enumerate() {
+        let field = format!("ca_pem[{i}]");
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| {
+                Error::invalid(
+                    &field,
+                    format!("not a PEM certificate ({e}): expected -----BEGIN CERTIFICATE-----"),
+                )
+            })?;
+            roots.add(cert).map_err(|e| {
+                Error::invalid(
+                    &field,
+                    format!("the certificate cannot be trusted as a CA: {e}"),
+                )
+            })?;
+            found = true;
+        }
+        if !found {
+            return Err(Error::invalid(
+                field,
+                "no certificate in it: expected a PEM block -----BEGIN CERTIFICATE-----",
+            ));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("could not set up TLS for Cloud Storage: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .map_err(|e| {
+            Error::internal(format!(
+                "could not make the Cloud Storage HTTP client: {}",
+                crate::error::flatten(&e)
+            ))
+        })
+}

@@ -1,0 +1,258 @@
+//! Uploads: a stream or a file as a resumable upload, in chunks, holding one chunk in memory;
+//! a small value in one request.
+//!
+//! The resumable protocol: one request opens a session, then each chunk is a `PUT` with
+//! `Content-Range: bytes FIRST-LAST/*` (the size is unknown until the stream ends) answered by
+//! `308 Resume Incomplete` and the range the service has kept, and the last chunk says the total
+//! (`bytes FIRST-LAST/TOTAL`, or `bytes */TOTAL` when nothing is left) and is answered with the
+//! object. The service may keep less than a chunk: the client then sends again from where it
+//! stopped, which is why the chunk stays in memory until it is acknowledged. A chunk that
+//! fails on the way (a broken connection, 429, 5xx) is followed by a status query
+//! (`bytes */*`) and the upload goes on from what the service kept.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use gcloud_storage::http::Error as GcsError;
+use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
+use gcloud_storage::http::resumable_upload_client::{
+    ChunkSize, ResumableUploadClient, UploadStatus,
+};
+
+use super::errors::{Op, storage};
+use super::{ObjectInfo, ObjectUri, Storage};
+use crate::error::{Error, Result};
+
+/// How much of a local file is read at a time for [`Storage::upload_file`].
+const FILE_READ_SIZE: usize = 1024 * 1024;
+
+/// How many times one chunk is tried before its upload fails.
+const CHUNK_ATTEMPTS: u32 = 4;
+
+/// The wait before asking what a failed chunk left, doubled each time (0.2 s, 0.4 s, 0.8 s).
+const CHUNK_BACKOFF: Duration = Duration::from_millis(200);
+
+impl Storage {
+    /// Uploads everything `data` yields as the object `uri`, as a resumable upload in chunks of
+    /// [`with_upload_chunk_size`](super::StorageBuilder::with_upload_chunk_size): memory holds
+    /// one chunk, whatever the object's size. An existing object is replaced.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use bytes::Bytes;
+    ///
+    /// let lines = (0..3).map(|i| Ok(Bytes::from(format!("{{\"n\": {i}}}\n"))));
+    /// let info = storage
+    ///     .upload_stream(&"gs://bucket/n.jsonl".parse()?, futures_util::stream::iter(lines))
+    ///     .await?;
+    /// assert_eq!(info.size, 30);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `data` yields an error (nothing is committed then);
+    /// [`Error::Storage`] when the service refuses a request; [`Error::Auth`] or
+    /// [`Error::Transport`] when a request cannot be made.
+    pub async fn upload_stream<S>(&self, uri: &ObjectUri, data: S) -> Result<ObjectInfo>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        let chunk = self.inner.upload_chunk_size;
+        let request = UploadObjectRequest {
+            bucket: uri.bucket().to_owned(),
+            ..UploadObjectRequest::default()
+        };
+        let mut media = Media::new(uri.name().to_owned());
+        media.content_type = content_type(uri.name()).into();
+        let session = self
+            .inner
+            .client
+            .prepare_resumable_upload(&request, &UploadType::Simple(media))
+            .await
+            .map_err(|e| self.error(e, Op::Upload, uri))?;
+
+        let mut data = std::pin::pin!(data);
+        // The bytes not yet acknowledged; `start` is the object offset of buffer[0].
+        let mut buffer: Vec<u8> = Vec::with_capacity(chunk);
+        let mut start: u64 = 0;
+        let mut ended = false;
+        loop {
+            // One byte past a chunk tells whether this chunk is the last one.
+            while buffer.len() <= chunk && !ended {
+                match data.next().await {
+                    Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
+                    Some(Err(source)) => {
+                        return Err(Error::Io {
+                            path: None,
+                            source: std::io::Error::new(
+                                source.kind(),
+                                format!("reading the data for {uri}: {source}"),
+                            ),
+                        });
+                    }
+                    None => ended = true,
+                }
+            }
+            let last = ended && buffer.len() <= chunk;
+            let (len, total) = if last {
+                (buffer.len(), Some(start + buffer.len() as u64))
+            } else {
+                (chunk, None)
+            };
+            let end = start + len as u64;
+            let range = ChunkSize::new(start, end.saturating_sub(1), total);
+            let body = Bytes::copy_from_slice(&buffer[..len]);
+            let kept = match self.put_chunk(&session, body, &range, total, uri).await? {
+                UploadStatus::Ok(object) if last => return ObjectInfo::from_gcs(object),
+                UploadStatus::Ok(_) => {
+                    return Err(self.protocol(uri, "ended the upload before its last chunk"));
+                }
+                UploadStatus::ResumeIncomplete(kept) => kept.last_byte + 1,
+                UploadStatus::NotStarted => 0,
+            };
+            if kept < start || kept > end {
+                return Err(self.protocol(
+                    uri,
+                    &format!(
+                        "kept bytes up to {kept} after it was sent bytes {start}-{}",
+                        end.saturating_sub(1)
+                    ),
+                ));
+            }
+            // What the service kept is gone from memory; the rest is sent again.
+            buffer.drain(..(kept - start) as usize);
+            start = kept;
+        }
+    }
+
+    /// Sends one chunk. When it fails in a way worth retrying (the connection broke, 408, 429,
+    /// 5xx), waits, asks the session what it kept and answers with that, so the caller sends
+    /// the rest; after [`CHUNK_ATTEMPTS`] tries, the error.
+    async fn put_chunk(
+        &self,
+        session: &ResumableUploadClient,
+        body: Bytes,
+        range: &ChunkSize,
+        total: Option<u64>,
+        uri: &ObjectUri,
+    ) -> Result<UploadStatus> {
+        let mut attempt = 1;
+        loop {
+            let err = match session.upload_multiple_chunk(body.clone(), range).await {
+                Ok(status) => return Ok(status),
+                Err(err) => err,
+            };
+            if attempt >= CHUNK_ATTEMPTS || !retriable(&err) {
+                return Err(self.error(err, Op::Upload, uri));
+            }
+            tokio::time::sleep(CHUNK_BACKOFF * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+            if let Ok(status) = session.status(total).await {
+                return Ok(status);
+            }
+            // The status query failed too: send the chunk again.
+        }
+    }
+
+    /// Uploads a local file as the object `uri` ([`Storage::upload_stream`] over its bytes).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file when it cannot be read; otherwise as
+    /// [`Storage::upload_stream`].
+    pub async fn upload_file(&self, path: impl AsRef<Path>, uri: &ObjectUri) -> Result<ObjectInfo> {
+        let path = path.as_ref().to_path_buf();
+        let io_error = |path: &Path, source| Error::Io {
+            path: Some(path.to_path_buf()),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
+        let chunks = futures_util::stream::try_unfold(Some(file), |file| async move {
+            let Some(mut file) = file else {
+                return Ok(None);
+            };
+            // Reads block; they run on the blocking pool, one at a time.
+            let (file, bytes) = tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut bytes = vec![0; FILE_READ_SIZE];
+                let n = file.read(&mut bytes)?;
+                bytes.truncate(n);
+                Ok::<_, std::io::Error>((file, bytes))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if bytes.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some((Bytes::from(bytes), Some(file))))
+            }
+        });
+        self.upload_stream(uri, chunks)
+            .await
+            .map_err(|err| match err {
+                Error::Io { path: None, source } => io_error(&path, source),
+                other => other,
+            })
+    }
+
+    /// Uploads a small value in one request (a media upload): a manifest, a marker.
+    ///
+    /// # Errors
+    /// As [`Storage::upload_stream`].
+    pub async fn upload_bytes(
+        &self,
+        uri: &ObjectUri,
+        data: impl Into<Bytes>,
+    ) -> Result<ObjectInfo> {
+        let request = UploadObjectRequest {
+            bucket: uri.bucket().to_owned(),
+            ..UploadObjectRequest::default()
+        };
+        let mut media = Media::new(uri.name().to_owned());
+        media.content_type = content_type(uri.name()).into();
+        let data: Bytes = data.into();
+        media.content_length = Some(data.len() as u64);
+        let object = self
+            .inner
+            .client
+            .upload_object(&request, data, &UploadType::Simple(media))
+            .await
+            .map_err(|e| self.error(e, Op::Upload, uri))?;
+        ObjectInfo::from_gcs(object)
+    }
+
+    fn protocol(&self, uri: &ObjectUri, what: &str) -> Error {
+        storage(
+            Op::Upload,
+            &uri.to_string(),
+            502,
+            format!("the service {what} (at {})", self.inner.endpoint),
+        )
+    }
+}
+
+/// A failure that another try may get past: the connection, a timeout, 408, 429 or 5xx.
+fn retriable(err: &GcsError) -> bool {
+    let status_retriable = |code: u16| matches!(code, 408 | 429 | 500..=599);
+    match err {
+        GcsError::Response(response) => response.is_retriable(),
+        GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
+            Some(status) => status_retriable(status.as_u16()),
+            None => err.is_connect() || err.is_timeout() || err.is_request() || err.is_body(),
+        },
+        GcsError::HttpMiddleware(_) => true,
+        _ => false,
+    }
+}
+
+/// The content type for an object name: JSON Lines for `.jsonl`, JSON for `.json`.
+fn content_type(name: &str) -> &'static str {
+    if name.ends_with(".jsonl") {
+        "application/jsonl"
+    } else if name.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    }
+}
