@@ -85,7 +85,8 @@ fn vb(args: &[&str]) -> Output {
     vb_with_stdin(args, None)
 }
 
-fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+/// The binary pointed at the shared emulator, not yet started.
+fn vb_command(args: &[&str]) -> Command {
     let emu = shared();
     let mut command = bare();
     command
@@ -96,7 +97,13 @@ fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
         .arg("--credentials")
         .arg(&emu.key_path)
         .args(["--project", PROJECT])
-        .args(args)
+        .args(args);
+    command
+}
+
+fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = vb_command(args);
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -902,4 +909,71 @@ fn the_two_emulator_launchers_share_flags_defaults_and_banner() {
         "{cli_banner:#?}"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A stdout whose reader is gone before the command starts: its first write finds the pipe
+/// closed, as `vertex-batch list | head -1` does once `head` has its line.
+fn closed_stdout() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly_with_0() {
+    let ended = submit("cli-closed-stdout", &[]);
+    ok(vb(&[&["wait", &ended.name][..], &FAST].concat()));
+    // Pending for a second: cancelled first, before it can end.
+    let running = submit("cli-closed-stdout", &[]);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("closed-stdout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let predictions = dir.join("predictions.jsonl");
+    let row = r#"{"request": {"contents": [{"parts": [{"text": "hi"}]}]}, "response": {"candidates": [{"content": {"parts": [{"text": "hello"}]}}]}, "status": ""}"#;
+    std::fs::write(&predictions, format!("{row}\n").repeat(1000)).expect("written");
+    let predictions = predictions.to_str().expect("utf-8");
+    let request = dir.join("request.json");
+    std::fs::write(
+        &request,
+        fill(DOCS_GCS_BODY, "gs://my-bucket/path/to/file.jsonl", false),
+    )
+    .expect("written");
+    let request = request.to_str().expect("utf-8");
+    let submit_args = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/out",
+    ];
+    let commands: [&[&str]; 14] = [
+        &["cancel", &running.name],
+        &submit_args,
+        &[&submit_args[..], &["--json"]].concat(),
+        &["create", "--request", request],
+        &["get", &running.name],
+        &["get", &running.name, "--json"],
+        &["list"],
+        &["list", "--json"],
+        &[&["wait", &ended.name][..], &FAST].concat(),
+        &["delete", &ended.name],
+        &["results", predictions],
+        &["results", predictions, "--answers", "jsonl"],
+        &["results", predictions, "--answers", "csv"],
+        &["--help"],
+    ];
+    for args in commands {
+        let output = vb_command(args)
+            .stdout(closed_stdout())
+            .output()
+            .expect("runs");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

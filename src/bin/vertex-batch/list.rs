@@ -1,11 +1,14 @@
 //! `list`: a table of jobs, newest first.
 
+use std::io::Write;
+
 use futures_util::{StreamExt, TryStreamExt};
 use vertex_batch::JobFilter;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
 
 use crate::connect::Globals;
 use crate::exit::Exit;
+use crate::out;
 use crate::print::Format;
 
 #[derive(clap::Args)]
@@ -48,9 +51,13 @@ pub async fn run(globals: &Globals, args: ListArgs) -> anyhow::Result<Exit> {
             .map(vertex_batch::json::job_to_json)
             .collect::<Result<Vec<_>, _>>()?;
         // The REST response's shape.
-        println!("{:#}", serde_json::json!({ "batchPredictionJobs": jobs }));
+        writeln!(
+            out::stdout(),
+            "{:#}",
+            serde_json::json!({ "batchPredictionJobs": jobs })
+        )?;
     } else {
-        print!("{}", table(&jobs));
+        write!(out::stdout(), "{}", table(&jobs))?;
     }
     Ok(Exit::Success)
 }

@@ -2,7 +2,8 @@
 //! [`vertex_batch::JobClient`].
 //!
 //! One file per subcommand, named after it; `connect` (the global options and the client they
-//! make), `print` (how a job is shown) and `exit` (every exit code) serve them all.
+//! make), `print` (how a job is shown), `out` (standard output, where a closed pipe is a normal
+//! end) and `exit` (every exit code) serve them all.
 
 mod cancel;
 mod connect;
@@ -12,11 +13,13 @@ mod emulator;
 mod exit;
 mod get;
 mod list;
+mod out;
 mod print;
 mod results;
 mod submit;
 mod wait;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -94,7 +97,13 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&anyhow::anyhow!("could not start the async runtime: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli)).and_then(|exit| {
+        out::stdout().flush()?;
+        Ok(exit)
+    });
+    match outcome {
+        // A reader that went away (`| head -1`) ends the command as it ends `cat`.
+        Err(_) if out::was_closed() => Exit::Success.into(),
         Ok(exit) => exit.into(),
         Err(e) => fail(&e),
     }
