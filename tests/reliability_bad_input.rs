@@ -723,3 +723,43 @@ fn deep_values_are_refused_not_overflowed() {
     let err = value_to_json(&deep_value).unwrap_err();
     assert!(err.to_string().contains("nesting is deeper"), "{err}");
 }
+
+/// Token counts whose sum passes `u64::MAX` stay at `u64::MAX` instead of wrapping (release)
+/// or panicking (debug): in each of the three totals, and from rows that reach it together.
+#[test]
+fn token_sums_saturate_instead_of_overflowing() {
+    use vertex_batch::batch_file::{PredictionReader, Summary};
+    let row = |prompt: u64, candidates: u64, total: u64| {
+        format!(
+            r#"{{"response": {{"usageMetadata": {{"promptTokenCount": {prompt}, "candidatesTokenCount": {candidates}, "totalTokenCount": {total}}}}}, "status": ""}}"#
+        )
+    };
+    let max = u64::MAX;
+    for (rows, expected) in [
+        (vec![row(0, 0, max), row(0, 0, max)], (0, 0, max)),
+        (vec![row(max, 0, 0), row(1, 0, 0)], (max, 0, 0)),
+        (
+            vec![row(0, max / 2 + 1, 0), row(0, max / 2 + 1, 0)],
+            (0, max, 0),
+        ),
+        (vec![row(max, max, max); 3], (max, max, max)),
+        (
+            vec![row(max - 1, 1, 2), row(0, 1, max - 2)],
+            (max - 1, 2, max),
+        ),
+    ] {
+        let file = rows.join("\n");
+        let summary = Summary::from_reader(PredictionReader::new(file.as_bytes()))
+            .expect("the rows are predictions");
+        assert_eq!(
+            (
+                summary.prompt_tokens,
+                summary.candidates_tokens,
+                summary.total_tokens
+            ),
+            expected,
+            "{file}"
+        );
+        assert_eq!(summary.total, rows.len() as u64);
+    }
+}
