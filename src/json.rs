@@ -14,6 +14,10 @@ use crate::v1::BatchPredictionJob;
 
 const JOB_MESSAGE: &str = "google.cloud.aiplatform.v1.BatchPredictionJob";
 
+/// The largest REST request body [`job_from_json`] takes, in bytes (4 MiB, the message size gRPC
+/// servers accept by default; a job is a few KiB).
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
 /// A job as proto3 JSON, as the REST API returns it.
 ///
 /// ```
@@ -44,7 +48,8 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
 /// A job from a REST request body (proto3 JSON), e.g. the bodies of the batch-prediction docs.
 ///
 /// As in those docs, `inputConfig.gcsSource.uris` may be a single string rather than a list.
-/// Unknown fields are errors that name the field.
+/// Unknown fields are errors that name the field; a body longer than [`MAX_BODY_BYTES`] is an
+/// error too.
 ///
 /// ```
 /// use vertex_batch::json::job_from_json;
@@ -59,6 +64,16 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
 /// # Ok::<(), vertex_batch::Error>(())
 /// ```
 pub fn job_from_json(body: &str) -> Result<BatchPredictionJob> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::invalid(
+            "request body",
+            format!(
+                "is {} bytes, longer than the limit of {}",
+                body.len(),
+                crate::error::size_text(MAX_BODY_BYTES)
+            ),
+        ));
+    }
     let mut json: Json = serde_json::from_str(body)
         .map_err(|e| Error::invalid("request body", format!("not JSON: {e}")))?;
     accept_single_uri(&mut json);

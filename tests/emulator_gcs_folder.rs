@@ -336,3 +336,27 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
         .unwrap_err();
     assert!(err.to_string().starts_with("invalid gcs_root:"), "{err}");
 }
+
+#[tokio::test]
+async fn an_input_line_past_the_limit_fails_the_job_naming_the_line_and_limit() {
+    use vertex_batch::batch_file::MAX_LINE_BYTES;
+    let folder = TempFolder::new("longline");
+    let (emu, client) = start_with(&folder.0).await;
+    let input = emu.local_path("gs://bucket/long.jsonl").unwrap();
+    write_prompts(&input, [prompt(1)]);
+    // Then a line of zeros one byte past the limit, sparse: nothing is written to disk.
+    let file = OpenOptions::new().append(true).open(&input).unwrap();
+    let start = file.metadata().unwrap().len();
+    file.set_len(start + MAX_LINE_BYTES as u64 + 1).unwrap();
+    drop(file);
+
+    let done = run_job(&emu, &client, &["gs://bucket/long.jsonl"]).await;
+    assert_eq!(done.state(), JobState::Failed);
+    let message = &done.job_error().unwrap().message;
+    assert!(
+        message.contains("line 2 of the input file gs://bucket/long.jsonl")
+            && message.contains("limit of 64 MiB"),
+        "{message}"
+    );
+    emu.shutdown().await;
+}

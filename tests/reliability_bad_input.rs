@@ -763,3 +763,87 @@ fn token_sums_saturate_instead_of_overflowing() {
         assert_eq!(summary.total, rows.len() as u64);
     }
 }
+
+/// What is read whole is read up to a limit, and past it refused with an error naming the file,
+/// the line and the limit: a predictions line, a REST request body, a service-account key file.
+/// `/dev/zero` stands for every file that is not what it should be.
+#[cfg(unix)]
+#[tokio::test]
+async fn what_is_read_whole_is_capped_naming_the_file_line_and_limit() {
+    use vertex_batch::batch_file::{MAX_LINE_BYTES, PredictionReader, Summary};
+
+    let err = Summary::from_reader(PredictionReader::open("/dev/zero").expect("opens"))
+        .expect_err("no line ends");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid /dev/zero line 1: is longer than the limit of 64 MiB ({MAX_LINE_BYTES} bytes) \
+             a line may have"
+        )
+    );
+
+    // At the limit, one byte past it, on a later line, and on a last line with no newline.
+    let row = r#"{"status": "x"}"#;
+    let limit = row.len();
+    let read = |text: String| -> Vec<Result<String, String>> {
+        PredictionReader::new(text.as_bytes())
+            .with_max_line_bytes(limit)
+            .map(|row| row.map(|p| p.status).map_err(|e| e.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        read(format!("{row}\n{row}")),
+        [Ok("x".into()), Ok("x".into())]
+    );
+    let too_long = |line: u64| {
+        Err(format!(
+            "invalid line {line}: is longer than the limit of {limit} bytes a line may have"
+        ))
+    };
+    assert_eq!(read(format!("{row} \n{row}\n")), [too_long(1)]);
+    assert_eq!(
+        read(format!("{row}\n\n{row}  \n{row}\n")),
+        [Ok("x".into()), too_long(3)]
+    );
+    assert_eq!(
+        read(format!("{row}\n{row}  ")),
+        [Ok("x".into()), too_long(2)]
+    );
+
+    // A REST request body.
+    #[cfg(feature = "json")]
+    {
+        use vertex_batch::json::{MAX_BODY_BYTES, job_from_json};
+        let body = format!(r#"{{"displayName": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let err = job_from_json(&body).expect_err("too long");
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(
+            err.to_string().ends_with(&format!(
+                "longer than the limit of 4 MiB ({MAX_BODY_BYTES} bytes)"
+            )),
+            "{err}"
+        );
+    }
+
+    // A service-account key file, read when the first token is fetched.
+    #[cfg(feature = "emulator")]
+    {
+        let emulator = vertex_batch::emulator::Emulator::builder()
+            .start()
+            .await
+            .expect("an emulator");
+        let err = JobClient::builder()
+            .with_project("my-project")
+            .with_endpoint(emulator.endpoint().expect("its endpoint"))
+            .with_credentials(Credentials::service_account_file("/dev/zero"))
+            .connect()
+            .await
+            .expect_err("no key");
+        assert!(err.is_auth(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("/dev/zero") && text.contains("limit of 64 KiB (65536 bytes)"),
+            "{text}"
+        );
+    }
+}

@@ -9,7 +9,7 @@
 //! table is locked, so other calls wait for it: fine for test-sized inputs.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -18,6 +18,8 @@ use prost_types::Timestamp;
 
 use super::answer;
 use super::lifecycle::status;
+use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
+use crate::error::size_text;
 use crate::proto::google::rpc;
 use crate::v1::batch_prediction_job::OutputInfo;
 use crate::v1::batch_prediction_job::input_config::Source;
@@ -249,10 +251,13 @@ impl FolderJob {
                 )
             };
             let mut reader = BufReader::new(File::open(path).map_err(read_failed)?);
+            let mut line_number = 0;
             loop {
-                line.clear();
-                if reader.read_until(b'\n', &mut line).map_err(read_failed)? == 0 {
-                    break;
+                line_number += 1;
+                match read_line(&mut reader, &mut line, MAX_LINE_BYTES).map_err(read_failed)? {
+                    Line::End => break,
+                    Line::TooLong => return Err(too_long(uri, line_number)),
+                    Line::Read => {}
                 }
                 let trimmed = line.trim_ascii();
                 if trimmed.is_empty() {
@@ -285,6 +290,18 @@ impl FolderJob {
             written,
         })
     }
+}
+
+/// A line no request fits in: the job fails rather than read it into memory.
+fn too_long(uri: &str, line_number: u64) -> rpc::Status {
+    status(
+        tonic::Code::InvalidArgument,
+        &format!(
+            "line {line_number} of the input file {uri} is longer than the limit of {} a \
+             line may have",
+            size_text(MAX_LINE_BYTES)
+        ),
+    )
 }
 
 fn write_failed(uri: &str, err: &io::Error) -> rpc::Status {

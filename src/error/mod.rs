@@ -227,6 +227,18 @@ impl Error {
     }
 }
 
+/// A size limit as error messages give it: `64 MiB (67108864 bytes)`.
+pub(crate) fn size_text(bytes: usize) -> String {
+    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
+    {
+        Some((unit, name)) => format!("{} {name} ({bytes} bytes)", bytes / unit),
+        None => format!("{bytes} bytes"),
+    }
+}
+
 fn state_name(state: JobState) -> &'static str {
     state.as_str_name().trim_start_matches("JOB_STATE_")
 }

@@ -10,6 +10,8 @@ use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::{JobClient, WaitOptions};
 
+use crate::read;
+
 /// Where and as whom every command runs.
 #[derive(clap::Args)]
 pub struct Globals {
@@ -69,8 +71,7 @@ impl Globals {
         if let Some(url) = &self.endpoint {
             let mut endpoint = Endpoint::custom(url)?;
             if let Some(path) = &self.ca_cert {
-                let pem = std::fs::read_to_string(path)
-                    .with_context(|| format!("--ca-cert {}: could not read it", path.display()))?;
+                let pem = read::whole("--ca-cert", path, false, read::MAX_CA_CERT_BYTES)?;
                 endpoint = endpoint.with_ca_pem(pem);
             }
             builder = builder.with_endpoint(endpoint);

@@ -15,6 +15,7 @@ mod get;
 mod list;
 mod out;
 mod print;
+mod read;
 mod results;
 mod submit;
 mod wait;
