@@ -167,6 +167,20 @@ impl Endpoint {
                 format!("`{url}` must be only a scheme, a host and a port; expected {expected}"),
             ));
         }
+        // The URI parser takes any text after the host's `:` and reads no port from one that
+        // is not a u16: the scheme's default port would then be dialled, silently.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let after_host = authority
+            .strip_prefix(uri.host().unwrap_or_default())
+            .unwrap_or(authority);
+        if let Some(port) = after_host.strip_prefix(':')
+            && !(port.bytes().all(|b| b.is_ascii_digit()) && matches!(port.parse::<u16>(), Ok(1..)))
+        {
+            return Err(Error::invalid(
+                "endpoint",
+                format!("`{url}` has the port `{port}`; a port is a number from 1 to 65535"),
+            ));
+        }
         Ok(Self::new(uri, None))
     }
 
@@ -458,6 +472,10 @@ mod tests {
         assert_eq!(ep.host(), "10.0.0.5");
         assert_eq!(ep.location(), None);
         assert!(!Endpoint::custom("http://127.0.0.1:8080").unwrap().is_tls());
+        assert_eq!(
+            Endpoint::custom("https://[::1]:65535").unwrap().uri(),
+            "https://[::1]:65535"
+        );
         for bad in [
             "10.0.0.5:443",
             "ftp://host",

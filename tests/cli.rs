@@ -1022,3 +1022,23 @@ fn what_is_read_whole_is_capped_naming_the_flag_file_and_limit() {
         "{line}"
     );
 }
+
+/// Arguments the client would otherwise turn silently into something else are refused, each
+/// naming what is wrong, before any call.
+#[test]
+fn arguments_that_would_change_meaning_are_refused() {
+    for port in ["99999", "65536", "0", ""] {
+        let url = format!("https://127.0.0.1:{port}");
+        let line = one_line_error(
+            bare()
+                .args(["--project", PROJECT, "--endpoint", &url, "get", "1"])
+                .output()
+                .expect("runs"),
+            1,
+        );
+        assert!(
+            line.contains("invalid endpoint") && line.contains("1 to 65535"),
+            "{line}"
+        );
+    }
+}

@@ -374,8 +374,22 @@ fn every_malformed_input_names_its_field() {
         value_to_json(&prost_types::Value { kind: None }),
     );
 
-    // Endpoints.
-    for url in ["", "not a url", "ftp://example.com", "http://"] {
+    // Endpoints, ports that no socket has among them (they would fall back to 443 or 80).
+    for url in [
+        "",
+        "not a url",
+        "ftp://example.com",
+        "http://",
+        "https://127.0.0.1:99999",
+        "https://127.0.0.1:65536",
+        "http://localhost:4294967297",
+        "https://[::1]:70000",
+        "https://127.0.0.1:0",
+        "https://127.0.0.1:",
+        "https://127.0.0.1:+80",
+        "https://127.0.0.1:-1",
+        "https://127.0.0.1:8o",
+    ] {
         t.case(
             format!("endpoint {url:?}"),
             "endpoint",
