@@ -272,7 +272,8 @@ impl GenerationConfig {
     /// The configuration as a JSON object with camelCase keys, as a JSONL request line's
     /// `generationConfig` wants it.
     ///
-    /// Fails on a NaN or infinite float (JSON has no such numbers), naming the key.
+    /// Fails on a NaN or infinite float (JSON has no such numbers), naming the key, and on a
+    /// parameter with an empty name.
     ///
     /// ```
     /// # use vertex_batch::params::GenerationConfig;
@@ -319,6 +320,13 @@ impl GenerationConfig {
         }
         if let Some(mime) = &self.response_mime_type {
             map.insert("responseMimeType".to_owned(), Json::from(mime.as_str()));
+        }
+        if self.extra.keys().any(|key| key.trim().is_empty()) {
+            return Err(Error::invalid(
+                "generation_config",
+                "a parameter's name is empty; parameters are named like `seed` or \
+                 `responseMimeType`",
+            ));
         }
         map.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(Json::Object(map))

@@ -1042,3 +1042,81 @@ fn arguments_that_would_change_meaning_are_refused() {
         );
     }
 }
+
+/// A parameter or label given twice would be sent as given last, silently: refused naming
+/// both arguments, whichever way the two are given.
+#[test]
+fn a_parameter_or_label_given_twice_is_refused_naming_both() {
+    let submit = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ];
+    for (extra, first, second) in [
+        (
+            &["--temperature", "0.2", "--param", "temperature=0.5"][..],
+            "--temperature 0.2",
+            "--param temperature=0.5",
+        ),
+        (
+            &["--param", "temperature=0.5", "--temperature", "0.2"],
+            "--temperature 0.2",
+            "--param temperature=0.5",
+        ),
+        (
+            &["--max-output-tokens", "5", "--param", "max_output_tokens=6"],
+            "--max-output-tokens 5",
+            "--param max_output_tokens=6",
+        ),
+        (
+            &["--top-p", "0.5", "--param", "TOPP=0.6"],
+            "--top-p 0.5",
+            "--param TOPP=0.6",
+        ),
+        (
+            &["--top-k", "3", "--param", "topK=4"],
+            "--top-k 3",
+            "--param topK=4",
+        ),
+        (
+            &["--param", "seed=1", "--param", "seed=2"],
+            "--param seed=1",
+            "--param seed=2",
+        ),
+        (
+            &["--label", "team=a", "--label", "team=b"],
+            "--label team=a",
+            "--label team=b",
+        ),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(extra)
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(&format!("`{first}`"))
+                && line.contains(&format!("`{second}`"))
+                && line.ends_with("give it once (see --help)"),
+            "{extra:?}: {line}"
+        );
+    }
+    for param in ["=1", " =1", "a b=1", "=", "\t=2"] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(["--param", param])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains("--param") && line.contains("no parameter name"),
+            "{param:?}: {line}"
+        );
+    }
+}

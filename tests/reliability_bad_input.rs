@@ -354,6 +354,18 @@ fn every_malformed_input_names_its_field() {
         "model_parameters.big",
         good().with_generation_config(GenerationConfig::new().with_param("big", u64::MAX)),
     );
+    for key in ["", " ", "\t"] {
+        t.job(
+            &format!("extra param named {key:?}"),
+            "generation_config",
+            good().with_generation_config(GenerationConfig::new().with_param(key, 1)),
+        );
+        t.job(
+            &format!("model parameter named {key:?}"),
+            "model_parameters",
+            good().with_model_parameters(json!({ key: 1 })),
+        );
+    }
     t.case(
         "a bare value beyond 2^53",
         "value",

@@ -595,6 +595,13 @@ impl BatchJobBuilder {
         if merged.is_empty() {
             return Ok(None);
         }
+        if merged.keys().any(|key| key.trim().is_empty()) {
+            return Err(Error::invalid(
+                "model_parameters",
+                "a parameter's name is empty; parameters are named like `temperature` or \
+                 `maxOutputTokens`",
+            ));
+        }
         json_to_value_at(&Json::Object(merged), "model_parameters").map(Some)
     }
 

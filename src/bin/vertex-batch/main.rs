@@ -86,8 +86,7 @@ fn main() -> ExitCode {
                 .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see --help)", error.join(" "));
-            return Exit::Usage.into();
+            return usage(&error.join(" "));
         }
     };
     init_tracing(cli.globals.verbose);
@@ -106,8 +105,17 @@ fn main() -> ExitCode {
         // A reader that went away (`| head -1`) ends the command as it ends `cat`.
         Err(_) if out::was_closed() => Exit::Success.into(),
         Ok(exit) => exit.into(),
-        Err(e) => fail(&e),
+        Err(e) => match e.downcast_ref::<exit::Usage>() {
+            Some(exit::Usage(message)) => usage(&format!("error: {message}")),
+            None => fail(&e),
+        },
     }
+}
+
+/// Bad arguments: one line on stderr, pointing to `--help`.
+fn usage(error: &str) -> ExitCode {
+    eprintln!("{error} (see --help)");
+    Exit::Usage.into()
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
