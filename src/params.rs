@@ -6,19 +6,24 @@
 //! integers beyond 2^53 in magnitude would silently change value, so all three are errors
 //! naming the key path (e.g. `model_parameters.foo.bar[2]`), never panics.
 
+mod big_integers;
+
+pub(crate) use big_integers::BigInteger;
+
 use std::fmt::Write as _;
 
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::error::{Error, Result};
+#[cfg(feature = "json")]
+pub(crate) use big_integers::in_text as big_integer_in_text;
+pub(crate) use big_integers::in_value as big_integer_in_value;
+use big_integers::{MAX_SAFE_INTEGER, Step};
 
 /// Deepest nesting of lists and structs accepted. prost refuses to decode messages nested
 /// deeper than 100, so anything deeper could be sent but never read back.
 pub const MAX_DEPTH: usize = 100;
-
-/// Largest integer magnitude an `f64` holds exactly (2^53).
-const MAX_SAFE_INTEGER: u64 = 1 << 53;
 
 /// A float model parameter: `f32` or `f64`.
 ///
@@ -354,6 +359,56 @@ impl TryFrom<&GenerationConfig> for prost_types::Value {
     }
 }
 
+/// Parses JSON text that is to become a `google.protobuf.Value` (a command-line parameter,
+/// say), as `serde_json::from_str` does but refusing, naming its path under `value`, an integer
+/// beyond 2^53 in magnitude: [`json_to_value`] refuses those that fit in 64 bits, but parsing
+/// alone would turn one beyond 64 bits into a rounded `f64` without a word.
+///
+/// ```
+/// use vertex_batch::params::json_from_str;
+///
+/// assert_eq!(json_from_str(r#"{"seed": 42}"#)?, serde_json::json!({"seed": 42}));
+/// let err = json_from_str(r#"{"seed": 18446744073709551616}"#).unwrap_err();
+/// assert!(err.to_string().starts_with("invalid value.seed: 18446744073709551616 is beyond 2^53"));
+/// assert!(json_from_str("1e300").is_ok()); // a float as written
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn json_from_str(text: &str) -> Result<Json> {
+    let json = serde_json::from_str(text)
+        .map_err(|e| Error::invalid("value", format!("not JSON: {e}")))?;
+    match big_integers::in_text(text) {
+        Some(big) => Err(big_integer_error("value", &big)),
+        None => Ok(json),
+    }
+}
+
+/// The error for an integer beyond 2^53, at its path under `root`.
+pub(crate) fn big_integer_error(root: &str, big: &BigInteger) -> Error {
+    Error::invalid(path_text(root, &big.path), too_big_reason(&big.literal))
+}
+
+/// Why an integer beyond 2^53 is refused, and what to do instead.
+pub(crate) fn too_big_reason(literal: &str) -> String {
+    format!(
+        "{literal} is beyond 2^53 in magnitude and would change value as a protobuf number (an \
+         f64); send it as a string"
+    )
+}
+
+/// `root` and `path` as the converters name places: `value.foo.bar[2]`.
+pub(crate) fn path_text(root: &str, path: &[Step]) -> String {
+    let mut text = root.to_owned();
+    for step in path {
+        match step {
+            Step::Key(key) => push_key(&mut text, key),
+            Step::Index(i) => {
+                let _ = write!(text, "[{i}]");
+            }
+        }
+    }
+    text
+}
+
 /// Converts JSON into a `google.protobuf.Value`.
 ///
 /// Errors (naming the key path under `value`, e.g. `value.foo.bar[2]`) for an integer beyond
@@ -491,15 +546,7 @@ fn to_struct(
 }
 
 fn number_to_f64(n: &Number, path: &str) -> Result<f64> {
-    let too_big = |text: String| {
-        Error::invalid(
-            path,
-            format!(
-                "{text} is beyond 2^53 in magnitude and would change value as a protobuf \
-                 number (an f64); send it as a string"
-            ),
-        )
-    };
+    let too_big = |text: String| Error::invalid(path, too_big_reason(&text));
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE_INTEGER {
             return Err(too_big(i.to_string()));

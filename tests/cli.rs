@@ -1041,6 +1041,46 @@ fn arguments_that_would_change_meaning_are_refused() {
             "{line}"
         );
     }
+
+    // Integers beyond 2^53, beyond 64 bits too, wherever numbers enter.
+    let submit = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ];
+    for (param, named) in [
+        ("seed=18446744073709551616", "seed:"),
+        ("seed=9007199254740993", "seed:"),
+        (r#"x={"a": [1, -99999999999999999999]}"#, "x.a[1]:"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(["--param", param])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(named) && line.contains("beyond 2^53"),
+            "{param}: {line}"
+        );
+    }
+    for seed in ["12345678901234567890123", "18446744073709551615"] {
+        let body = fill(DOCS_GCS_BODY, "gs://my-bucket/in.jsonl", false).replacen(
+            "{",
+            &format!(r#"{{"modelParameters": {{"seed": {seed}}},"#),
+            1,
+        );
+        let line = one_line_error(vb_with_stdin(&["create", "--request", "-"], Some(&body)), 1);
+        assert!(
+            line.contains("--request")
+                && line.contains(&format!("at `modelParameters.seed`: {seed} is beyond 2^53")),
+            "{line}"
+        );
+    }
 }
 
 /// A parameter or label given twice would be sent as given last, silently: refused naming

@@ -376,6 +376,28 @@ fn every_malformed_input_names_its_field() {
         "value",
         json_to_value(&nested(MAX_DEPTH + 1)),
     );
+    // Integers beyond 2^53 as text, also beyond 64 bits (which parsing alone would round).
+    for (text, field) in [
+        (r#"{"seed": 18446744073709551616}"#, "value.seed"),
+        (r#"{"seed": 12345678901234567890123}"#, "value.seed"),
+        (r#"{"seed": 9007199254740993}"#, "value.seed"),
+        ("-18446744073709551617", "value"),
+        (
+            r#"{"a": [0, {"b c": [1, 99999999999999999999999999999]}]}"#,
+            "value.a[1][\"b c\"][1]",
+        ),
+    ] {
+        t.case(
+            format!("JSON text {text}"),
+            field,
+            vertex_batch::params::json_from_str(text),
+        );
+    }
+    t.case(
+        "JSON text that is not JSON",
+        "value",
+        vertex_batch::params::json_from_str("{seed: 1}"),
+    );
     let nan = prost_types::Value {
         kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)),
     };
@@ -430,7 +452,27 @@ fn every_malformed_input_names_its_field() {
             (r#"{"displayNmae": "typo"}"#, "displayNmae"),
             (r#"[]"#, "request body"),
         ];
-        for (body, named) in bodies {
+        // Integers beyond 2^53 anywhere in a body, as written: in a protobuf number they would
+        // change value, and a 64-bit integer field takes them as strings.
+        let big = [
+            (
+                r#"{"modelParameters": {"seed": 12345678901234567890123}}"#,
+                "at `modelParameters.seed`: 12345678901234567890123 is beyond 2^53",
+            ),
+            (
+                r#"{"modelParameters": {"seed": 18446744073709551615}}"#,
+                "at `modelParameters.seed`: 18446744073709551615 is beyond 2^53",
+            ),
+            (
+                r#"{"modelParameters": {"stop": [1, -9007199254740993]}}"#,
+                "at `modelParameters.stop[1]`: -9007199254740993",
+            ),
+            (
+                r#"{"completionStats": {"successfulCount": 9007199254740993}}"#,
+                "at `completionStats.successfulCount`",
+            ),
+        ];
+        for (body, named) in big.into_iter().chain(bodies) {
             let outcome = job_from_json(body);
             if let Err(err) = &outcome {
                 assert!(
@@ -440,6 +482,11 @@ fn every_malformed_input_names_its_field() {
             }
             t.case(format!("REST body {body}"), "request body", outcome);
         }
+        t.case(
+            "a parsed REST body with u64::MAX",
+            "request body",
+            vertex_batch::json::job_from_json_value(json!({"modelParameters": {"seed": u64::MAX}})),
+        );
     }
 
     let count = t.check();
@@ -872,4 +919,64 @@ async fn what_is_read_whole_is_capped_naming_the_file_line_and_limit() {
             "{text}"
         );
     }
+}
+
+/// What the checks on integers let through: up to 2^53 exactly, floats as written (they are
+/// f64s already), and 64-bit integers written as strings, as proto3 JSON writes them.
+#[test]
+fn integers_within_2_pow_53_floats_and_strings_pass() {
+    use vertex_batch::params::json_from_str;
+    for text in [
+        "9007199254740992",
+        "-9007199254740992",
+        "1e300",
+        "12345678901234567890123.5",
+        r#"{"seed": "12345678901234567890123"}"#,
+    ] {
+        json_from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
+    #[cfg(feature = "json")]
+    {
+        let job = vertex_batch::json::job_from_json(
+            r#"{"modelParameters": {"seed": 9007199254740992, "big": 1e30},
+                "completionStats": {"successfulCount": "12345678901234567"}}"#,
+        )
+        .expect("accepted");
+        assert_eq!(
+            job.completion_stats.expect("stats").successful_count,
+            12_345_678_901_234_567
+        );
+    }
+}
+
+/// A batch input line's generation config keeps the promise the job's parameters keep.
+#[test]
+fn a_request_lines_generation_config_refuses_integers_beyond_2_pow_53() {
+    use vertex_batch::batch_file::BatchRequest;
+    let line = |config: GenerationConfig| {
+        BatchRequest::new()
+            .with_user_text("hi")
+            .with_generation_config(config)
+            .to_json()
+    };
+    for (config, field) in [
+        (
+            GenerationConfig::new().with_param("seed", u64::MAX),
+            "request.generationConfig.seed",
+        ),
+        (
+            GenerationConfig::new().with_param("x", json!({"y": [0, i64::MIN]})),
+            "request.generationConfig.x.y[1]",
+        ),
+    ] {
+        match line(config) {
+            Err(Error::InvalidInput { field: got, reason }) => {
+                assert_eq!(got, field);
+                assert!(reason.contains("beyond 2^53"), "{reason}");
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    line(GenerationConfig::new().with_param("seed", 9_007_199_254_740_992u64))
+        .expect("2^53 is exact");
 }

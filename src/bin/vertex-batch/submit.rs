@@ -149,8 +149,17 @@ fn parse_param(s: &str) -> Result<(String, Json), String> {
              e.g. seed=42"
         ));
     }
-    let value = serde_json::from_str(value).map_err(|e| {
-        format!("the value of `{key}` is not JSON ({e}); quote strings: {key}='\"text\"'")
+    if let Err(e) = serde_json::from_str::<Json>(value) {
+        return Err(format!(
+            "the value of `{key}` is not JSON ({e}); quote strings: {key}='\"text\"'"
+        ));
+    }
+    // Integers beyond 2^53, also those beyond 64 bits that parsing alone would round.
+    let value = vertex_batch::params::json_from_str(value).map_err(|e| match e {
+        vertex_batch::Error::InvalidInput { field, reason } => {
+            format!("{}: {reason}", field.replacen("value", key, 1))
+        }
+        other => other.to_string(),
     })?;
     Ok((key.to_owned(), value))
 }
