@@ -51,7 +51,9 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
 /// Unknown fields are errors that name the field; a body longer than [`MAX_BODY_BYTES`] is an
 /// error too, and so is an integer beyond 2^53 in magnitude anywhere in it, as written: a
 /// protobuf number (`modelParameters`) would change its value, and proto3 JSON writes 64-bit
-/// integer fields as strings (`"successfulCount": "12"`), which stay exact.
+/// integer fields as strings (`"successfulCount": "12"`), which stay exact. `modelParameters`
+/// nested deeper than decoders read ([`MAX_DEPTH`](crate::params::MAX_DEPTH)) is an error
+/// naming where.
 ///
 /// ```
 /// use vertex_batch::json::job_from_json;
@@ -92,6 +94,16 @@ pub fn job_from_json(body: &str) -> Result<BatchPredictionJob> {
 pub fn job_from_json_value(json: Json) -> Result<BatchPredictionJob> {
     if let Some(big) = crate::params::big_integer_in_value(&json) {
         return Err(big_integer(&big));
+    }
+    // Deeper than a decoder reads, the job could not even be built: say where, in few words.
+    if let Some(parameters) = json.get("modelParameters")
+        && let Err(Error::InvalidInput { field, reason }) =
+            crate::params::json_to_value_at(parameters, "modelParameters")
+    {
+        return Err(Error::invalid(
+            "request body",
+            format!("at `{field}`: {reason}"),
+        ));
     }
     let message = DynamicMessage::deserialize(job_descriptor(), json.clone()).map_err(|e| {
         let at = failing_path(&job_descriptor(), &json)

@@ -30,6 +30,11 @@ fn nested(depth: usize) -> Json {
     (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
 }
 
+/// `depth` lists, one inside the other.
+fn nested_lists(depth: usize) -> Json {
+    (0..depth).fold(json!(1), |inner, _| json!([inner]))
+}
+
 /// Collects (case, expected field, outcome) and checks them all at the end, so one run lists
 /// every case that went wrong.
 #[derive(Default)]
@@ -339,6 +344,32 @@ fn every_malformed_input_names_its_field() {
         "model_parameters",
         good().with_model_parameters(nested(MAX_DEPTH + 5)),
     );
+    // Nesting as protobuf decoders count it: a list takes 2 message levels, an object 3.
+    for (case, parameters, field) in [
+        ("33 objects", nested(33), "model_parameters.a"),
+        ("99 objects", nested(99), "model_parameters.a"),
+        (
+            "50 lists",
+            json!({ "a": nested_lists(49) }),
+            "model_parameters.a[0]",
+        ),
+        (
+            "an object of 48 lists",
+            json!({ "a": nested_lists(48) }),
+            "model_parameters.a[0]",
+        ),
+        (
+            "lists and objects, one level too many",
+            json!({ "a": [{ "b": nested(31) }] }),
+            "model_parameters.a[0].b",
+        ),
+    ] {
+        t.job(
+            &format!("model parameters nested {case}"),
+            field,
+            good().with_model_parameters(parameters),
+        );
+    }
     t.job(
         "parameters that are a list",
         "model_parameters",
@@ -979,4 +1010,79 @@ fn a_request_lines_generation_config_refuses_integers_beyond_2_pow_53() {
     }
     line(GenerationConfig::new().with_param("seed", 9_007_199_254_740_992u64))
         .expect("2^53 is exact");
+}
+
+/// At the deepest nesting the client accepts, the emulator decodes the job and answers it back
+/// whole, by the builder and by a REST body alike; one level deeper, the client refuses it
+/// before any call (it used to reach the server's decoder and come back as a 1 KB `Internal`).
+#[cfg(all(feature = "emulator", feature = "json"))]
+#[tokio::test]
+async fn what_the_client_accepts_the_emulator_decodes() {
+    let emulator = vertex_batch::emulator::Emulator::builder()
+        .start()
+        .await
+        .expect("an emulator");
+    let client = JobClient::builder()
+        .with_project("my-project")
+        .with_endpoint(emulator.endpoint().expect("its endpoint"))
+        .with_credentials(Credentials::none())
+        .connect()
+        .await
+        .expect("connects");
+    // model_parameters is an object: its own level counts.
+    let deepest = [
+        nested(32),
+        json!({ "a": nested_lists(47) }),
+        json!({ "a": [{ "b": nested(30) }] }),
+    ];
+    for parameters in deepest {
+        let job = client
+            .create(good().with_model_parameters(parameters.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{parameters}: {e}"));
+        let got = client.get(&job.name).await.expect("read back");
+        let params =
+            value_to_json(got.model_parameters.as_ref().expect("parameters")).expect("JSON");
+        assert_eq!(params, parameters);
+
+        // The same through a REST body, and one object deeper refused: in the body, and in a
+        // job made by hand, before any call.
+        let body = |parameters: &Json| {
+            json!({
+                "displayName": "deep",
+                "model": "publishers/google/models/gemini-2.0-flash-001",
+                "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": ["gs://bucket/i.jsonl"]}},
+                "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": "gs://bucket/o"}},
+                "modelParameters": parameters,
+            })
+            .to_string()
+        };
+        let job = vertex_batch::json::job_from_json(&body(&parameters)).expect("a job");
+        client
+            .create_job(job.clone())
+            .await
+            .expect("created from REST");
+        let deeper = json!({ "x": parameters });
+        let err = vertex_batch::json::job_from_json(&body(&deeper)).expect_err("too deep");
+        assert!(
+            err.to_string()
+                .starts_with("invalid request body: at `modelParameters.x"),
+            "{err}"
+        );
+        let mut job = job;
+        let inner = job.model_parameters.take().expect("parameters");
+        job.model_parameters = Some(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+                fields: [("x".to_owned(), inner)].into(),
+            })),
+        });
+        let calls = emulator.calls().len();
+        let err = client.create_job(job).await.expect_err("too deep");
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid model_parameters.x"),
+            "{err}"
+        );
+        assert_eq!(emulator.calls().len(), calls, "no call went out");
+    }
 }
