@@ -30,10 +30,10 @@ use tonic::transport::Channel;
 use tonic::transport::channel::ResponseFuture;
 use tower::Service;
 
-use crate::Error;
 use crate::auth::{Credentials, TokenCache};
 use crate::endpoint::Endpoint;
 use crate::env::Setting;
+use crate::{Audience, Error};
 
 /// The `user-agent` this crate sends (tonic appends `tonic/<version>`).
 pub const USER_AGENT: &str = concat!("vertex-batch/", env!("CARGO_PKG_VERSION"));
@@ -94,6 +94,7 @@ pub struct AuthChannel {
     fixed: Arc<FixedHeaders>,
     tokens: Option<TokenCache>,
     endpoint: Arc<Endpoint>,
+    audience: Audience,
 }
 
 /// Header values computed once per channel.
@@ -119,6 +120,7 @@ pub struct AuthChannelBuilder {
     endpoint: Option<Endpoint>,
     credentials: Credentials,
     quota_project: Option<String>,
+    audience: Audience,
 }
 
 impl AuthChannel {
@@ -135,6 +137,7 @@ impl AuthChannel {
             endpoint: None,
             credentials: Credentials::application_default(),
             quota_project: None,
+            audience: Audience::default(),
         }
     }
 
@@ -166,7 +169,7 @@ impl AuthChannel {
     /// # }
     /// ```
     pub fn error_from_status(&self, status: tonic::Status) -> Error {
-        crate::error::from_status(status, &self.endpoint)
+        crate::error::from_status(status, &self.endpoint, self.audience)
     }
 }
 
@@ -187,6 +190,13 @@ impl AuthChannelBuilder {
     /// `GOOGLE_CLOUD_QUOTA_PROJECT` (blank is unset), else none.
     pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
         self.quota_project = Some(project.into());
+        self
+    }
+
+    /// Who reads the advice in this channel's errors: a program (the default: advice names
+    /// functions) or a person at the command line (advice names `vertex-batch` flags).
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
         self
     }
 
@@ -222,14 +232,14 @@ impl AuthChannelBuilder {
             user_project,
         });
 
-        let tonic_endpoint = endpoint.to_tonic(USER_AGENT)?;
+        let tonic_endpoint = endpoint.to_tonic(USER_AGENT, self.audience)?;
         let inner = if endpoint.is_lazy_connect() {
             tonic_endpoint.connect_lazy()
         } else {
             tonic_endpoint
                 .connect()
                 .await
-                .map_err(|e| crate::error::from_transport(&endpoint, &e))?
+                .map_err(|e| crate::error::from_transport(&endpoint, &e, self.audience))?
         };
         let tokens = self.credentials.into_cache();
         if let (Some(tokens), false) = (&tokens, endpoint.is_lazy_connect()) {
@@ -240,6 +250,7 @@ impl AuthChannelBuilder {
             fixed,
             tokens,
             endpoint: Arc::new(endpoint),
+            audience: self.audience,
         })
     }
 }

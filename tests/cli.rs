@@ -1160,3 +1160,44 @@ fn a_parameter_or_label_given_twice_is_refused_naming_both() {
         );
     }
 }
+
+/// The tool's advice names its flags, never the library's functions.
+#[test]
+fn advice_names_flags_not_functions() {
+    let emu = shared();
+    // The emulator's certificate, without its CA.
+    let untrusted = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "--endpoint", &emu.uri])
+            .arg("--credentials")
+            .arg(&emu.key_path)
+            .args(["get", "1"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    // A CA file that holds no certificate.
+    let not_pem = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("not-a-ca-{}.pem", std::process::id()));
+    std::fs::write(&not_pem, "not a certificate").expect("written");
+    let bad_ca = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "--endpoint", &emu.uri])
+            .arg("--ca-cert")
+            .arg(&not_pem)
+            .args(["get", "1"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    let _ = std::fs::remove_file(&not_pem);
+    for line in [&untrusted, &bad_ca] {
+        assert!(line.contains("--ca-cert"), "{line}");
+        assert!(
+            !line.contains("::") && !line.contains("with_ca_pem"),
+            "{line}"
+        );
+    }
+    assert!(untrusted.contains("not trusted"), "{untrusted}");
+    assert!(bad_ca.contains("holds no PEM certificate"), "{bad_ca}");
+}

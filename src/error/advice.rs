@@ -6,11 +6,16 @@
 use std::error::Error as StdError;
 
 use super::TransportFailure;
+use super::audience::{Audience, Remedy};
 use crate::endpoint::Endpoint;
 
 /// Advice for a status the service sent, where the crate knows the usual cause: the field
 /// violations of a `BadRequest` detail, and what to check for the codes that have one.
-pub(super) fn for_status(status: &tonic::Status, endpoint: &Endpoint) -> Option<String> {
+pub(super) fn for_status(
+    status: &tonic::Status,
+    endpoint: &Endpoint,
+    audience: Audience,
+) -> Option<String> {
     use tonic::Code;
     use tonic_types::StatusExt;
 
@@ -29,8 +34,9 @@ pub(super) fn for_status(status: &tonic::Status, endpoint: &Endpoint) -> Option<
     match status.code() {
         Code::NotFound | Code::Unimplemented if non_regional => hints.push(format!(
             "{} is not a regional endpoint; batch prediction jobs live on the endpoint of their \
-             location: use Endpoint::for_location(\"us-central1\") or the location of the job",
-            endpoint.host()
+             location: {}",
+            endpoint.host(),
+            Remedy::RegionalEndpoint.text(audience)
         )),
         Code::NotFound => hints.push(format!(
             "no such resource at {}; check the name, the project and the job's location",
@@ -56,12 +62,8 @@ pub(super) fn for_status(status: &tonic::Status, endpoint: &Endpoint) -> Option<
              or the service-account key)"
                 .into(),
         ),
-        Code::ResourceExhausted => hints.push(
-            "quota exhausted; retry later, or opt in with RetryPolicy::with_retry_resource_exhausted".into(),
-        ),
-        Code::DeadlineExceeded => hints.push(
-            "no answer in time; raise RetryPolicy::with_attempt_timeout if the network is slow".into(),
-        ),
+        Code::ResourceExhausted => hints.push(Remedy::Quota.text(audience).into()),
+        Code::DeadlineExceeded => hints.push(Remedy::Deadline.text(audience).into()),
         _ => {}
     }
     (!hints.is_empty()).then(|| hints.join("; "))
@@ -72,12 +74,13 @@ pub(super) fn for_status(status: &tonic::Status, endpoint: &Endpoint) -> Option<
 pub(super) fn for_connection(
     endpoint: &Endpoint,
     errors: &[&(dyn StdError + 'static)],
+    audience: Audience,
 ) -> (TransportFailure, String) {
     if let Some(tls) = errors
         .iter()
         .find_map(|e| e.downcast_ref::<rustls::Error>())
     {
-        return tls_advice(endpoint, tls);
+        return tls_advice(endpoint, tls, audience);
     }
     // The first I/O error in the chain whose kind has advice of its own.
     let io_kind = errors.iter().find_map(|e| {
@@ -120,24 +123,27 @@ pub(super) fn for_connection(
 }
 
 /// What to do about a TLS failure; a refused certificate says which check failed.
-fn tls_advice(endpoint: &Endpoint, err: &rustls::Error) -> (TransportFailure, String) {
+fn tls_advice(
+    endpoint: &Endpoint,
+    err: &rustls::Error,
+    audience: Audience,
+) -> (TransportFailure, String) {
     use rustls::CertificateError as Cert;
     match err {
         rustls::Error::InvalidCertificate(Cert::UnknownIssuer | Cert::BadSignature) => {
             certificate(format!(
                 "the server's TLS certificate is not trusted (its issuer is not a trusted CA): if \
-             {} is a proxy, Private Service Connect or the emulator, add its CA certificate \
-             with Endpoint::with_ca_pem, or use TrustRoots::Native when the CA is installed on \
-             this machine",
-                endpoint.host()
+             {} is a proxy, Private Service Connect or the emulator, {}",
+                endpoint.host(),
+                Remedy::TrustIssuer.text(audience)
             ))
         }
         rustls::Error::InvalidCertificate(
             Cert::NotValidForName | Cert::NotValidForNameContext { .. },
         ) => certificate(format!(
-            "the server's TLS certificate is not valid for the name {}: reach the endpoint by a \
-             name its certificate carries, or set that name with Endpoint::with_tls_domain",
-            endpoint.host()
+            "the server's TLS certificate is not valid for the name {}: {}",
+            endpoint.host(),
+            Remedy::CertificateName.text(audience)
         )),
         rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
             certificate(
@@ -146,8 +152,8 @@ fn tls_advice(endpoint: &Endpoint, err: &rustls::Error) -> (TransportFailure, St
             )
         }
         rustls::Error::InvalidCertificate(other) => certificate(format!(
-            "the server's TLS certificate was refused ({other:?}): check the endpoint's \
-             certificate, or trust its CA with Endpoint::with_ca_pem"
+            "the server's TLS certificate was refused ({other:?}): {}",
+            Remedy::CheckCertificate.text(audience)
         )),
         other => (
             TransportFailure::Other,
@@ -168,7 +174,7 @@ mod tests {
     use tonic_types::{ErrorDetails, StatusExt};
 
     fn message(status: tonic::Status, endpoint: &Endpoint) -> String {
-        super::super::from_status(status, endpoint).to_string()
+        super::super::from_status(status, endpoint, Audience::Library).to_string()
     }
 
     #[test]
@@ -179,6 +185,35 @@ mod tests {
         let regional = Endpoint::for_location("us-central1").unwrap();
         let text = message(tonic::Status::not_found("no job"), &regional);
         assert!(!text.contains("not a regional endpoint"), "{text}");
+    }
+
+    #[test]
+    fn advice_names_functions_for_a_program_and_flags_for_the_command_line() {
+        let global = Endpoint::global();
+        for (status, library, cli) in [
+            (
+                tonic::Status::not_found("no job"),
+                "Endpoint::for_location",
+                "--location us-central1",
+            ),
+            (
+                tonic::Status::resource_exhausted("quota"),
+                "RetryPolicy::with_retry_resource_exhausted",
+                "retry later",
+            ),
+            (
+                tonic::Status::deadline_exceeded("slow"),
+                "RetryPolicy::with_attempt_timeout",
+                "check the network",
+            ),
+        ] {
+            let for_program = super::super::from_status(status.clone(), &global, Audience::Library);
+            assert!(for_program.to_string().contains(library), "{for_program}");
+            let for_person =
+                super::super::from_status(status, &global, Audience::CommandLine).to_string();
+            assert!(for_person.contains(cli), "{for_person}");
+            assert!(!for_person.contains("::"), "{for_person}");
+        }
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //!   one path every RPC's failure takes ([`AuthChannel::error_from_status`](crate::transport::AuthChannel::error_from_status)).
 //! - `advice.rs`: every piece of advice an error message gives (wrong endpoint, permissions,
 //!   an untrusted certificate, nothing listening, ...).
+//! - `audience.rs`: who reads the advice ([`Audience`]), and each piece of advice worded for a
+//!   program (functions) and for the command line (flags).
 
 mod advice;
+mod audience;
 mod from_status;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use crate::v1::JobState;
 
+pub use audience::Audience;
+pub(crate) use audience::Remedy;
 pub(crate) use from_status::{flatten, from_status, from_transport};
 
 /// A `Result` whose error is the crate's [`Error`].

@@ -8,7 +8,7 @@ use anyhow::Context;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{JobClient, WaitOptions};
+use vertex_batch::{Audience, JobClient, WaitOptions};
 
 use crate::read;
 
@@ -66,6 +66,7 @@ impl Globals {
              (or pass --emulator to try it offline)",
         )?;
         let mut builder = JobClient::builder()
+            .with_audience(Audience::CommandLine)
             .with_project(project)
             .with_location(&self.location);
         if let Some(url) = &self.endpoint {
@@ -103,6 +104,7 @@ impl Globals {
             .await?;
         tracing::info!(uri = %emulator.uri(), "embedded emulator started");
         let client = JobClient::builder()
+            .with_audience(Audience::CommandLine)
             .with_project(self.project.as_deref().unwrap_or("my-project"))
             .with_location(&self.location)
             .with_endpoint(emulator.endpoint()?)
