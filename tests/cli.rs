@@ -1201,3 +1201,72 @@ fn advice_names_flags_not_functions() {
     assert!(untrusted.contains("not trusted"), "{untrusted}");
     assert!(bad_ca.contains("holds no PEM certificate"), "{bad_ca}");
 }
+
+/// Asserts that no phrase of `line` (the text between `:`, `;` and brackets, of some length)
+/// is said twice.
+fn assert_said_once(line: &str) {
+    for phrase in line.split([':', ';', '(', ')']).map(str::trim) {
+        if phrase.len() >= 16 {
+            assert_eq!(
+                line.matches(phrase).count(),
+                1,
+                "`{phrase}` twice in: {line}"
+            );
+        }
+    }
+}
+
+/// Every error says each thing once: an I/O error and its cause, a status and the field
+/// violations its message lists, a hint and its file; and a malformed name gets no advice about
+/// locations.
+#[test]
+fn errors_say_each_thing_once() {
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("empty-results-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("a folder");
+    let empty = empty.to_str().expect("utf-8").to_owned();
+    let lines = [
+        one_line_error(
+            bare()
+                .args(["results", "/nonexistent/p.jsonl"])
+                .output()
+                .expect("runs"),
+            1,
+        ),
+        one_line_error(bare().args(["results", &empty]).output().expect("runs"), 1),
+        one_line_error(vb(&["list", "--filter", "bogus_field=\"x\""]), 1),
+        one_line_error(vb(&["list", "--filter", "display_name=\"x"]), 1),
+        one_line_error(
+            vb_with_stdin(
+                &["create", "--request", "-"],
+                Some(r#"{"displayName": "x"}"#),
+            ),
+            1,
+        ),
+        one_line_error(vb(&["get", "abc"]), 1),
+        one_line_error(vb(&["create", "--request", "/nonexistent/request.json"]), 1),
+    ];
+    for line in &lines {
+        assert_said_once(line);
+    }
+    assert!(
+        lines[0].contains("No such file or directory"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("no predictions*.jsonl file"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[4].contains("required: where predictions go"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        !lines[5].contains("serves another location") && !lines[5].contains("talks to"),
+        "{}",
+        lines[5]
+    );
+}

@@ -174,9 +174,9 @@ impl<R: BufRead> PredictionReader<R> {
         let (Some(open), Some(path)) = (self.open_next, self.next_files.next()) else {
             return Ok(false);
         };
-        self.input = open(&path).map_err(|source| Error::Io {
+        self.input = open(&path).map_err(|error| Error::Io {
             path: Some(path.clone()),
-            source,
+            error,
         })?;
         self.path = Some(path);
         self.line_number = 0;
@@ -202,11 +202,10 @@ impl PredictionReader<BufReader<File>> {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut reader =
-            PredictionReader::new(open_buffered(path).map_err(|source| Error::Io {
-                path: Some(path.to_path_buf()),
-                source,
-            })?);
+        let mut reader = PredictionReader::new(open_buffered(path).map_err(|error| Error::Io {
+            path: Some(path.to_path_buf()),
+            error,
+        })?);
         reader.path = Some(path.to_path_buf());
         Ok(reader)
     }
@@ -232,9 +231,9 @@ impl PredictionReader<BufReader<File>> {
     /// ```
     pub fn open_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let dir_error = |source| Error::Io {
+        let dir_error = |error| Error::Io {
             path: Some(dir.to_path_buf()),
-            source,
+            error,
         };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(dir_error)? {
@@ -306,11 +305,11 @@ impl<R: BufRead> Iterator for PredictionReader<R> {
                     }));
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
+                Err(error) => {
                     self.done = true;
                     return Some(Err(Error::Io {
                         path: self.path.clone(),
-                        source,
+                        error,
                     }));
                 }
             }

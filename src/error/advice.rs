@@ -24,11 +24,14 @@ pub(super) fn for_status(
     let non_regional = matches!(endpoint.location(), Some("global" | "us" | "eu"));
     let mut hints = Vec::new();
     if let Some(bad) = status.get_details_bad_request() {
+        // Only what the message does not say already (the emulator lists them in it).
         for violation in bad.field_violations {
-            hints.push(format!(
-                "field `{}`: {}",
-                violation.field, violation.description
-            ));
+            if !status.message().contains(&violation.description) {
+                hints.push(format!(
+                    "field `{}`: {}",
+                    violation.field, violation.description
+                ));
+            }
         }
     }
     match status.code() {
@@ -42,10 +45,12 @@ pub(super) fn for_status(
             "no such resource at {}; check the name, the project and the job's location",
             endpoint.host()
         )),
-        Code::InvalidArgument if status.message().contains("location") => hints.push(format!(
-            "this client talks to {} (location `{}`); a job's parent must be in that same location",
+        // Only where the service says a location does not match: a malformed name, whose
+        // message shows `locations/` too, is beside the point.
+        Code::InvalidArgument if says_location_mismatch(status) => hints.push(format!(
+            "{} serves another location than this client's: {}",
             endpoint.host(),
-            endpoint.location().unwrap_or("custom")
+            Remedy::EndpointLocation.text(audience)
         )),
         Code::PermissionDenied => {
             let reason = status
@@ -67,6 +72,12 @@ pub(super) fn for_status(
         _ => {}
     }
     (!hints.is_empty()).then(|| hints.join("; "))
+}
+
+/// Whether `status` says a location does not match (the endpoint's and the request's).
+fn says_location_mismatch(status: &tonic::Status) -> bool {
+    let message = status.message().to_lowercase();
+    message.contains("location") && (message.contains("not match") || message.contains("mismatch"))
 }
 
 /// What kind of connection failure `errors` (an error and its sources, outermost first) is,
@@ -214,6 +225,46 @@ mod tests {
             assert!(for_person.contains(cli), "{for_person}");
             assert!(!for_person.contains("::"), "{for_person}");
         }
+    }
+
+    #[test]
+    fn location_advice_only_where_a_location_does_not_match() {
+        let endpoint = Endpoint::custom("https://127.0.0.1:8443").unwrap();
+        let mismatch = tonic::Status::invalid_argument(
+            "location `europe-west4` does not match this endpoint's location `us-central1`",
+        );
+        let text = message(mismatch, &endpoint);
+        assert!(text.contains("serves another location"), "{text}");
+        assert!(text.contains("JobClientBuilder::with_location"), "{text}");
+        let malformed = tonic::Status::invalid_argument(
+            "`projects/p/locations/us-central1/batchPredictionJobs/abc` is not a batch \
+             prediction job name: expected `projects/{project}/locations/{location}/...`",
+        );
+        let text = message(malformed, &endpoint);
+        assert!(!text.contains("serves another location"), "{text}");
+    }
+
+    #[test]
+    fn field_violations_the_message_lists_are_not_repeated() {
+        let details = ErrorDetails::with_bad_request(vec![
+            tonic_types::FieldViolation::new("output_config", "required: where predictions go"),
+            tonic_types::FieldViolation::new("model", "required: a model"),
+        ]);
+        let status = tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "Request contains an invalid argument. output_config: required: where predictions go",
+            details,
+        );
+        let text = message(status, &Endpoint::for_location("us-central1").unwrap());
+        assert_eq!(
+            text.matches("required: where predictions go").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("(field `model`: required: a model)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum Audience {
 pub(crate) enum Remedy {
     /// A location whose endpoint does not serve batch jobs: use a region.
     RegionalEndpoint,
+    /// A custom endpoint serving another location than the client's.
+    EndpointLocation,
     /// A server certificate from an unknown issuer: trust its CA.
     TrustIssuer,
     /// A server certificate refused for another reason: check it, or trust its CA.
@@ -53,6 +55,10 @@ impl Remedy {
             }
             Remedy::RegionalEndpoint => {
                 "use Endpoint::for_location(\"us-central1\") or the location of the job"
+            }
+            Remedy::EndpointLocation if cli => "pass the endpoint's location with --location",
+            Remedy::EndpointLocation => {
+                "give the client the endpoint's location (JobClientBuilder::with_location)"
             }
             Remedy::TrustIssuer if cli => "add its CA certificate with --ca-cert FILE",
             Remedy::TrustIssuer => {
@@ -97,8 +103,9 @@ impl Remedy {
 mod tests {
     use super::*;
 
-    const ALL: [Remedy; 8] = [
+    const ALL: [Remedy; 9] = [
         Remedy::RegionalEndpoint,
+        Remedy::EndpointLocation,
         Remedy::TrustIssuer,
         Remedy::CheckCertificate,
         Remedy::CertificateName,

@@ -116,6 +116,17 @@ mod tests {
     }
 
     #[test]
+    fn an_io_error_says_its_cause_once_in_a_chain() {
+        let err = Error::Io {
+            path: Some("/x".into()),
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(err.to_string(), "I/O error on /x: entity not found");
+        assert_eq!(flatten(&err), err.to_string());
+        assert!(StdError::source(&err).is_none());
+    }
+
+    #[test]
     fn a_status_the_server_sent_stays_a_status() {
         let err = from_status(
             tonic::Status::not_found("no job"),

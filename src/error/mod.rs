@@ -108,12 +108,16 @@ pub enum Error {
     },
 
     /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
-    #[error("{}", io_message(.path.as_deref(), .source))]
+    ///
+    /// Like every variant, its message says the cause (`I/O error on FILE: CAUSE`); so the
+    /// cause is not also its [`source`](std::error::Error::source), which a printer of error
+    /// chains (`anyhow`'s `{:#}`) would show a second time.
+    #[error("{}", io_message(.path.as_deref(), .error))]
     Io {
         /// The file or directory, when the error is about one.
         path: Option<PathBuf>,
         /// The underlying I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// Something failed inside this crate or a library it uses, where nothing the caller gave
@@ -248,10 +252,10 @@ fn state_name(state: JobState) -> &'static str {
     state.as_str_name().trim_start_matches("JOB_STATE_")
 }
 
-fn io_message(path: Option<&Path>, source: &std::io::Error) -> String {
+fn io_message(path: Option<&Path>, error: &std::io::Error) -> String {
     match path {
-        Some(path) => format!("I/O error on {}: {source}", path.display()),
-        None => format!("I/O error: {source}"),
+        Some(path) => format!("I/O error on {}: {error}", path.display()),
+        None => format!("I/O error: {error}"),
     }
 }
 

@@ -133,10 +133,21 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// One line on stderr, whatever the error's chain.
+/// One line on stderr: the error and its causes, each said once. A cause whose text the
+/// message before it holds already (a context repeating the error it wraps) is left out.
 fn fail(error: &anyhow::Error) -> ExitCode {
-    let message = format!("{error:#}").replace('\n', " ");
-    eprintln!("error: {message}");
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    eprintln!("error: {}", message.replace('\n', " "));
     Exit::Error.into()
 }
 
