@@ -1270,3 +1270,67 @@ fn errors_say_each_thing_once() {
         lines[5]
     );
 }
+
+/// Numbers take a sign: a negative value is sent for the service to judge (or refused naming
+/// its flag when the flag's type has no sign), never taken for an unknown flag; seconds say
+/// their real limits.
+#[test]
+fn negative_numbers_parse_and_seconds_say_their_limits() {
+    let job = submit("-dash", &["--temperature", "-1", "--top-p", "-0.5"]);
+    let params =
+        vertex_batch::params::value_to_json(job.model_parameters.as_ref().expect("parameters"))
+            .expect("JSON parameters");
+    assert_eq!(params["temperature"], -1);
+    assert_eq!(params["topP"], -0.5);
+    assert_eq!(job.display_name, "-dash");
+    let listed = ok(vb(&[
+        "list",
+        "--filter",
+        "-display_name=\"-dash\"",
+        "--limit",
+        "1",
+    ]));
+    assert!(!listed.contains("-dash"), "{listed}");
+
+    for (args, named, says) in [
+        (
+            &["--max-output-tokens", "-1"][..],
+            "--max-output-tokens",
+            "-1",
+        ),
+        (&["--top-k", "-3"], "--top-k", "-3"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT, "submit", "gemini-2.0-flash-001"])
+            .args(["--input", INPUT, "--output", "gs://my-bucket/o"])
+            .args(args)
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(line.contains(named) && line.contains(says), "{line}");
+        assert!(!line.contains("unexpected argument"), "{line}");
+    }
+    for (flag, value, says) in [
+        (
+            "--interval",
+            "1e308",
+            "at most 18446744073709551615 seconds",
+        ),
+        ("--interval", "inf", "at most 18446744073709551615 seconds"),
+        ("--timeout", "1e20", "at most 18446744073709551615 seconds"),
+        ("--interval", "0", "more than 0 seconds"),
+        ("--interval", "-1", "cannot be negative"),
+        ("--timeout", "-0.5", "cannot be negative"),
+        ("--interval", "NaN", "not a number of seconds"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT, "wait", "1", flag, value])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(flag) && line.contains(says),
+            "{flag} {value}: {line}"
+        );
+    }
+}

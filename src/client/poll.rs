@@ -86,6 +86,18 @@ impl WaitOptions {
         self
     }
 
+    /// The largest interval between polls.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::WaitOptions;
+    ///
+    /// assert_eq!(WaitOptions::default().max_interval(), Duration::from_secs(30));
+    /// ```
+    pub fn max_interval(&self) -> Duration {
+        self.max_interval
+    }
+
     /// The overall timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout

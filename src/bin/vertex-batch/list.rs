@@ -20,11 +20,12 @@ pub struct ListArgs {
     /// (the library's parser: any case, JOB_STATE_ prefix optional).
     #[arg(long)]
     state: Option<JobState>,
-    /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'.
-    #[arg(long)]
+    /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'
+    /// (a leading `-` negates: '-labels.team:*').
+    #[arg(long, allow_hyphen_values = true)]
     filter: Option<String>,
     /// At most this many jobs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     limit: Option<usize>,
     #[command(flatten)]
     format: Format,

@@ -28,19 +28,20 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "URI")]
     output: String,
     /// The job's display name (default: a generated `vertex-batch-...` name).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     display_name: Option<String>,
+    // Numbers take a sign: `--temperature -1` is a value for the service to judge, not a flag.
     /// Sampling temperature.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     temperature: Option<f64>,
     /// The most tokens each answer may have.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     max_output_tokens: Option<u32>,
     /// Nucleus sampling: the probability mass to sample from.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     top_p: Option<f64>,
     /// Sample from the K most likely tokens.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     top_k: Option<u32>,
     /// Any other generation parameter as KEY=JSON, e.g. seed=42, stopSequences='["END"]',
     /// responseMimeType='"application/json"'. Repeatable.
