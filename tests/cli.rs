@@ -1334,3 +1334,54 @@ fn negative_numbers_parse_and_seconds_say_their_limits() {
         );
     }
 }
+
+/// `emulator --require-auth` says where the key that gets tokens is, and the flags it prints
+/// authenticate with it.
+#[test]
+fn an_emulator_requiring_auth_prints_the_key_that_gets_tokens() {
+    use std::io::{BufRead, BufReader};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("emulator-auth-{}", std::process::id()));
+    let mut child = bare()
+        .args(["emulator", "--port", "0", "--require-auth", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the emulator starts");
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("text");
+        let done = line.starts_with("use it with: ");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let key = dir.join("key.json");
+    let key = key.to_str().expect("utf-8");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("tokens:") && l.contains("required")),
+        "{banner:#?}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("key file:") && l.ends_with(key)),
+        "{banner:#?}"
+    );
+    let flags = banner.last().expect("a line")["use it with: vertex-batch ".len()..]
+        .trim_end_matches(" ...")
+        .to_owned();
+    let args: Vec<&str> = flags.split(' ').collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--credentials", key]),
+        "{flags}"
+    );
+    let listed = bare().args(&args).arg("list").output().expect("runs");
+    child.kill().expect("the emulator stops");
+    child.wait().expect("reaped");
+    let _ = std::fs::remove_dir_all(&dir);
+    ok(listed);
+}

@@ -184,7 +184,7 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     line(
         "tokens",
         &if args.require_auth {
-            "required (--require-auth)"
+            "required (--require-auth): the key file below gets them (--credentials)"
         } else {
             "accepted, not required"
         },
