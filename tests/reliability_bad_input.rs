@@ -271,6 +271,16 @@ fn every_malformed_input_names_its_field() {
         good().with_label("team", "ML"),
     );
     t.job(
+        "label value with international upper case",
+        "labels",
+        good().with_label("team", "Ünï"),
+    );
+    t.job(
+        "label value of letters without case",
+        "labels",
+        good().with_label("team", "日本"),
+    );
+    t.job(
         "label value too long",
         "labels",
         good().with_label("team", "x".repeat(64)),

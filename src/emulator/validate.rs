@@ -315,7 +315,8 @@ fn is_bq_uri(uri: &str, min_parts: usize, max_parts: usize) -> bool {
 }
 
 /// Labels: at most 64; keys 1 to 63 characters, starting with a lower-case letter, of
-/// lower-case letters, digits, `_` and `-`; values up to 63 of the same characters.
+/// lower-case letters (international ones too), digits, `_` and `-`; values up to 63 of the
+/// same characters. The client's own rules, so the two agree.
 fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
     const FIELD: &str = "batch_prediction_job.labels";
     if job.labels.len() > 64 {
@@ -324,25 +325,12 @@ fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
             format!("{} labels: at most 64 are allowed", job.labels.len()),
         ));
     }
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    };
     let mut keys: Vec<&String> = job.labels.keys().collect();
     keys.sort();
     for key in keys {
         let value = &job.labels[key];
-        let starts_with_letter = key.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        if key.len() > 63 || !starts_with_letter || !allowed(key) {
-            found.push(violation(
-                &format!("{FIELD}[{key}]"),
-                "a label key is 1 to 63 lower-case letters, digits, `_` or `-`, starting with a letter",
-            ));
-        } else if value.len() > 63 || !allowed(value) {
-            found.push(violation(
-                &format!("{FIELD}[{key}]"),
-                "a label value is at most 63 lower-case letters, digits, `_` or `-`",
-            ));
+        if let Some(reason) = crate::job::label_problem(key, value) {
+            found.push(violation(&format!("{FIELD}[{key}]"), reason));
         } else if key == OUTCOME_LABEL && Outcome::from_label(value).is_none() {
             found.push(violation(
                 &format!("{FIELD}[{key}]"),
