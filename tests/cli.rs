@@ -1385,3 +1385,31 @@ fn an_emulator_requiring_auth_prints_the_key_that_gets_tokens() {
     let _ = std::fs::remove_dir_all(&dir);
     ok(listed);
 }
+
+#[test]
+fn list_filters_on_create_time_and_model_display_name() {
+    let job = submit("cli-created", &[]);
+    let created = job.create_time.expect("a create time").to_string();
+    for (filter, listed) in [
+        (
+            format!("create_time>=\"{created}\" AND display_name=\"cli-created\""),
+            true,
+        ),
+        (
+            format!("create_time>\"{created}\" AND display_name=\"cli-created\""),
+            false,
+        ),
+        (
+            "create_time>\"2026-01-01T00:00:00Z\" AND display_name=\"cli-created\"".to_owned(),
+            true,
+        ),
+        (
+            "model_display_name=\"gemini-2.0-flash-001\" AND display_name=\"cli-created\""
+                .to_owned(),
+            true,
+        ),
+    ] {
+        let table = ok(vb(&["list", "--filter", &filter]));
+        assert_eq!(table.lines().count() == 2, listed, "{filter}: {table}");
+    }
+}

@@ -18,6 +18,7 @@ use prost_types::Timestamp;
 
 use super::answer;
 use super::lifecycle::status;
+use super::validate::model_id;
 use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
 use crate::error::size_text;
 use crate::proto::google::rpc;
@@ -239,7 +240,8 @@ impl FolderJob {
             None => None,
         };
 
-        let model_version = model_version(&job.model);
+        // The model id a response names.
+        let model_version = model_id(&job.model);
         let processed_time = Timestamp::from(ended).to_string();
         let (mut successful, mut failed) = (0, 0);
         let mut line = Vec::new();
@@ -311,13 +313,6 @@ fn write_failed(uri: &str, err: &io::Error) -> rpc::Status {
     )
 }
 
-/// The model id a response names: `publishers/google/models/gemini-2.0-flash-001@1` ->
-/// `gemini-2.0-flash-001`.
-fn model_version(model: &str) -> &str {
-    let last = model.rsplit('/').next().unwrap_or(model);
-    last.split('@').next().unwrap_or(last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,14 +337,5 @@ mod tests {
         ] {
             assert!(folder.local_path(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_model_version_is_the_model_id() {
-        assert_eq!(
-            model_version("publishers/google/models/gemini-2.0-flash-001"),
-            "gemini-2.0-flash-001"
-        );
-        assert_eq!(model_version("projects/p/locations/l/models/123@2"), "123");
     }
 }

@@ -205,6 +205,8 @@ impl JobService for JobServiceImpl {
                     state: job.state(now),
                     display_name: &job.created_as.display_name,
                     labels: &job.created_as.labels,
+                    model: &job.created_as.model,
+                    create_time: job.created.into(),
                 })
             });
         let page: Vec<(u64, BatchPredictionJob)> = matching

@@ -177,6 +177,14 @@ fn model(model: &str, served: &str) -> Result<(), String> {
     }
 }
 
+/// A model's id, without its version: `publishers/google/models/gemini-2.0-flash-001@1` ->
+/// `gemini-2.0-flash-001`, `projects/p/locations/l/models/123@2` -> `123`. What responses name
+/// as their model version, and what the List filter takes for the model's display name.
+pub(crate) fn model_id(model: &str) -> &str {
+    let last = model.rsplit('/').next().unwrap_or(model);
+    last.split('@').next().unwrap_or(last)
+}
+
 fn same_location(location: &str, served: &str) -> Result<(), String> {
     if location == served {
         Ok(())
@@ -337,5 +345,19 @@ fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
                 "the emulator's outcome label takes succeeded, failed, partially-succeeded or expired",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_id_is_the_last_segment_without_its_version() {
+        assert_eq!(
+            model_id("publishers/google/models/gemini-2.0-flash-001"),
+            "gemini-2.0-flash-001"
+        );
+        assert_eq!(model_id("projects/p/locations/l/models/123@2"), "123");
     }
 }
