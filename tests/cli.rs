@@ -1400,7 +1400,7 @@ fn list_filters_on_create_time_and_model_display_name() {
             false,
         ),
         (
-            "create_time>\"2026-01-01T00:00:00Z\" AND display_name=\"cli-created\"".to_owned(),
+            "create_time>\"2000-01-01T00:00:00Z\" AND display_name=\"cli-created\"".to_owned(),
             true,
         ),
         (
