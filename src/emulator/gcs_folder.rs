@@ -178,6 +178,33 @@ impl FolderJob {
         }))
     }
 
+    /// How many requests `job`'s input holds (its non-blank lines), so that progress counts
+    /// them from the start; 0 when the input cannot be read (the job will fail when it ends,
+    /// saying why). `None` for a job whose input is not `gs://`.
+    pub(crate) fn rows(&self, job: &BatchPredictionJob) -> Option<i64> {
+        let input = job.input_config.as_ref()?;
+        let Some(Source::GcsSource(gcs)) = &input.source else {
+            return None;
+        };
+        if input.instances_format != "jsonl" {
+            return Some(0);
+        }
+        let count = |uri: &String| -> Option<i64> {
+            let path = self.folder.local_path(uri).ok()?;
+            let mut reader = BufReader::new(File::open(path).ok()?);
+            let (mut line, mut rows) = (Vec::new(), 0);
+            loop {
+                match read_line(&mut reader, &mut line, MAX_LINE_BYTES).ok()? {
+                    Line::End => return Some(rows),
+                    Line::TooLong => return None,
+                    Line::Read => rows += i64::from(!line.trim_ascii().is_empty()),
+                }
+            }
+        };
+        let rows = gcs.uris.iter().map(count).sum::<Option<i64>>();
+        Some(rows.unwrap_or(0))
+    }
+
     fn process(
         &self,
         job: &BatchPredictionJob,

@@ -12,7 +12,7 @@ use tonic_types::FieldViolation;
 use super::clock::lock;
 use super::filter::{Filter, Subject};
 use super::gcs_folder::FolderJob;
-use super::lifecycle::StoredJob;
+use super::lifecycle::{ROWS_PER_JOB, StoredJob};
 use super::operations::DeleteOperation;
 use super::outcome::{OUTCOME_LABEL, Outcome};
 use super::server::Config;
@@ -124,6 +124,12 @@ impl JobService for JobServiceImpl {
             .split_once('@')
             .map_or("1", |(_, version)| version)
             .to_string();
+        // Counted before the job table is locked: reading files takes a while.
+        let folder = self.config.gcs_folder.clone().map(FolderJob::new);
+        let rows = folder
+            .as_ref()
+            .and_then(|folder| folder.rows(&submitted))
+            .unwrap_or(ROWS_PER_JOB);
         let mut jobs = lock(&self.state.inner.jobs);
         let (seq, id) = jobs.next_id();
         // Output-only fields a client sent are ignored, as the service does.
@@ -148,7 +154,8 @@ impl JobService for JobServiceImpl {
             durations: self.config.durations,
             outcome,
             cancel_requested: None,
-            folder: self.config.gcs_folder.clone().map(FolderJob::new),
+            folder,
+            rows,
         };
         let answer = stored.render(now);
         jobs.insert(seq, stored);
