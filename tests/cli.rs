@@ -968,7 +968,13 @@ fn a_closed_stdout_ends_every_command_quietly_with_0() {
         &["--help"],
     ];
     for args in commands {
-        let output = vb_command(args)
+        // `results` reads local files: the emulator's flags are no use to it.
+        let mut command = match args[0] {
+            "results" => bare(),
+            _ => vb_command(&[]),
+        };
+        let output = command
+            .args(args)
             .stdout(closed_stdout())
             .output()
             .expect("runs");
@@ -1412,4 +1418,91 @@ fn list_filters_on_create_time_and_model_display_name() {
         let table = ok(vb(&["list", "--filter", &filter]));
         assert_eq!(table.lines().count() == 2, listed, "{filter}: {table}");
     }
+}
+
+/// `--help` shows a command's own options apart from the global ones; options a command has no
+/// use for are refused, not ignored.
+#[test]
+fn help_separates_global_options_and_ignored_options_are_refused() {
+    for command in ["submit", "list", "wait", "results"] {
+        let help = ok(bare().args([command, "--help"]).output().expect("runs"));
+        let (own, global) = help
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{command}: {help}"));
+        assert!(
+            global.contains("--project") && global.contains("--endpoint"),
+            "{help}"
+        );
+        assert!(
+            !own.contains("--project") && !own.contains("--endpoint"),
+            "{help}"
+        );
+    }
+    let submit = ok(bare().args(["submit", "--help"]).output().expect("runs"));
+    let own = submit.split_once("Global options:").expect("a heading").0;
+    assert!(
+        own.contains("--temperature") && own.contains("--wait"),
+        "{submit}"
+    );
+
+    let job = submit_job_args();
+    for (args, says) in [
+        ([&job[..], &["--interval", "1"]].concat(), "--wait"),
+        ([&job[..], &["--timeout", "1"]].concat(), "--wait"),
+        (
+            vec!["create", "--request", "-", "--interval", "1"],
+            "--wait",
+        ),
+        (vec!["cancel", "1", "--timeout", "5"], "--wait"),
+        (
+            vec!["--project", PROJECT, "results", "p.jsonl"],
+            "--project has no effect on `results`",
+        ),
+        (
+            vec!["results", "p.jsonl", "--location", "eu"],
+            "--location has no effect",
+        ),
+        (
+            vec!["results", "p.jsonl", "--endpoint", "http://x:1"],
+            "--endpoint has no effect",
+        ),
+        (
+            vec!["results", "p.jsonl", "--emulator"],
+            "--emulator has no effect",
+        ),
+        (
+            vec!["emulator", "--credentials", "key.json"],
+            "--credentials has no effect on `emulator`",
+        ),
+        (
+            vec!["--project", PROJECT, "emulator"],
+            "--project has no effect on `emulator`",
+        ),
+    ] {
+        let output = bare().args(&args).output().expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+    // From the environment, a project is no argument given to `results`.
+    let output = bare()
+        .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .args(["results", "/nonexistent/p.jsonl"])
+        .output()
+        .expect("runs");
+    let line = one_line_error(output, 1);
+    assert!(line.contains("/nonexistent/p.jsonl"), "{line}");
+}
+
+/// `submit` with everything but `--project`.
+fn submit_job_args() -> Vec<&'static str> {
+    vec![
+        "--project",
+        PROJECT,
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ]
 }

@@ -14,6 +14,7 @@ use crate::read;
 
 /// Where and as whom every command runs.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Globals {
     /// The Google Cloud project.
     #[arg(long, global = true, env = "GOOGLE_CLOUD_PROJECT")]

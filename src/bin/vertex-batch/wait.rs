@@ -35,8 +35,13 @@ Examples:
     )
 }
 
-/// `--wait` and how to poll, for the commands that can go on to wait for the job.
+/// `--wait` and how to poll, for the commands that can go on to wait for the job. How to poll
+/// means nothing without `--wait`: given alone, it is refused.
 #[derive(clap::Args)]
+#[command(
+    mut_arg("interval", |arg| arg.requires("wait")),
+    mut_arg("timeout", |arg| arg.requires("wait"))
+)]
 pub struct WaitAfter {
     /// Wait until the job ends, as `wait` does (and exit as it does: see `wait --help`).
     #[arg(long)]
