@@ -1506,3 +1506,44 @@ fn submit_job_args() -> Vec<&'static str> {
         "gs://my-bucket/o",
     ]
 }
+
+/// `-v` shows each call with its outcome and duration, and each poll of a wait with what it
+/// found; never a token or a key.
+#[test]
+fn verbose_shows_each_call_and_each_poll() {
+    let job = submit("cli-verbose", &[]);
+    let output = vb(&[&["-v", "wait", &job.name][..], &FAST].concat());
+    let err = stderr(&output);
+    ok(output);
+    let calls: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(" call ") && l.contains("method=\"GetBatchPredictionJob\""))
+        .collect();
+    let polls: Vec<&str> = err.lines().filter(|l| l.contains(" poll ")).collect();
+    assert!(calls.len() >= 2, "{err}");
+    assert_eq!(calls.len(), polls.len(), "one call per poll: {err}");
+    for call in &calls {
+        assert!(
+            call.contains("code=Ok") && call.contains("duration_ms=") && call.contains(&job.name),
+            "{call}"
+        );
+    }
+    for (n, poll) in polls.iter().enumerate() {
+        assert!(poll.contains(&format!("poll={}", n + 1)), "{poll}");
+        assert!(poll.contains("answer="), "{poll}");
+    }
+    assert!(
+        polls.last().expect("a poll").contains("answer=SUCCEEDED"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no colours off a terminal: {err}");
+    for secret in ["Bearer", "authorization", "private_key", "ya29"] {
+        assert!(!err.contains(secret), "{secret}: {err}");
+    }
+    // A refused call says its code.
+    let refused = stderr(&vb(&["-v", "get", "999"]));
+    assert!(
+        refused.contains("method=\"GetBatchPredictionJob\"") && refused.contains("code=NotFound"),
+        "{refused}"
+    );
+}

@@ -194,7 +194,9 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     Exit::Error.into()
 }
 
-/// `-v`: this crate's debug logs; `-vv`: everything's. `RUST_LOG` overrides both.
+/// `-v`: this crate's debug logs (each call with its outcome and duration, each poll of a
+/// wait with what it found); `-vv`: everything's. `RUST_LOG` overrides both. Colours only on a
+/// terminal.
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match (EnvFilter::try_from_default_env(), verbose) {
@@ -207,5 +209,6 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
