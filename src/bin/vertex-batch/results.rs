@@ -16,11 +16,16 @@ Examples:
   # counts, token totals and the failed rows of a downloaded output directory:
   vertex-batch results ./prediction-model-2025-01-01T00:00:00.000000Z
   # every row's prompt and answer (or error) as CSV:
-  vertex-batch results predictions.jsonl --answers csv > answers.csv")]
+  vertex-batch results predictions.jsonl --answers csv > answers.csv
+
+In CSV, a cell that starts with =, +, -, @, a tab or a carriage return gets a leading ' so
+that a spreadsheet shows it as text rather than run it as a formula, as common CSV tools do
+(JSONL keeps every text as it is).")]
 pub struct ResultsArgs {
     /// A predictions.jsonl file, or a directory of predictions*.jsonl files.
     path: PathBuf,
-    /// Print every row (line, prompt, answer, error) in this format instead of a summary.
+    /// Print every row (line, prompt, answer, error) in this format instead of a summary
+    /// (CSV cells that a spreadsheet would run as formulas start with `'`: see below).
     #[arg(long, value_enum)]
     answers: Option<AnswerFormat>,
 }
@@ -90,9 +95,12 @@ fn answers<R: std::io::BufRead>(
             row.error().unwrap_or_default(),
         );
         match &mut sink {
-            Sink::Csv(csv) => {
-                csv.write_record([line.to_string().as_str(), &prompt, &answer, error])?
-            }
+            Sink::Csv(csv) => csv.write_record([
+                line.to_string().as_str(),
+                &as_text(&prompt),
+                &as_text(&answer),
+                &as_text(error),
+            ])?,
             Sink::Jsonl(jsonl) => writeln!(
                 jsonl,
                 "{}",
@@ -105,6 +113,17 @@ fn answers<R: std::io::BufRead>(
         Sink::Jsonl(jsonl) => jsonl.flush()?,
     }
     Ok(())
+}
+
+/// A CSV cell that a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be run as a formula (CSV injection), so it gets a leading `'`,
+/// which spreadsheets hide, as OWASP advises and common CSV tools do.
+fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 /// Where `--answers` rows go.
