@@ -360,16 +360,46 @@ mod tests {
         assert!(HeaderValue::try_from(API_CLIENT).is_ok());
     }
 
+    /// The `version = "..."` line of dependency `name` in `manifest`, written inline as in
+    /// the repository (`tonic = { version = ... }`) or as its own table, as `cargo package`
+    /// rewrites it (`[dependencies.tonic]`, then `version = ...`).
+    fn dependency_version<'a>(manifest: &'a str, name: &str) -> Option<&'a str> {
+        let mut lines = manifest.lines().map(str::trim);
+        let inline = format!("{name} = ");
+        let table = format!("[dependencies.{name}]");
+        while let Some(line) = lines.next() {
+            if line.starts_with(&inline) {
+                return Some(line);
+            }
+            if line == table {
+                return lines
+                    .take_while(|l| !l.starts_with('['))
+                    .find(|l| l.starts_with("version = "));
+            }
+        }
+        None
+    }
+
     #[test]
     fn api_client_names_the_tonic_in_cargo_toml() {
         let manifest = include_str!("../Cargo.toml");
-        let tonic = manifest
-            .lines()
-            .find(|l| l.starts_with("tonic = "))
-            .unwrap();
+        let tonic = dependency_version(manifest, "tonic").expect("tonic is a dependency");
         assert!(
             tonic.contains(concat!("version = \"", tonic_version!(), ".")),
             "{tonic}"
         );
+    }
+
+    #[test]
+    fn the_tonic_version_is_found_in_either_manifest_form() {
+        let repository = "[dependencies]\ntonic = { version = \"0.14.9\", features = [] }\n";
+        let packaged = "[dependencies.tonic-types]\nversion = \"0.1\"\n\n[dependencies.tonic]\n\
+                        features = [\"x\"]\nversion = \"0.14.9\"\n\n[dependencies.tokio]\n";
+        assert!(dependency_version(repository, "tonic").unwrap().contains("0.14.9"));
+        assert_eq!(
+            dependency_version(packaged, "tonic"),
+            Some("version = \"0.14.9\"")
+        );
+        assert_eq!(dependency_version("[dependencies]\n", "tonic"), None);
     }
 }
