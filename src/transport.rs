@@ -395,7 +395,11 @@ mod tests {
         let repository = "[dependencies]\ntonic = { version = \"0.14.9\", features = [] }\n";
         let packaged = "[dependencies.tonic-types]\nversion = \"0.1\"\n\n[dependencies.tonic]\n\
                         features = [\"x\"]\nversion = \"0.14.9\"\n\n[dependencies.tokio]\n";
-        assert!(dependency_version(repository, "tonic").unwrap().contains("0.14.9"));
+        assert!(
+            dependency_version(repository, "tonic")
+                .unwrap()
+                .contains("0.14.9")
+        );
         assert_eq!(
             dependency_version(packaged, "tonic"),
             Some("version = \"0.14.9\"")

@@ -382,7 +382,7 @@ async fn progress_counts_the_inputs_rows_from_the_start() {
         .unwrap();
     write_prompts(&input, (4..7).map(prompt));
     let rows = |job: &BatchPredictionJob| {
-        let stats = job.completion_stats.clone().expect("counts");
+        let stats = job.completion_stats.expect("counts");
         stats.successful_count + stats.failed_count + stats.incomplete_count
     };
     let create = || {

@@ -82,7 +82,7 @@ fn answers<R: std::io::BufRead>(
         AnswerFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out::stdout());
             csv.write_record(["line", "prompt", "answer", "error"])?;
-            Sink::Csv(csv)
+            Sink::Csv(Box::new(csv))
         }
         AnswerFormat::Jsonl => Sink::Jsonl(BufWriter::new(out::stdout())),
     };
@@ -128,7 +128,8 @@ fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
 
 /// Where `--answers` rows go.
 enum Sink {
-    Csv(csv::Writer<out::Stdout>),
+    // Boxed: the CSV writer is several times the JSONL one.
+    Csv(Box<csv::Writer<out::Stdout>>),
     Jsonl(BufWriter<out::Stdout>),
 }
 
