@@ -15,6 +15,7 @@ use tonic::transport::{Certificate, ClientTlsConfig};
 
 use crate::Error;
 use crate::env::{self, LOCATION_VAR};
+use crate::error::{Audience, Remedy};
 
 /// Which certificate authorities a TLS connection trusts (besides any [`Endpoint::with_ca_pem`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -165,6 +166,20 @@ impl Endpoint {
             return Err(Error::invalid(
                 "endpoint",
                 format!("`{url}` must be only a scheme, a host and a port; expected {expected}"),
+            ));
+        }
+        // The URI parser takes any text after the host's `:` and reads no port from one that
+        // is not a u16: the scheme's default port would then be dialled, silently.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let after_host = authority
+            .strip_prefix(uri.host().unwrap_or_default())
+            .unwrap_or(authority);
+        if let Some(port) = after_host.strip_prefix(':')
+            && !(port.bytes().all(|b| b.is_ascii_digit()) && matches!(port.parse::<u16>(), Ok(1..)))
+        {
+            return Err(Error::invalid(
+                "endpoint",
+                format!("`{url}` has the port `{port}`; a port is a number from 1 to 65535"),
             ));
         }
         Ok(Self::new(uri, None))
@@ -339,8 +354,13 @@ impl Endpoint {
         self.lazy_connect
     }
 
-    /// The tonic endpoint with every setting applied; `user_agent` names this crate.
-    pub(crate) fn to_tonic(&self, user_agent: &str) -> Result<tonic::transport::Endpoint, Error> {
+    /// The tonic endpoint with every setting applied; `user_agent` names this crate, errors are
+    /// worded for `audience`.
+    pub(crate) fn to_tonic(
+        &self,
+        user_agent: &str,
+        audience: Audience,
+    ) -> Result<tonic::transport::Endpoint, Error> {
         let mut ep = tonic::transport::Endpoint::from(self.uri.clone())
             .user_agent(user_agent.to_owned())
             .map_err(|e| Error::invalid("user_agent", e.to_string()))?
@@ -363,8 +383,9 @@ impl Endpoint {
             return Err(Error::invalid(
                 "ca_pem",
                 format!(
-                    "CA certificate #{} given with with_ca_pem holds no PEM certificate \
+                    "{} (#{}) holds no PEM certificate \
                      (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)",
+                    Remedy::CaCertificateSource.text(audience),
                     index + 1
                 ),
             ));
@@ -374,9 +395,10 @@ impl Endpoint {
                 Error::invalid(
                     "ca_pem",
                     format!(
-                        "the TLS settings were refused ({}): a CA given with with_ca_pem must be \
-                         a PEM certificate (-----BEGIN CERTIFICATE-----)",
-                        crate::error::flatten(&e)
+                        "the TLS settings were refused ({}): {} must be a PEM certificate \
+                         (-----BEGIN CERTIFICATE-----)",
+                        crate::error::flatten(&e),
+                        Remedy::CaCertificateSource.text(audience)
                     ),
                 )
             })?;
@@ -458,6 +480,10 @@ mod tests {
         assert_eq!(ep.host(), "10.0.0.5");
         assert_eq!(ep.location(), None);
         assert!(!Endpoint::custom("http://127.0.0.1:8080").unwrap().is_tls());
+        assert_eq!(
+            Endpoint::custom("https://[::1]:65535").unwrap().uri(),
+            "https://[::1]:65535"
+        );
         for bad in [
             "10.0.0.5:443",
             "ftp://host",

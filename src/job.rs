@@ -10,6 +10,8 @@ mod progress;
 mod state;
 mod uri;
 
+#[cfg(feature = "emulator")]
+pub(crate) use builder::label_problem;
 pub use builder::{BatchJobBuilder, REQUEST_ID_LABEL};
 pub use output_location::OutputLocation;
 pub use progress::Progress;

@@ -14,6 +14,10 @@ use crate::v1::BatchPredictionJob;
 
 const JOB_MESSAGE: &str = "google.cloud.aiplatform.v1.BatchPredictionJob";
 
+/// The largest REST request body [`job_from_json`] takes, in bytes (4 MiB, the message size gRPC
+/// servers accept by default; a job is a few KiB).
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
 /// A job as proto3 JSON, as the REST API returns it.
 ///
 /// ```
@@ -44,7 +48,12 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
 /// A job from a REST request body (proto3 JSON), e.g. the bodies of the batch-prediction docs.
 ///
 /// As in those docs, `inputConfig.gcsSource.uris` may be a single string rather than a list.
-/// Unknown fields are errors that name the field.
+/// Unknown fields are errors that name the field; a body longer than [`MAX_BODY_BYTES`] is an
+/// error too, and so is an integer beyond 2^53 in magnitude anywhere in it, as written: a
+/// protobuf number (`modelParameters`) would change its value, and proto3 JSON writes 64-bit
+/// integer fields as strings (`"successfulCount": "12"`), which stay exact. `modelParameters`
+/// nested deeper than decoders read ([`MAX_DEPTH`](crate::params::MAX_DEPTH)) is an error
+/// naming where.
 ///
 /// ```
 /// use vertex_batch::json::job_from_json;
@@ -59,14 +68,43 @@ pub fn job_to_json(job: &BatchPredictionJob) -> Result<Json> {
 /// # Ok::<(), vertex_batch::Error>(())
 /// ```
 pub fn job_from_json(body: &str) -> Result<BatchPredictionJob> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::invalid(
+            "request body",
+            format!(
+                "is {} bytes, longer than the limit of {}",
+                body.len(),
+                crate::error::size_text(MAX_BODY_BYTES)
+            ),
+        ));
+    }
     let mut json: Json = serde_json::from_str(body)
         .map_err(|e| Error::invalid("request body", format!("not JSON: {e}")))?;
+    if let Some(big) = crate::params::big_integer_in_text(body) {
+        return Err(big_integer(&big));
+    }
     accept_single_uri(&mut json);
     job_from_json_value(json)
 }
 
 /// Like [`job_from_json`], from a parsed JSON value (taken as it is: `uris` must be a list).
+///
+/// Integers beyond 2^53 are refused as [`job_from_json`] refuses them, but only those
+/// `serde_json` kept as integers: parsing read any beyond 64 bits as a rounded float already.
 pub fn job_from_json_value(json: Json) -> Result<BatchPredictionJob> {
+    if let Some(big) = crate::params::big_integer_in_value(&json) {
+        return Err(big_integer(&big));
+    }
+    // Deeper than a decoder reads, the job could not even be built: say where, in few words.
+    if let Some(parameters) = json.get("modelParameters")
+        && let Err(Error::InvalidInput { field, reason }) =
+            crate::params::json_to_value_at(parameters, "modelParameters")
+    {
+        return Err(Error::invalid(
+            "request body",
+            format!("at `{field}`: {reason}"),
+        ));
+    }
     let message = DynamicMessage::deserialize(job_descriptor(), json.clone()).map_err(|e| {
         let at = failing_path(&job_descriptor(), &json)
             .map(|path| format!("at `{path}`: "))
@@ -79,6 +117,19 @@ pub fn job_from_json_value(json: Json) -> Result<BatchPredictionJob> {
     message
         .transcode_to()
         .map_err(|e| Error::invalid("request body", format!("could not be decoded: {e}")))
+}
+
+/// The error for an integer beyond 2^53 in a request body, at its path (`modelParameters.seed`).
+fn big_integer(big: &crate::params::BigInteger) -> Error {
+    let path = crate::params::path_text("", &big.path);
+    Error::invalid(
+        "request body",
+        format!(
+            "at `{}`: {}",
+            path.trim_start_matches('.'),
+            crate::params::too_big_reason(&big.literal)
+        ),
+    )
 }
 
 /// The docs write `"uris": "gs://..."`; the proto field is repeated. Wrap a lone string.

@@ -85,7 +85,7 @@ pub mod storage;
 pub mod transport;
 
 pub use client::{JobClient, JobClientBuilder, JobFilter, JobPage, RetryPolicy, WaitOptions};
-pub use error::{Error, Result, TransportFailure};
+pub use error::{Audience, Error, Result, TransportFailure};
 pub use job::{BatchJobBuilder, OutputLocation, Progress, REQUEST_ID_LABEL};
 pub use names::{BatchPredictionJobName, LocationName, ModelName};
 pub use params::GenerationConfig;

@@ -6,19 +6,33 @@
 //! integers beyond 2^53 in magnitude would silently change value, so all three are errors
 //! naming the key path (e.g. `model_parameters.foo.bar[2]`), never panics.
 
+mod big_integers;
+
+pub(crate) use big_integers::BigInteger;
+
 use std::fmt::Write as _;
 
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::error::{Error, Result};
+#[cfg(feature = "json")]
+pub(crate) use big_integers::in_text as big_integer_in_text;
+pub(crate) use big_integers::in_value as big_integer_in_value;
+use big_integers::{MAX_SAFE_INTEGER, Step};
 
-/// Deepest nesting of lists and structs accepted. prost refuses to decode messages nested
-/// deeper than 100, so anything deeper could be sent but never read back.
-pub const MAX_DEPTH: usize = 100;
-
-/// Largest integer magnitude an `f64` holds exactly (2^53).
-const MAX_SAFE_INTEGER: u64 = 1 << 53;
+/// How deep a `google.protobuf.Value` may be, in protobuf message levels, counted as decoders
+/// count them: a number, string, bool or null is 1 level (its `Value`); a list is 2 levels
+/// (`Value`, `ListValue`) above its deepest item; an object 3 (`Value`, `Struct`, and the map
+/// entry holding each field) above its deepest field. So 49 lists, or 32 objects, inside one
+/// another around a number.
+///
+/// Decoders stop at 100 message levels (prost's recursion limit, and other languages' protobuf
+/// libraries have the same), and a job's `model_parameters` starts at the third level of a
+/// request (`CreateBatchPredictionJobRequest`, the job, the value) and of a List response:
+/// anything deeper than 99 here could be sent, but the service, the emulator and this client
+/// could never decode it.
+pub const MAX_DEPTH: usize = 99;
 
 /// A float model parameter: `f32` or `f64`.
 ///
@@ -272,7 +286,8 @@ impl GenerationConfig {
     /// The configuration as a JSON object with camelCase keys, as a JSONL request line's
     /// `generationConfig` wants it.
     ///
-    /// Fails on a NaN or infinite float (JSON has no such numbers), naming the key.
+    /// Fails on a NaN or infinite float (JSON has no such numbers), naming the key, and on a
+    /// parameter with an empty name.
     ///
     /// ```
     /// # use vertex_batch::params::GenerationConfig;
@@ -320,6 +335,13 @@ impl GenerationConfig {
         if let Some(mime) = &self.response_mime_type {
             map.insert("responseMimeType".to_owned(), Json::from(mime.as_str()));
         }
+        if self.extra.keys().any(|key| key.trim().is_empty()) {
+            return Err(Error::invalid(
+                "generation_config",
+                "a parameter's name is empty; parameters are named like `seed` or \
+                 `responseMimeType`",
+            ));
+        }
         map.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         Ok(Json::Object(map))
     }
@@ -346,11 +368,61 @@ impl TryFrom<&GenerationConfig> for prost_types::Value {
     }
 }
 
+/// Parses JSON text that is to become a `google.protobuf.Value` (a command-line parameter,
+/// say), as `serde_json::from_str` does but refusing, naming its path under `value`, an integer
+/// beyond 2^53 in magnitude: [`json_to_value`] refuses those that fit in 64 bits, but parsing
+/// alone would turn one beyond 64 bits into a rounded `f64` without a word.
+///
+/// ```
+/// use vertex_batch::params::json_from_str;
+///
+/// assert_eq!(json_from_str(r#"{"seed": 42}"#)?, serde_json::json!({"seed": 42}));
+/// let err = json_from_str(r#"{"seed": 18446744073709551616}"#).unwrap_err();
+/// assert!(err.to_string().starts_with("invalid value.seed: 18446744073709551616 is beyond 2^53"));
+/// assert!(json_from_str("1e300").is_ok()); // a float as written
+/// # Ok::<(), vertex_batch::Error>(())
+/// ```
+pub fn json_from_str(text: &str) -> Result<Json> {
+    let json = serde_json::from_str(text)
+        .map_err(|e| Error::invalid("value", format!("not JSON: {e}")))?;
+    match big_integers::in_text(text) {
+        Some(big) => Err(big_integer_error("value", &big)),
+        None => Ok(json),
+    }
+}
+
+/// The error for an integer beyond 2^53, at its path under `root`.
+pub(crate) fn big_integer_error(root: &str, big: &BigInteger) -> Error {
+    Error::invalid(path_text(root, &big.path), too_big_reason(&big.literal))
+}
+
+/// Why an integer beyond 2^53 is refused, and what to do instead.
+pub(crate) fn too_big_reason(literal: &str) -> String {
+    format!(
+        "{literal} is beyond 2^53 in magnitude and would change value as a protobuf number (an \
+         f64); send it as a string"
+    )
+}
+
+/// `root` and `path` as the converters name places: `value.foo.bar[2]`.
+pub(crate) fn path_text(root: &str, path: &[Step]) -> String {
+    let mut text = root.to_owned();
+    for step in path {
+        match step {
+            Step::Key(key) => push_key(&mut text, key),
+            Step::Index(i) => {
+                let _ = write!(text, "[{i}]");
+            }
+        }
+    }
+    text
+}
+
 /// Converts JSON into a `google.protobuf.Value`.
 ///
 /// Errors (naming the key path under `value`, e.g. `value.foo.bar[2]`) for an integer beyond
 /// 2^53 in magnitude, which an `f64` cannot hold exactly, and for nesting deeper than
-/// [`MAX_DEPTH`].
+/// [`MAX_DEPTH`] message levels (49 lists or 32 objects inside one another).
 ///
 /// ```
 /// use vertex_batch::params::json_to_value;
@@ -436,30 +508,74 @@ fn push_key(path: &mut String, key: &str) {
 fn too_deep(path: &str) -> Error {
     Error::invalid(
         path,
-        format!("nesting is deeper than {MAX_DEPTH} levels of lists and objects"),
+        format!(
+            "nesting is deeper than protobuf decoders read: at most {MAX_DEPTH} message levels, \
+             where a list takes 2 and an object 3 (49 lists or 32 objects inside one another)"
+        ),
     )
 }
 
-fn to_value(json: &Json, path: &mut String, depth: usize) -> Result<prost_types::Value> {
+/// Checks that a message `levels` deep has a level to itself (see [`MAX_DEPTH`]).
+fn fits(levels: usize, path: &str) -> Result<()> {
+    if levels > MAX_DEPTH {
+        return Err(too_deep(path));
+    }
+    Ok(())
+}
+
+/// Checks that `value` is no deeper than [`MAX_DEPTH`], naming the path under `root` of the
+/// first place too deep: for a value made by hand or from proto3 JSON, before it is sent.
+pub(crate) fn check_depth(value: &prost_types::Value, root: &str) -> Result<()> {
+    fn walk(value: &prost_types::Value, path: &mut String, above: usize) -> Result<()> {
+        fits(above + 1, path)?;
+        match &value.kind {
+            Some(Kind::ListValue(list)) => {
+                fits(above + 2, path)?;
+                for (i, item) in list.values.iter().enumerate() {
+                    let len = path.len();
+                    let _ = write!(path, "[{i}]");
+                    walk(item, path, above + 2)?;
+                    path.truncate(len);
+                }
+            }
+            Some(Kind::StructValue(s)) => {
+                fits(above + 2, path)?;
+                for (key, item) in &s.fields {
+                    let len = path.len();
+                    push_key(path, key);
+                    walk(item, path, above + 3)?;
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(value, &mut root.to_owned(), 0)
+}
+
+// The converters below take `above`: the message levels above the value (or struct) they
+// convert, so it sits at level `above + 1`.
+
+fn to_value(json: &Json, path: &mut String, above: usize) -> Result<prost_types::Value> {
+    fits(above + 1, path)?;
     let kind = match json {
         Json::Null => Kind::NullValue(prost_types::NullValue::NullValue.into()),
         Json::Bool(b) => Kind::BoolValue(*b),
         Json::String(s) => Kind::StringValue(s.clone()),
         Json::Number(n) => Kind::NumberValue(number_to_f64(n, path)?),
         Json::Array(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep(path));
-            }
+            fits(above + 2, path)?; // the ListValue
             let mut values = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 let _ = write!(path, "[{i}]");
-                values.push(to_value(item, path, depth + 1)?);
+                values.push(to_value(item, path, above + 2)?);
                 path.truncate(len);
             }
             Kind::ListValue(prost_types::ListValue { values })
         }
-        Json::Object(map) => Kind::StructValue(to_struct(map, path, depth)?),
+        Json::Object(map) => Kind::StructValue(to_struct(map, path, above + 1)?),
     };
     Ok(prost_types::Value { kind: Some(kind) })
 }
@@ -467,31 +583,22 @@ fn to_value(json: &Json, path: &mut String, depth: usize) -> Result<prost_types:
 fn to_struct(
     map: &Map<String, Json>,
     path: &mut String,
-    depth: usize,
+    above: usize,
 ) -> Result<prost_types::Struct> {
-    if depth >= MAX_DEPTH {
-        return Err(too_deep(path));
-    }
+    fits(above + 1, path)?;
     let mut fields = std::collections::BTreeMap::new();
     for (key, item) in map {
         let len = path.len();
         push_key(path, key);
-        fields.insert(key.clone(), to_value(item, path, depth + 1)?);
+        // Each field is a map entry, a level of its own, holding the value.
+        fields.insert(key.clone(), to_value(item, path, above + 2)?);
         path.truncate(len);
     }
     Ok(prost_types::Struct { fields })
 }
 
 fn number_to_f64(n: &Number, path: &str) -> Result<f64> {
-    let too_big = |text: String| {
-        Error::invalid(
-            path,
-            format!(
-                "{text} is beyond 2^53 in magnitude and would change value as a protobuf \
-                 number (an f64); send it as a string"
-            ),
-        )
-    };
+    let too_big = |text: String| Error::invalid(path, too_big_reason(&text));
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE_INTEGER {
             return Err(too_big(i.to_string()));
@@ -508,7 +615,8 @@ fn number_to_f64(n: &Number, path: &str) -> Result<f64> {
     }
 }
 
-fn to_json(value: &prost_types::Value, path: &mut String, depth: usize) -> Result<Json> {
+fn to_json(value: &prost_types::Value, path: &mut String, above: usize) -> Result<Json> {
+    fits(above + 1, path)?;
     Ok(match &value.kind {
         None => {
             return Err(Error::invalid(
@@ -521,35 +629,31 @@ fn to_json(value: &prost_types::Value, path: &mut String, depth: usize) -> Resul
         Some(Kind::StringValue(s)) => Json::String(s.clone()),
         Some(Kind::NumberValue(f)) => Json::Number(f64_to_number(*f, path)?),
         Some(Kind::ListValue(list)) => {
-            if depth >= MAX_DEPTH {
-                return Err(too_deep(path));
-            }
+            fits(above + 2, path)?;
             let mut items = Vec::with_capacity(list.values.len());
             for (i, item) in list.values.iter().enumerate() {
                 let len = path.len();
                 let _ = write!(path, "[{i}]");
-                items.push(to_json(item, path, depth + 1)?);
+                items.push(to_json(item, path, above + 2)?);
                 path.truncate(len);
             }
             Json::Array(items)
         }
-        Some(Kind::StructValue(s)) => Json::Object(struct_json(s, path, depth)?),
+        Some(Kind::StructValue(s)) => Json::Object(struct_json(s, path, above + 1)?),
     })
 }
 
 fn struct_json(
     value: &prost_types::Struct,
     path: &mut String,
-    depth: usize,
+    above: usize,
 ) -> Result<Map<String, Json>> {
-    if depth >= MAX_DEPTH {
-        return Err(too_deep(path));
-    }
+    fits(above + 1, path)?;
     let mut map = Map::new();
     for (key, item) in &value.fields {
         let len = path.len();
         push_key(path, key);
-        map.insert(key.clone(), to_json(item, path, depth + 1)?);
+        map.insert(key.clone(), to_json(item, path, above + 2)?);
         path.truncate(len);
     }
     Ok(map)
@@ -709,21 +813,36 @@ mod tests {
         json_to_value(&json!(1e300)).unwrap();
     }
 
-    #[test]
-    fn nesting_is_limited() {
-        let mut deep = json!(1);
-        for _ in 0..MAX_DEPTH {
-            deep = json!([deep]);
-        }
-        let value = json_to_value(&deep).unwrap();
-        assert_eq!(value_to_json(&value).unwrap(), deep);
-        let deeper = json!({ "k": deep });
-        let (field, reason) = field_and_reason(json_to_value(&deeper).unwrap_err());
-        assert!(field.starts_with("value.k[0][0]"), "{field}");
-        assert!(reason.contains("deeper than 100"), "{reason}");
+    /// `n` lists, one inside the other, around a number.
+    fn lists(n: usize) -> Json {
+        (0..n).fold(json!(1), |inner, _| json!([inner]))
+    }
 
+    /// `n` objects, one inside the other, around a number.
+    fn objects(n: usize) -> Json {
+        (0..n).fold(json!(1), |inner, _| json!({ "a": inner }))
+    }
+
+    #[test]
+    fn nesting_is_limited_as_decoders_count_message_levels() {
+        for deep in [lists(49), objects(32), json!({ "k": lists(47) })] {
+            let value = json_to_value(&deep).unwrap();
+            assert_eq!(value_to_json(&value).unwrap(), deep);
+        }
+        for (deeper, at) in [
+            (lists(50), "value[0][0]"),
+            (objects(33), "value.a.a"),
+            (json!({ "k": lists(48) }), "value.k[0][0]"),
+        ] {
+            let (field, reason) = field_and_reason(json_to_value(&deeper).unwrap_err());
+            assert!(field.starts_with(at), "{field}");
+            assert!(reason.contains("nesting is deeper than"), "{reason}");
+            assert!(reason.contains("99 message levels"), "{reason}");
+        }
+
+        // Read back, the same count.
         let mut value = number(1.0);
-        for _ in 0..=MAX_DEPTH {
+        for _ in 0..50 {
             value = prost_types::Value {
                 kind: Some(Kind::ListValue(prost_types::ListValue {
                     values: vec![value],
@@ -736,6 +855,54 @@ mod tests {
                 .to_string()
                 .contains("deeper")
         );
+    }
+
+    /// The count is the decoder's own: at the deepest nesting accepted, a Create request and
+    /// a List response decode; one level deeper (built by hand, as the converters refuse it),
+    /// they do not.
+    #[test]
+    fn what_the_converters_accept_is_what_prost_decodes() {
+        use crate::v1::{
+            BatchPredictionJob, CreateBatchPredictionJobRequest, ListBatchPredictionJobsResponse,
+        };
+        use prost::Message;
+
+        let decodes = |value: prost_types::Value| {
+            let job = BatchPredictionJob {
+                model_parameters: Some(value),
+                ..BatchPredictionJob::default()
+            };
+            let list = ListBatchPredictionJobsResponse {
+                batch_prediction_jobs: vec![job.clone()],
+                next_page_token: String::new(),
+            };
+            let create = CreateBatchPredictionJobRequest {
+                parent: "projects/p/locations/l".into(),
+                batch_prediction_job: Some(job),
+            };
+            let create_ok =
+                CreateBatchPredictionJobRequest::decode(create.encode_to_vec().as_slice()).is_ok();
+            let list_ok =
+                ListBatchPredictionJobsResponse::decode(list.encode_to_vec().as_slice()).is_ok();
+            assert_eq!(create_ok, list_ok);
+            create_ok
+        };
+        let wrap_list = |value: prost_types::Value| prost_types::Value {
+            kind: Some(Kind::ListValue(prost_types::ListValue {
+                values: vec![value],
+            })),
+        };
+        let wrap_object = |value: prost_types::Value| prost_types::Value {
+            kind: Some(Kind::StructValue(prost_types::Struct {
+                fields: [("a".to_owned(), value)].into(),
+            })),
+        };
+        let deepest = json_to_value(&lists(49)).unwrap();
+        assert!(decodes(deepest.clone()));
+        assert!(!decodes(wrap_list(deepest)));
+        let deepest = json_to_value(&objects(32)).unwrap();
+        assert!(decodes(deepest.clone()));
+        assert!(!decodes(wrap_object(deepest)));
     }
 
     #[test]

@@ -30,10 +30,10 @@ use tonic::transport::Channel;
 use tonic::transport::channel::ResponseFuture;
 use tower::Service;
 
-use crate::Error;
 use crate::auth::{Credentials, TokenCache};
 use crate::endpoint::Endpoint;
 use crate::env::Setting;
+use crate::{Audience, Error};
 
 /// The `user-agent` this crate sends (tonic appends `tonic/<version>`).
 pub const USER_AGENT: &str = concat!("vertex-batch/", env!("CARGO_PKG_VERSION"));
@@ -94,6 +94,7 @@ pub struct AuthChannel {
     fixed: Arc<FixedHeaders>,
     tokens: Option<TokenCache>,
     endpoint: Arc<Endpoint>,
+    audience: Audience,
 }
 
 /// Header values computed once per channel.
@@ -119,6 +120,7 @@ pub struct AuthChannelBuilder {
     endpoint: Option<Endpoint>,
     credentials: Credentials,
     quota_project: Option<String>,
+    audience: Audience,
 }
 
 impl AuthChannel {
@@ -135,6 +137,7 @@ impl AuthChannel {
             endpoint: None,
             credentials: Credentials::application_default(),
             quota_project: None,
+            audience: Audience::default(),
         }
     }
 
@@ -172,7 +175,7 @@ impl AuthChannel {
     /// # }
     /// ```
     pub fn error_from_status(&self, status: tonic::Status) -> Error {
-        crate::error::from_status(status, &self.endpoint)
+        crate::error::from_status(status, &self.endpoint, self.audience)
     }
 }
 
@@ -193,6 +196,13 @@ impl AuthChannelBuilder {
     /// `GOOGLE_CLOUD_QUOTA_PROJECT` (blank is unset), else none.
     pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
         self.quota_project = Some(project.into());
+        self
+    }
+
+    /// Who reads the advice in this channel's errors: a program (the default: advice names
+    /// functions) or a person at the command line (advice names `vertex-batch` flags).
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
         self
     }
 
@@ -228,14 +238,14 @@ impl AuthChannelBuilder {
             user_project,
         });
 
-        let tonic_endpoint = endpoint.to_tonic(USER_AGENT)?;
+        let tonic_endpoint = endpoint.to_tonic(USER_AGENT, self.audience)?;
         let inner = if endpoint.is_lazy_connect() {
             tonic_endpoint.connect_lazy()
         } else {
             tonic_endpoint
                 .connect()
                 .await
-                .map_err(|e| crate::error::from_transport(&endpoint, &e))?
+                .map_err(|e| crate::error::from_transport(&endpoint, &e, self.audience))?
         };
         let tokens = self.credentials.into_cache();
         if let (Some(tokens), false) = (&tokens, endpoint.is_lazy_connect()) {
@@ -246,6 +256,7 @@ impl AuthChannelBuilder {
             fixed,
             tokens,
             endpoint: Arc::new(endpoint),
+            audience: self.audience,
         })
     }
 }
@@ -355,16 +366,50 @@ mod tests {
         assert!(HeaderValue::try_from(API_CLIENT).is_ok());
     }
 
+    /// The `version = "..."` line of dependency `name` in `manifest`, written inline as in
+    /// the repository (`tonic = { version = ... }`) or as its own table, as `cargo package`
+    /// rewrites it (`[dependencies.tonic]`, then `version = ...`).
+    fn dependency_version<'a>(manifest: &'a str, name: &str) -> Option<&'a str> {
+        let mut lines = manifest.lines().map(str::trim);
+        let inline = format!("{name} = ");
+        let table = format!("[dependencies.{name}]");
+        while let Some(line) = lines.next() {
+            if line.starts_with(&inline) {
+                return Some(line);
+            }
+            if line == table {
+                return lines
+                    .take_while(|l| !l.starts_with('['))
+                    .find(|l| l.starts_with("version = "));
+            }
+        }
+        None
+    }
+
     #[test]
     fn api_client_names_the_tonic_in_cargo_toml() {
         let manifest = include_str!("../Cargo.toml");
-        let tonic = manifest
-            .lines()
-            .find(|l| l.starts_with("tonic = "))
-            .unwrap();
+        let tonic = dependency_version(manifest, "tonic").expect("tonic is a dependency");
         assert!(
             tonic.contains(concat!("version = \"", tonic_version!(), ".")),
             "{tonic}"
         );
+    }
+
+    #[test]
+    fn the_tonic_version_is_found_in_either_manifest_form() {
+        let repository = "[dependencies]\ntonic = { version = \"0.14.9\", features = [] }\n";
+        let packaged = "[dependencies.tonic-types]\nversion = \"0.1\"\n\n[dependencies.tonic]\n\
+                        features = [\"x\"]\nversion = \"0.14.9\"\n\n[dependencies.tokio]\n";
+        assert!(
+            dependency_version(repository, "tonic")
+                .unwrap()
+                .contains("0.14.9")
+        );
+        assert_eq!(
+            dependency_version(packaged, "tonic"),
+            Some("version = \"0.14.9\"")
+        );
+        assert_eq!(dependency_version("[dependencies]\n", "tonic"), None);
     }
 }

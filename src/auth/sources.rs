@@ -25,6 +25,10 @@ impl TokenSource for Static {
     }
 }
 
+/// The largest service-account key file read, in bytes (64 KiB; a key is about 2.5 KiB): a
+/// path to something else (`/dev/zero`, a disk image) is refused rather than read into memory.
+const MAX_KEY_FILE_BYTES: usize = 64 << 10;
+
 /// Where a service-account key comes from.
 enum Key {
     File(PathBuf),
@@ -79,13 +83,16 @@ impl ServiceAccount {
 
     async fn fetch(&self) -> Result<Token, Error> {
         let account = match &self.key {
-            Key::File(path) => gcp_auth::CustomServiceAccount::from_file(path).map_err(|e| {
-                self.failed(format!(
-                    "could not read the key ({}): the file must be a service account key \
-                     JSON (\"type\": \"service_account\") readable by this process",
-                    flatten(&e)
-                ))
-            })?,
+            Key::File(path) => read_key_file(path)
+                .and_then(|json| {
+                    gcp_auth::CustomServiceAccount::from_json(&json).map_err(|e| flatten(&e))
+                })
+                .map_err(|reason| {
+                    self.failed(format!(
+                        "could not read the key ({reason}): the file must be a service account \
+                         key JSON (\"type\": \"service_account\") readable by this process"
+                    ))
+                })?,
             Key::Json(json) => gcp_auth::CustomServiceAccount::from_json(json).map_err(|e| {
                 self.failed(format!(
                     "the key is not a service account key JSON ({}): it needs type, \
@@ -112,6 +119,25 @@ impl ServiceAccount {
             message,
         }
     }
+}
+
+/// The key file's text, read whole up to [`MAX_KEY_FILE_BYTES`]; or why not.
+fn read_key_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_KEY_FILE_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(|e| e.to_string())?;
+    if text.len() > MAX_KEY_FILE_BYTES {
+        return Err(format!(
+            "it is longer than the limit of {} a key file may have",
+            crate::error::size_text(MAX_KEY_FILE_BYTES)
+        ));
+    }
+    Ok(text)
 }
 
 impl TokenSource for ServiceAccount {

@@ -4,7 +4,8 @@
 //! one line per request with the echoed `request`, the `response`, a `status` (empty on success)
 //! and `processed_time`. [`BatchFileWriter`] writes the first from typed [`BatchRequest`]s,
 //! checked before anything is written; [`PredictionReader`] streams the second as typed
-//! [`Prediction`]s in constant memory, reporting a damaged line with its line number.
+//! [`Prediction`]s in constant memory, reporting a damaged line with its line number (and a
+//! line longer than [`MAX_LINE_BYTES`] with the limit, rather than reading it into memory).
 //!
 //! Nothing here touches the network: upload the input file with your usual tools (or use the
 //! emulator's local folder), and download the output directory before reading it.
@@ -57,7 +58,9 @@ pub use content::{Content, FileData, InlineData, Part};
 pub use prediction::{
     Candidate, GenerateContentResponse, Prediction, PromptFeedback, UsageMetadata,
 };
-pub use reader::PredictionReader;
+#[cfg(feature = "emulator")]
+pub(crate) use reader::{Line, read_line};
+pub use reader::{MAX_LINE_BYTES, PredictionReader};
 pub use request::BatchRequest;
 pub use summary::{FailedRow, Summary};
 pub use writer::BatchFileWriter;

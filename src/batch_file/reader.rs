@@ -1,14 +1,51 @@
 //! `PredictionReader`: predictions.jsonl files read line by line, in constant memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::prediction::Prediction;
+use crate::error::size_text;
 use crate::{Error, Result};
 
 /// How many characters of a malformed line its error shows.
 const EXCERPT_CHARS: usize = 80;
+
+/// The longest line a [`PredictionReader`] reads by default, in bytes (64 MiB): room for a
+/// request with its inline data and its answer, while a file that is not JSONL at all
+/// (`/dev/zero`, a disk image) is refused instead of read into memory until it runs out.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line, in the buffer (with its newline, if it had one).
+    Read,
+    /// The end of the input.
+    End,
+    /// A line longer than the limit: the buffer holds its first `limit + 1` bytes, and the
+    /// input is left inside it.
+    TooLong,
+}
+
+/// Reads one line into `buf` (cleared first), never holding more than `limit + 1` bytes of it.
+pub(crate) fn read_line(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Line> {
+    buf.clear();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    if input.take(cap).read_until(b'\n', buf)? == 0 {
+        return Ok(Line::End);
+    }
+    let content = buf.len() - usize::from(buf.ends_with(b"\n"));
+    Ok(if content > limit {
+        Line::TooLong
+    } else {
+        Line::Read
+    })
+}
 
 /// Reads output lines as [`Prediction`]s, one at a time, from any `BufRead`, a file, or every
 /// `predictions*.jsonl` file of a job's output directory.
@@ -16,7 +53,10 @@ const EXCERPT_CHARS: usize = 80;
 /// It is an iterator of `Result<Prediction>`. Memory stays constant however long the file: one
 /// line buffer is reused and each prediction is yours to keep or drop. Blank lines are skipped.
 /// A line that is not a prediction (not JSON, not UTF-8) is an error naming the file and the line
-/// number, never skipped silently; reading may go on after it. An I/O error ends the iteration.
+/// number, never skipped silently; reading may go on after it. A line longer than
+/// [`MAX_LINE_BYTES`] (or the limit set with [`with_max_line_bytes`](Self::with_max_line_bytes))
+/// is an error naming the file, the line and the limit, and ends the iteration, as an I/O
+/// error does.
 ///
 /// After each item, [`line_number`](Self::line_number) and [`path`](Self::path) say where it
 /// came from.
@@ -49,8 +89,9 @@ const EXCERPT_CHARS: usize = 80;
 pub struct PredictionReader<R> {
     input: R,
     path: Option<PathBuf>,
-    line: String,
+    line: Vec<u8>,
     line_number: u64,
+    max_line_bytes: usize,
     /// The files still to read, for a reader over a directory.
     next_files: std::vec::IntoIter<PathBuf>,
     /// Opens the next file; set only by `open_dir`, where `R` is a buffered file.
@@ -71,12 +112,29 @@ impl<R: BufRead> PredictionReader<R> {
         PredictionReader {
             input,
             path: None,
-            line: String::new(),
+            line: Vec::new(),
             line_number: 0,
+            max_line_bytes: MAX_LINE_BYTES,
             next_files: Vec::new().into_iter(),
             open_next: None,
             done: false,
         }
+    }
+
+    /// The longest line to read, in bytes (default [`MAX_LINE_BYTES`]): a longer one is an
+    /// error that ends the iteration, rather than memory used up.
+    ///
+    /// ```
+    /// use vertex_batch::batch_file::PredictionReader;
+    ///
+    /// let mut reader = PredictionReader::new(&b"{\"status\": \"a long line\"}\n"[..]).with_max_line_bytes(10);
+    /// let err = reader.next().unwrap().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid line 1: is longer than the limit of 10 bytes a line may have");
+    /// assert!(reader.next().is_none());
+    /// ```
+    pub fn with_max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
     }
 
     /// The line number (from 1) of the last line read, in the file being read.
@@ -116,9 +174,9 @@ impl<R: BufRead> PredictionReader<R> {
         let (Some(open), Some(path)) = (self.open_next, self.next_files.next()) else {
             return Ok(false);
         };
-        self.input = open(&path).map_err(|source| Error::Io {
+        self.input = open(&path).map_err(|error| Error::Io {
             path: Some(path.clone()),
-            source,
+            error,
         })?;
         self.path = Some(path);
         self.line_number = 0;
@@ -144,11 +202,10 @@ impl PredictionReader<BufReader<File>> {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut reader =
-            PredictionReader::new(open_buffered(path).map_err(|source| Error::Io {
-                path: Some(path.to_path_buf()),
-                source,
-            })?);
+        let mut reader = PredictionReader::new(open_buffered(path).map_err(|error| Error::Io {
+            path: Some(path.to_path_buf()),
+            error,
+        })?);
         reader.path = Some(path.to_path_buf());
         Ok(reader)
     }
@@ -174,9 +231,9 @@ impl PredictionReader<BufReader<File>> {
     /// ```
     pub fn open_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let dir_error = |source| Error::Io {
+        let dir_error = |error| Error::Io {
             path: Some(dir.to_path_buf()),
-            source,
+            error,
         };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(dir_error)? {
@@ -213,9 +270,8 @@ impl<R: BufRead> Iterator for PredictionReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            self.line.clear();
-            match self.input.read_line(&mut self.line) {
-                Ok(0) => match self.open_next_file() {
+            match read_line(&mut self.input, &mut self.line, self.max_line_bytes) {
+                Ok(Line::End) => match self.open_next_file() {
                     Ok(true) => {}
                     Ok(false) => self.done = true,
                     Err(err) => {
@@ -223,9 +279,21 @@ impl<R: BufRead> Iterator for PredictionReader<R> {
                         return Some(Err(err));
                     }
                 },
-                Ok(_) => {
+                Ok(Line::TooLong) => {
                     self.line_number += 1;
-                    let line = self.line.trim();
+                    self.done = true;
+                    return Some(Err(self.line_error(format!(
+                        "is longer than the limit of {} a line may have",
+                        size_text(self.max_line_bytes)
+                    ))));
+                }
+                Ok(Line::Read) => {
+                    self.line_number += 1;
+                    // The whole line was read: reading may go on after a bad one.
+                    let Ok(line) = std::str::from_utf8(&self.line) else {
+                        return Some(Err(self.line_error("is not UTF-8 text".into())));
+                    };
+                    let line = line.trim();
                     if line.is_empty() {
                         continue;
                     }
@@ -236,17 +304,12 @@ impl<R: BufRead> Iterator for PredictionReader<R> {
                         ))
                     }));
                 }
-                // read_line consumed the line up to its newline: reading may go on after it.
-                Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                    self.line_number += 1;
-                    return Some(Err(self.line_error("is not UTF-8 text".into())));
-                }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
+                Err(error) => {
                     self.done = true;
                     return Some(Err(Error::Io {
                         path: self.path.clone(),
-                        source,
+                        error,
                     }));
                 }
             }

@@ -245,7 +245,17 @@ impl BatchRequest {
             ));
         }
         let generation_config = match &self.generation_config {
-            Some(config) if !config.is_empty() => Some(config.to_json().map_err(in_request)?),
+            Some(config) if !config.is_empty() => {
+                let json = config.to_json().map_err(in_request)?;
+                // The generation parameters' promise, in a line as in a job.
+                if let Some(big) = crate::params::big_integer_in_value(&json) {
+                    return Err(crate::params::big_integer_error(
+                        "request.generationConfig",
+                        &big,
+                    ));
+                }
+                Some(json)
+            }
             _ => None,
         };
         Ok(Line {

@@ -9,6 +9,9 @@ use crate::Result;
 /// Counts of a predictions file (or directory): rows, successes, failures with their line and
 /// status, and tokens.
 ///
+/// Token totals saturate: sums that would pass `u64::MAX` (only a damaged or hostile file has
+/// such counts) stay at `u64::MAX` rather than wrapping round to a small, plausible number.
+///
 /// ```
 /// use vertex_batch::batch_file::{PredictionReader, Summary};
 ///
@@ -34,11 +37,11 @@ pub struct Summary {
     pub failed: u64,
     /// Where each failed row is, and its status, in file order.
     pub failed_rows: Vec<FailedRow>,
-    /// Prompt tokens over all rows.
+    /// Prompt tokens over all rows (saturating at `u64::MAX`).
     pub prompt_tokens: u64,
-    /// Answer tokens over all rows.
+    /// Answer tokens over all rows (saturating at `u64::MAX`).
     pub candidates_tokens: u64,
-    /// Billed tokens over all rows.
+    /// Billed tokens over all rows (saturating at `u64::MAX`).
     pub total_tokens: u64,
 }
 
@@ -79,9 +82,10 @@ impl Summary {
             let row = row?;
             summary.total += 1;
             if let Some(usage) = row.usage() {
-                summary.prompt_tokens += usage.prompt_token_count;
-                summary.candidates_tokens += usage.candidates_token_count;
-                summary.total_tokens += usage.total_token_count;
+                let add = |sum: &mut u64, count: u64| *sum = sum.saturating_add(count);
+                add(&mut summary.prompt_tokens, usage.prompt_token_count);
+                add(&mut summary.candidates_tokens, usage.candidates_token_count);
+                add(&mut summary.total_tokens, usage.total_token_count);
             }
             match row.error() {
                 None => summary.succeeded += 1,

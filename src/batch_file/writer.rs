@@ -85,9 +85,9 @@ impl<W: Write> BatchFileWriter<W> {
         serde_json::to_writer(&mut self.line, &line)
             .map_err(|err| at_line(Error::invalid("request", err.to_string())))?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line).map_err(|source| Error::Io {
+        self.out.write_all(&self.line).map_err(|error| Error::Io {
             path: self.path.clone(),
-            source,
+            error,
         })?;
         self.count += 1;
         Ok(())
@@ -117,9 +117,9 @@ impl<W: Write> BatchFileWriter<W> {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn finish(mut self) -> Result<W> {
-        self.out.flush().map_err(|source| Error::Io {
+        self.out.flush().map_err(|error| Error::Io {
             path: self.path.take(),
-            source,
+            error,
         })?;
         Ok(self.out)
     }
@@ -144,9 +144,9 @@ impl BatchFileWriter<BufWriter<File>> {
     /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = File::create(path).map_err(|source| Error::Io {
+        let file = File::create(path).map_err(|error| Error::Io {
             path: Some(path.to_path_buf()),
-            source,
+            error,
         })?;
         let mut writer = BatchFileWriter::new(BufWriter::new(file));
         writer.path = Some(path.to_path_buf());

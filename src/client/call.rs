@@ -190,8 +190,18 @@ impl JobClient {
         let started = Instant::now();
         let outcome = send(request).instrument(span.clone()).await;
         let code = outcome.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        let duration_ms = started.elapsed().as_millis() as u64;
         span.record("code", tracing::field::debug(code));
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        span.record("duration_ms", duration_ms);
+        // The same as an event, for logs that print events only (`vertex-batch -v`).
+        tracing::debug!(
+            method = rpc.method,
+            resource = %rpc.routing.resource(),
+            attempt,
+            ?code,
+            duration_ms,
+            "call"
+        );
         outcome.map(tonic::Response::into_inner)
     }
 

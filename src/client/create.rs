@@ -45,8 +45,13 @@ impl JobClient {
     }
 
     /// Creates a job from a `BatchPredictionJob` you built yourself (e.g. from a REST request
-    /// body), exactly once like [`JobClient::create`]. The service validates it.
+    /// body), exactly once like [`JobClient::create`]. The service validates it; this client
+    /// checks only that it can be decoded: `model_parameters` nested deeper than
+    /// [`MAX_DEPTH`](crate::params::MAX_DEPTH) is an error naming where, before any call.
     pub async fn create_job(&self, mut job: BatchPredictionJob) -> Result<BatchPredictionJob> {
+        if let Some(parameters) = &job.model_parameters {
+            crate::params::check_depth(parameters, "model_parameters")?;
+        }
         let request_id = match job.labels.get(REQUEST_ID_LABEL) {
             Some(id) => id.clone(),
             None => {

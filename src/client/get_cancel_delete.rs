@@ -122,6 +122,7 @@ impl JobClient {
             &schedule,
             Some(first.clone()),
             |op| op.done,
+            |op| if op.done { "done" } else { "not done" }.to_owned(),
             poll,
             timed_out,
         );

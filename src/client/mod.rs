@@ -26,6 +26,7 @@ mod wait;
 
 use std::sync::Arc;
 
+use crate::Audience;
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::env::Setting;
@@ -192,6 +193,7 @@ pub struct JobClientBuilder {
     quota_project: Option<String>,
     retry: Option<RetryPolicy>,
     wait: Option<WaitOptions>,
+    audience: Audience,
 }
 
 impl JobClientBuilder {
@@ -242,6 +244,14 @@ impl JobClientBuilder {
         self
     }
 
+    /// Who reads the advice in this client's errors: a program (the default: advice names
+    /// functions such as `Endpoint::with_ca_pem`) or a person at the command line (advice
+    /// names `vertex-batch` flags such as `--ca-cert`).
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
+        self
+    }
+
     /// Checks the settings, then opens the authenticated channel (at once, unless the endpoint
     /// connects lazily). A malformed setting read from a variable is an error naming the
     /// variable.
@@ -257,6 +267,7 @@ impl JobClientBuilder {
             None => Endpoint::for_location(location.location())?,
         };
         let mut connection = AuthChannel::builder()
+            .with_audience(self.audience)
             .with_endpoint(endpoint)
             .with_credentials(
                 self.credentials

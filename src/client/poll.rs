@@ -86,6 +86,18 @@ impl WaitOptions {
         self
     }
 
+    /// The largest interval between polls.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::WaitOptions;
+    ///
+    /// assert_eq!(WaitOptions::default().max_interval(), Duration::from_secs(30));
+    /// ```
+    pub fn max_interval(&self) -> Duration {
+        self.max_interval
+    }
+
     /// The overall timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
@@ -112,12 +124,14 @@ impl WaitOptions {
 /// yield it, ends at once if it is done, and otherwise waits an interval before the first poll.
 /// Without it, the first poll is at once. `timed_out` makes the error for a timeout from the
 /// last answer, if any, and the time spent. `resource` (the job's or the operation's name) is
-/// for the log of a skipped poll.
+/// for the log, where each poll is a debug event with its number, the time since the start
+/// and the answer as `describe` says it (and a skipped poll a warning).
 pub(crate) fn poll_until_done<T, P, Fut, E>(
     resource: String,
     options: &WaitOptions,
     first: Option<T>,
     is_done: fn(&T) -> bool,
+    describe: fn(&T) -> String,
     poll: P,
     timed_out: E,
 ) -> impl Stream<Item = Result<T>> + Send + use<T, P, Fut, E>
@@ -133,6 +147,8 @@ where
         poll: P,
         timed_out: E,
         is_done: fn(&T) -> bool,
+        describe: fn(&T) -> String,
+        polls: u64,
         intervals: Box<dyn Iterator<Item = Duration> + Send>,
         started: Instant,
         deadline: Option<Instant>,
@@ -148,6 +164,8 @@ where
         poll,
         timed_out,
         is_done,
+        describe,
+        polls: 0,
         intervals: Box::new(options.intervals()),
         started,
         deadline: options.timeout.and_then(|t| started.checked_add(t)),
@@ -173,13 +191,21 @@ where
                 }
             }
             polling.wait_first = true;
+            polling.polls += 1;
             match (polling.poll)().await {
                 Ok(answer) => {
+                    tracing::debug!(
+                        resource = %polling.resource,
+                        poll = polling.polls,
+                        elapsed_ms = polling.started.elapsed().as_millis() as u64,
+                        answer = %(polling.describe)(&answer),
+                        "poll"
+                    );
                     polling.last = Some(answer.clone());
                     return Ok(Some((answer, polling)));
                 }
                 Err(error) if poll_again_after(&error) => {
-                    tracing::warn!(resource = %polling.resource, %error, "poll failed; polling again");
+                    tracing::warn!(resource = %polling.resource, poll = polling.polls, %error, "poll failed; polling again");
                 }
                 Err(error) => return Err(error),
             }

@@ -115,6 +115,7 @@ impl JobClient {
             &options,
             None,
             |job| job.has_ended(),
+            |job| format!("{} ({})", job.state().short_name(), job.progress()),
             poll,
             timed_out,
         );

@@ -1,10 +1,20 @@
 //! The List filter, after AIP-160 as the service applies it: `state`, `display_name` and
 //! `labels.KEY` compared with `=`, `!=` or `:` (with `*` wildcards, `labels.KEY:*` for
-//! existence), combined with AND, OR, NOT and parentheses. As in AIP-160, OR binds tighter
-//! than AND: `a AND b OR c` is `a AND (b OR c)`.
+//! existence); `model_display_name` with `=` or `!=`; `create_time` with `=`, `!=`, `<`, `<=`,
+//! `>` or `>=` and an RFC 3339 time in quotes (`create_time>"2026-01-01T00:00:00Z"`). They
+//! combine with AND, OR, NOT and parentheses. As in AIP-160, OR binds tighter than AND:
+//! `a AND b OR c` is `a AND (b OR c)`.
+//!
+//! A job's model display name is, on the emulator, its model's id: `gemini-2.0-flash-001` for
+//! `publishers/google/models/gemini-2.0-flash-001`, `123` for a tuned
+//! `projects/p/locations/l/models/123@2` (the emulator has no Model resources to name).
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
+use prost_types::Timestamp;
+
+use super::validate::model_id;
 use crate::v1::JobState;
 
 /// What a filter looks at in one job.
@@ -12,12 +22,16 @@ pub(crate) struct Subject<'a> {
     pub(crate) state: JobState,
     pub(crate) display_name: &'a str,
     pub(crate) labels: &'a HashMap<String, String>,
+    /// The job's `model`, whose id stands for the model's display name.
+    pub(crate) model: &'a str,
+    pub(crate) create_time: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Field {
     State,
     DisplayName,
+    ModelDisplayName,
     Label(String),
 }
 
@@ -26,6 +40,10 @@ pub(crate) enum Op {
     Eq,
     Ne,
     Has,
+    Lt,
+    Le,
+    Gt,
+    Ge,
 }
 
 /// A parsed filter.
@@ -35,16 +53,23 @@ pub(crate) enum Filter {
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
-    Compare { field: Field, op: Op, value: String },
+    Compare {
+        field: Field,
+        op: Op,
+        value: String,
+    },
+    /// `create_time` against a time.
+    Created {
+        op: Op,
+        time: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Word(String),
     Text(String),
-    Eq,
-    Ne,
-    Has,
+    Op(Op),
     Open,
     Close,
 }
@@ -59,18 +84,28 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             }
             '=' => {
                 chars.next();
-                out.push(Token::Eq);
+                out.push(Token::Op(Op::Eq));
             }
             '!' => {
                 chars.next();
                 if chars.next() != Some('=') {
                     return Err("`!` must be followed by `=`".into());
                 }
-                out.push(Token::Ne);
+                out.push(Token::Op(Op::Ne));
             }
             ':' => {
                 chars.next();
-                out.push(Token::Has);
+                out.push(Token::Op(Op::Has));
+            }
+            '<' | '>' => {
+                chars.next();
+                let or_equal = chars.next_if_eq(&'=').is_some();
+                out.push(Token::Op(match (c, or_equal) {
+                    ('<', false) => Op::Lt,
+                    ('<', true) => Op::Le,
+                    ('>', false) => Op::Gt,
+                    _ => Op::Ge,
+                }));
             }
             '(' => {
                 chars.next();
@@ -96,7 +131,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() || "=!:()\"".contains(c) {
+                    if c.is_whitespace() || "=!:<>()\"".contains(c) {
                         break;
                     }
                     word.push(c);
@@ -187,27 +222,41 @@ impl Parser {
     }
 
     fn restriction(&mut self, name: &str) -> Result<Filter, String> {
-        let field = match name {
-            "state" => Field::State,
-            "display_name" => Field::DisplayName,
+        let (field, ops): (Option<Field>, &[(Op, &str)]) = match name {
+            "state" => (Some(Field::State), &TEXT_OPS),
+            "display_name" => (Some(Field::DisplayName), &TEXT_OPS),
+            "model_display_name" => (Some(Field::ModelDisplayName), &TEXT_OPS[..2]),
+            "create_time" => (None, &TIME_OPS),
             _ => match name.strip_prefix("labels.") {
-                Some(key) if !key.is_empty() => Field::Label(key.to_string()),
+                Some(key) if !key.is_empty() => (Some(Field::Label(key.to_string())), &TEXT_OPS),
                 _ => {
                     return Err(format!(
-                        "`{name}` cannot be filtered on: use state, display_name or labels.KEY"
+                        "`{name}` cannot be filtered on: use state, display_name, \
+                         model_display_name, create_time or labels.KEY"
                     ));
                 }
             },
         };
+        let listed = || {
+            let names: Vec<String> = ops.iter().map(|(_, text)| format!("`{text}`")).collect();
+            names.join(", ")
+        };
         let op = match self.next() {
-            Some(Token::Eq) => Op::Eq,
-            Some(Token::Ne) => Op::Ne,
-            Some(Token::Has) => Op::Has,
-            _ => return Err(format!("`{name}` must be followed by `=`, `!=` or `:`")),
+            Some(Token::Op(op)) if ops.iter().any(|(allowed, _)| *allowed == op) => op,
+            _ => return Err(format!("`{name}` must be followed by one of {}", listed())),
         };
         let value = match self.next() {
             Some(Token::Word(v) | Token::Text(v)) => v,
             _ => return Err(format!("`{name}` is compared with nothing: give a value")),
+        };
+        let Some(field) = field else {
+            let time = Timestamp::from_str(&value).map_err(|_| {
+                format!(
+                    "`{value}` is not a time: create_time is compared with an RFC 3339 time in \
+                     quotes, e.g. create_time>\"2026-01-01T00:00:00Z\""
+                )
+            })?;
+            return Ok(Filter::Created { op, time });
         };
         if field == Field::State {
             let normalized = if value.starts_with("JOB_STATE_") {
@@ -229,6 +278,19 @@ impl Parser {
         Ok(Filter::Compare { field, op, value })
     }
 }
+
+/// The operators text fields take (`model_display_name` the first two only).
+const TEXT_OPS: [(Op, &str); 3] = [(Op::Eq, "="), (Op::Ne, "!="), (Op::Has, ":")];
+
+/// The operators `create_time` takes.
+const TIME_OPS: [(Op, &str); 6] = [
+    (Op::Eq, "="),
+    (Op::Ne, "!="),
+    (Op::Lt, "<"),
+    (Op::Le, "<="),
+    (Op::Gt, ">"),
+    (Op::Ge, ">="),
+];
 
 impl Filter {
     /// Parses `text`; an empty filter matches everything.
@@ -253,10 +315,23 @@ impl Filter {
             Filter::And(a, b) => a.matches(job) && b.matches(job),
             Filter::Or(a, b) => a.matches(job) || b.matches(job),
             Filter::Not(a) => !a.matches(job),
+            Filter::Created { op, time } => {
+                let order = (job.create_time.seconds, job.create_time.nanos)
+                    .cmp(&(time.seconds, time.nanos));
+                match op {
+                    Op::Eq => order.is_eq(),
+                    Op::Ne => order.is_ne(),
+                    Op::Lt => order.is_lt(),
+                    Op::Le => order.is_le(),
+                    Op::Gt => order.is_gt(),
+                    Op::Ge | Op::Has => order.is_ge(),
+                }
+            }
             Filter::Compare { field, op, value } => {
                 let actual = match field {
                     Field::State => Some(job.state.as_str_name()),
                     Field::DisplayName => Some(job.display_name),
+                    Field::ModelDisplayName => Some(model_id(job.model)),
                     Field::Label(key) => job.labels.get(key).map(String::as_str),
                 };
                 match (op, actual) {
@@ -265,7 +340,8 @@ impl Filter {
                     // A missing label is "not equal" to any value.
                     (Op::Ne, None) => true,
                     (Op::Has, Some(actual)) => wildcard(value, actual),
-                    (Op::Eq | Op::Has, None) => false,
+                    // Text fields take no ordering (the parser refuses one).
+                    _ => false,
                 }
             }
         }

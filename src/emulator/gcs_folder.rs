@@ -12,7 +12,7 @@
 //! line in constant memory, but the call that first sees the job ended does the work while the
 //! emulator's job table is locked, so other calls wait for it: fine for test-sized inputs.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -22,6 +22,8 @@ use super::echo;
 use super::lifecycle::status;
 use super::row_faults::{RowFate, RowFaults};
 use super::storage::{ObjectStore, StoreError};
+use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
+use crate::error::size_text;
 use crate::proto::google::rpc;
 use crate::v1::batch_prediction_job::OutputInfo;
 use crate::v1::batch_prediction_job::input_config::Source;
@@ -299,7 +301,7 @@ impl FolderJob {
             None => None,
         };
 
-        let model_version = model_version(&job.model);
+        let model_version = super::validate::model_id(&job.model);
         let processed_time = echo::processed_time(ended);
         let create_time = prost_types::Timestamp::from(ended).to_string();
         let (mut successful, mut failed, mut incomplete) = (0, 0, 0);
@@ -316,14 +318,15 @@ impl FolderJob {
                 .store
                 .reader(bucket, name)
                 .map_err(|err| read_failed(err.message))?;
+            let mut line_number = 0;
             loop {
-                line.clear();
-                if reader
-                    .read_until(b'\n', &mut line)
+                line_number += 1;
+                match read_line(&mut reader, &mut line, MAX_LINE_BYTES)
                     .map_err(|err| read_failed(err.to_string()))?
-                    == 0
                 {
-                    break;
+                    Line::End => break,
+                    Line::TooLong => return Err(too_long(uri, line_number)),
+                    Line::Read => {}
                 }
                 let trimmed = line.trim_ascii();
                 if trimmed.is_empty() {
@@ -399,6 +402,35 @@ impl FolderJob {
     }
 }
 
+/// How many requests `job`'s input holds (its non-blank lines), so that progress counts them
+/// from the start; 0 when the input cannot be read (the job will fail when it ends, saying
+/// why). `None` for a job that does not read the store.
+pub(crate) fn input_rows(store: &ObjectStore, job: &BatchPredictionJob) -> Option<i64> {
+    if !reads_store(store, job) {
+        return None;
+    }
+    let input = job.input_config.as_ref()?;
+    let Some(Source::GcsSource(gcs)) = &input.source else {
+        return None;
+    };
+    if input.instances_format != "jsonl" {
+        return Some(0);
+    }
+    let count = |uri: &String| -> Option<i64> {
+        let (bucket, name) = split(uri).ok()?;
+        let mut reader = store.reader(bucket, name).ok()?;
+        let (mut line, mut rows) = (Vec::new(), 0);
+        loop {
+            match read_line(&mut reader, &mut line, MAX_LINE_BYTES).ok()? {
+                Line::End => return Some(rows),
+                Line::TooLong => return None,
+                Line::Read => rows += i64::from(!line.trim_ascii().is_empty()),
+            }
+        }
+    };
+    Some(gcs.uris.iter().map(count).sum::<Option<i64>>().unwrap_or(0))
+}
+
 /// Whether `job` reads the store: its input is `gs://`, and with objects in memory, its first
 /// input's bucket exists there.
 fn reads_store(store: &ObjectStore, job: &BatchPredictionJob) -> bool {
@@ -434,18 +466,23 @@ fn response_id(seq: u64, row: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A line no request fits in: the job fails rather than read it into memory.
+fn too_long(uri: &str, line_number: u64) -> rpc::Status {
+    status(
+        tonic::Code::InvalidArgument,
+        &format!(
+            "line {line_number} of the input file {uri} is longer than the limit of {} a \
+             line may have",
+            size_text(MAX_LINE_BYTES)
+        ),
+    )
+}
+
 fn write_failed(uri: &str, err: &io::Error) -> rpc::Status {
     status(
         tonic::Code::Internal,
         &format!("could not write {uri} in the emulator's local gs:// folder: {err}"),
     )
-}
-
-/// The model id a response names: `publishers/google/models/gemini-2.0-flash-001@1` ->
-/// `gemini-2.0-flash-001`.
-fn model_version(model: &str) -> &str {
-    let last = model.rsplit('/').next().unwrap_or(model);
-    last.split('@').next().unwrap_or(last)
 }
 
 #[cfg(test)]
@@ -472,14 +509,5 @@ mod tests {
         ] {
             assert!(folder.local_path(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_model_version_is_the_model_id() {
-        assert_eq!(
-            model_version("publishers/google/models/gemini-2.0-flash-001"),
-            "gemini-2.0-flash-001"
-        );
-        assert_eq!(model_version("projects/p/locations/l/models/123@2"), "123");
     }
 }

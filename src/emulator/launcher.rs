@@ -193,9 +193,9 @@ struct Files {
 
 impl Files {
     fn write(emulator: &Emulator, dir: &Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
             path: Some(dir.to_owned()),
-            source,
+            error,
         })?;
         let key = dir.join("key.json");
         write_private(&key, &emulator.service_account_key().json)?;
@@ -228,7 +228,7 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     line(
         "tokens",
         &if args.require_auth {
-            "required (--require-auth)"
+            "required (--require-auth): the key file below gets them (--credentials)"
         } else {
             "accepted, not required"
         },
@@ -279,7 +279,7 @@ fn print_banner(banner: &str) {
 #[cfg(unix)]
 fn listen_for_stop() -> Result<impl Future<Output = ()>, Error> {
     use tokio::signal::unix::{SignalKind, signal};
-    let listen_failed = |source| Error::Io { path: None, source };
+    let listen_failed = |error| Error::Io { path: None, error };
     let mut interrupt = signal(SignalKind::interrupt()).map_err(listen_failed)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(listen_failed)?;
     Ok(async move {
@@ -304,9 +304,9 @@ fn listen_for_stop() -> Result<impl Future<Output = ()>, Error> {
 /// Writes a file only its owner can read: the key is a throwaway, but a private key all the same.
 fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     use std::io::Write as _;
-    let io = |source| Error::Io {
+    let io = |error| Error::Io {
         path: Some(path.to_owned()),
-        source,
+        error,
     };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

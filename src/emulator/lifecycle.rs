@@ -12,7 +12,8 @@ use crate::v1::batch_prediction_job::output_config::Destination;
 use crate::v1::batch_prediction_job::output_info::OutputLocation;
 use crate::v1::{BatchPredictionJob, CompletionStats, JobState};
 
-/// How many rows every emulated job has: completion_stats count them.
+/// How many rows a job has when the emulator has no files to count them in (no local gs://
+/// folder, or a BigQuery input): completion_stats count them.
 pub(crate) const ROWS_PER_JOB: i64 = 100;
 
 /// How long each phase of a job lasts, fixed when the job is created.
@@ -34,6 +35,9 @@ pub(crate) struct StoredJob {
     pub(crate) cancel_requested: Option<SystemTime>,
     /// With a local gs:// folder: the job's files, read and written once it is seen ended.
     pub(crate) folder: Option<FolderJob>,
+    /// The rows completion_stats count from the start: the input's requests when the folder
+    /// holds them, else [`ROWS_PER_JOB`].
+    pub(crate) rows: i64,
 }
 
 /// Where a job is in its life at one instant.
@@ -139,7 +143,7 @@ impl StoredJob {
                 let done = started.map_or(0, |s| self.progress(s, ended).successful_count);
                 job.completion_stats = Some(CompletionStats {
                     successful_count: done,
-                    incomplete_count: ROWS_PER_JOB - done,
+                    incomplete_count: self.rows - done,
                     ..CompletionStats::default()
                 });
                 (started, ended)
@@ -168,10 +172,10 @@ impl StoredJob {
         } else {
             1.0
         };
-        let done = (ROWS_PER_JOB as f64 * fraction).floor() as i64;
+        let done = (self.rows as f64 * fraction).floor() as i64;
         CompletionStats {
             successful_count: done,
-            incomplete_count: ROWS_PER_JOB - done,
+            incomplete_count: self.rows - done,
             ..CompletionStats::default()
         }
     }
@@ -197,25 +201,31 @@ impl StoredJob {
             outcome.apply(job, self.output_info());
             return;
         }
+        let rows = self.rows;
         let (successful_count, failed_count, incomplete_count) = match &self.outcome {
-            Outcome::Succeeded => (ROWS_PER_JOB, 0, 0),
+            Outcome::Succeeded => (rows, 0, 0),
             Outcome::Failed { message } => {
                 job.error = Some(status(tonic::Code::Internal, message));
-                (0, ROWS_PER_JOB, 0)
+                (0, rows, 0)
             }
             Outcome::PartiallySucceeded => {
+                // A tenth of the rows, and at least one.
+                let failed = (rows / 10).max(1).min(rows);
                 job.partial_failures = vec![status(
                     tonic::Code::InvalidArgument,
-                    "10 rows failed: their requests were malformed (see the status column of the output)",
+                    &format!(
+                        "{failed} rows failed: their requests were malformed (see the status \
+                         column of the output)"
+                    ),
                 )];
-                (ROWS_PER_JOB - ROWS_PER_JOB / 10, ROWS_PER_JOB / 10, 0)
+                (rows - failed, failed, 0)
             }
             Outcome::Expired => {
                 job.error = Some(status(
                     tonic::Code::DeadlineExceeded,
                     "the job expired before it could run to the end",
                 ));
-                (0, 0, ROWS_PER_JOB)
+                (0, 0, rows)
             }
         };
         job.completion_stats = Some(CompletionStats {

@@ -12,7 +12,7 @@ use tonic_types::FieldViolation;
 use super::clock::lock;
 use super::filter::{Filter, Subject};
 use super::gcs_folder::FolderJob;
-use super::lifecycle::StoredJob;
+use super::lifecycle::{ROWS_PER_JOB, StoredJob};
 use super::operations::DeleteOperation;
 use super::outcome::{OUTCOME_LABEL, Outcome};
 use super::server::Config;
@@ -124,6 +124,9 @@ impl JobService for JobServiceImpl {
             .split_once('@')
             .map_or("1", |(_, version)| version)
             .to_string();
+        // Counted before the job table is locked: reading files takes a while.
+        let rows =
+            super::gcs_folder::input_rows(&self.config.store, &submitted).unwrap_or(ROWS_PER_JOB);
         let mut jobs = lock(&self.state.inner.jobs);
         let (seq, id) = jobs.next_id();
         // Output-only fields a client sent are ignored, as the service does.
@@ -155,6 +158,7 @@ impl JobService for JobServiceImpl {
             outcome,
             cancel_requested: None,
             folder: Some(folder),
+            rows,
         };
         let answer = stored.render(now);
         jobs.insert(seq, stored);
@@ -211,6 +215,8 @@ impl JobService for JobServiceImpl {
                     state: job.state(now),
                     display_name: &job.created_as.display_name,
                     labels: &job.created_as.labels,
+                    model: &job.created_as.model,
+                    create_time: job.created.into(),
                 })
             });
         let page: Vec<(u64, BatchPredictionJob)> = matching

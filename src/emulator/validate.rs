@@ -177,6 +177,14 @@ fn model(model: &str, served: &str) -> Result<(), String> {
     }
 }
 
+/// A model's id, without its version: `publishers/google/models/gemini-2.0-flash-001@1` ->
+/// `gemini-2.0-flash-001`, `projects/p/locations/l/models/123@2` -> `123`. What responses name
+/// as their model version, and what the List filter takes for the model's display name.
+pub(crate) fn model_id(model: &str) -> &str {
+    let last = model.rsplit('/').next().unwrap_or(model);
+    last.split('@').next().unwrap_or(last)
+}
+
 fn same_location(location: &str, served: &str) -> Result<(), String> {
     if location == served {
         Ok(())
@@ -315,7 +323,8 @@ fn is_bq_uri(uri: &str, min_parts: usize, max_parts: usize) -> bool {
 }
 
 /// Labels: at most 64; keys 1 to 63 characters, starting with a lower-case letter, of
-/// lower-case letters, digits, `_` and `-`; values up to 63 of the same characters.
+/// lower-case letters (international ones too), digits, `_` and `-`; values up to 63 of the
+/// same characters. The client's own rules, so the two agree.
 fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
     const FIELD: &str = "batch_prediction_job.labels";
     if job.labels.len() > 64 {
@@ -324,30 +333,31 @@ fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
             format!("{} labels: at most 64 are allowed", job.labels.len()),
         ));
     }
-    let allowed = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    };
     let mut keys: Vec<&String> = job.labels.keys().collect();
     keys.sort();
     for key in keys {
         let value = &job.labels[key];
-        let starts_with_letter = key.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        if key.len() > 63 || !starts_with_letter || !allowed(key) {
-            found.push(violation(
-                &format!("{FIELD}[{key}]"),
-                "a label key is 1 to 63 lower-case letters, digits, `_` or `-`, starting with a letter",
-            ));
-        } else if value.len() > 63 || !allowed(value) {
-            found.push(violation(
-                &format!("{FIELD}[{key}]"),
-                "a label value is at most 63 lower-case letters, digits, `_` or `-`",
-            ));
+        if let Some(reason) = crate::job::label_problem(key, value) {
+            found.push(violation(&format!("{FIELD}[{key}]"), reason));
         } else if key == OUTCOME_LABEL && Outcome::from_label(value).is_none() {
             found.push(violation(
                 &format!("{FIELD}[{key}]"),
                 "the emulator's outcome label takes succeeded, failed, partially-succeeded or expired",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_id_is_the_last_segment_without_its_version() {
+        assert_eq!(
+            model_id("publishers/google/models/gemini-2.0-flash-001"),
+            "gemini-2.0-flash-001"
+        );
+        assert_eq!(model_id("projects/p/locations/l/models/123@2"), "123");
     }
 }

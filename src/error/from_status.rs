@@ -11,21 +11,21 @@ use std::error::Error as StdError;
 
 use super::Error;
 use super::advice;
+use super::audience::{Audience, Remedy};
 use crate::endpoint::Endpoint;
 
-/// The crate error behind a status from a call on a channel to `endpoint`.
-pub(crate) fn from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
+/// The crate error behind a status from a call on a channel to `endpoint`, its advice worded
+/// for `audience`.
+pub(crate) fn from_status(status: tonic::Status, endpoint: &Endpoint, audience: Audience) -> Error {
     let Some(source) = status.source() else {
         // Statuses the server sent have no source.
-        return service_answer(status, endpoint);
+        return service_answer(status, endpoint, audience);
     };
     for err in chain(source) {
         if err.is::<tonic::TimeoutExpired>() {
             // tonic reports its own deadline as CANCELLED; it is the call's deadline.
-            let status = tonic::Status::deadline_exceeded(
-                "no answer before the call's deadline (RetryPolicy::with_attempt_timeout)",
-            );
-            return service_answer(status, endpoint);
+            let status = tonic::Status::deadline_exceeded(Remedy::CallDeadline.text(audience));
+            return service_answer(status, endpoint, audience);
         }
         if let Some(Error::Auth {
             source_name,
@@ -38,13 +38,17 @@ pub(crate) fn from_status(status: tonic::Status, endpoint: &Endpoint) -> Error {
             };
         }
     }
-    from_transport(endpoint, source)
+    from_transport(endpoint, source, audience)
 }
 
 /// A connection to `endpoint` that could not be made or broke, as [`Error::Transport`] with
-/// what to do about it.
-pub(crate) fn from_transport(endpoint: &Endpoint, err: &(dyn StdError + 'static)) -> Error {
-    let (failure, advice) = advice::for_connection(endpoint, &chain(err));
+/// what to do about it, worded for `audience`.
+pub(crate) fn from_transport(
+    endpoint: &Endpoint,
+    err: &(dyn StdError + 'static),
+    audience: Audience,
+) -> Error {
+    let (failure, advice) = advice::for_connection(endpoint, &chain(err), audience);
     Error::Transport {
         endpoint: endpoint.uri(),
         // tonic's outermost message is only "transport error", which the variant says already.
@@ -57,8 +61,8 @@ pub(crate) fn from_transport(endpoint: &Endpoint, err: &(dyn StdError + 'static)
 }
 
 /// A status the service sent, with advice for the usual causes.
-fn service_answer(status: tonic::Status, endpoint: &Endpoint) -> Error {
-    let hint = advice::for_status(&status, endpoint);
+fn service_answer(status: tonic::Status, endpoint: &Endpoint, audience: Audience) -> Error {
+    let hint = advice::for_status(&status, endpoint, audience);
     Error::Status {
         status: Box::new(status),
         hint,
@@ -112,8 +116,23 @@ mod tests {
     }
 
     #[test]
+    fn an_io_error_says_its_cause_once_in_a_chain() {
+        let err = Error::Io {
+            path: Some("/x".into()),
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(err.to_string(), "I/O error on /x: entity not found");
+        assert_eq!(flatten(&err), err.to_string());
+        assert!(StdError::source(&err).is_none());
+    }
+
+    #[test]
     fn a_status_the_server_sent_stays_a_status() {
-        let err = from_status(tonic::Status::not_found("no job"), &Endpoint::global());
+        let err = from_status(
+            tonic::Status::not_found("no job"),
+            &Endpoint::global(),
+            Audience::Library,
+        );
         assert_eq!(err.code(), Some(tonic::Code::NotFound));
     }
 
@@ -122,12 +141,15 @@ mod tests {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::other(tls);
         let endpoint = Endpoint::custom("https://127.0.0.1:1").unwrap();
-        let err = from_transport(&endpoint, &io);
+        let err = from_transport(&endpoint, &io, Audience::Library);
         assert!(err.is_transport() && err.is_tls_certificate(), "{err:?}");
         assert!(err.to_string().contains("Endpoint::with_ca_pem"), "{err}");
+        let err = from_transport(&endpoint, &io, Audience::CommandLine);
+        assert!(err.to_string().contains("--ca-cert FILE"), "{err}");
+        assert!(!err.to_string().contains("with_ca_pem"), "{err}");
 
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let err = from_transport(&endpoint, &refused);
+        let err = from_transport(&endpoint, &refused, Audience::Library);
         assert!(err.is_transport() && !err.is_tls_certificate(), "{err:?}");
         assert!(
             matches!(

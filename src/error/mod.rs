@@ -5,8 +5,11 @@
 //!   one path every RPC's failure takes ([`AuthChannel::error_from_status`](crate::transport::AuthChannel::error_from_status)).
 //! - `advice.rs`: every piece of advice an error message gives (wrong endpoint, permissions,
 //!   an untrusted certificate, nothing listening, ...).
+//! - `audience.rs`: who reads the advice ([`Audience`]), and each piece of advice worded for a
+//!   program (functions) and for the command line (flags).
 
 mod advice;
+mod audience;
 mod from_status;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use crate::v1::JobState;
 
+pub use audience::Audience;
+pub(crate) use audience::Remedy;
 pub(crate) use from_status::{flatten, from_status, from_transport};
 
 /// A `Result` whose error is the crate's [`Error`].
@@ -116,12 +121,16 @@ pub enum Error {
     },
 
     /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
-    #[error("{}", io_message(.path.as_deref(), .source))]
+    ///
+    /// Like every variant, its message says the cause (`I/O error on FILE: CAUSE`); so the
+    /// cause is not also its [`source`](std::error::Error::source), which a printer of error
+    /// chains (`anyhow`'s `{:#}`) would show a second time.
+    #[error("{}", io_message(.path.as_deref(), .error))]
     Io {
         /// The file or directory, when the error is about one.
         path: Option<PathBuf>,
         /// The underlying I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// Something failed inside this crate or a library it uses, where nothing the caller gave
@@ -241,14 +250,26 @@ impl Error {
     }
 }
 
+/// A size limit as error messages give it: `64 MiB (67108864 bytes)`.
+pub(crate) fn size_text(bytes: usize) -> String {
+    const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
+    {
+        Some((unit, name)) => format!("{} {name} ({bytes} bytes)", bytes / unit),
+        None => format!("{bytes} bytes"),
+    }
+}
+
 fn state_name(state: JobState) -> &'static str {
     state.as_str_name().trim_start_matches("JOB_STATE_")
 }
 
-fn io_message(path: Option<&Path>, source: &std::io::Error) -> String {
+fn io_message(path: Option<&Path>, error: &std::io::Error) -> String {
     match path {
-        Some(path) => format!("I/O error on {}: {source}", path.display()),
-        None => format!("I/O error: {source}"),
+        Some(path) => format!("I/O error on {}: {error}", path.display()),
+        None => format!("I/O error: {error}"),
     }
 }
 

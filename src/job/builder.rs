@@ -595,6 +595,13 @@ impl BatchJobBuilder {
         if merged.is_empty() {
             return Ok(None);
         }
+        if merged.keys().any(|key| key.trim().is_empty()) {
+            return Err(Error::invalid(
+                "model_parameters",
+                "a parameter's name is empty; parameters are named like `temperature` or \
+                 `maxOutputTokens`",
+            ));
+        }
         json_to_value_at(&Json::Object(merged), "model_parameters").map(Some)
     }
 
@@ -709,10 +716,9 @@ fn check_format(explicit: Option<&str>, default: &str, field: &str, side: &str) 
     Ok(format.to_owned())
 }
 
-/// GCP label rules; international lower-case letters are allowed, as GCP allows them.
+/// GCP label rules, and the label this client reserves.
 fn check_label(key: &str, value: &str) -> Result<()> {
     let field = format!("labels[{key:?}]");
-    let allowed = |c: char| c.is_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
     if key == REQUEST_ID_LABEL {
         return Err(Error::invalid(
             field,
@@ -720,6 +726,16 @@ fn check_label(key: &str, value: &str) -> Result<()> {
              is found instead of repeated",
         ));
     }
+    match label_problem(key, value) {
+        None => Ok(()),
+        Some(reason) => Err(Error::invalid(field, reason)),
+    }
+}
+
+/// What breaks GCP's label rules in a key and value, if anything: international lower-case
+/// letters are allowed, as GCP allows them. The emulator applies the same rules.
+pub(crate) fn label_problem(key: &str, value: &str) -> Option<String> {
+    let allowed = |c: char| c.is_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
     let key_reason = if key.is_empty() {
         Some("the key is empty".to_owned())
     } else if !key.starts_with(char::is_lowercase) {
@@ -743,16 +759,12 @@ fn check_label(key: &str, value: &str) -> Result<()> {
             .find(|c| !allowed(*c))
             .map(|c| format!("the value {value:?} contains {c:?}"))
     };
-    match key_reason.or(value_reason) {
-        None => Ok(()),
-        Some(reason) => Err(Error::invalid(
-            field,
-            format!(
-                "{reason}; label keys start with a lower-case letter, keys and values are \
-                 lower-case letters, digits, `_` and `-`, at most {MAX_LABEL_CHARS} characters"
-            ),
-        )),
-    }
+    key_reason.or(value_reason).map(|reason| {
+        format!(
+            "{reason}; label keys start with a lower-case letter, keys and values are \
+             lower-case letters, digits, `_` and `-`, at most {MAX_LABEL_CHARS} characters"
+        )
+    })
 }
 
 fn json_kind(json: &Json) -> &'static str {

@@ -86,7 +86,7 @@ impl Storage {
                     Some(Err(source)) => {
                         return Err(Error::Io {
                             path: None,
-                            source: std::io::Error::new(
+                            error: std::io::Error::new(
                                 source.kind(),
                                 format!("reading the data for {uri}: {source}"),
                             ),
@@ -165,7 +165,7 @@ impl Storage {
         let path = path.as_ref().to_path_buf();
         let io_error = |path: &Path, source| Error::Io {
             path: Some(path.to_path_buf()),
-            source,
+            error: source,
         };
         let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
         let chunks = futures_util::stream::try_unfold(Some(file), |file| async move {
@@ -191,7 +191,7 @@ impl Storage {
         self.upload_stream(uri, chunks)
             .await
             .map_err(|err| match err {
-                Error::Io { path: None, source } => io_error(&path, source),
+                Error::Io { path: None, error } => io_error(&path, error),
                 other => other,
             })
     }

@@ -85,7 +85,8 @@ fn vb(args: &[&str]) -> Output {
     vb_with_stdin(args, None)
 }
 
-fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+/// The binary pointed at the shared emulator, not yet started.
+fn vb_command(args: &[&str]) -> Command {
     let emu = shared();
     let mut command = bare();
     command
@@ -96,14 +97,24 @@ fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
         .arg("--credentials")
         .arg(&emu.key_path)
         .args(["--project", PROJECT])
-        .args(args)
+        .args(args);
+    command
+}
+
+fn vb_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = vb_command(args);
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("the binary starts");
     let mut input = child.stdin.take().expect("stdin");
     if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).expect("stdin written");
+        // The binary may stop reading before the end (a body past its limit).
+        match input.write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.expect("stdin written"),
+        }
     }
     drop(input);
     child.wait_with_output().expect("the binary ends")
@@ -902,4 +913,637 @@ fn the_two_emulator_launchers_share_flags_defaults_and_banner() {
         "{cli_banner:#?}"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A stdout whose reader is gone before the command starts: its first write finds the pipe
+/// closed, as `vertex-batch list | head -1` does once `head` has its line.
+fn closed_stdout() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly_with_0() {
+    let ended = submit("cli-closed-stdout", &[]);
+    ok(vb(&[&["wait", &ended.name][..], &FAST].concat()));
+    // Pending for a second: cancelled first, before it can end.
+    let running = submit("cli-closed-stdout", &[]);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("closed-stdout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let predictions = dir.join("predictions.jsonl");
+    let row = r#"{"request": {"contents": [{"parts": [{"text": "hi"}]}]}, "response": {"candidates": [{"content": {"parts": [{"text": "hello"}]}}]}, "status": ""}"#;
+    std::fs::write(&predictions, format!("{row}\n").repeat(1000)).expect("written");
+    let predictions = predictions.to_str().expect("utf-8");
+    let request = dir.join("request.json");
+    std::fs::write(
+        &request,
+        fill(DOCS_GCS_BODY, "gs://my-bucket/path/to/file.jsonl", false),
+    )
+    .expect("written");
+    let request = request.to_str().expect("utf-8");
+    let submit_args = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/out",
+    ];
+    let commands: [&[&str]; 14] = [
+        &["cancel", &running.name],
+        &submit_args,
+        &[&submit_args[..], &["--json"]].concat(),
+        &["create", "--request", request],
+        &["get", &running.name],
+        &["get", &running.name, "--json"],
+        &["list"],
+        &["list", "--json"],
+        &[&["wait", &ended.name][..], &FAST].concat(),
+        &["delete", &ended.name],
+        &["results", predictions],
+        &["results", predictions, "--answers", "jsonl"],
+        &["results", predictions, "--answers", "csv"],
+        &["--help"],
+    ];
+    for args in commands {
+        // `results` reads local files: the emulator's flags are no use to it.
+        let mut command = match args[0] {
+            "results" => bare(),
+            _ => vb_command(&[]),
+        };
+        let output = command
+            .args(args)
+            .stdout(closed_stdout())
+            .output()
+            .expect("runs");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn what_is_read_whole_is_capped_naming_the_flag_file_and_limit() {
+    let line = one_line_error(
+        bare()
+            .args(["results", "/dev/zero"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    assert!(
+        line.contains("/dev/zero line 1") && line.contains("limit of 64 MiB"),
+        "{line}"
+    );
+    let line = one_line_error(vb(&["create", "--request", "/dev/zero"]), 1);
+    assert!(
+        line.contains("--request /dev/zero") && line.contains("limit of 4194304 bytes"),
+        "{line}"
+    );
+    let line = one_line_error(
+        vb_with_stdin(&["create", "--request", "-"], Some(&" ".repeat(5 << 20))),
+        1,
+    );
+    assert!(
+        line.contains("--request stdin") && line.contains("limit of 4194304 bytes"),
+        "{line}"
+    );
+    let line = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "--endpoint", &shared().uri])
+            .args(["--ca-cert", "/dev/zero", "list"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    assert!(
+        line.contains("--ca-cert /dev/zero") && line.contains("limit of 1048576 bytes"),
+        "{line}"
+    );
+}
+
+/// Arguments the client would otherwise turn silently into something else are refused, each
+/// naming what is wrong, before any call.
+#[test]
+fn arguments_that_would_change_meaning_are_refused() {
+    for port in ["99999", "65536", "0", ""] {
+        let url = format!("https://127.0.0.1:{port}");
+        let line = one_line_error(
+            bare()
+                .args(["--project", PROJECT, "--endpoint", &url, "get", "1"])
+                .output()
+                .expect("runs"),
+            1,
+        );
+        assert!(
+            line.contains("invalid endpoint") && line.contains("1 to 65535"),
+            "{line}"
+        );
+    }
+
+    // Integers beyond 2^53, beyond 64 bits too, wherever numbers enter.
+    let submit = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ];
+    for (param, named) in [
+        ("seed=18446744073709551616", "seed:"),
+        ("seed=9007199254740993", "seed:"),
+        (r#"x={"a": [1, -99999999999999999999]}"#, "x.a[1]:"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(["--param", param])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(named) && line.contains("beyond 2^53"),
+            "{param}: {line}"
+        );
+    }
+    for seed in ["12345678901234567890123", "18446744073709551615"] {
+        let body = fill(DOCS_GCS_BODY, "gs://my-bucket/in.jsonl", false).replacen(
+            "{",
+            &format!(r#"{{"modelParameters": {{"seed": {seed}}},"#),
+            1,
+        );
+        let line = one_line_error(vb_with_stdin(&["create", "--request", "-"], Some(&body)), 1);
+        assert!(
+            line.contains("--request")
+                && line.contains(&format!("at `modelParameters.seed`: {seed} is beyond 2^53")),
+            "{line}"
+        );
+    }
+}
+
+/// A parameter or label given twice would be sent as given last, silently: refused naming
+/// both arguments, whichever way the two are given.
+#[test]
+fn a_parameter_or_label_given_twice_is_refused_naming_both() {
+    let submit = [
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ];
+    for (extra, first, second) in [
+        (
+            &["--temperature", "0.2", "--param", "temperature=0.5"][..],
+            "--temperature 0.2",
+            "--param temperature=0.5",
+        ),
+        (
+            &["--param", "temperature=0.5", "--temperature", "0.2"],
+            "--temperature 0.2",
+            "--param temperature=0.5",
+        ),
+        (
+            &["--max-output-tokens", "5", "--param", "max_output_tokens=6"],
+            "--max-output-tokens 5",
+            "--param max_output_tokens=6",
+        ),
+        (
+            &["--top-p", "0.5", "--param", "TOPP=0.6"],
+            "--top-p 0.5",
+            "--param TOPP=0.6",
+        ),
+        (
+            &["--top-k", "3", "--param", "topK=4"],
+            "--top-k 3",
+            "--param topK=4",
+        ),
+        (
+            &["--param", "seed=1", "--param", "seed=2"],
+            "--param seed=1",
+            "--param seed=2",
+        ),
+        (
+            &["--label", "team=a", "--label", "team=b"],
+            "--label team=a",
+            "--label team=b",
+        ),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(extra)
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(&format!("`{first}`"))
+                && line.contains(&format!("`{second}`"))
+                && line.ends_with("give it once (see --help)"),
+            "{extra:?}: {line}"
+        );
+    }
+    for param in ["=1", " =1", "a b=1", "=", "\t=2"] {
+        let output = bare()
+            .args(["--project", PROJECT])
+            .args(submit)
+            .args(["--param", param])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains("--param") && line.contains("no parameter name"),
+            "{param:?}: {line}"
+        );
+    }
+}
+
+/// The tool's advice names its flags, never the library's functions.
+#[test]
+fn advice_names_flags_not_functions() {
+    let emu = shared();
+    // The emulator's certificate, without its CA.
+    let untrusted = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "--endpoint", &emu.uri])
+            .arg("--credentials")
+            .arg(&emu.key_path)
+            .args(["get", "1"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    // A CA file that holds no certificate.
+    let not_pem = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("not-a-ca-{}.pem", std::process::id()));
+    std::fs::write(&not_pem, "not a certificate").expect("written");
+    let bad_ca = one_line_error(
+        bare()
+            .args(["--project", PROJECT, "--endpoint", &emu.uri])
+            .arg("--ca-cert")
+            .arg(&not_pem)
+            .args(["get", "1"])
+            .output()
+            .expect("runs"),
+        1,
+    );
+    let _ = std::fs::remove_file(&not_pem);
+    for line in [&untrusted, &bad_ca] {
+        assert!(line.contains("--ca-cert"), "{line}");
+        assert!(
+            !line.contains("::") && !line.contains("with_ca_pem"),
+            "{line}"
+        );
+    }
+    assert!(untrusted.contains("not trusted"), "{untrusted}");
+    assert!(bad_ca.contains("holds no PEM certificate"), "{bad_ca}");
+}
+
+/// Asserts that no phrase of `line` (the text between `:`, `;` and brackets, of some length)
+/// is said twice.
+fn assert_said_once(line: &str) {
+    for phrase in line.split([':', ';', '(', ')']).map(str::trim) {
+        if phrase.len() >= 16 {
+            assert_eq!(
+                line.matches(phrase).count(),
+                1,
+                "`{phrase}` twice in: {line}"
+            );
+        }
+    }
+}
+
+/// Every error says each thing once: an I/O error and its cause, a status and the field
+/// violations its message lists, a hint and its file; and a malformed name gets no advice about
+/// locations.
+#[test]
+fn errors_say_each_thing_once() {
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("empty-results-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("a folder");
+    let empty = empty.to_str().expect("utf-8").to_owned();
+    let lines = [
+        one_line_error(
+            bare()
+                .args(["results", "/nonexistent/p.jsonl"])
+                .output()
+                .expect("runs"),
+            1,
+        ),
+        one_line_error(bare().args(["results", &empty]).output().expect("runs"), 1),
+        one_line_error(vb(&["list", "--filter", "bogus_field=\"x\""]), 1),
+        one_line_error(vb(&["list", "--filter", "display_name=\"x"]), 1),
+        one_line_error(
+            vb_with_stdin(
+                &["create", "--request", "-"],
+                Some(r#"{"displayName": "x"}"#),
+            ),
+            1,
+        ),
+        one_line_error(vb(&["get", "abc"]), 1),
+        one_line_error(vb(&["create", "--request", "/nonexistent/request.json"]), 1),
+    ];
+    for line in &lines {
+        assert_said_once(line);
+    }
+    assert!(
+        lines[0].contains("No such file or directory"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("no predictions*.jsonl file"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[4].contains("required: where predictions go"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        !lines[5].contains("serves another location") && !lines[5].contains("talks to"),
+        "{}",
+        lines[5]
+    );
+}
+
+/// Numbers take a sign: a negative value is sent for the service to judge (or refused naming
+/// its flag when the flag's type has no sign), never taken for an unknown flag; seconds say
+/// their real limits.
+#[test]
+fn negative_numbers_parse_and_seconds_say_their_limits() {
+    let job = submit("-dash", &["--temperature", "-1", "--top-p", "-0.5"]);
+    let params =
+        vertex_batch::params::value_to_json(job.model_parameters.as_ref().expect("parameters"))
+            .expect("JSON parameters");
+    assert_eq!(params["temperature"], -1);
+    assert_eq!(params["topP"], -0.5);
+    assert_eq!(job.display_name, "-dash");
+    let listed = ok(vb(&[
+        "list",
+        "--filter",
+        "-display_name=\"-dash\"",
+        "--limit",
+        "1",
+    ]));
+    assert!(!listed.contains("-dash"), "{listed}");
+
+    for (args, named, says) in [
+        (
+            &["--max-output-tokens", "-1"][..],
+            "--max-output-tokens",
+            "-1",
+        ),
+        (&["--top-k", "-3"], "--top-k", "-3"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT, "submit", "gemini-2.0-flash-001"])
+            .args(["--input", INPUT, "--output", "gs://my-bucket/o"])
+            .args(args)
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(line.contains(named) && line.contains(says), "{line}");
+        assert!(!line.contains("unexpected argument"), "{line}");
+    }
+    for (flag, value, says) in [
+        (
+            "--interval",
+            "1e308",
+            "at most 18446744073709551615 seconds",
+        ),
+        ("--interval", "inf", "at most 18446744073709551615 seconds"),
+        ("--timeout", "1e20", "at most 18446744073709551615 seconds"),
+        ("--interval", "0", "more than 0 seconds"),
+        ("--interval", "-1", "cannot be negative"),
+        ("--timeout", "-0.5", "cannot be negative"),
+        ("--interval", "NaN", "not a number of seconds"),
+    ] {
+        let output = bare()
+            .args(["--project", PROJECT, "wait", "1", flag, value])
+            .output()
+            .expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(
+            line.contains(flag) && line.contains(says),
+            "{flag} {value}: {line}"
+        );
+    }
+}
+
+/// `emulator --require-auth` says where the key that gets tokens is, and the flags it prints
+/// authenticate with it.
+#[test]
+fn an_emulator_requiring_auth_prints_the_key_that_gets_tokens() {
+    use std::io::{BufRead, BufReader};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("emulator-auth-{}", std::process::id()));
+    let mut child = bare()
+        .args(["emulator", "--port", "0", "--require-auth", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the emulator starts");
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("text");
+        let done = line.starts_with("use it with: ");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let key = dir.join("key.json");
+    let key = key.to_str().expect("utf-8");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("tokens:") && l.contains("required")),
+        "{banner:#?}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("key file:") && l.ends_with(key)),
+        "{banner:#?}"
+    );
+    let flags = banner.last().expect("a line")["use it with: vertex-batch ".len()..]
+        .trim_end_matches(" ...")
+        .to_owned();
+    let args: Vec<&str> = flags.split(' ').collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--credentials", key]),
+        "{flags}"
+    );
+    let listed = bare().args(&args).arg("list").output().expect("runs");
+    child.kill().expect("the emulator stops");
+    child.wait().expect("reaped");
+    let _ = std::fs::remove_dir_all(&dir);
+    ok(listed);
+}
+
+#[test]
+fn list_filters_on_create_time_and_model_display_name() {
+    let job = submit("cli-created", &[]);
+    let created = job.create_time.expect("a create time").to_string();
+    for (filter, listed) in [
+        (
+            format!("create_time>=\"{created}\" AND display_name=\"cli-created\""),
+            true,
+        ),
+        (
+            format!("create_time>\"{created}\" AND display_name=\"cli-created\""),
+            false,
+        ),
+        (
+            "create_time>\"2000-01-01T00:00:00Z\" AND display_name=\"cli-created\"".to_owned(),
+            true,
+        ),
+        (
+            "model_display_name=\"gemini-2.0-flash-001\" AND display_name=\"cli-created\""
+                .to_owned(),
+            true,
+        ),
+    ] {
+        let table = ok(vb(&["list", "--filter", &filter]));
+        assert_eq!(table.lines().count() == 2, listed, "{filter}: {table}");
+    }
+}
+
+/// `--help` shows a command's own options apart from the global ones; options a command has no
+/// use for are refused, not ignored.
+#[test]
+fn help_separates_global_options_and_ignored_options_are_refused() {
+    for command in ["submit", "list", "wait", "results"] {
+        let help = ok(bare().args([command, "--help"]).output().expect("runs"));
+        let (own, global) = help
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{command}: {help}"));
+        assert!(
+            global.contains("--project") && global.contains("--endpoint"),
+            "{help}"
+        );
+        assert!(
+            !own.contains("--project") && !own.contains("--endpoint"),
+            "{help}"
+        );
+    }
+    let submit = ok(bare().args(["submit", "--help"]).output().expect("runs"));
+    let own = submit.split_once("Global options:").expect("a heading").0;
+    assert!(
+        own.contains("--temperature") && own.contains("--wait"),
+        "{submit}"
+    );
+
+    let job = submit_job_args();
+    for (args, says) in [
+        ([&job[..], &["--interval", "1"]].concat(), "--wait"),
+        ([&job[..], &["--timeout", "1"]].concat(), "--wait"),
+        (
+            vec!["create", "--request", "-", "--interval", "1"],
+            "--wait",
+        ),
+        (vec!["cancel", "1", "--timeout", "5"], "--wait"),
+        (
+            vec!["--project", PROJECT, "results", "p.jsonl"],
+            "--project has no effect on `results`",
+        ),
+        (
+            vec!["results", "p.jsonl", "--location", "eu"],
+            "--location has no effect",
+        ),
+        (
+            vec!["results", "p.jsonl", "--endpoint", "http://x:1"],
+            "--endpoint has no effect",
+        ),
+        (
+            vec!["results", "p.jsonl", "--emulator"],
+            "--emulator has no effect",
+        ),
+        (
+            vec!["emulator", "--credentials", "key.json"],
+            "--credentials has no effect on `emulator`",
+        ),
+        (
+            vec!["--project", PROJECT, "emulator"],
+            "--project has no effect on `emulator`",
+        ),
+    ] {
+        let output = bare().args(&args).output().expect("runs");
+        let line = one_line_error(output, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+    }
+    // From the environment, a project is no argument given to `results`.
+    let output = bare()
+        .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .args(["results", "/nonexistent/p.jsonl"])
+        .output()
+        .expect("runs");
+    let line = one_line_error(output, 1);
+    assert!(line.contains("/nonexistent/p.jsonl"), "{line}");
+}
+
+/// `submit` with everything but `--project`.
+fn submit_job_args() -> Vec<&'static str> {
+    vec![
+        "--project",
+        PROJECT,
+        "submit",
+        "gemini-2.0-flash-001",
+        "--input",
+        INPUT,
+        "--output",
+        "gs://my-bucket/o",
+    ]
+}
+
+/// `-v` shows each call with its outcome and duration, and each poll of a wait with what it
+/// found; never a token or a key.
+#[test]
+fn verbose_shows_each_call_and_each_poll() {
+    let job = submit("cli-verbose", &[]);
+    let output = vb(&[&["-v", "wait", &job.name][..], &FAST].concat());
+    let err = stderr(&output);
+    ok(output);
+    let calls: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(" call ") && l.contains("method=\"GetBatchPredictionJob\""))
+        .collect();
+    let polls: Vec<&str> = err.lines().filter(|l| l.contains(" poll ")).collect();
+    assert!(calls.len() >= 2, "{err}");
+    assert_eq!(calls.len(), polls.len(), "one call per poll: {err}");
+    for call in &calls {
+        assert!(
+            call.contains("code=Ok") && call.contains("duration_ms=") && call.contains(&job.name),
+            "{call}"
+        );
+    }
+    for (n, poll) in polls.iter().enumerate() {
+        assert!(poll.contains(&format!("poll={}", n + 1)), "{poll}");
+        assert!(poll.contains("answer="), "{poll}");
+    }
+    assert!(
+        polls.last().expect("a poll").contains("answer=SUCCEEDED"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no colours off a terminal: {err}");
+    for secret in ["Bearer", "authorization", "private_key", "ya29"] {
+        assert!(!err.contains(secret), "{secret}: {err}");
+    }
+    // A refused call says its code.
+    let refused = stderr(&vb(&["-v", "get", "999"]));
+    assert!(
+        refused.contains("method=\"GetBatchPredictionJob\"") && refused.contains("code=NotFound"),
+        "{refused}"
+    );
 }

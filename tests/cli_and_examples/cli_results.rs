@@ -112,3 +112,66 @@ async fn results_reads_what_an_emulator_job_wrote() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Answers (prompts, errors) that a spreadsheet would run as formulas start with `'` in CSV;
+/// JSONL keeps them as they are.
+#[test]
+fn csv_cells_that_would_be_formulas_are_neutralised() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("vertex-batch-csv-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let texts = [
+        "=HYPERLINK(\"http://x\")",
+        "+1+2",
+        "-2+3",
+        "@SUM(A1)",
+        "\tTAB",
+        "\rCR",
+        "plain = text",
+        "",
+    ];
+    let mut file = String::new();
+    for text in texts {
+        let row = serde_json::json!({
+            "request": {"contents": [{"parts": [{"text": text}]}]},
+            "response": {"candidates": [{"content": {"parts": [{"text": text}]}}]},
+            "status": "",
+        });
+        file.push_str(&format!("{row}\n"));
+    }
+    file.push_str(&format!(
+        "{}\n",
+        serde_json::json!({"request": {"contents": []}, "status": "=1+1 failed"})
+    ));
+    let path = scratch.0.join("predictions.jsonl");
+    std::fs::write(&path, file).unwrap();
+    let path = path.to_str().unwrap();
+
+    let output = results(&[path, "--answers", "csv"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut reader = csv::Reader::from_reader(&output.stdout[..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), texts.len() + 1);
+    for (row, sent) in rows.iter().zip(texts) {
+        let expected = if sent.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{sent}")
+        } else {
+            sent.to_owned()
+        };
+        assert_eq!(&row[1], expected, "prompt {sent:?}");
+        assert_eq!(&row[2], expected, "answer {sent:?}");
+    }
+    assert_eq!(&rows[texts.len()][3], "'=1+1 failed");
+
+    let jsonl = text(&results(&[path, "--answers", "jsonl"]).stdout);
+    let answers: Vec<String> = jsonl
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["answer"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(&answers[..texts.len()], texts);
+}

@@ -334,3 +334,81 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
         .unwrap_err();
     assert!(err.to_string().starts_with("invalid gcs_root:"), "{err}");
 }
+
+#[tokio::test]
+async fn an_input_line_past_the_limit_fails_the_job_naming_the_line_and_limit() {
+    use vertex_batch::batch_file::MAX_LINE_BYTES;
+    let folder = TempFolder::new("longline");
+    let (emu, client) = start_with(&folder.0).await;
+    let input = emu.local_path("gs://bucket/long.jsonl").unwrap();
+    write_prompts(&input, [prompt(1)]);
+    // Then a line of zeros one byte past the limit, sparse: nothing is written to disk.
+    let file = OpenOptions::new().append(true).open(&input).unwrap();
+    let start = file.metadata().unwrap().len();
+    file.set_len(start + MAX_LINE_BYTES as u64 + 1).unwrap();
+    drop(file);
+
+    let done = run_job(&emu, &client, &["gs://bucket/long.jsonl"]).await;
+    assert_eq!(done.state(), JobState::Failed);
+    let message = &done.job_error().unwrap().message;
+    assert!(
+        message.contains("line 2 of the input file gs://bucket/long.jsonl")
+            && message.contains("limit of 64 MiB"),
+        "{message}"
+    );
+    emu.shutdown().await;
+}
+
+/// While a job runs, and when it is cancelled, its counts are out of the input's real rows.
+#[tokio::test]
+async fn progress_counts_the_inputs_rows_from_the_start() {
+    let folder = TempFolder::new("progress");
+    let emu = emulator()
+        .with_gcs_root(&folder.0)
+        .with_durations(Duration::from_secs(10), Duration::from_secs(100))
+        .start()
+        .await
+        .unwrap();
+    let client = client_builder(&emu).connect().await.unwrap();
+    let input = emu.local_path("gs://bucket/seven.jsonl").unwrap();
+    write_prompts(&input, (0..4).map(prompt));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap()
+        .write_all(b"\n  \n")
+        .unwrap();
+    write_prompts(&input, (4..7).map(prompt));
+    let rows = |job: &BatchPredictionJob| {
+        let stats = job.completion_stats.expect("counts");
+        stats.successful_count + stats.failed_count + stats.incomplete_count
+    };
+    let create = || {
+        client.create(
+            BatchPredictionJob::builder("gemini-2.0-flash-001")
+                .with_input("gs://bucket/seven.jsonl")
+                .with_output("gs://bucket/out"),
+        )
+    };
+    let running = create().await.unwrap();
+    let cancelled = create().await.unwrap();
+    emu.advance(Duration::from_secs(10 + 50));
+    for name in [&running.name, &cancelled.name] {
+        let job = client.get(name).await.unwrap();
+        assert_eq!(job.state(), JobState::Running);
+        assert_eq!(rows(&job), 7, "{:?}", job.completion_stats);
+        assert_eq!(
+            job.progress().to_string(),
+            "3 succeeded, 0 failed, 4 incomplete"
+        );
+    }
+    client.cancel(&cancelled.name).await.unwrap();
+    emu.advance(Duration::from_secs(3600));
+    let cancelled = client.wait(&cancelled.name).await.unwrap();
+    assert_eq!(cancelled.state(), JobState::Cancelled);
+    assert_eq!(rows(&cancelled), 7);
+    let done = client.wait(&running.name).await.unwrap();
+    assert_eq!(done.state(), JobState::Succeeded);
+    assert_eq!(rows(&done), 7);
+    emu.shutdown().await;
+}

@@ -181,3 +181,89 @@ async fn bad_filters_page_sizes_and_tokens_are_invalid_argument() {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("page_token"));
 }
+
+/// Filters the service takes on `create_time` (compared with an RFC 3339 time) and on
+/// `model_display_name`; operators a field does not take are refused naming those it does.
+#[tokio::test]
+async fn filters_on_create_time_and_model_display_name() {
+    let (_emu, client, names) = fixture().await;
+    let created = |name: &str| {
+        let mut client = client.clone();
+        let name = name.to_owned();
+        async move {
+            let request = vertex_batch::v1::GetBatchPredictionJobRequest { name };
+            let job = client
+                .get_batch_prediction_job(request)
+                .await
+                .unwrap()
+                .into_inner();
+            job.create_time.expect("a create time").to_string()
+        }
+    };
+    // Jobs 0..100 were created at `first`, the others 30 s later, at `later`.
+    let (first, later) = (created(&names[0]).await, created(&names[100]).await);
+    assert_ne!(first, later);
+    let count = |filter: String| {
+        let mut client = client.clone();
+        async move { list_all(&mut client, &filter, 100).await.0.len() }
+    };
+    for (filter, expected) in [
+        (format!("create_time>\"{first}\""), 150),
+        (format!("create_time>=\"{first}\""), 250),
+        (format!("create_time<\"{later}\""), 100),
+        (format!("create_time<=\"{first}\""), 100),
+        (format!("create_time=\"{later}\""), 150),
+        (format!("create_time!=\"{later}\""), 100),
+        (
+            format!("create_time>\"{first}\" AND labels.parity=even"),
+            75,
+        ),
+        ("create_time>\"2000-01-01T00:00:00Z\"".to_owned(), 250),
+        ("create_time<\"2000-01-01T00:00:00+01:00\"".to_owned(), 0),
+        (
+            "model_display_name=\"gemini-2.0-flash-001\"".to_owned(),
+            250,
+        ),
+        ("model_display_name!=\"gemini-2.0-flash-001\"".to_owned(), 0),
+        ("model_display_name=gemini-1.5-pro".to_owned(), 0),
+    ] {
+        assert_eq!(count(filter.clone()).await, expected, "{filter}");
+    }
+
+    let mut client = client.clone();
+    for (filter, says) in [
+        (
+            "create_time:\"2026\"",
+            "`create_time` must be followed by one of `=`, `!=`, `<`",
+        ),
+        ("create_time>\"yesterday\"", "RFC 3339"),
+        ("create_time>\"2026-13-01T00:00:00Z\"", "RFC 3339"),
+        (
+            "display_name>\"a\"",
+            "`display_name` must be followed by one of `=`, `!=`, `:`",
+        ),
+        ("model_display_name:\"gem*\"", "one of `=`, `!=`"),
+        (
+            "update_time>\"2026-01-01T00:00:00Z\"",
+            "cannot be filtered on",
+        ),
+    ] {
+        let request = ListBatchPredictionJobsRequest {
+            parent: PARENT.into(),
+            filter: filter.into(),
+            page_size: 10,
+            page_token: String::new(),
+            read_mask: None,
+        };
+        let status = client
+            .list_batch_prediction_jobs(request)
+            .await
+            .expect_err(filter);
+        assert_eq!(status.code(), Code::InvalidArgument, "{filter}");
+        assert!(
+            status.message().contains(says),
+            "{filter}: {}",
+            status.message()
+        );
+    }
+}

@@ -272,6 +272,46 @@ async fn labels_follow_the_service_rules() {
     assert_eq!(too_many, ["batch_prediction_job.labels"]);
 }
 
+/// International lower-case letters are label letters to GCP, to the client and to the
+/// emulator alike: whatever one accepts, the other does.
+#[tokio::test]
+async fn labels_with_international_letters_pass_the_client_and_the_emulator_alike() {
+    let emu = emulator().await;
+    let parent = vertex_batch::LocationName::parse(PARENT).unwrap();
+    for (key, value, accepted) in [
+        ("team", "ünï", true),
+        ("équipe", "données", true),
+        ("ключ", "значение", true),
+        ("ß", "straße", true),
+        ("team", "Ünï", false),
+        ("Équipe", "ml", false),
+        ("team", "日本", false),
+        ("team", &"é".repeat(63), true),
+        ("team", &"é".repeat(64), false),
+    ] {
+        let built = BatchPredictionJob::builder(MODEL)
+            .with_input("gs://bucket/prompts.jsonl")
+            .with_output("gs://bucket/out")
+            .with_label(key, value)
+            .build(&parent);
+        assert_eq!(built.is_ok(), accepted, "client: {key}={value}");
+        let mut submitted = job("labels");
+        submitted.labels.insert(key.into(), value.into());
+        if accepted {
+            let created = client(&emu)
+                .await
+                .create_batch_prediction_job(create(submitted))
+                .await;
+            assert!(created.is_ok(), "emulator: {key}={value}: {created:?}");
+        } else {
+            assert_eq!(
+                violated_fields(&emu, create(submitted)).await,
+                [format!("batch_prediction_job.labels[{key}]")]
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_violation_is_reported_at_once() {
     let emu = emulator().await;

@@ -30,6 +30,11 @@ fn nested(depth: usize) -> Json {
     (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
 }
 
+/// `depth` lists, one inside the other.
+fn nested_lists(depth: usize) -> Json {
+    (0..depth).fold(json!(1), |inner, _| json!([inner]))
+}
+
 /// Collects (case, expected field, outcome) and checks them all at the end, so one run lists
 /// every case that went wrong.
 #[derive(Default)]
@@ -266,6 +271,16 @@ fn every_malformed_input_names_its_field() {
         good().with_label("team", "ML"),
     );
     t.job(
+        "label value with international upper case",
+        "labels",
+        good().with_label("team", "Ünï"),
+    );
+    t.job(
+        "label value of letters without case",
+        "labels",
+        good().with_label("team", "日本"),
+    );
+    t.job(
         "label value too long",
         "labels",
         good().with_label("team", "x".repeat(64)),
@@ -339,6 +354,32 @@ fn every_malformed_input_names_its_field() {
         "model_parameters",
         good().with_model_parameters(nested(MAX_DEPTH + 5)),
     );
+    // Nesting as protobuf decoders count it: a list takes 2 message levels, an object 3.
+    for (case, parameters, field) in [
+        ("33 objects", nested(33), "model_parameters.a"),
+        ("99 objects", nested(99), "model_parameters.a"),
+        (
+            "50 lists",
+            json!({ "a": nested_lists(49) }),
+            "model_parameters.a[0]",
+        ),
+        (
+            "an object of 48 lists",
+            json!({ "a": nested_lists(48) }),
+            "model_parameters.a[0]",
+        ),
+        (
+            "lists and objects, one level too many",
+            json!({ "a": [{ "b": nested(31) }] }),
+            "model_parameters.a[0].b",
+        ),
+    ] {
+        t.job(
+            &format!("model parameters nested {case}"),
+            field,
+            good().with_model_parameters(parameters),
+        );
+    }
     t.job(
         "parameters that are a list",
         "model_parameters",
@@ -354,6 +395,18 @@ fn every_malformed_input_names_its_field() {
         "model_parameters.big",
         good().with_generation_config(GenerationConfig::new().with_param("big", u64::MAX)),
     );
+    for key in ["", " ", "\t"] {
+        t.job(
+            &format!("extra param named {key:?}"),
+            "generation_config",
+            good().with_generation_config(GenerationConfig::new().with_param(key, 1)),
+        );
+        t.job(
+            &format!("model parameter named {key:?}"),
+            "model_parameters",
+            good().with_model_parameters(json!({ key: 1 })),
+        );
+    }
     t.case(
         "a bare value beyond 2^53",
         "value",
@@ -363,6 +416,28 @@ fn every_malformed_input_names_its_field() {
         "a bare value nested too deep",
         "value",
         json_to_value(&nested(MAX_DEPTH + 1)),
+    );
+    // Integers beyond 2^53 as text, also beyond 64 bits (which parsing alone would round).
+    for (text, field) in [
+        (r#"{"seed": 18446744073709551616}"#, "value.seed"),
+        (r#"{"seed": 12345678901234567890123}"#, "value.seed"),
+        (r#"{"seed": 9007199254740993}"#, "value.seed"),
+        ("-18446744073709551617", "value"),
+        (
+            r#"{"a": [0, {"b c": [1, 99999999999999999999999999999]}]}"#,
+            "value.a[1][\"b c\"][1]",
+        ),
+    ] {
+        t.case(
+            format!("JSON text {text}"),
+            field,
+            vertex_batch::params::json_from_str(text),
+        );
+    }
+    t.case(
+        "JSON text that is not JSON",
+        "value",
+        vertex_batch::params::json_from_str("{seed: 1}"),
     );
     let nan = prost_types::Value {
         kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)),
@@ -374,8 +449,22 @@ fn every_malformed_input_names_its_field() {
         value_to_json(&prost_types::Value { kind: None }),
     );
 
-    // Endpoints.
-    for url in ["", "not a url", "ftp://example.com", "http://"] {
+    // Endpoints, ports that no socket has among them (they would fall back to 443 or 80).
+    for url in [
+        "",
+        "not a url",
+        "ftp://example.com",
+        "http://",
+        "https://127.0.0.1:99999",
+        "https://127.0.0.1:65536",
+        "http://localhost:4294967297",
+        "https://[::1]:70000",
+        "https://127.0.0.1:0",
+        "https://127.0.0.1:",
+        "https://127.0.0.1:+80",
+        "https://127.0.0.1:-1",
+        "https://127.0.0.1:8o",
+    ] {
         t.case(
             format!("endpoint {url:?}"),
             "endpoint",
@@ -404,7 +493,27 @@ fn every_malformed_input_names_its_field() {
             (r#"{"displayNmae": "typo"}"#, "displayNmae"),
             (r#"[]"#, "request body"),
         ];
-        for (body, named) in bodies {
+        // Integers beyond 2^53 anywhere in a body, as written: in a protobuf number they would
+        // change value, and a 64-bit integer field takes them as strings.
+        let big = [
+            (
+                r#"{"modelParameters": {"seed": 12345678901234567890123}}"#,
+                "at `modelParameters.seed`: 12345678901234567890123 is beyond 2^53",
+            ),
+            (
+                r#"{"modelParameters": {"seed": 18446744073709551615}}"#,
+                "at `modelParameters.seed`: 18446744073709551615 is beyond 2^53",
+            ),
+            (
+                r#"{"modelParameters": {"stop": [1, -9007199254740993]}}"#,
+                "at `modelParameters.stop[1]`: -9007199254740993",
+            ),
+            (
+                r#"{"completionStats": {"successfulCount": 9007199254740993}}"#,
+                "at `completionStats.successfulCount`",
+            ),
+        ];
+        for (body, named) in big.into_iter().chain(bodies) {
             let outcome = job_from_json(body);
             if let Err(err) = &outcome {
                 assert!(
@@ -414,6 +523,11 @@ fn every_malformed_input_names_its_field() {
             }
             t.case(format!("REST body {body}"), "request body", outcome);
         }
+        t.case(
+            "a parsed REST body with u64::MAX",
+            "request body",
+            vertex_batch::json::job_from_json_value(json!({"modelParameters": {"seed": u64::MAX}})),
+        );
     }
 
     let count = t.check();
@@ -722,4 +836,263 @@ fn deep_values_are_refused_not_overflowed() {
     }
     let err = value_to_json(&deep_value).unwrap_err();
     assert!(err.to_string().contains("nesting is deeper"), "{err}");
+}
+
+/// Token counts whose sum passes `u64::MAX` stay at `u64::MAX` instead of wrapping (release)
+/// or panicking (debug): in each of the three totals, and from rows that reach it together.
+#[test]
+fn token_sums_saturate_instead_of_overflowing() {
+    use vertex_batch::batch_file::{PredictionReader, Summary};
+    let row = |prompt: u64, candidates: u64, total: u64| {
+        format!(
+            r#"{{"response": {{"usageMetadata": {{"promptTokenCount": {prompt}, "candidatesTokenCount": {candidates}, "totalTokenCount": {total}}}}}, "status": ""}}"#
+        )
+    };
+    let max = u64::MAX;
+    for (rows, expected) in [
+        (vec![row(0, 0, max), row(0, 0, max)], (0, 0, max)),
+        (vec![row(max, 0, 0), row(1, 0, 0)], (max, 0, 0)),
+        (
+            vec![row(0, max / 2 + 1, 0), row(0, max / 2 + 1, 0)],
+            (0, max, 0),
+        ),
+        (vec![row(max, max, max); 3], (max, max, max)),
+        (
+            vec![row(max - 1, 1, 2), row(0, 1, max - 2)],
+            (max - 1, 2, max),
+        ),
+    ] {
+        let file = rows.join("\n");
+        let summary = Summary::from_reader(PredictionReader::new(file.as_bytes()))
+            .expect("the rows are predictions");
+        assert_eq!(
+            (
+                summary.prompt_tokens,
+                summary.candidates_tokens,
+                summary.total_tokens
+            ),
+            expected,
+            "{file}"
+        );
+        assert_eq!(summary.total, rows.len() as u64);
+    }
+}
+
+/// What is read whole is read up to a limit, and past it refused with an error naming the file,
+/// the line and the limit: a predictions line, a REST request body, a service-account key file.
+/// `/dev/zero` stands for every file that is not what it should be.
+#[cfg(unix)]
+#[tokio::test]
+async fn what_is_read_whole_is_capped_naming_the_file_line_and_limit() {
+    use vertex_batch::batch_file::{MAX_LINE_BYTES, PredictionReader, Summary};
+
+    let err = Summary::from_reader(PredictionReader::open("/dev/zero").expect("opens"))
+        .expect_err("no line ends");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid /dev/zero line 1: is longer than the limit of 64 MiB ({MAX_LINE_BYTES} bytes) \
+             a line may have"
+        )
+    );
+
+    // At the limit, one byte past it, on a later line, and on a last line with no newline.
+    let row = r#"{"status": "x"}"#;
+    let limit = row.len();
+    let read = |text: String| -> Vec<Result<String, String>> {
+        PredictionReader::new(text.as_bytes())
+            .with_max_line_bytes(limit)
+            .map(|row| row.map(|p| p.status).map_err(|e| e.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        read(format!("{row}\n{row}")),
+        [Ok("x".into()), Ok("x".into())]
+    );
+    let too_long = |line: u64| {
+        Err(format!(
+            "invalid line {line}: is longer than the limit of {limit} bytes a line may have"
+        ))
+    };
+    assert_eq!(read(format!("{row} \n{row}\n")), [too_long(1)]);
+    assert_eq!(
+        read(format!("{row}\n\n{row}  \n{row}\n")),
+        [Ok("x".into()), too_long(3)]
+    );
+    assert_eq!(
+        read(format!("{row}\n{row}  ")),
+        [Ok("x".into()), too_long(2)]
+    );
+
+    // A REST request body.
+    #[cfg(feature = "json")]
+    {
+        use vertex_batch::json::{MAX_BODY_BYTES, job_from_json};
+        let body = format!(r#"{{"displayName": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let err = job_from_json(&body).expect_err("too long");
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(
+            err.to_string().ends_with(&format!(
+                "longer than the limit of 4 MiB ({MAX_BODY_BYTES} bytes)"
+            )),
+            "{err}"
+        );
+    }
+
+    // A service-account key file, read when the first token is fetched.
+    #[cfg(feature = "emulator")]
+    {
+        let emulator = vertex_batch::emulator::Emulator::builder()
+            .start()
+            .await
+            .expect("an emulator");
+        let err = JobClient::builder()
+            .with_project("my-project")
+            .with_endpoint(emulator.endpoint().expect("its endpoint"))
+            .with_credentials(Credentials::service_account_file("/dev/zero"))
+            .connect()
+            .await
+            .expect_err("no key");
+        assert!(err.is_auth(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("/dev/zero") && text.contains("limit of 64 KiB (65536 bytes)"),
+            "{text}"
+        );
+    }
+}
+
+/// What the checks on integers let through: up to 2^53 exactly, floats as written (they are
+/// f64s already), and 64-bit integers written as strings, as proto3 JSON writes them.
+#[test]
+fn integers_within_2_pow_53_floats_and_strings_pass() {
+    use vertex_batch::params::json_from_str;
+    for text in [
+        "9007199254740992",
+        "-9007199254740992",
+        "1e300",
+        "12345678901234567890123.5",
+        r#"{"seed": "12345678901234567890123"}"#,
+    ] {
+        json_from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
+    #[cfg(feature = "json")]
+    {
+        let job = vertex_batch::json::job_from_json(
+            r#"{"modelParameters": {"seed": 9007199254740992, "big": 1e30},
+                "completionStats": {"successfulCount": "12345678901234567"}}"#,
+        )
+        .expect("accepted");
+        assert_eq!(
+            job.completion_stats.expect("stats").successful_count,
+            12_345_678_901_234_567
+        );
+    }
+}
+
+/// A batch input line's generation config keeps the promise the job's parameters keep.
+#[test]
+fn a_request_lines_generation_config_refuses_integers_beyond_2_pow_53() {
+    use vertex_batch::batch_file::BatchRequest;
+    let line = |config: GenerationConfig| {
+        BatchRequest::new()
+            .with_user_text("hi")
+            .with_generation_config(config)
+            .to_json()
+    };
+    for (config, field) in [
+        (
+            GenerationConfig::new().with_param("seed", u64::MAX),
+            "request.generationConfig.seed",
+        ),
+        (
+            GenerationConfig::new().with_param("x", json!({"y": [0, i64::MIN]})),
+            "request.generationConfig.x.y[1]",
+        ),
+    ] {
+        match line(config) {
+            Err(Error::InvalidInput { field: got, reason }) => {
+                assert_eq!(got, field);
+                assert!(reason.contains("beyond 2^53"), "{reason}");
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    line(GenerationConfig::new().with_param("seed", 9_007_199_254_740_992u64))
+        .expect("2^53 is exact");
+}
+
+/// At the deepest nesting the client accepts, the emulator decodes the job and answers it back
+/// whole, by the builder and by a REST body alike; one level deeper, the client refuses it
+/// before any call (it used to reach the server's decoder and come back as a 1 KB `Internal`).
+#[cfg(all(feature = "emulator", feature = "json"))]
+#[tokio::test]
+async fn what_the_client_accepts_the_emulator_decodes() {
+    let emulator = vertex_batch::emulator::Emulator::builder()
+        .start()
+        .await
+        .expect("an emulator");
+    let client = JobClient::builder()
+        .with_project("my-project")
+        .with_endpoint(emulator.endpoint().expect("its endpoint"))
+        .with_credentials(Credentials::none())
+        .connect()
+        .await
+        .expect("connects");
+    // model_parameters is an object: its own level counts.
+    let deepest = [
+        nested(32),
+        json!({ "a": nested_lists(47) }),
+        json!({ "a": [{ "b": nested(30) }] }),
+    ];
+    for parameters in deepest {
+        let job = client
+            .create(good().with_model_parameters(parameters.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{parameters}: {e}"));
+        let got = client.get(&job.name).await.expect("read back");
+        let params =
+            value_to_json(got.model_parameters.as_ref().expect("parameters")).expect("JSON");
+        assert_eq!(params, parameters);
+
+        // The same through a REST body, and one object deeper refused: in the body, and in a
+        // job made by hand, before any call.
+        let body = |parameters: &Json| {
+            json!({
+                "displayName": "deep",
+                "model": "publishers/google/models/gemini-2.0-flash-001",
+                "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": ["gs://bucket/i.jsonl"]}},
+                "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": "gs://bucket/o"}},
+                "modelParameters": parameters,
+            })
+            .to_string()
+        };
+        let job = vertex_batch::json::job_from_json(&body(&parameters)).expect("a job");
+        client
+            .create_job(job.clone())
+            .await
+            .expect("created from REST");
+        let deeper = json!({ "x": parameters });
+        let err = vertex_batch::json::job_from_json(&body(&deeper)).expect_err("too deep");
+        assert!(
+            err.to_string()
+                .starts_with("invalid request body: at `modelParameters.x"),
+            "{err}"
+        );
+        let mut job = job;
+        let inner = job.model_parameters.take().expect("parameters");
+        job.model_parameters = Some(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+                fields: [("x".to_owned(), inner)].into(),
+            })),
+        });
+        let calls = emulator.calls().len();
+        let err = client.create_job(job).await.expect_err("too deep");
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid model_parameters.x"),
+            "{err}"
+        );
+        assert_eq!(emulator.calls().len(), calls, "no call went out");
+    }
 }

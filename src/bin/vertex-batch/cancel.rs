@@ -1,7 +1,10 @@
 //! `cancel`: ask the service to cancel a job, and optionally wait until it is CANCELLED.
 
+use std::io::Write;
+
 use crate::connect::Globals;
 use crate::exit::Exit;
+use crate::out;
 use crate::print::Format;
 use crate::wait::{self, WaitAfter};
 
@@ -29,7 +32,10 @@ pub async fn run(globals: &Globals, args: CancelArgs) -> anyhow::Result<Exit> {
     if args.format.json {
         args.format.job(&connected.client.get(&name).await?)?;
     } else {
-        println!("cancel requested for {name}; it stops when the job is CANCELLED");
+        writeln!(
+            out::stdout(),
+            "cancel requested for {name}; it stops when the job is CANCELLED"
+        )?;
     }
     Ok(Exit::Success)
 }

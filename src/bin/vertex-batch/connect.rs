@@ -8,10 +8,13 @@ use anyhow::Context;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
-use vertex_batch::{JobClient, WaitOptions};
+use vertex_batch::{Audience, JobClient, WaitOptions};
+
+use crate::read;
 
 /// Where and as whom every command runs.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Globals {
     /// The Google Cloud project.
     #[arg(long, global = true, env = "GOOGLE_CLOUD_PROJECT")]
@@ -64,13 +67,13 @@ impl Globals {
              (or pass --emulator to try it offline)",
         )?;
         let mut builder = JobClient::builder()
+            .with_audience(Audience::CommandLine)
             .with_project(project)
             .with_location(&self.location);
         if let Some(url) = &self.endpoint {
             let mut endpoint = Endpoint::custom(url)?;
             if let Some(path) = &self.ca_cert {
-                let pem = std::fs::read_to_string(path)
-                    .with_context(|| format!("--ca-cert {}: could not read it", path.display()))?;
+                let pem = read::whole("--ca-cert", path, false, read::MAX_CA_CERT_BYTES)?;
                 endpoint = endpoint.with_ca_pem(pem);
             }
             builder = builder.with_endpoint(endpoint);
@@ -102,6 +105,7 @@ impl Globals {
             .await?;
         tracing::info!(uri = %emulator.uri(), "embedded emulator started");
         let client = JobClient::builder()
+            .with_audience(Audience::CommandLine)
             .with_project(self.project.as_deref().unwrap_or("my-project"))
             .with_location(&self.location)
             .with_endpoint(emulator.endpoint()?)

@@ -1,13 +1,14 @@
 //! `create`: a job from a REST request body (proto3 JSON), as in the Vertex AI docs.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use vertex_batch::json::MAX_BODY_BYTES;
 
 use crate::connect::Globals;
 use crate::exit::Exit;
 use crate::print::Format;
+use crate::read;
 use crate::wait::{self, WaitAfter};
 
 #[derive(clap::Args)]
@@ -30,16 +31,7 @@ pub struct CreateArgs {
 }
 
 pub async fn run(globals: &Globals, args: CreateArgs) -> anyhow::Result<Exit> {
-    let body = if args.request.as_os_str() == "-" {
-        let mut body = String::new();
-        std::io::stdin()
-            .read_to_string(&mut body)
-            .context("--request -: could not read stdin")?;
-        body
-    } else {
-        std::fs::read_to_string(&args.request)
-            .with_context(|| format!("--request {}: could not read it", args.request.display()))?
-    };
+    let body = read::whole("--request", &args.request, true, MAX_BODY_BYTES)?;
     let job = vertex_batch::json::job_from_json(&body).context("--request")?;
     let connected = globals.connect().await?;
     let job = connected.client.create_job(job).await?;

@@ -1,7 +1,10 @@
 //! `delete`: delete a job that has ended.
 
+use std::io::Write;
+
 use crate::connect::Globals;
 use crate::exit::Exit;
+use crate::out;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -18,6 +21,6 @@ pub async fn run(globals: &Globals, args: DeleteArgs) -> anyhow::Result<Exit> {
     let connected = globals.connect().await?;
     let name = connected.client.job_name(&args.job)?.to_string();
     connected.client.delete(&name).await?;
-    println!("deleted {name}");
+    writeln!(out::stdout(), "deleted {name}")?;
     Ok(Exit::Success)
 }

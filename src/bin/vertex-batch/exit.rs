@@ -77,6 +77,19 @@ impl Exit {
     }
 }
 
+/// Bad arguments that clap cannot see (two that clash, one a command ignores): reported as
+/// clap's own errors are, with [`Exit::Usage`].
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> ExitCode {
         ExitCode::from(exit as u8)

@@ -1,11 +1,14 @@
 //! `list`: a table of jobs, newest first.
 
+use std::io::Write;
+
 use futures_util::{StreamExt, TryStreamExt};
 use vertex_batch::JobFilter;
 use vertex_batch::v1::{BatchPredictionJob, JobState};
 
 use crate::connect::Globals;
 use crate::exit::Exit;
+use crate::out;
 use crate::print::Format;
 
 #[derive(clap::Args)]
@@ -17,11 +20,12 @@ pub struct ListArgs {
     /// (the library's parser: any case, JOB_STATE_ prefix optional).
     #[arg(long)]
     state: Option<JobState>,
-    /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'.
-    #[arg(long)]
+    /// A filter in the service's syntax, e.g. 'display_name="nightly"' or 'labels.team="ml"'
+    /// (a leading `-` negates: '-labels.team:*').
+    #[arg(long, allow_hyphen_values = true)]
     filter: Option<String>,
     /// At most this many jobs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     limit: Option<usize>,
     #[command(flatten)]
     format: Format,
@@ -48,9 +52,13 @@ pub async fn run(globals: &Globals, args: ListArgs) -> anyhow::Result<Exit> {
             .map(vertex_batch::json::job_to_json)
             .collect::<Result<Vec<_>, _>>()?;
         // The REST response's shape.
-        println!("{:#}", serde_json::json!({ "batchPredictionJobs": jobs }));
+        writeln!(
+            out::stdout(),
+            "{:#}",
+            serde_json::json!({ "batchPredictionJobs": jobs })
+        )?;
     } else {
-        print!("{}", table(&jobs));
+        write!(out::stdout(), "{}", table(&jobs))?;
     }
     Ok(Exit::Success)
 }

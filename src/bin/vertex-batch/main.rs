@@ -2,7 +2,8 @@
 //! [`vertex_batch::JobClient`].
 //!
 //! One file per subcommand, named after it; `connect` (the global options and the client they
-//! make), `print` (how a job is shown) and `exit` (every exit code) serve them all.
+//! make), `print` (how a job is shown), `out` (standard output, where a closed pipe is a normal
+//! end) and `exit` (every exit code) serve them all.
 
 mod cancel;
 mod connect;
@@ -12,14 +13,18 @@ mod emulator;
 mod exit;
 mod get;
 mod list;
+mod out;
 mod print;
+mod read;
 mod results;
 mod submit;
 mod wait;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use exit::Exit;
 
@@ -67,8 +72,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let cli = match parsed {
+        Ok((cli, matches)) => {
+            if let Err(message) = refuse_ignored_globals(&matches) {
+                return usage(&format!("error: {message}"));
+            }
+            cli
+        }
         Err(e) if !e.use_stderr() => {
             // --help and --version
             let _ = e.print();
@@ -82,8 +95,7 @@ fn main() -> ExitCode {
                 .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see --help)", error.join(" "));
-            return Exit::Usage.into();
+            return usage(&error.join(" "));
         }
     };
     init_tracing(cli.globals.verbose);
@@ -94,10 +106,59 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&anyhow::anyhow!("could not start the async runtime: {e}")),
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli)).and_then(|exit| {
+        out::stdout().flush()?;
+        Ok(exit)
+    });
+    match outcome {
+        // A reader that went away (`| head -1`) ends the command as it ends `cat`.
+        Err(_) if out::was_closed() => Exit::Success.into(),
         Ok(exit) => exit.into(),
-        Err(e) => fail(&e),
+        Err(e) => match e.downcast_ref::<exit::Usage>() {
+            Some(exit::Usage(message)) => usage(&format!("error: {message}")),
+            None => fail(&e),
+        },
     }
+}
+
+/// Global options a command has no use for, given on the command line anyway: refused rather
+/// than ignored, as `results --project p` would let one think a project mattered. (From the
+/// environment they are fine: `GOOGLE_CLOUD_PROJECT` is set for every command.)
+fn refuse_ignored_globals(matches: &ArgMatches) -> Result<(), String> {
+    const CONNECTION: [&str; 6] = [
+        "project",
+        "endpoint",
+        "ca_cert",
+        "credentials",
+        "quota_project",
+        "emulator",
+    ];
+    let Some((command, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let (ignored, why): (&[&str], &str) = match command {
+        "results" => (&["location"], "reads local files and calls no service"),
+        "emulator" => (&[], "is a service, not a client of one"),
+        _ => return Ok(()),
+    };
+    let given = |id: &str| {
+        [matches, sub]
+            .iter()
+            .any(|m| m.value_source(id) == Some(ValueSource::CommandLine))
+    };
+    match CONNECTION.iter().chain(ignored).find(|id| given(id)) {
+        Some(id) => Err(format!(
+            "--{} has no effect on `{command}`, which {why}: leave it out",
+            id.replace('_', "-")
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Bad arguments: one line on stderr, pointing to `--help`.
+fn usage(error: &str) -> ExitCode {
+    eprintln!("{error} (see --help)");
+    Exit::Usage.into()
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -115,14 +176,27 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// One line on stderr, whatever the error's chain.
+/// One line on stderr: the error and its causes, each said once. A cause whose text the
+/// message before it holds already (a context repeating the error it wraps) is left out.
 fn fail(error: &anyhow::Error) -> ExitCode {
-    let message = format!("{error:#}").replace('\n', " ");
-    eprintln!("error: {message}");
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    eprintln!("error: {}", message.replace('\n', " "));
     Exit::Error.into()
 }
 
-/// `-v`: this crate's debug logs; `-vv`: everything's. `RUST_LOG` overrides both.
+/// `-v`: this crate's debug logs (each call with its outcome and duration, each poll of a
+/// wait with what it found); `-vv`: everything's. `RUST_LOG` overrides both. Colours only on a
+/// terminal.
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match (EnvFilter::try_from_default_env(), verbose) {
@@ -135,5 +209,6 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

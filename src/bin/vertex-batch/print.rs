@@ -1,8 +1,12 @@
 //! How a job is printed: a readable summary, or proto3 JSON (the REST API's shape).
 
+use std::io::Write;
+
 use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::v1::batch_prediction_job::input_config::Source;
 use vertex_batch::v1::batch_prediction_job::output_config::Destination;
+
+use crate::out;
 
 /// `--json`, on every command that prints a job.
 #[derive(clap::Args)]
@@ -17,9 +21,9 @@ impl Format {
     /// Prints one job.
     pub fn job(&self, job: &BatchPredictionJob) -> anyhow::Result<()> {
         if self.json {
-            println!("{:#}", vertex_batch::json::job_to_json(job)?);
+            writeln!(out::stdout(), "{:#}", vertex_batch::json::job_to_json(job)?)?;
         } else {
-            print!("{}", summary(job));
+            write!(out::stdout(), "{}", summary(job))?;
         }
         Ok(())
     }

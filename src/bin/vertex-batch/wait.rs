@@ -35,8 +35,13 @@ Examples:
     )
 }
 
-/// `--wait` and how to poll, for the commands that can go on to wait for the job.
+/// `--wait` and how to poll, for the commands that can go on to wait for the job. How to poll
+/// means nothing without `--wait`: given alone, it is refused.
 #[derive(clap::Args)]
+#[command(
+    mut_arg("interval", |arg| arg.requires("wait")),
+    mut_arg("timeout", |arg| arg.requires("wait"))
+)]
 pub struct WaitAfter {
     /// Wait until the job ends, as `wait` does (and exit as it does: see `wait --help`).
     #[arg(long)]
@@ -48,11 +53,12 @@ pub struct WaitAfter {
 /// How often to poll, and for how long.
 #[derive(clap::Args)]
 pub struct Poll {
-    /// Seconds to the first poll; the interval then grows by half each time, up to 30 s.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Seconds to the first poll; the interval then grows by half each time, up to 30 s (or
+    /// up to this interval, when it is longer).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval, allow_negative_numbers = true)]
     interval: Option<Duration>,
     /// Give up waiting after this many seconds (exit code 7); the job goes on.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_negative_numbers = true)]
     timeout: Option<Duration>,
 }
 
@@ -60,7 +66,11 @@ impl Poll {
     fn options(&self, defaults: &WaitOptions) -> WaitOptions {
         let mut options = defaults.clone();
         if let Some(interval) = self.interval {
-            options = options.with_initial_interval(interval);
+            // Asked for, so not capped below itself.
+            let max = interval.max(options.max_interval());
+            options = options
+                .with_max_interval(max)
+                .with_initial_interval(interval);
         }
         if let Some(timeout) = self.timeout {
             options = options.with_timeout(timeout);
@@ -133,10 +143,32 @@ pub async fn follow(
     Ok(Exit::for_ended(job.state()))
 }
 
+/// A number of seconds, from 0 up to what a `Duration` holds.
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let seconds: f64 = s
         .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds, e.g. 2 or 0.5"))?;
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("`{s}`: seconds must be positive and finite"))
+        .ok()
+        .filter(|seconds: &f64| !seconds.is_nan())
+        .ok_or_else(|| format!("`{s}` is not a number of seconds, e.g. 2 or 0.5"))?;
+    if seconds < 0.0 {
+        return Err(format!("`{s}`: a number of seconds cannot be negative"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        format!(
+            "`{s}` seconds is more than a duration holds: at most {} seconds (about 585 \
+             billion years)",
+            u64::MAX
+        )
+    })
+}
+
+/// A number of seconds more than 0: polls at no interval would be back to back.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_seconds(s)?;
+    if interval.is_zero() {
+        return Err(format!(
+            "`{s}`: the interval must be more than 0 seconds, or polls would come back to back"
+        ));
+    }
+    Ok(interval)
 }
