@@ -1,10 +1,13 @@
 //! The global options, and the client they make: Vertex AI with Application Default
-//! Credentials, a custom endpoint, or an emulator embedded for the command's lifetime.
+//! Credentials, a custom endpoint, or an emulator embedded for the command's lifetime; and the
+//! commands that have no use for them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::ArgMatches;
+use clap::parser::ValueSource;
 use vertex_batch::auth::Credentials;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::endpoint::Endpoint;
@@ -47,6 +50,40 @@ pub struct Globals {
     /// Log what happens on stderr: -v for this tool, -vv for everything (or set RUST_LOG).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Global options a command has no use for, given on the command line anyway: refused rather
+/// than ignored, as `results --project p` would let one think a project mattered. (From the
+/// environment they are fine: `GOOGLE_CLOUD_PROJECT` is set for every command.)
+pub fn refuse_unused(matches: &ArgMatches) -> Result<(), String> {
+    const CONNECTION: [&str; 6] = [
+        "project",
+        "endpoint",
+        "ca_cert",
+        "credentials",
+        "quota_project",
+        "emulator",
+    ];
+    let Some((command, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let (ignored, why): (&[&str], &str) = match command {
+        "results" => (&["location"], "reads local files and calls no service"),
+        "emulator" => (&[], "is a service, not a client of one"),
+        _ => return Ok(()),
+    };
+    let given = |id: &str| {
+        [matches, sub]
+            .iter()
+            .any(|m| m.value_source(id) == Some(ValueSource::CommandLine))
+    };
+    match CONNECTION.iter().chain(ignored).find(|id| given(id)) {
+        Some(id) => Err(format!(
+            "--{} has no effect on `{command}`, which {why}: leave it out",
+            id.replace('_', "-")
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A connected client, and the embedded emulator it talks to when there is one (kept alive

@@ -23,8 +23,7 @@ mod wait;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use exit::Exit;
 
@@ -77,7 +76,7 @@ fn main() -> ExitCode {
         .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
     let cli = match parsed {
         Ok((cli, matches)) => {
-            if let Err(message) = refuse_ignored_globals(&matches) {
+            if let Err(message) = connect::refuse_unused(&matches) {
                 return usage(&format!("error: {message}"));
             }
             cli
@@ -118,40 +117,6 @@ fn main() -> ExitCode {
             Some(exit::Usage(message)) => usage(&format!("error: {message}")),
             None => fail(&e),
         },
-    }
-}
-
-/// Global options a command has no use for, given on the command line anyway: refused rather
-/// than ignored, as `results --project p` would let one think a project mattered. (From the
-/// environment they are fine: `GOOGLE_CLOUD_PROJECT` is set for every command.)
-fn refuse_ignored_globals(matches: &ArgMatches) -> Result<(), String> {
-    const CONNECTION: [&str; 6] = [
-        "project",
-        "endpoint",
-        "ca_cert",
-        "credentials",
-        "quota_project",
-        "emulator",
-    ];
-    let Some((command, sub)) = matches.subcommand() else {
-        return Ok(());
-    };
-    let (ignored, why): (&[&str], &str) = match command {
-        "results" => (&["location"], "reads local files and calls no service"),
-        "emulator" => (&[], "is a service, not a client of one"),
-        _ => return Ok(()),
-    };
-    let given = |id: &str| {
-        [matches, sub]
-            .iter()
-            .any(|m| m.value_source(id) == Some(ValueSource::CommandLine))
-    };
-    match CONNECTION.iter().chain(ignored).find(|id| given(id)) {
-        Some(id) => Err(format!(
-            "--{} has no effect on `{command}`, which {why}: leave it out",
-            id.replace('_', "-")
-        )),
-        None => Ok(()),
     }
 }
 
