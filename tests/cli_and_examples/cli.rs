@@ -803,7 +803,14 @@ fn help_parts(help: &str) -> (Vec<String>, String) {
     let options = help
         .lines()
         .filter(|line| line.trim_start().starts_with("--") || line.trim_start().starts_with('-'))
-        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        // The flag and its value name: clap prints the description on the same line or the
+        // next, depending on the width of the other options under the same heading.
+        .map(|line| {
+            line.split_whitespace()
+                .take_while(|word| word.starts_with('-') || word.starts_with('<'))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     let examples = help
         .split_once("Examples:")
@@ -849,6 +856,9 @@ fn banner_of(mut command: Command, dir: &std::path::Path) -> Vec<String> {
             let line = line
                 .replace(&uri, "URI")
                 .replace(dir.to_str().expect("utf-8"), "DIR");
+            if line.starts_with("STORAGE_EMULATOR_HOST=") {
+                return "STORAGE_EMULATOR_HOST=STORAGE_URI".to_owned();
+            }
             match line.split_once("token endpoint:") {
                 Some((label, _)) => format!("{label}token endpoint: TOKEN_URI"),
                 None => line,
