@@ -47,6 +47,8 @@
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
 //! - Feature `storage`: `storage`, Cloud Storage (resumable uploads, streamed downloads,
 //!   listing by prefix) with the crate's own tokens, honouring `STORAGE_EMULATOR_HOST`.
+//! - Feature `storage`: `run`, batch runs: a stream of requests in, results joined in input
+//!   order out, sharded, retried and resumable.
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC for offline
 //!   development and tests.
 //!
@@ -74,6 +76,8 @@ pub mod params;
 pub mod proto;
 mod retry;
 pub mod routing;
+#[cfg(feature = "storage")]
+pub mod run;
 #[cfg(feature = "storage")]
 pub mod storage;
 pub mod transport;
