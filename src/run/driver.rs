@@ -80,8 +80,10 @@ where
         }
         None => {
             let writer = writer.take().expect("staging when there is no manifest");
-            summary.staged_bytes += writer.bytes;
-            let shards = writer.finish(|shard| request_id(&run_id, 0, shard)).await?;
+            let (shards, bytes) = writer.finish(|shard| request_id(&run_id, 0, shard)).await?;
+            summary.staged_bytes += bytes;
+            progress.staged_bytes = bytes;
+            report(&run, &progress);
             let mut manifest = Manifest::new(run_id, input.rows, input.fingerprint, settings);
             manifest.rounds.push(Round {
                 number: 0,
@@ -317,13 +319,14 @@ impl RunState<'_> {
                 }
             }
         }
-        self.summary.staged_bytes += writer.bytes;
-        self.progress.staged_rows = rows;
-        self.progress.staged_bytes = writer.bytes;
         let run_id = manifest.run_id.clone();
-        let shards = writer
+        let (shards, bytes) = writer
             .finish(|shard| request_id(&run_id, round, shard))
             .await?;
+        self.summary.staged_bytes += bytes;
+        self.progress.staged_rows = rows;
+        self.progress.staged_bytes = bytes;
+        self.report();
         manifest.rounds.push(Round {
             number: round,
             rows,

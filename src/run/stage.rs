@@ -30,7 +30,7 @@ pub(crate) struct ShardWriter {
     shards: Vec<Shard>,
     file: Option<OpenFile>,
     pending: Vec<u8>,
-    /// Bytes uploaded so far, for progress.
+    /// Bytes handed to the uploads so far, for progress.
     pub(crate) bytes: u64,
 }
 
@@ -120,17 +120,18 @@ impl ShardWriter {
         Ok(())
     }
 
-    /// Ends the last file; gives the shards, each job's request id made by `request_id`.
+    /// Ends the last file; gives the shards, each job's request id made by `request_id`, and
+    /// the bytes uploaded.
     pub(crate) async fn finish(
         mut self,
         request_id: impl Fn(usize) -> String,
-    ) -> Result<Vec<Shard>> {
+    ) -> Result<(Vec<Shard>, u64)> {
         self.close_file().await?;
         let mut shards = std::mem::take(&mut self.shards);
         for (i, shard) in shards.iter_mut().enumerate() {
             shard.request_id = request_id(i);
         }
-        Ok(shards)
+        Ok((shards, self.bytes))
     }
 
     fn open_file(&mut self, row: u64) -> Result<()> {
