@@ -52,6 +52,8 @@
 //! - Feature `json`: `json`, proto3 JSON for jobs (the REST API's shape).
 //! - Feature `storage`: `storage`, Cloud Storage (resumable uploads, streamed downloads,
 //!   listing by prefix) with the crate's own tokens, honouring `STORAGE_EMULATOR_HOST`.
+//! - Feature `storage`: `run`, batch runs: a stream of requests in, results joined in input
+//!   order out, sharded, retried and resumable.
 //! - Feature `emulator`: `emulator`, an in-memory JobService over real gRPC (and REST, on the
 //!   same port) for offline development and tests.
 //!
@@ -80,6 +82,9 @@ pub mod names;
 pub mod params;
 pub mod proto;
 pub mod routing;
+#[cfg(feature = "storage")]
+#[cfg_attr(docsrs, doc(cfg(feature = "storage")))]
+pub mod run;
 #[cfg(feature = "storage")]
 #[cfg_attr(docsrs, doc(cfg(feature = "storage")))]
 pub mod storage;

@@ -1,0 +1,244 @@
+//! The row id a run puts in each request's `labels`, and the staged line that carries it.
+//!
+//! A batch job's output has no id of its own per row and its order is not the input's
+//! (googleapis/python-aiplatform issue #2621), but each output line echoes its request, and a
+//! `GenerateContentRequest` has a `labels` map (user metadata) that travels inside the request
+//! and comes back with it (the output sample in LiteLLM's Vertex AI batch docs; LiteLLM joins by a
+//! label too, BerriAI/litellm pull request #25627). So the run writes `"labels":
+//! {"vertex_batch_row": "<row>"}` into every request, `<row>` the request's position in the input
+//! counting from 0: a valid label value (digits, at most 20 of them). The user's key stays on
+//! this side. The echo is re-serialised (keys sorted, snake_case or camelCase, numbers in another
+//! format), so the row id is read from the parsed `labels`, as a string or as a number.
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The label key that carries a request's row id.
+pub const ROW_LABEL: &str = "vertex_batch_row";
+
+/// Appends the staged input line of `request` (the JSON text of a request object), row `row`:
+/// `{"request":{"labels":{...,"vertex_batch_row":"<row>"},...}}` and a newline. The request's
+/// own labels are kept; its other fields are copied as they are.
+///
+/// # Errors
+/// What is wrong with the request, to be prefixed with where it is: not a JSON object, a
+/// `labels` that is not an object of strings, or one that already has [`ROW_LABEL`].
+pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(), String> {
+    let Entries(entries) = serde_json::from_str(request).map_err(|err| {
+        if err.is_data() {
+            format!("the request is not a JSON object ({err})")
+        } else {
+            format!("the request is not JSON ({err})")
+        }
+    })?;
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    if let Some((_, raw)) = entries.iter().find(|(key, _)| key == "labels") {
+        labels = serde_json::from_str(raw.get()).map_err(|err| {
+            format!("the request's \"labels\" is not an object of strings ({err})")
+        })?;
+        if labels.contains_key(ROW_LABEL) {
+            return Err(format!(
+                "the request's \"labels\" has the key `{ROW_LABEL}`, which the run keeps for \
+                 its row ids; rename that label"
+            ));
+        }
+    }
+    labels.insert(ROW_LABEL.to_owned(), row.to_string());
+    out.extend_from_slice(b"{\"request\":{\"labels\":");
+    serde_json::to_writer(&mut *out, &labels).map_err(|err| err.to_string())?;
+    for (key, raw) in &entries {
+        if key == "labels" {
+            continue;
+        }
+        out.push(b',');
+        serde_json::to_writer(&mut *out, key).map_err(|err| err.to_string())?;
+        out.push(b':');
+        out.extend_from_slice(raw.get().as_bytes());
+    }
+    out.extend_from_slice(b"}}\n");
+    Ok(())
+}
+
+/// The row id in an echoed request's `labels` object: `"42"` or `42` under [`ROW_LABEL`];
+/// `None` when it is missing or not a row id. Reads without allocating.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct RowId(pub(crate) Option<u64>);
+
+impl<'de> Deserialize<'de> for RowId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Labels;
+        impl<'de> Visitor<'de> for Labels {
+            type Value = RowId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a labels object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowId, A::Error> {
+                let mut row = None;
+                while let Some(IsRowLabel(is_row)) = map.next_key()? {
+                    if is_row {
+                        row = map.next_value::<LabelValue>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(RowId(row))
+            }
+            fn visit_unit<E>(self) -> Result<RowId, E> {
+                Ok(RowId(None))
+            }
+        }
+        deserializer.deserialize_any(Labels)
+    }
+}
+
+/// Whether a label key is [`ROW_LABEL`].
+struct IsRowLabel(bool);
+
+impl<'de> Deserialize<'de> for IsRowLabel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IsRowLabel;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<IsRowLabel, E> {
+                Ok(IsRowLabel(v == ROW_LABEL))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// A row id label value as it may come back: text as sent, or a number when re-serialised.
+struct LabelValue(Option<u64>);
+
+impl<'de> Deserialize<'de> for LabelValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LabelValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LabelValue, E> {
+                Ok(LabelValue(v.trim().parse().ok()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<LabelValue, E> {
+                Ok(LabelValue(Some(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<LabelValue, E> {
+                // 42.0 or 4.2e1: a whole number written another way.
+                Ok(LabelValue(
+                    (v.fract() == 0.0 && (0.0..9.0e15).contains(&v)).then_some(v as u64),
+                ))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_unit<E>(self) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LabelValue(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LabelValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LabelValue(None))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A JSON object's top-level entries, values left as raw text.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push((key, value));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(request: &str, row: u64) -> Result<String, String> {
+        let mut out = Vec::new();
+        stage_line(request, row, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn the_row_id_joins_the_requests_own_labels() {
+        assert_eq!(
+            staged(
+                r#"{"contents": [{"role": "user"}], "generationConfig": {"seed": 1}}"#,
+                7
+            )
+            .unwrap(),
+            "{\"request\":{\"labels\":{\"vertex_batch_row\":\"7\"},\"contents\":[{\"role\": \"user\"}],\"generationConfig\":{\"seed\": 1}}}\n"
+        );
+        assert_eq!(
+            staged(r#"{"labels": {"team": "ml"}, "contents": []}"#, 0).unwrap(),
+            "{\"request\":{\"labels\":{\"team\":\"ml\",\"vertex_batch_row\":\"0\"},\"contents\":[]}}\n"
+        );
+    }
+
+    #[test]
+    fn requests_that_cannot_carry_it_are_refused() {
+        for (request, expected) in [
+            ("[1]", "not a JSON object"),
+            ("{\"contents\": ", "not JSON"),
+            (r#"{"labels": ["a"]}"#, "not an object of strings"),
+            (
+                r#"{"labels": {"vertex_batch_row": "1"}}"#,
+                "keeps for its row ids",
+            ),
+        ] {
+            let err = staged(request, 1).unwrap_err();
+            assert!(err.contains(expected), "{request}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_row_id_reads_back_as_text_or_as_a_number() {
+        for (labels, expected) in [
+            (r#"{"vertex_batch_row": "42", "team": "ml"}"#, Some(42)),
+            (r#"{"vertex_batch_row": 42}"#, Some(42)),
+            (r#"{"vertex_batch_row": 4.2e1}"#, Some(42)),
+            (r#"{"vertex_batch_row": "x"}"#, None),
+            (r#"{"team": "ml"}"#, None),
+            (r#"{"vertex_batch_row": ["1"], "b": {"c": 1}}"#, None),
+            (r#"{"vertex\u005fbatch_row": "9"}"#, Some(9)),
+        ] {
+            let row: RowId = serde_json::from_str(labels).unwrap();
+            assert_eq!(row.0, expected, "{labels}");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! A run's manifest: what was staged and which jobs exist, kept as `manifest.json` in the staging
+//! prefix and written again after every step.
+//!
+//! It is what lets a run resume: the same run started again reads it, skips the input already
+//! staged, and finds each job it created by name (or, when the process died between the Create
+//! and the write, by the request id derived from the run, the round and the shard, which the job
+//! carries as a label). Everything else (which rows are answered, which go again) is rebuilt from
+//! the jobs' outputs, which never change once a job has ended.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::storage::{ObjectUri, Storage};
+
+/// The manifest's format; a run refuses a manifest of another format.
+const FORMAT: u32 = 1;
+
+/// The whole manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    /// Derived from the staging prefix and the input: part of every job's request id.
+    pub(crate) run_id: String,
+    pub(crate) rows: u64,
+    /// A hash of every key and request, in order.
+    pub(crate) fingerprint: String,
+    /// What every job of the run is made with.
+    pub(crate) settings: Settings,
+    pub(crate) rounds: Vec<Round>,
+}
+
+/// The settings that decide the shards and the jobs: a run started again must use the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Settings {
+    pub(crate) model: String,
+    pub(crate) generation_config: Value,
+    pub(crate) max_requests_per_job: u64,
+    pub(crate) max_bytes_per_file: u64,
+}
+
+/// One round: round 0 sends every row, each later round the rows to try again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Round {
+    pub(crate) number: u8,
+    pub(crate) rows: u64,
+    pub(crate) shards: Vec<Shard>,
+}
+
+/// One job's input: files of at most the byte limit, rows of at most the request limit, with
+/// row ids from `first_row` to `last_row`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Shard {
+    pub(crate) files: Vec<ShardFile>,
+    pub(crate) rows: u64,
+    pub(crate) first_row: u64,
+    pub(crate) last_row: u64,
+    /// The request-id label of its job.
+    pub(crate) request_id: String,
+    /// Its job, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) job: Option<JobRecord>,
+}
+
+/// One staged input file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ShardFile {
+    pub(crate) uri: String,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
+    /// The row id of its first line (round 0 files hold consecutive rows).
+    pub(crate) first_row: u64,
+}
+
+/// A job as last seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct JobRecord {
+    pub(crate) name: String,
+    /// `JOB_STATE_SUCCEEDED` etc.
+    pub(crate) state: String,
+    /// Set once the job has ended and its output was read into the join (by this process or
+    /// an earlier one: a restart reads it again).
+    #[serde(default)]
+    pub(crate) ended: bool,
+}
+
+impl Manifest {
+    pub(crate) fn new(run_id: String, rows: u64, fingerprint: String, settings: Settings) -> Self {
+        Manifest {
+            format: FORMAT,
+            run_id,
+            rows,
+            fingerprint,
+            settings,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// The manifest at `uri`, if there is one.
+    pub(crate) async fn load(storage: &Storage, uri: &ObjectUri) -> Result<Option<Manifest>> {
+        use futures_util::TryStreamExt;
+        let stream = match storage.download(uri, ..).await {
+            Ok(stream) => stream,
+            Err(err) if err.is_not_found() => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let bytes: Vec<u8> = stream
+            .try_fold(Vec::new(), |mut all, bytes| async move {
+                all.extend_from_slice(&bytes);
+                Ok(all)
+            })
+            .await?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|err| {
+            Error::invalid(
+                "staging",
+                format!(
+                    "{uri} is not a batch run manifest this version can read ({err}); \
+                     use another staging prefix"
+                ),
+            )
+        })?;
+        if manifest.format != FORMAT {
+            return Err(Error::invalid(
+                "staging",
+                format!(
+                    "{uri} is a run manifest of format {}, this version writes format {FORMAT}; \
+                     use another staging prefix",
+                    manifest.format
+                ),
+            ));
+        }
+        Ok(Some(manifest))
+    }
+
+    pub(crate) async fn save(&self, storage: &Storage, uri: &ObjectUri) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|err| Error::Io {
+            path: None,
+            error: std::io::Error::other(err),
+        })?;
+        storage.upload_bytes(uri, bytes).await?;
+        tracing::info!(target: "vertex_batch::run::step", manifest = %uri, "manifest written");
+        Ok(())
+    }
+
+    /// Checks that a run started again is the same run: same input, same settings.
+    pub(crate) fn check_same(
+        &self,
+        rows: u64,
+        fingerprint: &str,
+        settings: &Settings,
+        uri: &ObjectUri,
+    ) -> Result<()> {
+        let differ = |what: String| {
+            Err(Error::invalid(
+                "staging",
+                format!(
+                    "{uri} holds a run with {what}; a run resumes only with the same input and \
+                     settings: pass them as before, or use another staging prefix"
+                ),
+            ))
+        };
+        if self.rows != rows || self.fingerprint != fingerprint {
+            return differ(format!(
+                "another input ({} requests, fingerprint {}; this input has {rows}, {fingerprint})",
+                self.rows, self.fingerprint
+            ));
+        }
+        let s = &self.settings;
+        if s.model != settings.model {
+            return differ(format!("the model {}", s.model));
+        }
+        if s.generation_config != settings.generation_config {
+            return differ(format!("the generation settings {}", s.generation_config));
+        }
+        if s.max_requests_per_job != settings.max_requests_per_job {
+            return differ(format!(
+                "at most {} requests per job",
+                s.max_requests_per_job
+            ));
+        }
+        if s.max_bytes_per_file != settings.max_bytes_per_file {
+            return differ(format!("at most {} bytes per file", s.max_bytes_per_file));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! What a run gives back: one [`RowResult`] per request in input order, and a [`RunSummary`].
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::rows::{RowState, RowTable, status_text};
+use super::spool::{KeyReader, LineSpool, ScratchDir};
+use super::status::RowStatus;
+use crate::error::{Error, Result};
+
+/// Token counts summed over answers. Sums saturate at `u64::MAX` rather than wrap.
+///
+/// ```
+/// use vertex_batch::run::TokenUsage;
+///
+/// let usage: TokenUsage = serde_json::from_str(
+///     r#"{"promptTokenCount": 8, "candidatesTokenCount": 12, "thoughtsTokenCount": 3, "totalTokenCount": 23}"#,
+/// )?;
+/// assert_eq!((usage.prompt, usage.candidates, usage.thoughts, usage.cached, usage.total), (8, 12, 3, 0, 23));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct TokenUsage {
+    /// Prompt tokens.
+    #[serde(default, rename = "promptTokenCount", alias = "prompt_token_count")]
+    pub prompt: u64,
+    /// Answer tokens.
+    #[serde(
+        default,
+        rename = "candidatesTokenCount",
+        alias = "candidates_token_count"
+    )]
+    pub candidates: u64,
+    /// Tokens a thinking model spent thinking.
+    #[serde(default, rename = "thoughtsTokenCount", alias = "thoughts_token_count")]
+    pub thoughts: u64,
+    /// Prompt tokens served from a context cache.
+    #[serde(
+        default,
+        rename = "cachedContentTokenCount",
+        alias = "cached_content_token_count"
+    )]
+    pub cached: u64,
+    /// Everything billed.
+    #[serde(default, rename = "totalTokenCount", alias = "total_token_count")]
+    pub total: u64,
+}
+
+impl TokenUsage {
+    pub(crate) fn add(&mut self, other: &TokenUsage) {
+        self.prompt = self.prompt.saturating_add(other.prompt);
+        self.candidates = self.candidates.saturating_add(other.candidates);
+        self.thoughts = self.thoughts.saturating_add(other.thoughts);
+        self.cached = self.cached.saturating_add(other.cached);
+        self.total = self.total.saturating_add(other.total);
+    }
+}
+
+/// One request's result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RowResult {
+    /// The key the request was given (its position, counting from 1, when it had none).
+    pub key: String,
+    /// The request's position in the input, counting from 0.
+    pub row: u64,
+    /// The answer, or why there is none.
+    pub outcome: std::result::Result<Answer, RowError>,
+}
+
+/// An answered request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Answer {
+    /// The whole `GenerateContentResponse`, exactly as the service wrote it.
+    pub response: Box<RawValue>,
+    /// The first candidate's text parts joined (thoughts left out); `None` when it has none
+    /// (a blocked prompt, only function calls).
+    pub text: Option<String>,
+}
+
+/// Why a request has no answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RowError {
+    /// An HTTP-style code: 400 for a bad request, 429 for quota, 504 for a job that expired
+    /// first; 0 when the service's text names none.
+    pub code: u16,
+    /// The service's message, or what happened to the row's job.
+    pub message: String,
+    /// The failure could pass (the run gave up after its follow-up rounds); `false` for a
+    /// request the service refuses as it is.
+    pub transient: bool,
+}
+
+/// What a run did, complete once the run's jobs have ended (before the results are read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// Requests in the input.
+    pub rows: u64,
+    /// Requests answered.
+    pub answered: u64,
+    /// Requests without an answer.
+    pub failed: u64,
+    /// Failed requests by code.
+    pub failed_by_code: BTreeMap<u16, u64>,
+    /// Rounds run: 1, plus the follow-up rounds that had rows to try again.
+    pub rounds: u8,
+    /// Jobs, all rounds together.
+    pub jobs: u64,
+    /// Tokens of the answers.
+    pub usage: TokenUsage,
+    /// Output lines for a row already seen in the same round (the first good answer is kept).
+    pub repeated_lines: u64,
+    /// Output lines of no row the job was sent (no row id, or another's).
+    pub unexpected_lines: u64,
+    /// Output lines that are not JSON.
+    pub unreadable_lines: u64,
+    /// Times a row sent in a job was missing from its output (each was tried again or
+    /// reported).
+    pub missing_rows: u64,
+    /// Bytes staged and bytes of output read, this process.
+    pub staged_bytes: u64,
+    /// Bytes of output read, this process.
+    pub output_bytes: u64,
+}
+
+/// Why the rows of a job missing from its output failed: code and message.
+pub(crate) type MissingReasons = Vec<Vec<(u16, String)>>;
+
+/// The results of a run, one per request in input order, read from local scratch files (never
+/// from the network): a [`Stream`](futures_util::Stream) whose items are ready at once.
+///
+/// The scratch folder goes away when this is dropped.
+#[derive(Debug)]
+pub struct RunResults {
+    summary: RunSummary,
+    table: RowTable,
+    spool: LineSpool,
+    keys: KeyReader,
+    missing: MissingReasons,
+    next: u64,
+    line: Vec<u8>,
+    _scratch: ScratchDir,
+}
+
+impl RunResults {
+    pub(crate) fn new(
+        mut summary: RunSummary,
+        table: RowTable,
+        mut spool: LineSpool,
+        keys: KeyReader,
+        missing: MissingReasons,
+        scratch: ScratchDir,
+    ) -> Result<Self> {
+        spool.flush()?;
+        let mut results = RunResults {
+            summary: RunSummary::default(),
+            table,
+            spool,
+            keys,
+            missing,
+            next: 0,
+            line: Vec::new(),
+            _scratch: scratch,
+        };
+        // Failed rows are few: read their codes now, so the summary is whole before the results.
+        let (answered, failed) = results.table.counts();
+        summary.answered = answered;
+        summary.failed = failed;
+        for row in 0..results.table.len() {
+            if matches!(
+                results.table.slot(row).state,
+                RowState::Failed | RowState::Missing | RowState::Pending
+            ) {
+                let code = results.error_of(row)?.code;
+                *summary.failed_by_code.entry(code).or_default() += 1;
+            }
+        }
+        results.summary = summary;
+        Ok(results)
+    }
+
+    /// What the run did.
+    pub fn summary(&self) -> &RunSummary {
+        &self.summary
+    }
+
+    /// The next result in input order, or `None` after the last.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a scratch file cannot be read.
+    pub fn next_result(&mut self) -> Option<Result<RowResult>> {
+        if self.next >= self.table.len() {
+            return None;
+        }
+        let row = self.next;
+        self.next += 1;
+        Some(self.result_of(row))
+    }
+
+    fn result_of(&mut self, row: u64) -> Result<RowResult> {
+        let key = self.keys.next_key()?;
+        let outcome = match self.table.slot(row).state {
+            RowState::Answered => Ok(self.answer_of(row)?),
+            _ => Err(self.error_of(row)?),
+        };
+        Ok(RowResult { key, row, outcome })
+    }
+
+    fn answer_of(&mut self, row: u64) -> Result<Answer> {
+        let slot = *self.table.slot(row);
+        self.spool.read(slot.offset, slot.len, &mut self.line)?;
+        let chosen: Chosen<'_> = serde_json::from_slice(&self.line).map_err(corrupt)?;
+        let response = chosen
+            .response
+            .map_or_else(
+                || RawValue::from_string("null".to_owned()),
+                |r| RawValue::from_string(r.get().to_owned()),
+            )
+            .map_err(corrupt)?;
+        let text = serde_json::from_str::<TextView>(response.get())
+            .ok()
+            .and_then(TextView::text);
+        Ok(Answer { response, text })
+    }
+
+    fn error_of(&mut self, row: u64) -> Result<RowError> {
+        let slot = *self.table.slot(row);
+        match slot.state {
+            RowState::Failed => {
+                self.spool.read(slot.offset, slot.len, &mut self.line)?;
+                let chosen: Chosen<'_> = serde_json::from_slice(&self.line).map_err(corrupt)?;
+                let status = RowStatus::parse(&chosen.status.map(status_text).unwrap_or_default());
+                Ok(RowError {
+                    code: status.code,
+                    message: status.message,
+                    transient: status.transient,
+                })
+            }
+            RowState::Missing => {
+                let (code, message) = self
+                    .missing
+                    .get(usize::from(slot.round))
+                    .and_then(|round| round.get(slot.offset as usize))
+                    .cloned()
+                    .unwrap_or((500, "missing from its job's output".to_owned()));
+                Ok(RowError {
+                    code,
+                    message,
+                    transient: slot.transient,
+                })
+            }
+            RowState::Pending | RowState::Answered => Ok(RowError {
+                code: 500,
+                message: "the run ended before this row was sent".to_owned(),
+                transient: true,
+            }),
+        }
+    }
+}
+
+impl futures_util::Stream for RunResults {
+    type Item = Result<RowResult>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Local, page-cached reads of a few hundred bytes: not worth a blocking-pool hop.
+        Poll::Ready(self.get_mut().next_result())
+    }
+}
+
+fn corrupt(err: serde_json::Error) -> Error {
+    Error::Io {
+        path: None,
+        error: std::io::Error::other(format!("a run's scratch line no longer reads: {err}")),
+    }
+}
+
+/// The parts of a chosen output line a result needs.
+#[derive(Deserialize)]
+struct Chosen<'a> {
+    #[serde(default, borrow)]
+    response: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    status: Option<&'a RawValue>,
+}
+
+/// The first candidate's text parts.
+#[derive(Deserialize)]
+struct TextView {
+    #[serde(default)]
+    candidates: Vec<CandidateView>,
+}
+
+#[derive(Deserialize)]
+struct CandidateView {
+    #[serde(default)]
+    content: Option<ContentView>,
+}
+
+#[derive(Deserialize)]
+struct ContentView {
+    #[serde(default)]
+    parts: Vec<PartView>,
+}
+
+#[derive(Deserialize)]
+struct PartView {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    thought: bool,
+}
+
+impl TextView {
+    fn text(self) -> Option<String> {
+        let parts = self.candidates.into_iter().next()?.content?.parts;
+        let texts: Vec<String> = parts
+            .into_iter()
+            .filter(|part| !part.thought)
+            .filter_map(|part| part.text)
+            .collect();
+        (!texts.is_empty()).then(|| texts.concat())
+    }
+}

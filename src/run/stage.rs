@@ -1,0 +1,211 @@
+//! Staging: input lines written as shards of files in the staging prefix, uploaded while they
+//! are written.
+//!
+//! A shard is one job's input: at most the request limit of rows, in files of at most the byte
+//! limit (a job may read several files). Each file is one resumable upload fed through a small
+//! channel, so memory holds about one upload chunk and a megabyte of lines, whatever the input.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::manifest::{Shard, ShardFile};
+use crate::error::{Error, Result};
+use crate::storage::{ObjectInfo, ObjectUri, Storage};
+
+/// Lines go to the upload in pieces of about this size.
+const SEND_SIZE: usize = 1 << 20;
+
+/// Pieces waiting for the upload: a few megabytes at most.
+const QUEUE: usize = 4;
+
+/// Writes the shards of one round.
+#[derive(Debug)]
+pub(crate) struct ShardWriter {
+    storage: Storage,
+    /// `<staging>/r<round>/input/`.
+    folder: ObjectUri,
+    max_rows: u64,
+    max_bytes: u64,
+    shards: Vec<Shard>,
+    file: Option<OpenFile>,
+    pending: Vec<u8>,
+    /// Bytes handed to the uploads so far, for progress.
+    pub(crate) bytes: u64,
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    uri: ObjectUri,
+    sender: mpsc::Sender<std::io::Result<Bytes>>,
+    upload: JoinHandle<Result<ObjectInfo>>,
+    rows: u64,
+    bytes: u64,
+    first_row: u64,
+}
+
+impl ShardWriter {
+    pub(crate) fn new(
+        storage: &Storage,
+        staging: &ObjectUri,
+        round: u8,
+        max_rows: u64,
+        max_bytes: u64,
+    ) -> Result<Self> {
+        Ok(ShardWriter {
+            storage: storage.clone(),
+            folder: staging.join(&format!("r{round}/input/"))?,
+            max_rows,
+            max_bytes,
+            shards: Vec::new(),
+            file: None,
+            pending: Vec::with_capacity(SEND_SIZE + SEND_SIZE / 4),
+            bytes: 0,
+        })
+    }
+
+    /// Adds the staged line (newline included) of row `row`. `what` names the request for an
+    /// error (`input line 7`).
+    pub(crate) async fn push(
+        &mut self,
+        row: u64,
+        line: &[u8],
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let len = line.len() as u64;
+        if len > self.max_bytes {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "the request is {len} bytes as staged; an input file holds at most {} bytes",
+                    self.max_bytes
+                ),
+            ));
+        }
+        let shard_full = self
+            .shards
+            .last()
+            .is_none_or(|shard| shard.rows >= self.max_rows);
+        let file_full = self
+            .file
+            .as_ref()
+            .is_none_or(|file| file.bytes + len > self.max_bytes);
+        if shard_full || file_full {
+            self.close_file().await?;
+        }
+        if shard_full {
+            self.shards.push(Shard {
+                files: Vec::new(),
+                rows: 0,
+                first_row: row,
+                last_row: row,
+                request_id: String::new(),
+                job: None,
+            });
+        }
+        if self.file.is_none() {
+            self.open_file(row)?;
+        }
+        let (Some(shard), Some(file)) = (self.shards.last_mut(), self.file.as_mut()) else {
+            unreachable!("a shard and a file were just opened");
+        };
+        shard.rows += 1;
+        shard.last_row = row;
+        file.rows += 1;
+        file.bytes += len;
+        self.pending.extend_from_slice(line);
+        if self.pending.len() >= SEND_SIZE {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the last file; gives the shards, each job's request id made by `request_id`, and
+    /// the bytes uploaded.
+    pub(crate) async fn finish(
+        mut self,
+        request_id: impl Fn(usize) -> String,
+    ) -> Result<(Vec<Shard>, u64)> {
+        self.close_file().await?;
+        let mut shards = std::mem::take(&mut self.shards);
+        for (i, shard) in shards.iter_mut().enumerate() {
+            shard.request_id = request_id(i);
+        }
+        Ok((shards, self.bytes))
+    }
+
+    fn open_file(&mut self, row: u64) -> Result<()> {
+        let shard = self.shards.len() - 1;
+        let index = self.shards[shard].files.len();
+        let uri = self.folder.join(&format!("s{shard:05}-{index:03}.jsonl"))?;
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let storage = self.storage.clone();
+        let target = uri.clone();
+        let upload = tokio::spawn(async move {
+            let data = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|piece| (piece, receiver))
+            });
+            storage.upload_stream(&target, data).await
+        });
+        self.file = Some(OpenFile {
+            uri,
+            sender,
+            upload,
+            rows: 0,
+            bytes: 0,
+            first_row: row,
+        });
+        Ok(())
+    }
+
+    async fn send(&mut self) -> Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::copy_from_slice(&self.pending);
+        self.bytes += piece.len() as u64;
+        self.pending.clear();
+        if file.sender.send(Ok(piece)).await.is_err() {
+            // The upload stopped: its error says why.
+            let file = self.file.take().expect("checked above");
+            drop(file.sender);
+            return Err(join(file.upload.await).err().unwrap_or_else(|| {
+                Error::invalid("staging", format!("the upload of {} ended early", file.uri))
+            }));
+        }
+        Ok(())
+    }
+
+    async fn close_file(&mut self) -> Result<()> {
+        self.send().await?;
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        drop(file.sender);
+        let info = join(file.upload.await)?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            file = %file.uri, rows = file.rows, bytes = info.size, "input file staged"
+        );
+        let shard = self.shards.last_mut().expect("a file belongs to a shard");
+        shard.files.push(ShardFile {
+            uri: file.uri.to_string(),
+            rows: file.rows,
+            bytes: file.bytes,
+            first_row: file.first_row,
+        });
+        Ok(())
+    }
+}
+
+fn join(
+    result: std::result::Result<Result<ObjectInfo>, tokio::task::JoinError>,
+) -> Result<ObjectInfo> {
+    result.map_err(|err| Error::Io {
+        path: None,
+        error: std::io::Error::other(format!("an upload task stopped: {err}")),
+    })?
+}
