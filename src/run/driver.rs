@@ -220,7 +220,7 @@ where
             line.clear();
             stage_line(&request, row, &mut line).map_err(|why| Error::invalid(what(), why))?;
             writer.push(row, &line, what).await?;
-            if rows % STAGING_REPORT_EVERY == 0 {
+            if rows.is_multiple_of(STAGING_REPORT_EVERY) {
                 progress.rows = rows;
                 progress.staged_rows = rows;
                 progress.staged_bytes = writer.bytes;

@@ -1,11 +1,14 @@
 //! `vertex-batch`: Vertex AI batch prediction jobs from the command line, a thin layer over
 //! [`vertex_batch::JobClient`].
 
+mod cloud_storage;
 mod connect;
 mod emulator;
+mod generation;
 mod manage;
 mod print;
 mod results;
+mod run;
 mod show;
 mod submit;
 mod wait;
@@ -50,7 +53,10 @@ enum Command {
     Cancel(manage::CancelArgs),
     /// Delete a job that has ended.
     Delete(manage::DeleteArgs),
-    /// Summarise a predictions.jsonl (counts, failed rows) or print its answers as JSONL or CSV.
+    /// A file of prompts through as many jobs as it takes; results joined in input order.
+    Run(run::RunArgs),
+    /// Summarise a job's output (counts, failed rows by status) or print its answers as JSONL
+    /// or CSV; from local files, a gs:// directory or the job.
     Results(results::ResultsArgs),
     /// Run the emulator until Ctrl-C, for other vertex-batch commands or any gRPC client.
     Emulator(emulator::EmulatorArgs),
@@ -104,7 +110,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wait(args) => wait::run(&globals, args).await,
         Command::Cancel(args) => manage::cancel(&globals, args).await,
         Command::Delete(args) => manage::delete(&globals, args).await,
-        Command::Results(args) => results::run(args),
+        Command::Run(args) => run::run(&globals, args).await,
+        Command::Results(args) => results::run(&globals, args).await,
         Command::Emulator(args) => emulator::run(&globals, args).await,
     }
 }

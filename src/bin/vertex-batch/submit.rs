@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::Value as Json;
-use vertex_batch::{BatchJob, GenerationConfig};
+use vertex_batch::BatchJob;
 
 use crate::connect::Globals;
+use crate::generation::GenerationArgs;
 use crate::print::Format;
 use crate::wait::{self, WaitAfter};
 
@@ -33,22 +33,8 @@ pub struct SubmitArgs {
     /// The job's display name (default: a generated `vertex-batch-...` name).
     #[arg(long)]
     display_name: Option<String>,
-    /// Sampling temperature.
-    #[arg(long)]
-    temperature: Option<f64>,
-    /// The most tokens each answer may have.
-    #[arg(long)]
-    max_output_tokens: Option<u32>,
-    /// Nucleus sampling: the probability mass to sample from.
-    #[arg(long)]
-    top_p: Option<f64>,
-    /// Sample from the K most likely tokens.
-    #[arg(long)]
-    top_k: Option<u32>,
-    /// Any other generation parameter as KEY=JSON, e.g. seed=42, stopSequences='["END"]',
-    /// responseMimeType='"application/json"'. Repeatable.
-    #[arg(long = "param", value_name = "KEY=JSON", value_parser = parse_param)]
-    params: Vec<(String, Json)>,
+    #[command(flatten)]
+    generation: GenerationArgs,
     /// A label KEY=VALUE. Repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
@@ -78,22 +64,7 @@ pub struct CreateArgs {
 }
 
 pub async fn submit(globals: &Globals, args: SubmitArgs) -> anyhow::Result<ExitCode> {
-    let mut config = GenerationConfig::new();
-    if let Some(t) = args.temperature {
-        config = config.with_temperature(t);
-    }
-    if let Some(n) = args.max_output_tokens {
-        config = config.with_max_output_tokens(n);
-    }
-    if let Some(p) = args.top_p {
-        config = config.with_top_p(p);
-    }
-    if let Some(k) = args.top_k {
-        config = config.with_top_k(k);
-    }
-    for (key, value) in args.params {
-        config = config.with_param(key, value);
-    }
+    let config = args.generation.config();
     let mut job = BatchJob::builder(args.model)
         .with_inputs(args.input)
         .with_output(args.output)
@@ -141,16 +112,6 @@ async fn finish(
         eprintln!("submitted {}", job.name);
     }
     wait::follow(client, &job.name, &then.poll, format).await
-}
-
-fn parse_param(s: &str) -> Result<(String, Json), String> {
-    let (key, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not KEY=JSON, e.g. seed=42"))?;
-    let value = serde_json::from_str(value).map_err(|e| {
-        format!("the value of `{key}` is not JSON ({e}); quote strings: {key}='\"text\"'")
-    })?;
-    Ok((key.to_owned(), value))
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
