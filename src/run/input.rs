@@ -108,7 +108,7 @@ impl<R: BufRead> InputLines<R> {
                         "\"request\" is not an object: expected {\"request\": {\"contents\": [...]}}",
                     ));
                 }
-                Ok(RunRequest::from_json_text(request)
+                Ok(RunRequest::checked(request)
                     .with_key(line.key.unwrap_or_else(|| self.number.to_string()))
                     .at_line(self.number))
             }
