@@ -41,3 +41,93 @@ pub(crate) async fn collect_job(
     }
     Ok(bytes)
 }
+
+#[cfg(all(test, feature = "emulator"))]
+mod tests {
+    use super::*;
+    use crate::auth::Credentials;
+    use crate::run::rows::RowState;
+    use crate::run::spool::ScratchDir;
+
+    /// Output lines as a service might re-serialise them: rows out of order and across two
+    /// files, repeated, keys in another order, snake_case, the row id as a number, a row of no
+    /// job of this run, a row missing.
+    const FILE_1: &str = r#"{"status":"","processed_time":"t","request":{"contents":[],"labels":{"vertex_batch_row":5}},"response":{"candidates":[],"usage_metadata":{"prompt_token_count":1,"total_token_count":3}}}
+{"status":"Too Many Requests: {\"error\": {\"code\": 429}}","request":{"labels":{"vertex_batch_row":"0"},"contents":[]}}
+{"response":{"usageMetadata":{"promptTokenCount":2,"totalTokenCount":4}},"request":{"generation_config":{"temperature":2e-1},"labels":{"team":"x","vertex_batch_row":"3"}},"status":null}
+{"status":"","request":{"labels":{"vertex_batch_row":"0"}},"response":{"usageMetadata":{"totalTokenCount":10}}}
+"#;
+    const FILE_2: &str = r#"{"status":"","request":{"labels":{"vertex_batch_row":"3"}},"response":{"usageMetadata":{"totalTokenCount":100}}}
+{"status":"","request":{"labels":{"vertex_batch_row":"1","a":"b"}},"response":{"usageMetadata":{"totalTokenCount":20}}}
+{"status":"","request":{"labels":{"vertex_batch_row":"9"}},"response":{}}
+{"status":"Bad Request: {\"error\": {\"code\": 400}}","request":{"labels":{"vertex_batch_row":"2"}}}"#;
+
+    #[tokio::test]
+    async fn outputs_in_any_order_across_files_with_repeats_join_by_row_id() {
+        let emu = crate::emulator::Emulator::builder().start().await.unwrap();
+        let storage = Storage::builder()
+            .with_endpoint(emu.storage_uri())
+            .with_credentials(Credentials::none())
+            .build()
+            .unwrap();
+        let dir: ObjectUri = "gs://bucket/out/prediction-model-1/".parse().unwrap();
+        for (name, text) in [
+            ("predictions_00002.jsonl", FILE_2),
+            ("predictions_00001.jsonl", FILE_1),
+        ] {
+            storage
+                .upload_bytes(&dir.join(name).unwrap(), text.as_bytes().to_vec())
+                .await
+                .unwrap();
+        }
+        storage
+            .upload_bytes(
+                &dir.join("errors_stats.json").unwrap(),
+                b"not rows".to_vec(),
+            )
+            .await
+            .unwrap();
+        let scratch = ScratchDir::new(&std::env::temp_dir(), "collecttest").unwrap();
+        let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
+        let mut table = RowTable::new(6);
+        let rows = JobRows {
+            round: 0,
+            shard: 0,
+            first: 0,
+            last: 5,
+        };
+        let mut tally = Tally::default();
+        collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)
+            .await
+            .unwrap();
+        table.close_job(rows, true, &mut tally);
+        let states: Vec<RowState> = (0..6).map(|row| table.slot(row).state).collect();
+        assert_eq!(
+            states,
+            [
+                RowState::Answered, // a failure, then a good answer
+                RowState::Answered,
+                RowState::Failed,
+                RowState::Answered, // seen twice: the first answer kept
+                RowState::Missing,
+                RowState::Answered,
+            ]
+        );
+        assert!(!table.slot(2).transient);
+        assert_eq!(
+            tally,
+            Tally {
+                repeated: 2,
+                unexpected: 1,
+                unreadable: 0,
+                missing: 1
+            }
+        );
+        assert_eq!(
+            table.usage.total,
+            3 + 4 + 10 + 20,
+            "each answer counted once"
+        );
+        emu.shutdown().await;
+    }
+}

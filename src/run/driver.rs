@@ -7,7 +7,7 @@
 //! anywhere and started again makes no second job for a shard and round, and the results it
 //! gives are those of an uninterrupted run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -16,7 +16,7 @@ use super::RunRequest;
 use super::builder::BatchRun;
 use super::collect::collect_job;
 use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
-use super::label::stage_line;
+use super::label::{stage_checked_line, stage_line};
 use super::manifest::{JobRecord, Manifest, Round, Settings};
 use super::progress::{RunPhase, RunProgress};
 use super::results::{MissingReasons, RunResults, RunSummary};
@@ -70,6 +70,7 @@ where
             run.max_bytes_per_file,
         )?),
     };
+    let staging_started = std::time::Instant::now();
     let input = read_input(&run, requests, writer.as_mut(), &scratch, &mut progress).await?;
     let run_id = run_id(&run.staging, &input.fingerprint);
     let mut manifest = match existing {
@@ -82,6 +83,7 @@ where
             let writer = writer.take().expect("staging when there is no manifest");
             let (shards, bytes) = writer.finish(|shard| request_id(&run_id, 0, shard)).await?;
             summary.staged_bytes += bytes;
+            summary.staging_time += staging_started.elapsed();
             progress.staged_bytes = bytes;
             report(&run, &progress);
             let mut manifest = Manifest::new(run_id, input.rows, input.fingerprint, settings);
@@ -189,13 +191,14 @@ where
 {
     let mut requests = std::pin::pin!(requests);
     let mut keys = KeyWriter::create(scratch.file("keys"))?;
-    // Key hashes (128 bits: no false duplicate in practice) to the position that had the key.
-    let mut seen: HashMap<u128, u64> = HashMap::new();
+    // Key hashes, 8 bytes a row while the input is read; a hash seen before is checked
+    // against the keys written so far, so a collision is never taken for a duplicate.
+    let mut seen: HashSet<u64> = HashSet::new();
     let mut fingerprint = Fnv::new();
     let mut line = Vec::new();
     let mut rows: u64 = 0;
     while let Some(request) = requests.next().await {
-        let (key, origin, request) = request?.into_parts();
+        let (key, origin, request, checked) = request?.into_parts();
         let row = rows;
         rows += 1;
         let what = || match origin {
@@ -203,12 +206,15 @@ where
             None => format!("request {}", row + 1),
         };
         let key = key.unwrap_or_else(|| (row + 1).to_string());
-        if let Some(first) = seen.insert(key_hash(&key), row) {
+        // A hash seen before may be a collision: the keys written so far decide.
+        if !seen.insert(key_hash(&key))
+            && let Some(first) = keys.position_of(&key)?
+        {
             return Err(Error::invalid(
                 what(),
                 format!(
-                    "the key {key:?} is also the key of the request at position {}; keys must \
-                     be unique",
+                    "the key {key:?} is also the key of the request at position {}; keys \
+                     must be unique",
                     first + 1
                 ),
             ));
@@ -216,9 +222,14 @@ where
         fingerprint.write_str(&key);
         fingerprint.write_str(&request);
         keys.push(&key)?;
+        line.clear();
+        if checked {
+            stage_checked_line(&request, row, &mut line)
+        } else {
+            stage_line(&request, row, &mut line)
+        }
+        .map_err(|why| Error::invalid(what(), why))?;
         if let Some(writer) = writer.as_deref_mut() {
-            line.clear();
-            stage_line(&request, row, &mut line).map_err(|why| Error::invalid(what(), why))?;
             writer.push(row, &line, what).await?;
             if rows.is_multiple_of(STAGING_REPORT_EVERY) {
                 progress.rows = rows;
@@ -226,10 +237,6 @@ where
                 progress.staged_bytes = writer.bytes;
                 report(run, progress);
             }
-        } else {
-            // Resuming: still every request is checked as staging would.
-            line.clear();
-            stage_line(&request, row, &mut line).map_err(|why| Error::invalid(what(), why))?;
         }
     }
     if rows == 0 {
@@ -265,6 +272,7 @@ impl RunState<'_> {
     /// Stages the rows `round` sends again, read back from round 0's files.
     async fn stage_retry(&mut self, manifest: &mut Manifest, round: u8, rows: u64) -> Result<()> {
         let run = self.run;
+        let started = std::time::Instant::now();
         self.progress.phase = RunPhase::Staging;
         self.progress.round = round;
         self.progress.staged_rows = 0;
@@ -324,6 +332,7 @@ impl RunState<'_> {
             .finish(|shard| request_id(&run_id, round, shard))
             .await?;
         self.summary.staged_bytes += bytes;
+        self.summary.staging_time += started.elapsed();
         self.progress.staged_rows = rows;
         self.progress.staged_bytes = bytes;
         self.report();
@@ -439,6 +448,7 @@ impl RunState<'_> {
             _ => self.output_prefix(round, index)?,
         };
         let mut tally = Tally::default();
+        let started = std::time::Instant::now();
         self.summary.output_bytes += collect_job(
             &run.storage,
             &dir,
@@ -448,6 +458,7 @@ impl RunState<'_> {
             &mut tally,
         )
         .await?;
+        self.summary.collecting_time += started.elapsed();
         let retriable = missing_rows_retriable(job);
         self.table.close_job(rows, retriable, &mut tally);
         self.tally.add(tally);
@@ -542,17 +553,13 @@ fn run_id(staging: &ObjectUri, fingerprint: &str) -> String {
     format!("{:016x}", hash.0)
 }
 
-fn key_hash(key: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        salt.hash(&mut hasher);
-        key.hash(&mut hasher);
-        hasher.finish()
-    };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
+fn key_hash(key: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
-/// FNV-1a, 64 bits: a hash that stays the same across Rust versions and platforms, for ids
+/// FNV-1a's step over 64-bit words: a hash that stays the same across Rust versions and platforms, for ids
 /// and fingerprints kept in the manifest.
 struct Fnv(u64);
 
@@ -561,12 +568,23 @@ impl Fnv {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
 
-    /// Adds `text` and a separator, so ("ab", "c") and ("a", "bc") differ.
+    /// Adds `text` and its length, so ("ab", "c") and ("a", "bc") differ. Eight bytes a step
+    /// (little-endian words, then the tail bytes): the same result on every platform.
     fn write_str(&mut self, text: &str) {
-        for byte in text.bytes().chain([0xff]) {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut words = text.as_bytes().chunks_exact(8);
+        for word in &mut words {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            self.step(word);
         }
+        for byte in words.remainder() {
+            self.step(u64::from(*byte));
+        }
+        self.step(text.len() as u64);
+    }
+
+    fn step(&mut self, value: u64) {
+        self.0 ^= value;
+        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
     }
 }
 

@@ -2,7 +2,8 @@
 //! one prompt a line.
 //!
 //! Blank lines are skipped; a line without a key gets its line number (counting from 1, blank
-//! lines included), so a result can be traced back to its line. Every problem names its line.
+//! lines included), so a result can be traced back to its line. Every problem names its line,
+//! as `input line N`.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -46,8 +47,8 @@ pub struct InputLines<R> {
     format: InputFormat,
     line: Vec<u8>,
     number: u64,
-    /// Where the lines come from, for messages (`input` or a file name).
-    name: String,
+    /// The file, for read errors.
+    path: Option<std::path::PathBuf>,
 }
 
 impl InputLines<std::io::BufReader<std::fs::File>> {
@@ -62,7 +63,7 @@ impl InputLines<std::io::BufReader<std::fs::File>> {
             error: source,
         })?;
         let mut lines = InputLines::new(std::io::BufReader::with_capacity(1 << 20, file), format);
-        lines.name = path.display().to_string();
+        lines.path = Some(path.to_path_buf());
         Ok(lines)
     }
 }
@@ -75,16 +76,12 @@ impl<R: BufRead> InputLines<R> {
             format,
             line: Vec::new(),
             number: 0,
-            name: "input".to_owned(),
+            path: None,
         }
     }
 
     fn field(&self) -> String {
-        if self.name == "input" {
-            format!("input line {}", self.number)
-        } else {
-            format!("{} line {}", self.name, self.number)
-        }
+        format!("input line {}", self.number)
     }
 
     fn parse(&self, text: &str) -> Result<RunRequest> {
@@ -111,7 +108,7 @@ impl<R: BufRead> InputLines<R> {
                         "\"request\" is not an object: expected {\"request\": {\"contents\": [...]}}",
                     ));
                 }
-                Ok(RunRequest::from_json_text(request)
+                Ok(RunRequest::checked(request)
                     .with_key(line.key.unwrap_or_else(|| self.number.to_string()))
                     .at_line(self.number))
             }
@@ -140,7 +137,7 @@ impl<R: BufRead> Iterator for InputLines<R> {
                 Ok(_) => {}
                 Err(source) => {
                     return Some(Err(Error::Io {
-                        path: (self.name != "input").then(|| self.name.clone().into()),
+                        path: self.path.clone(),
                         error: source,
                     }));
                 }

@@ -33,6 +33,8 @@ pub struct RunRequest {
     key: Option<String>,
     /// The input line it came from, for messages.
     line: Option<u64>,
+    /// Known to be a JSON object (built here, or read and checked from a line).
+    checked: bool,
     /// The request object as JSON text; checked when it is staged.
     request: String,
 }
@@ -45,13 +47,26 @@ impl RunRequest {
         RunRequest {
             key: None,
             line: None,
+            checked: false,
             request: request.into(),
+        }
+    }
+
+    /// A request whose text is known to be a JSON object.
+    pub(crate) fn checked(request: impl Into<String>) -> Self {
+        RunRequest {
+            checked: true,
+            ..RunRequest::from_json_text(request)
         }
     }
 
     /// A request given as a JSON value (an object).
     pub fn from_json(request: &Value) -> Self {
-        RunRequest::from_json_text(request.to_string())
+        if request.is_object() {
+            RunRequest::checked(request.to_string())
+        } else {
+            RunRequest::from_json_text(request.to_string())
+        }
     }
 
     /// A request written with the typed [`BatchRequest`] builder (its line keys are not sent).
@@ -70,7 +85,7 @@ impl RunRequest {
     /// A single-turn text prompt: `{"contents": [{"role": "user", "parts": [{"text": ...}]}]}`.
     pub fn text(prompt: &str) -> Self {
         let prompt = Value::String(prompt.to_owned());
-        RunRequest::from_json_text(format!(
+        RunRequest::checked(format!(
             r#"{{"contents":[{{"role":"user","parts":[{{"text":{prompt}}}]}}]}}"#
         ))
     }
@@ -96,7 +111,7 @@ impl RunRequest {
         self
     }
 
-    pub(crate) fn into_parts(self) -> (Option<String>, Option<u64>, String) {
-        (self.key, self.line, self.request)
+    pub(crate) fn into_parts(self) -> (Option<String>, Option<u64>, String, bool) {
+        (self.key, self.line, self.request, self.checked)
     }
 }

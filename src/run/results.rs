@@ -125,10 +125,14 @@ pub struct RunSummary {
     /// Times a row sent in a job was missing from its output (each was tried again or
     /// reported).
     pub missing_rows: u64,
-    /// Bytes staged and bytes of output read, this process.
+    /// Bytes staged by this process (a resumed run does not stage again what was staged).
     pub staged_bytes: u64,
-    /// Bytes of output read, this process.
+    /// Time this process spent reading the input and staging it (round 0 and follow-ups).
+    pub staging_time: std::time::Duration,
+    /// Bytes of output read by this process.
     pub output_bytes: u64,
+    /// Time this process spent reading outputs into the join.
+    pub collecting_time: std::time::Duration,
 }
 
 /// Why the rows of a job missing from its output failed: code and message.

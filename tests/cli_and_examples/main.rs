@@ -9,4 +9,5 @@ mod support;
 
 mod cli;
 mod cli_results;
+mod cli_run;
 mod examples;

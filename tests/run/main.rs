@@ -335,7 +335,7 @@ async fn progress_reports_rows_and_jobs_and_no_more_jobs_run_than_allowed() {
         }
     });
     let (summary, _) = run_all(run, prompts(200)).await.unwrap();
-    let seen = seen.lock().unwrap().clone();
+    let seen: Vec<_> = std::mem::take(&mut *seen.lock().unwrap());
     let last = seen.last().unwrap();
     assert_eq!(last.phase, vertex_batch::run::RunPhase::Done);
     assert_eq!(
@@ -366,7 +366,6 @@ async fn progress_reports_rows_and_jobs_and_no_more_jobs_run_than_allowed() {
         seen.iter()
             .any(|p| p.staged_rows == 200 && p.staged_bytes > 0)
     );
-    drop(seen);
     std::sync::Arc::into_inner(emu)
         .expect("the run let go of the emulator")
         .shutdown()

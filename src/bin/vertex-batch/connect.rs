@@ -68,7 +68,14 @@ pub fn refuse_unused(matches: &ArgMatches) -> Result<(), String> {
         return Ok(());
     };
     let (ignored, why): (&[&str], &str) = match command {
-        "results" => (&["location"], "reads local files and calls no service"),
+        // A local path is read as it is; a gs:// directory or a job goes through the service.
+        "results"
+            if sub
+                .get_one::<PathBuf>("path")
+                .is_some_and(|path| crate::results::reads_local(path)) =>
+        {
+            (&["location"], "reads local files and calls no service")
+        }
         "emulator" => (&[], "is a service, not a client of one"),
         _ => return Ok(()),
     };
@@ -90,7 +97,7 @@ pub fn refuse_unused(matches: &ArgMatches) -> Result<(), String> {
 /// as long as the client is needed).
 pub struct Connected {
     pub client: JobClient,
-    pub _emulator: Option<Emulator>,
+    pub emulator: Option<Emulator>,
 }
 
 impl Globals {
@@ -126,7 +133,7 @@ impl Globals {
         }
         Ok(Connected {
             client: builder.connect().await?,
-            _emulator: None,
+            emulator: None,
         })
     }
 
@@ -156,7 +163,7 @@ impl Globals {
             .await?;
         Ok(Connected {
             client,
-            _emulator: Some(emulator),
+            emulator: Some(emulator),
         })
     }
 }

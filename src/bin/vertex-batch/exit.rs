@@ -24,10 +24,13 @@ pub enum Exit {
     PartiallySucceeded = 6,
     /// `--timeout` ran out before the job ended.
     Timeout = 7,
+    /// `run`: some prompts have no answer (their lines in the results say why).
+    RowsFailed = 8,
 }
 
 impl Exit {
-    const ALL: [Exit; 8] = [
+    /// The codes a wait can end with (`RowsFailed` is `run`'s alone).
+    const WAIT: [Exit; 8] = [
         Exit::Success,
         Exit::Error,
         Exit::Usage,
@@ -64,13 +67,14 @@ impl Exit {
                 "the job PARTIALLY_SUCCEEDED (some rows failed: see the status column of the output)"
             }
             Exit::Timeout => "--timeout ran out; the job goes on",
+            Exit::RowsFailed => "some prompts have no answer (their lines in the results say why)",
         }
     }
 
     /// The `Exit codes:` section of `wait --help`.
     pub fn help() -> String {
         let mut help = String::from("Exit codes:");
-        for exit in Exit::ALL {
+        for exit in Exit::WAIT {
             help.push_str(&format!("\n  {}  {}", exit as u8, exit.meaning()));
         }
         help

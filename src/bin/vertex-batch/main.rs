@@ -6,17 +6,20 @@
 //! end) and `exit` (every exit code) serve them all.
 
 mod cancel;
+mod cloud_storage;
 mod connect;
 mod create;
 mod delete;
 mod emulator;
 mod exit;
+mod generation;
 mod get;
 mod list;
 mod out;
 mod print;
 mod read;
 mod results;
+mod run;
 mod submit;
 mod wait;
 
@@ -63,7 +66,10 @@ enum Command {
     Cancel(cancel::CancelArgs),
     /// Delete a job that has ended.
     Delete(delete::DeleteArgs),
-    /// Summarise a predictions.jsonl (counts, failed rows) or print its answers as JSONL or CSV.
+    /// A file of prompts through as many jobs as it takes; results joined in input order.
+    Run(run::RunArgs),
+    /// Summarise a job's output (counts, failed rows by status) or print its answers as JSONL
+    /// or CSV; from local files, a gs:// directory or the job.
     Results(results::ResultsArgs),
     /// Run the emulator until Ctrl-C, for other vertex-batch commands or any gRPC client (the
     /// vertex-batch-emulator binary, with the same flags).
@@ -136,7 +142,8 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Wait(args) => wait::run(&globals, args).await,
         Command::Cancel(args) => cancel::run(&globals, args).await,
         Command::Delete(args) => delete::run(&globals, args).await,
-        Command::Results(args) => results::run(args),
+        Command::Run(args) => run::run(&globals, args).await,
+        Command::Results(args) => results::run(&globals, args).await,
         Command::Emulator(args) => emulator::run(&globals, args).await,
     }
 }

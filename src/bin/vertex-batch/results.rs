@@ -1,11 +1,20 @@
-//! `results`: what a job's predictions.jsonl says — counts and failed rows, or every answer as
-//! JSONL or CSV. Reads local files (a downloaded output directory, or the emulator's `--gcs-root` folder).
+//! `results`: what a job's predictions.jsonl says — counts and failed rows grouped by status, or
+//! every answer as JSONL or CSV. Reads local files (a downloaded output directory, or the
+//! emulator's `--gcs-root` folder), a `gs://` output directory, or a job's output found from its name.
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
+use futures_util::TryStreamExt;
+use vertex_batch::OutputLocation;
 use vertex_batch::batch_file::{Prediction, PredictionReader, Summary};
+use vertex_batch::storage::{ObjectUri, Storage};
+
+use crate::cloud_storage::storage_for;
+use crate::connect::Globals;
 
 use crate::exit::Exit;
 use crate::out;
@@ -15,6 +24,9 @@ use crate::out;
 Examples:
   # counts, token totals and the failed rows of a downloaded output directory:
   vertex-batch results ./prediction-model-2025-01-01T00:00:00.000000Z
+  # the same, straight from Cloud Storage, or from the job:
+  vertex-batch results gs://my-bucket/out/prediction-model-2025-01-01T00:00:00.000000Z
+  vertex-batch --project my-project results 1234567890
   # every row's prompt and answer (or error) as CSV:
   vertex-batch results predictions.jsonl --answers csv > answers.csv
 
@@ -22,8 +34,14 @@ In CSV, a cell that starts with =, +, -, @, a tab or a carriage return gets a le
 that a spreadsheet shows it as text rather than run it as a formula, as common CSV tools do
 (JSONL keeps every text as it is).")]
 pub struct ResultsArgs {
-    /// A predictions.jsonl file, or a directory of predictions*.jsonl files.
+    /// A predictions.jsonl file or a directory of predictions*.jsonl files; a gs:// output
+    /// directory; or a job (its id or full name), whose output directory is read.
+    #[arg(value_name = "PATH|gs://DIR|JOB")]
     path: PathBuf,
+    /// The Cloud Storage endpoint for gs:// (default STORAGE_EMULATOR_HOST when set, else
+    /// Google's).
+    #[arg(long, value_name = "URL")]
+    storage_endpoint: Option<String>,
     /// Print every row (line, prompt, answer, error) in this format instead of a summary
     /// (CSV cells that a spreadsheet would run as formulas start with `'`: see below).
     #[arg(long, value_enum)]
@@ -36,19 +54,132 @@ enum AnswerFormat {
     Csv,
 }
 
-pub fn run(args: ResultsArgs) -> anyhow::Result<Exit> {
+/// Whether `results` reads `path` as a local file or directory rather than through the
+/// service: anything but a `gs://` URI or, when no such file exists, a job (digits, or a name
+/// starting with `projects/`). So a mistyped file name is a missing file, not a job.
+pub fn reads_local(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    if text.starts_with("gs://") {
+        return false;
+    }
+    let job = text.starts_with("projects/")
+        || (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
+    !job || path.exists()
+}
+
+pub async fn run(globals: &Globals, args: ResultsArgs) -> anyhow::Result<Exit> {
+    let text = args.path.to_string_lossy().into_owned();
+    let downloaded = if reads_local(&args.path) {
+        None
+    } else {
+        Some(download(globals, &text, args.storage_endpoint.as_deref()).await?)
+    };
+    let path = downloaded
+        .as_ref()
+        .map_or(args.path.as_path(), |d| d.dir.as_path());
     let open = || {
-        if args.path.is_dir() {
-            PredictionReader::open_dir(&args.path)
+        if path.is_dir() {
+            PredictionReader::open_dir(path)
         } else {
-            PredictionReader::open(&args.path)
+            PredictionReader::open(path)
         }
     };
     match args.answers {
-        None => summarise(Summary::from_reader(open()?)?)?,
+        None => {
+            let mut summary = Summary::from_reader(open()?)?;
+            if let Some(downloaded) = &downloaded {
+                for row in &mut summary.failed_rows {
+                    row.path = row.path.as_ref().map(|p| downloaded.origin(p));
+                }
+            }
+            summarise(summary)?
+        }
         Some(format) => answers(open()?, format)?,
     }
     Ok(Exit::Success)
+}
+
+/// Output files copied from Cloud Storage into a local folder (removed on drop), and where each
+/// came from.
+struct Downloaded {
+    dir: PathBuf,
+    origins: HashMap<PathBuf, String>,
+}
+
+impl Downloaded {
+    /// The gs:// URI a local copy came from, as a path for messages.
+    fn origin(&self, local: &Path) -> PathBuf {
+        self.origins
+            .get(local)
+            .map_or_else(|| local.to_path_buf(), PathBuf::from)
+    }
+}
+
+impl Drop for Downloaded {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies the predictions*.jsonl files of a gs:// directory, or of a job's output directory,
+/// into a local folder, streamed.
+async fn download(
+    globals: &Globals,
+    source: &str,
+    endpoint: Option<&str>,
+) -> anyhow::Result<Downloaded> {
+    let connected = globals.connect().await?;
+    let dir = if source.starts_with("gs://") {
+        source.to_owned()
+    } else {
+        let job = connected.client.get(source).await.with_context(|| {
+            format!("{source} is no local file or directory, so it was read as a job")
+        })?;
+        match job.output_location() {
+            Some(OutputLocation::Gcs(dir)) => dir,
+            Some(other) => anyhow::bail!(
+                "{}: its output is in BigQuery ({other}); read it there",
+                job.name
+            ),
+            None => anyhow::bail!(
+                "{} has no output directory yet (it is {}); wait for it to end",
+                job.name,
+                job.state().as_str_name()
+            ),
+        }
+    };
+    let prefix: ObjectUri = format!("{}/", dir.trim_end_matches('/')).parse()?;
+    let storage: Storage = storage_for(globals, &connected, endpoint)?;
+    let local = std::env::temp_dir().join(format!("vertex-batch-results-{}", std::process::id()));
+    std::fs::create_dir_all(&local)
+        .with_context(|| format!("could not make {}", local.display()))?;
+    let mut downloaded = Downloaded {
+        dir: local,
+        origins: HashMap::new(),
+    };
+    let files: Vec<ObjectUri> = storage
+        .list(&prefix)
+        .try_filter_map(|object| async move {
+            let name = object.uri.name().rsplit('/').next().unwrap_or_default();
+            Ok((name.starts_with("predictions") && name.ends_with(".jsonl")).then_some(object.uri))
+        })
+        .try_collect()
+        .await?;
+    for (i, uri) in files.iter().enumerate() {
+        let path = downloaded.dir.join(format!("predictions-{i:05}.jsonl"));
+        let mut file = std::fs::File::create(&path)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        let mut stream = storage.download(uri, ..).await?;
+        while let Some(bytes) = stream.try_next().await? {
+            file.write_all(&bytes)
+                .with_context(|| format!("could not write {}", path.display()))?;
+        }
+        downloaded.origins.insert(path, uri.to_string());
+    }
+    if files.is_empty() {
+        anyhow::bail!("{prefix}: no predictions*.jsonl file there");
+    }
+    Ok(downloaded)
 }
 
 fn summarise(summary: Summary) -> std::io::Result<()> {
@@ -63,13 +194,30 @@ fn summarise(summary: Summary) -> std::io::Result<()> {
         "tokens: {} prompt, {} candidates, {} total",
         summary.prompt_tokens, summary.candidates_tokens, summary.total_tokens
     )?;
+    // Failed rows grouped by status, most frequent first, each with its first row.
+    let mut groups: Vec<(&str, u64, &vertex_batch::batch_file::FailedRow)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for row in &summary.failed_rows {
-        let file = row
+        match index.get(row.status.as_str()) {
+            Some(&i) => groups[i].1 += 1,
+            None => {
+                index.insert(&row.status, groups.len());
+                groups.push((&row.status, 1, row));
+            }
+        }
+    }
+    groups.sort_by_key(|group| std::cmp::Reverse(group.1));
+    for (status, count, first) in groups {
+        let file = first
             .path
             .as_ref()
             .map(|p| format!("{}:", p.display()))
             .unwrap_or_default();
-        writeln!(out, "failed {file}line {}: {}", row.line, row.status)?;
+        writeln!(
+            out,
+            "{count} failed, first {file}line {}: {status}",
+            first.line
+        )?;
     }
     Ok(())
 }

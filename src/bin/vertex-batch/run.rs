@@ -1,0 +1,354 @@
+//! `run`: a file of prompts in, one result line per prompt out, in input order, through as many
+//! jobs and follow-up rounds as it takes; started again, it resumes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use vertex_batch::run::{
+    BatchRun, InputFormat, InputLines, RowResult, RunPhase, RunProgress, RunSummary,
+};
+use vertex_batch::storage::ObjectUri;
+
+use crate::cloud_storage::storage_for;
+use crate::connect::Globals;
+use crate::exit::Exit;
+use crate::generation::GenerationArgs;
+use crate::out;
+
+#[derive(clap::Args)]
+#[command(after_help = RUN_HELP)]
+pub struct RunArgs {
+    /// The prompts: JSONL lines {"request": {...}} with an optional "key": "...", or with --text
+    /// one prompt a line.
+    input: PathBuf,
+    /// The model: `gemini-2.0-flash-001`, `publishers/google/models/...`, or a tuned model.
+    #[arg(long)]
+    model: String,
+    /// Where the run keeps its files (shards, job outputs, its manifest): gs://BUCKET/PREFIX.
+    /// The same command with the same staging prefix resumes the run.
+    #[arg(long, value_name = "gs://BUCKET/PREFIX", value_parser = parse_staging)]
+    staging: ObjectUri,
+    /// The results file: JSONL, one line per prompt in input order.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// INPUT is plain text, one prompt a line (keyed by line number).
+    #[arg(long)]
+    text: bool,
+    /// Requests per job (the service takes at most 200,000).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB)]
+    max_requests_per_job: u64,
+    /// Bytes per staged input file (the service takes at most 1 GB).
+    #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE)]
+    max_bytes_per_file: u64,
+    /// Jobs not yet ended at a time (the service runs 8 Gemini batch jobs at once and queues
+    /// the rest).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS)]
+    max_running_jobs: usize,
+    /// Follow-up rounds for rows that failed with a transient status (429, 500, 503) or that a
+    /// job left undone.
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS)]
+    retry_rounds: u8,
+    /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
+    #[arg(long, value_name = "URL")]
+    storage_endpoint: Option<String>,
+    #[command(flatten)]
+    generation: GenerationArgs,
+}
+
+const RUN_HELP: &str = "\
+Examples:
+  # 300,000 prompts, 200,000 a job, results in input order:
+  vertex-batch --project my-project run prompts.jsonl --model gemini-2.0-flash-001 \\
+      --staging gs://my-bucket/runs/2025-01-01 --out results.jsonl --temperature 0.2
+  # offline, against an embedded emulator:
+  vertex-batch --emulator run prompts.txt --text --model gemini-2.0-flash-001 \\
+      --staging gs://bucket/run --out results.jsonl
+
+Results: one JSON line per prompt, in input order: {\"key\", \"text\", \"response\"} for an answer,
+{\"key\", \"error\": {\"code\", \"message\"}} for a failure. Run the same command again after an
+interruption: it resumes, and creates no job twice.
+
+Exit codes:
+  0  every prompt answered
+  1  an error (nothing is lost: run the same command again to resume)
+  2  bad arguments
+  8  some prompts have no answer (their lines in the results say why)";
+
+fn parse_staging(text: &str) -> Result<ObjectUri, String> {
+    if !text.starts_with("gs://") {
+        return Err(format!(
+            "`{text}` is not a Cloud Storage prefix: expected gs://BUCKET/PREFIX"
+        ));
+    }
+    text.parse::<ObjectUri>()
+        .map_err(|err| err.to_string())
+        .and_then(|uri| {
+            if uri.name().is_empty() {
+                Err(format!(
+                    "`{text}` names a bucket only: give a prefix for the run's files, gs://BUCKET/PREFIX"
+                ))
+            } else {
+                Ok(uri)
+            }
+        })
+}
+
+pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
+    // Everything local is checked before anything is sent.
+    let format = if args.text {
+        InputFormat::Text
+    } else {
+        InputFormat::Jsonl
+    };
+    let input = InputLines::open(&args.input, format).map_err(|err| match err {
+        vertex_batch::Error::Io { error, .. } => {
+            anyhow::anyhow!("INPUT {}: could not read it: {error}", args.input.display())
+        }
+        other => other.into(),
+    })?;
+    let mut out = ResultsFile::create(&args.out)?;
+    let connected = globals.connect().await?;
+    let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
+    let bars = Bars::new();
+    let progress = bars.clone();
+    let run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
+        .with_generation_config(args.generation.config()?)
+        .with_max_requests_per_job(args.max_requests_per_job)
+        .with_max_bytes_per_file(args.max_bytes_per_file)
+        .with_max_running_jobs(args.max_running_jobs)
+        .with_retry_rounds(args.retry_rounds)
+        .with_progress(move |p| progress.show(p));
+    let requests = futures_util::stream::iter(input.map(|request| {
+        request.map_err(|err| match err {
+            vertex_batch::Error::InvalidInput { field, reason } => {
+                vertex_batch::Error::invalid(field.replacen("input", "INPUT", 1), reason)
+            }
+            other => other,
+        })
+    }));
+    let mut results = run.run(requests).await.map_err(flag_names)?;
+    bars.finish();
+    let summary = results.summary().clone();
+    while let Some(row) = results.next().await {
+        out.write(&row?)?;
+    }
+    let path = out.finish()?;
+    print_summary(&summary, &path)?;
+    Ok(if summary.failed == 0 {
+        Exit::Success
+    } else {
+        Exit::RowsFailed
+    })
+}
+
+/// The library names settings as fields; here they are flags.
+fn flag_names(err: vertex_batch::Error) -> anyhow::Error {
+    match err {
+        vertex_batch::Error::InvalidInput { field, reason } => {
+            let flag = match field.as_str() {
+                "max_requests_per_job" => "--max-requests-per-job".to_owned(),
+                "max_bytes_per_file" => "--max-bytes-per-file".to_owned(),
+                "max_running_jobs" => "--max-running-jobs".to_owned(),
+                "retry_rounds" => "--retry-rounds".to_owned(),
+                "staging" => "--staging".to_owned(),
+                "model" => "--model".to_owned(),
+                other => other.replacen("input line", "INPUT line", 1),
+            };
+            anyhow::anyhow!("invalid {flag}: {reason}")
+        }
+        other => other.into(),
+    }
+}
+
+/// The results file, written beside its final name and moved there when complete, so a file
+/// at that name is always a whole run's results.
+struct ResultsFile {
+    out: std::io::BufWriter<std::fs::File>,
+    partial: PathBuf,
+    path: PathBuf,
+}
+
+impl ResultsFile {
+    fn create(path: &Path) -> anyhow::Result<Self> {
+        if path.is_dir() {
+            anyhow::bail!("--out {}: is a directory; give a file name", path.display());
+        }
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("--out {}: cannot write there", path.display()))?;
+        Ok(ResultsFile {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            partial,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn write(&mut self, row: &RowResult) -> anyhow::Result<()> {
+        let key = serde_json::to_string(&row.key)?;
+        let line = match &row.outcome {
+            Ok(answer) => format!(
+                r#"{{"key":{key},"text":{},"response":{}}}"#,
+                serde_json::to_string(&answer.text)?,
+                answer.response.get()
+            ),
+            Err(error) => format!(
+                r#"{{"key":{key},"error":{{"code":{},"message":{}}}}}"#,
+                error.code,
+                serde_json::to_string(&error.message)?
+            ),
+        };
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .with_context(|| format!("--out {}: could not write", self.partial.display()))
+    }
+
+    fn finish(mut self) -> anyhow::Result<PathBuf> {
+        self.out
+            .flush()
+            .with_context(|| format!("--out {}: could not write", self.partial.display()))?;
+        std::fs::rename(&self.partial, &self.path).with_context(|| {
+            format!(
+                "--out {}: could not move the results there",
+                self.path.display()
+            )
+        })?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for ResultsFile {
+    fn drop(&mut self) {
+        // A run that stopped leaves no half file (finish moved a whole one away first).
+        let _ = std::fs::remove_file(&self.partial);
+    }
+}
+
+fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
+    let mut out = out::stdout();
+    let by_code: Vec<String> = summary
+        .failed_by_code
+        .iter()
+        .map(|(code, n)| format!("{n} × {code}"))
+        .collect();
+    let failed = if by_code.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", by_code.join(", "))
+    };
+    writeln!(
+        out,
+        "{} rows: {} answered, {} failed{failed}",
+        summary.rows, summary.answered, summary.failed
+    )?;
+    writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
+    let u = &summary.usage;
+    writeln!(
+        out,
+        "tokens: {} prompt, {} candidates, {} thoughts, {} cached, {} total",
+        u.prompt, u.candidates, u.thoughts, u.cached, u.total
+    )?;
+    for (n, what) in [
+        (
+            summary.missing_rows,
+            "rows missing from their job's output (sent again or reported)",
+        ),
+        (
+            summary.repeated_lines,
+            "output lines repeated a row (the first answer was kept)",
+        ),
+        (
+            summary.unexpected_lines,
+            "output lines of no row the job was sent (ignored)",
+        ),
+        (
+            summary.unreadable_lines,
+            "output lines were not JSON (ignored)",
+        ),
+    ] {
+        if n > 0 {
+            writeln!(out, "note: {n} {what}")?;
+        }
+    }
+    writeln!(out, "results: {}", path.display())
+}
+
+/// Progress bars across the run's jobs: rows staged, then rows done; hidden without a terminal,
+/// where each change of phase or round is a line instead.
+#[derive(Clone)]
+struct Bars {
+    rows: ProgressBar,
+    last: std::sync::Arc<std::sync::Mutex<Option<(RunPhase, u8)>>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        let multi = MultiProgress::new();
+        let rows = multi.add(ProgressBar::new(0));
+        rows.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {prefix:<16} [{bar:30}] {pos}/{len} {msg} {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        rows.enable_steady_tick(Duration::from_millis(200));
+        Bars {
+            rows,
+            last: Default::default(),
+        }
+    }
+
+    fn show(&self, p: &RunProgress) {
+        match p.phase {
+            RunPhase::Staging => {
+                self.rows.set_prefix(format!("round {} staging", p.round));
+                self.rows.set_length(p.rows);
+                self.rows.set_position(p.staged_rows);
+                self.rows
+                    .set_message(format!("requests, {} MB", p.staged_bytes / 1_000_000));
+            }
+            _ => {
+                self.rows.set_prefix(format!("round {} jobs", p.round));
+                self.rows.set_length(p.rows);
+                self.rows.set_position(p.answered + p.failed);
+                let mut jobs: Vec<String> = p
+                    .jobs
+                    .iter()
+                    .map(|(state, n)| format!("{n} {}", state.short_name()))
+                    .collect();
+                if p.jobs_waiting > 0 {
+                    jobs.push(format!("{} waiting", p.jobs_waiting));
+                }
+                self.rows.set_message(format!(
+                    "rows; {} answered, {} failed; jobs: {}",
+                    p.answered,
+                    p.failed,
+                    jobs.join(", ")
+                ));
+            }
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if self.rows.is_hidden() && *last != Some((p.phase, p.round)) {
+            eprintln!(
+                "round {}: {}",
+                p.round,
+                match p.phase {
+                    RunPhase::Staging => "staging",
+                    RunPhase::Running => "running jobs",
+                    _ => "done",
+                }
+            );
+        }
+        *last = Some((p.phase, p.round));
+    }
+
+    fn finish(&self) {
+        self.rows.finish_and_clear();
+    }
+}
