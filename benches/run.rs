@@ -5,7 +5,15 @@
 //!
 //! ```text
 //! cargo bench --bench run --features storage,emulator
-//! VB_BENCH_ROWS=100000 VB_BENCH_PROMPT_BYTES=2000 cargo bench --bench run --features storage,emulator
+//! VB_BENCH_ROWS=100000 VB_BENCH_PROMPT_BYTES=2000 VB_BENCH_MEMORY=0 cargo bench --bench run --features storage,emulator
+//! ```
+//!
+//! After the main run (1,000,000 rows of 20-byte prompts unless told), three more measure
+//! memory (`VB_BENCH_MEMORY=0` skips them): a tenth of the rows, then those rows with prompts
+//! 20 and 200 times longer. The growth from the first to the main run, per row, is what the
+//! run keeps per row; the last two show what prompt and answer sizes add.
+//!
+//! ```text
 //! ```
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
@@ -29,22 +37,25 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Peak resident memory of this process so far, in bytes (Linux).
-fn peak_rss() -> u64 {
+/// A field of /proc/self/status in bytes (Linux; 0 elsewhere): `VmHWM` the peak resident
+/// memory since the last reset, `VmRSS` the resident memory now.
+fn status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Resets the peak (Linux: writing 5 to clear_refs resets VmHWM).
-fn reset_peak_rss() {
+/// Resets the peak to the memory resident now (Linux: writing 5 to clear_refs resets VmHWM)
+/// and returns that memory, the baseline the run's peak is measured from.
+fn reset_peak_rss() -> u64 {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_bytes("VmRSS:")
 }
 
 fn mb_per_s(bytes: u64, time: Duration) -> f64 {
@@ -109,6 +120,62 @@ fn write_input(path: &Path, rows: usize, prompt_bytes: usize) -> u64 {
 fn main() {
     let rows = env_or("VB_BENCH_ROWS", 1_000_000);
     let prompt_bytes = env_or("VB_BENCH_PROMPT_BYTES", 20);
+    let peak = bench(rows, prompt_bytes);
+    if env_or("VB_BENCH_MEMORY", 1) == 0 || rows < 10 {
+        return;
+    }
+    // Memory against the number of rows, and against the size of prompts (and so of answers,
+    // which echo them), each run in a process of its own (a process keeps the memory it
+    // freed, so a second run in it would add little to its peak):
+    // - a tenth of the rows: the growth from it to the main run, per row, is what the run
+    //   keeps per row (an upper bound: that input is smaller than one upload chunk, so the
+    //   upload's buffers, a constant, are not all filled);
+    // - a tenth of the rows with prompts 20 and 200 times longer: inputs of several upload
+    //   chunks both, so that the difference is what prompt and answer sizes add.
+    let fewer = rows / 10;
+    let small = bench_in_child(fewer, prompt_bytes);
+    let long = bench_in_child(fewer, prompt_bytes * 20);
+    let longer = bench_in_child(fewer, prompt_bytes * 200);
+    println!();
+    println!(
+        "memory per row: ({:.1} MB - {:.1} MB) / {} rows = {:.1} bytes per row",
+        peak as f64 / 1e6,
+        small as f64 / 1e6,
+        rows - fewer,
+        peak.saturating_sub(small) as f64 / (rows - fewer) as f64
+    );
+    println!(
+        "memory against prompt size: {fewer} rows of {}-byte prompts {:.1} MB, of {}-byte \
+         prompts {:.1} MB: {:.2}x for prompts 10 times longer",
+        prompt_bytes * 20,
+        long as f64 / 1e6,
+        prompt_bytes * 200,
+        longer as f64 / 1e6,
+        longer as f64 / long as f64
+    );
+}
+
+/// [`bench`] in a new process of this program; its figures are printed, its peak returned.
+fn bench_in_child(rows: usize, prompt_bytes: usize) -> u64 {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env("VB_BENCH_ROWS", rows.to_string())
+        .env("VB_BENCH_PROMPT_BYTES", prompt_bytes.to_string())
+        .env("VB_BENCH_MEMORY", "0")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!();
+    print!("{text}");
+    text.lines()
+        .find_map(|line| line.strip_prefix("peak bytes: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the run printed its peak")
+}
+
+/// One run of `rows` prompts of `prompt_bytes` against an emulator of its own, with the raw
+/// work beside it; prints the figures and gives the peak memory the run added.
+fn bench(rows: usize, prompt_bytes: usize) -> u64 {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("bench-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -122,9 +189,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
+    let peak = runtime.block_on(async {
         let client = JobClient::builder()
-            .with_project("bench")
+            .with_project("bench-project")
             .with_location("us-central1")
             .with_endpoint(Endpoint::custom(&emu.uri).unwrap())
             .with_credentials(Credentials::none())
@@ -150,14 +217,36 @@ fn main() {
             .unwrap();
         let raw_upload = started.elapsed();
 
+        // The input read and checked alone (no upload): the part of staging's work that the
+        // raw upload does not do.
+        let started = Instant::now();
+        let checked = InputLines::open(&input, InputFormat::Jsonl)
+            .unwrap()
+            .map(Result::unwrap)
+            .count();
+        let read_alone = started.elapsed();
+        assert_eq!(checked, rows);
+
         let staging: ObjectUri = "gs://bench/run".parse().unwrap();
-        let baseline = peak_rss();
-        reset_peak_rss();
+        let baseline = reset_peak_rss();
         let requests = InputLines::open(&input, InputFormat::Jsonl).unwrap();
         let started = Instant::now();
+        // The peak of each phase: read and reset as the phase changes.
+        let peaks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
+        let seen = peaks.clone();
         let mut results = BatchRun::new(client, storage.clone(), "gemini-2.0-flash-001", staging)
             .with_work_dir(&dir)
-            .run(futures_util::stream::iter(requests))
+            .with_progress(move |p| {
+                let name = format!("{:?} round {}", p.phase, p.round);
+                let mut peaks = seen.lock().unwrap();
+                if peaks.last().is_none_or(|(last, _)| *last != name) {
+                    if let Some(last) = peaks.last_mut() {
+                        last.1 = status_bytes("VmHWM:").saturating_sub(baseline);
+                    }
+                    peaks.push((name, 0));
+                }
+            })
+            .run(requests.into_stream())
             .await
             .unwrap();
         let run_time = started.elapsed();
@@ -181,7 +270,14 @@ fn main() {
             }
         }
         let emit_time = started.elapsed();
-        let run_peak = peak_rss().saturating_sub(baseline.min(peak_rss()));
+        let run_peak = status_bytes("VmHWM:").saturating_sub(baseline);
+        let by_phase: Vec<String> = peaks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, peak)| *peak > 0)
+            .map(|(phase, peak)| format!("{phase} {:.1} MB", *peak as f64 / 1e6))
+            .collect();
         drop(results);
 
         // Raw: every output file downloaded and parsed as JSON, line by line.
@@ -228,6 +324,11 @@ fn main() {
             mb_per_s(input_bytes, raw_upload) / mb_per_s(summary.staged_bytes, summary.staging_time),
         );
         println!(
+            "input read and checked alone: {:.2} s ({:.0} ns a row)",
+            read_alone.as_secs_f64(),
+            read_alone.as_nanos() as f64 / rows as f64
+        );
+        println!(
             "collect+join: {:>7.1} MB/s ({} MB in {:.2} s + {:.2} s); raw download+parse {:>7.1} MB/s ({} MB, {lines} lines, in {:.2} s); ratio {:.2}",
             mb_per_s(summary.output_bytes, collect_join),
             summary.output_bytes / 1_000_000,
@@ -243,7 +344,11 @@ fn main() {
             run_peak as f64 / 1e6,
             run_peak as f64 / rows as f64
         );
+        println!("peak memory so far at the end of each phase: {}", by_phase.join("; "));
+        println!("peak bytes: {run_peak}");
+        run_peak
     });
     drop(emu);
     let _ = std::fs::remove_dir_all(&dir);
+    peak
 }

@@ -7,8 +7,7 @@
 //! anywhere and started again makes no second job for a shard and round, and the results it
 //! gives are those of an uninterrupted run.
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
 
@@ -24,6 +23,7 @@ use super::rows::{JobRows, RowTable, Tally};
 use super::spool::{KeyReader, KeyWriter, LineSpool, ScratchDir};
 use super::stage::ShardWriter;
 use super::status::http_code_of_grpc;
+use super::unique::KeyHashes;
 use crate::error::{Error, Result};
 use crate::job::OutputLocation;
 use crate::storage::ObjectUri;
@@ -191,9 +191,7 @@ where
 {
     let mut requests = std::pin::pin!(requests);
     let mut keys = KeyWriter::create(scratch.file("keys"))?;
-    // Key hashes, 8 bytes a row while the input is read; a hash seen before is checked
-    // against the keys written so far, so a collision is never taken for a duplicate.
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut hashes = KeyHashes::default();
     let mut fingerprint = Fnv::new();
     let mut line = Vec::new();
     let mut rows: u64 = 0;
@@ -201,24 +199,9 @@ where
         let (key, origin, request, checked) = request?.into_parts();
         let row = rows;
         rows += 1;
-        let what = || match origin {
-            Some(line) => format!("input line {line}"),
-            None => format!("request {}", row + 1),
-        };
+        let what = || request_name(origin, row);
         let key = key.unwrap_or_else(|| (row + 1).to_string());
-        // A hash seen before may be a collision: the keys written so far decide.
-        if !seen.insert(key_hash(&key))
-            && let Some(first) = keys.position_of(&key)?
-        {
-            return Err(Error::invalid(
-                what(),
-                format!(
-                    "the key {key:?} is also the key of the request at position {}; keys \
-                     must be unique",
-                    first + 1
-                ),
-            ));
-        }
+        hashes.push(&key, origin);
         fingerprint.write_str(&key);
         fingerprint.write_str(&request);
         keys.push(&key)?;
@@ -245,14 +228,34 @@ where
             "holds no requests: give at least one (blank lines are skipped)",
         ));
     }
+    let keys = keys.finish()?;
+    if let Some(repeated) = hashes.first_repeated(keys.clone())? {
+        return Err(Error::invalid(
+            request_name(hashes.line_of(repeated.row), repeated.row),
+            format!(
+                "the key {:?} is also the key of the request at position {}; keys must be \
+                 unique",
+                repeated.key,
+                repeated.first + 1
+            ),
+        ));
+    }
     progress.rows = rows;
     progress.staged_rows = rows;
     report(run, progress);
     Ok(InputFacts {
         rows,
         fingerprint: format!("{:016x}", fingerprint.0),
-        keys: keys.finish()?,
+        keys,
     })
+}
+
+/// How an error names a request: by its input line, or its position in the stream.
+fn request_name(line: Option<u64>, row: u64) -> String {
+    match line {
+        Some(line) => format!("input line {line}"),
+        None => format!("request {}", row + 1),
+    }
 }
 
 /// Everything the rounds share.
@@ -551,12 +554,6 @@ fn run_id(staging: &ObjectUri, fingerprint: &str) -> String {
     hash.write_str(&staging.to_string());
     hash.write_str(fingerprint);
     format!("{:016x}", hash.0)
-}
-
-fn key_hash(key: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// FNV-1a's step over 64-bit words: a hash that stays the same across Rust versions and platforms, for ids

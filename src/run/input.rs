@@ -5,13 +5,18 @@
 //! lines included), so a result can be traced back to its line. Every problem names its line,
 //! as `input line N`.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::BufRead;
+use std::ops::Range;
 use std::path::Path;
 
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::RunRequest;
+use super::request::text_request_into;
 use crate::error::{Error, Result};
 
 /// How the lines of an input file read.
@@ -49,6 +54,8 @@ pub struct InputLines<R> {
     number: u64,
     /// The file, for read errors.
     path: Option<std::path::PathBuf>,
+    /// The texts of the last request read by the iterator (kept for its capacity).
+    texts: String,
 }
 
 impl InputLines<std::io::BufReader<std::fs::File>> {
@@ -77,6 +84,7 @@ impl<R: BufRead> InputLines<R> {
             line: Vec::new(),
             number: 0,
             path: None,
+            texts: String::new(),
         }
     }
 
@@ -84,11 +92,14 @@ impl<R: BufRead> InputLines<R> {
         format!("input line {}", self.number)
     }
 
-    fn parse(&self, text: &str) -> Result<RunRequest> {
-        match self.format {
-            InputFormat::Text => Ok(RunRequest::text(text)
-                .with_key(self.number.to_string())
-                .at_line(self.number)),
+    /// Checks the line `text` and appends its request's JSON text and its key to `out`.
+    fn parse_into(&self, text: &str, out: &mut String) -> Result<Parts> {
+        let start = out.len();
+        let key = match self.format {
+            InputFormat::Text => {
+                text_request_into(text, out);
+                None
+            }
             InputFormat::Jsonl => {
                 let line: Line<'_> = serde_json::from_str(text).map_err(|err| {
                     let what = if err.is_data() {
@@ -108,28 +119,26 @@ impl<R: BufRead> InputLines<R> {
                         "\"request\" is not an object: expected {\"request\": {\"contents\": [...]}}",
                     ));
                 }
-                Ok(RunRequest::checked(request)
-                    .with_key(line.key.unwrap_or_else(|| self.number.to_string()))
-                    .at_line(self.number))
+                out.push_str(request);
+                line.key
+            }
+        };
+        let end = out.len();
+        match key {
+            Some(key) => out.push_str(&key),
+            None => {
+                let _ = write!(out, "{}", self.number);
             }
         }
+        Ok(Parts {
+            request: start..end,
+            key: end..out.len(),
+            line: self.number,
+        })
     }
-}
 
-/// One JSONL line.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Line<'a> {
-    #[serde(borrow)]
-    request: &'a RawValue,
-    #[serde(default)]
-    key: Option<String>,
-}
-
-impl<R: BufRead> Iterator for InputLines<R> {
-    type Item = Result<RunRequest>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next request's parts, appended to `out`; `None` at the end of the input.
+    fn next_into(&mut self, out: &mut String) -> Option<Result<Parts>> {
         loop {
             self.line.clear();
             match self.reader.read_until(b'\n', &mut self.line) {
@@ -152,8 +161,134 @@ impl<R: BufRead> Iterator for InputLines<R> {
             if text.trim().is_empty() {
                 continue;
             }
-            return Some(self.parse(text));
+            return Some(self.parse_into(text, out));
         }
+    }
+}
+
+/// Where one request's texts are in a buffer of several, and its line.
+#[derive(Debug)]
+struct Parts {
+    request: Range<usize>,
+    key: Range<usize>,
+    line: u64,
+}
+
+impl Parts {
+    fn request_in(&self, text: &str) -> RunRequest {
+        RunRequest::checked(&text[self.request.clone()])
+            .with_key(&text[self.key.clone()])
+            .at_line(self.line)
+    }
+}
+
+/// Requests read by the reading thread of [`InputLines::into_stream`]: their texts in one
+/// buffer, so that the thread that reads them allocates once a batch and the run's task
+/// allocates (and frees) each request's strings itself. Requests moving between threads one by
+/// one would have every allocation freed by the other thread, which the system allocator makes
+/// several times slower.
+struct Batch {
+    text: String,
+    parts: Vec<Parts>,
+    error: Option<Error>,
+}
+
+impl Batch {
+    fn into_requests(self) -> impl Iterator<Item = Result<RunRequest>> {
+        let Batch { text, parts, error } = self;
+        parts
+            .into_iter()
+            .map(move |parts| Ok(parts.request_in(&text)))
+            .chain(error.map(Err))
+    }
+}
+
+/// One JSONL line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(borrow)]
+    request: &'a RawValue,
+    #[serde(default, borrow)]
+    key: Option<Cow<'a, str>>,
+}
+
+/// Requests a reading thread hands over at a time.
+const BATCH: usize = 1024;
+
+/// The text a batch holds, at most (and one line more).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Batches waiting for the run: a few thousand requests, or a megabyte, at most.
+const BATCHES_QUEUED: usize = 4;
+
+impl<R: BufRead + Send + 'static> InputLines<R> {
+    /// The requests as a stream for [`BatchRun::run`](super::BatchRun::run), read and checked
+    /// on a thread of their own, so that reading the input overlaps staging it (the iterator
+    /// itself, through `futures_util::stream::iter`, reads on the run's task). Memory holds a
+    /// few thousand requests at most. The stream ends after the first error, as the run does.
+    ///
+    /// ```no_run
+    /// # async fn run(run: vertex_batch::run::BatchRun) -> vertex_batch::Result<()> {
+    /// use vertex_batch::run::{InputFormat, InputLines};
+    ///
+    /// let requests = InputLines::open("prompts.jsonl", InputFormat::Jsonl)?.into_stream();
+    /// let results = run.run(requests).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> impl Stream<Item = Result<RunRequest>> + Send + 'static {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Batch>(BATCHES_QUEUED);
+        std::thread::spawn(move || {
+            let mut lines = self;
+            loop {
+                let mut batch = Batch {
+                    text: String::with_capacity(BATCH_BYTES + BATCH_BYTES / 8),
+                    parts: Vec::with_capacity(BATCH),
+                    error: None,
+                };
+                let mut ended = false;
+                while batch.parts.len() < BATCH && batch.text.len() < BATCH_BYTES {
+                    match lines.next_into(&mut batch.text) {
+                        Some(Ok(parts)) => batch.parts.push(parts),
+                        Some(Err(error)) => {
+                            batch.error = Some(error);
+                            ended = true;
+                            break;
+                        }
+                        None => {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+                let empty = batch.parts.is_empty() && batch.error.is_none();
+                // A run that stopped early dropped the receiver: nothing more to read.
+                if (!empty && sender.blocking_send(batch).is_err()) || ended {
+                    return;
+                }
+            }
+        });
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver
+                .recv()
+                .await
+                .map(|batch| (futures_util::stream::iter(batch.into_requests()), receiver))
+        })
+        .flatten()
+    }
+}
+
+impl<R: BufRead> Iterator for InputLines<R> {
+    type Item = Result<RunRequest>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut text = std::mem::take(&mut self.texts);
+        text.clear();
+        let request = self
+            .next_into(&mut text)
+            .map(|parts| parts.map(|parts| parts.request_in(&text)));
+        self.texts = text;
+        request
     }
 }
 
@@ -186,6 +321,35 @@ mod tests {
             assert!(err.contains(expected), "{input}: {err}");
             assert!(err.starts_with("invalid input line"), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_stream_gives_every_request_in_order_and_ends_at_the_first_error() {
+        let ok = r#"{"request": {"contents": []}}"#;
+        let mut input = vec![ok; 3000].join("\n");
+        let requests: Vec<_> =
+            InputLines::new(std::io::Cursor::new(input.clone()), InputFormat::Jsonl)
+                .into_stream()
+                .collect()
+                .await;
+        let keys: Vec<String> = requests
+            .into_iter()
+            .map(|request| request.unwrap().key().unwrap().to_owned())
+            .collect();
+        assert_eq!(keys, (1..=3000).map(|n| n.to_string()).collect::<Vec<_>>());
+
+        input.push_str("\nnot json\n");
+        input.push_str(ok);
+        let requests: Vec<_> = InputLines::new(std::io::Cursor::new(input), InputFormat::Jsonl)
+            .into_stream()
+            .collect()
+            .await;
+        assert_eq!(requests.len(), 3001);
+        let err = requests.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid input line 3001: not JSON"),
+            "{err}"
+        );
     }
 
     #[test]

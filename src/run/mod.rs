@@ -27,11 +27,11 @@
 //!
 //! let client = JobClient::builder().with_project("my-project").connect().await?;
 //! let storage = Storage::builder().with_tokens_of(client.channel()).build()?;
-//! let requests = InputLines::open("prompts.jsonl", InputFormat::Jsonl)?;
+//! let requests = InputLines::open("prompts.jsonl", InputFormat::Jsonl)?.into_stream();
 //! let mut results = BatchRun::new(client, storage, "gemini-2.0-flash-001", "gs://my-bucket/runs/1".parse()?)
 //!     .with_generation_config(GenerationConfig::new().with_temperature(0.2))
 //!     .with_progress(|p| eprintln!("round {}: {} answered, {} failed", p.round, p.answered, p.failed))
-//!     .run(futures_util::stream::iter(requests))
+//!     .run(requests)
 //!     .await?;
 //! println!("{:?}", results.summary());
 //! while let Some(row) = results.try_next().await? {
@@ -58,6 +58,7 @@ mod rows;
 mod spool;
 mod stage;
 mod status;
+mod unique;
 
 pub use builder::{
     BatchRun, DEFAULT_MAX_BYTES_PER_FILE, DEFAULT_MAX_REQUESTS_PER_JOB, DEFAULT_MAX_RUNNING_JOBS,

@@ -84,10 +84,9 @@ impl RunRequest {
 
     /// A single-turn text prompt: `{"contents": [{"role": "user", "parts": [{"text": ...}]}]}`.
     pub fn text(prompt: &str) -> Self {
-        let prompt = Value::String(prompt.to_owned());
-        RunRequest::checked(format!(
-            r#"{{"contents":[{{"role":"user","parts":[{{"text":{prompt}}}]}}]}}"#
-        ))
+        let mut request = String::new();
+        text_request_into(prompt, &mut request);
+        RunRequest::checked(request)
     }
 
     /// The key the result comes back under.
@@ -114,4 +113,14 @@ impl RunRequest {
     pub(crate) fn into_parts(self) -> (Option<String>, Option<u64>, String, bool) {
         (self.key, self.line, self.request, self.checked)
     }
+}
+
+/// Appends the request of a single-turn text prompt to `out`:
+/// `{"contents":[{"role":"user","parts":[{"text":...}]}]}`.
+pub(crate) fn text_request_into(prompt: &str, out: &mut String) {
+    out.push_str(r#"{"contents":[{"role":"user","parts":[{"text":"#);
+    // A string always serialises.
+    let quoted = serde_json::to_string(prompt).unwrap_or_default();
+    out.push_str(&quoted);
+    out.push_str("}]}]}");
 }

@@ -79,30 +79,6 @@ impl KeyWriter {
         self.out.flush().map_err(|e| io_error(&self.path, e))?;
         Ok(self.path)
     }
-
-    /// The position of `key` among the keys written so far, if it is there: a slow scan, for
-    /// the rare key whose hash was seen before.
-    pub(crate) fn position_of(&mut self, key: &str) -> Result<Option<u64>> {
-        self.out.flush().map_err(|e| io_error(&self.path, e))?;
-        let written = self
-            .out
-            .get_ref()
-            .metadata()
-            .map_err(|e| io_error(&self.path, e))?
-            .len();
-        let mut reader = KeyReader::open(self.path.clone())?;
-        let mut read = 0;
-        let mut position = 0;
-        while read < written {
-            let earlier = reader.next_key()?;
-            read += 4 + earlier.len() as u64;
-            if earlier == key {
-                return Ok(Some(position));
-            }
-            position += 1;
-        }
-        Ok(None)
-    }
 }
 
 /// The keys read back in order.
@@ -215,8 +191,6 @@ mod tests {
         for key in ["a", "", "line\nbreak", "ü"] {
             keys.push(key).unwrap();
         }
-        assert_eq!(keys.position_of("ü").unwrap(), Some(3));
-        assert_eq!(keys.position_of("line").unwrap(), None);
         let mut keys = KeyReader::open(keys.finish().unwrap()).unwrap();
         for key in ["a", "", "line\nbreak", "ü"] {
             assert_eq!(keys.next_key().unwrap(), key);

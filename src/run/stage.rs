@@ -3,7 +3,8 @@
 //!
 //! A shard is one job's input: at most the request limit of rows, in files of at most the byte
 //! limit (a job may read several files). Each file is one resumable upload fed through a small
-//! channel, so memory holds about one upload chunk and a megabyte of lines, whatever the input.
+//! channel, so memory holds about two upload chunks and a megabyte of lines, whatever the input:
+//! one chunk on the wire while the next one fills.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -16,8 +17,11 @@ use crate::storage::{ObjectInfo, ObjectUri, Storage};
 /// Lines go to the upload in pieces of about this size.
 const SEND_SIZE: usize = 1 << 20;
 
-/// Pieces waiting for the upload: a few megabytes at most.
-const QUEUE: usize = 4;
+/// Pieces waiting for the upload: one upload chunk and one piece, so that the next chunk fills
+/// while the last one is on the wire (staging and sending overlap), whatever the chunk size.
+fn queue_for(storage: &Storage) -> usize {
+    storage.upload_chunk_size().div_ceil(SEND_SIZE) + 1
+}
 
 /// Writes the shards of one round.
 #[derive(Debug)]
@@ -138,7 +142,7 @@ impl ShardWriter {
         let shard = self.shards.len() - 1;
         let index = self.shards[shard].files.len();
         let uri = self.folder.join(&format!("s{shard:05}-{index:03}.jsonl"))?;
-        let (sender, receiver) = mpsc::channel(QUEUE);
+        let (sender, receiver) = mpsc::channel(queue_for(&self.storage));
         let storage = self.storage.clone();
         let target = uri.clone();
         let upload = tokio::spawn(async move {

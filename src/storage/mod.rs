@@ -119,6 +119,12 @@ impl Storage {
         }
     }
 
+    /// The bytes an upload sends in one request (and holds in memory): see
+    /// [`with_upload_chunk_size`](StorageBuilder::with_upload_chunk_size).
+    pub(crate) fn upload_chunk_size(&self) -> usize {
+        self.inner.upload_chunk_size
+    }
+
     /// The endpoint this client talks to, without a trailing slash.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint

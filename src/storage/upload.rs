@@ -78,6 +78,7 @@ impl Storage {
         let mut buffer: Vec<u8> = Vec::with_capacity(chunk);
         let mut start: u64 = 0;
         let mut ended = false;
+        let mut spare: Option<Vec<u8>> = None;
         loop {
             // One byte past a chunk tells whether this chunk is the last one.
             while buffer.len() <= chunk && !ended {
@@ -103,8 +104,18 @@ impl Storage {
             };
             let end = start + len as u64;
             let range = ChunkSize::new(start, end.saturating_sub(1), total);
-            let body = Bytes::copy_from_slice(&buffer[..len]);
-            let kept = match self.put_chunk(&session, body, &range, total, uri).await? {
+            // The chunk goes as it is (no copy); the bytes past it start the next buffer, in
+            // the allocation of the chunk before (two buffers take turns, whatever the size).
+            let mut next = spare
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(chunk + chunk / 8));
+            next.extend_from_slice(&buffer[len..]);
+            buffer.truncate(len);
+            let body = Bytes::from(std::mem::replace(&mut buffer, next));
+            let kept = match self
+                .put_chunk(&session, body.clone(), &range, total, uri)
+                .await?
+            {
                 UploadStatus::Ok(object) if last => return ObjectInfo::from_gcs(object),
                 UploadStatus::Ok(_) => {
                     return Err(self.protocol(uri, "ended the upload before its last chunk"));
@@ -122,8 +133,18 @@ impl Storage {
                 ));
             }
             // What the service kept is gone from memory; the rest is sent again.
-            buffer.drain(..(kept - start) as usize);
+            if kept < end {
+                let mut unsent = body[(kept - start) as usize..].to_vec();
+                unsent.extend_from_slice(&buffer);
+                buffer = unsent;
+            }
             start = kept;
+            // The client let go of the chunk: its allocation serves the next one.
+            if let Ok(sent) = body.try_into_mut() {
+                let mut sent = Vec::from(sent);
+                sent.clear();
+                spare = Some(sent);
+            }
         }
     }
 

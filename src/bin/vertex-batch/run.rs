@@ -122,14 +122,14 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         .with_max_running_jobs(args.max_running_jobs)
         .with_retry_rounds(args.retry_rounds)
         .with_progress(move |p| progress.show(p));
-    let requests = futures_util::stream::iter(input.map(|request| {
+    let requests = input.into_stream().map(|request| {
         request.map_err(|err| match err {
             vertex_batch::Error::InvalidInput { field, reason } => {
                 vertex_batch::Error::invalid(field.replacen("input", "INPUT", 1), reason)
             }
             other => other,
         })
-    }));
+    });
     let mut results = run.run(requests).await.map_err(flag_names)?;
     bars.finish();
     let summary = results.summary().clone();
