@@ -66,7 +66,7 @@ fn shared() -> &'static Shared {
 }
 
 /// The binary, with no Google settings from the environment.
-fn bare() -> Command {
+pub(crate) fn bare() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
     for var in [
         "GOOGLE_CLOUD_PROJECT",

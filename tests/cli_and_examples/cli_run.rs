@@ -85,15 +85,7 @@ fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
 
 /// `vertex-batch` pointed at `emu` as at Vertex AI.
 fn vb(emu: &EmulatorProcess) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
-    for var in [
-        "GOOGLE_CLOUD_PROJECT",
-        "GOOGLE_CLOUD_LOCATION",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "RUST_LOG",
-    ] {
-        command.env_remove(var);
-    }
+    let mut command = crate::cli::bare();
     command
         .env("STORAGE_EMULATOR_HOST", &emu.storage_host)
         .arg("--endpoint")
@@ -430,7 +422,7 @@ fn the_embedded_emulator_runs_a_text_file_end_to_end() {
     let input = dir.join("prompts.txt");
     std::fs::write(&input, "first prompt\n\nsecond prompt\n").unwrap();
     let out = dir.join("results.jsonl");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
+    let mut command = crate::cli::bare();
     command.env_remove("STORAGE_EMULATOR_HOST").args([
         "--emulator",
         "run",
