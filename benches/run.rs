@@ -9,9 +9,9 @@
 //! ```
 //!
 //! After the main run (1,000,000 rows of 20-byte prompts unless told), three more measure
-//! memory (`VB_BENCH_MEMORY=0` skips them): a tenth of the rows, then those rows with prompts
-//! 20 and 200 times longer. The growth from the first to the main run, per row, is what the
-//! run keeps per row; the last two show what prompt and answer sizes add.
+//! memory (`VB_BENCH_MEMORY=0` skips them): half the rows, then a tenth of the rows with
+//! prompts 20 and 200 times longer. The growth from the first to the main run, per row, is
+//! what the run keeps per row; the last two show what prompt and answer sizes add.
 //!
 //! ```text
 //! ```
@@ -127,13 +127,14 @@ fn main() {
     // Memory against the number of rows, and against the size of prompts (and so of answers,
     // which echo them), each run in a process of its own (a process keeps the memory it
     // freed, so a second run in it would add little to its peak):
-    // - a tenth of the rows: the growth from it to the main run, per row, is what the run
-    //   keeps per row (an upper bound: that input is smaller than one upload chunk, so the
-    //   upload's buffers, a constant, are not all filled);
+    // - half the rows: the growth from it to the main run, per row, is what the run keeps per
+    //   row (both inputs are many upload chunks, so the upload's buffers, a constant, are
+    //   full in both);
     // - a tenth of the rows with prompts 20 and 200 times longer: inputs of several upload
     //   chunks both, so that the difference is what prompt and answer sizes add.
+    let half = rows / 2;
+    let small = bench_in_child(half, prompt_bytes);
     let fewer = rows / 10;
-    let small = bench_in_child(fewer, prompt_bytes);
     let long = bench_in_child(fewer, prompt_bytes * 20);
     let longer = bench_in_child(fewer, prompt_bytes * 200);
     println!();
@@ -141,8 +142,8 @@ fn main() {
         "memory per row: ({:.1} MB - {:.1} MB) / {} rows = {:.1} bytes per row",
         peak as f64 / 1e6,
         small as f64 / 1e6,
-        rows - fewer,
-        peak.saturating_sub(small) as f64 / (rows - fewer) as f64
+        rows - half,
+        peak.saturating_sub(small) as f64 / (rows - half) as f64
     );
     println!(
         "memory against prompt size: {fewer} rows of {}-byte prompts {:.1} MB, of {}-byte \
