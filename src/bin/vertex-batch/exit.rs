@@ -1,5 +1,5 @@
-//! Every exit code of the tool, in one place: 0, 1 and 2 for any command, and how a job that
-//! was waited for ended. `wait --help` lists them from here.
+//! Every exit code of the tool, in one place: 0, 1 and 2 for any command, how a job that was
+//! waited for ended, and 8 when `run` leaves prompts without an answer. `wait --help` lists them from here.
 
 use std::process::ExitCode;
 
