@@ -14,6 +14,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use super::RunRequest;
 use super::builder::BatchRun;
 use super::collect::collect_job;
+use super::fingerprint::Fingerprint;
 use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
 use super::label::{stage_checked_line, stage_line};
 use super::manifest::{JobRecord, Manifest, Round, Settings};
@@ -192,7 +193,7 @@ where
     let mut requests = std::pin::pin!(requests);
     let mut keys = KeyWriter::create(scratch.file("keys"))?;
     let mut hashes = KeyHashes::default();
-    let mut fingerprint = Fnv::new();
+    let mut fingerprint = Fingerprint::new();
     let mut line = Vec::new();
     let mut rows: u64 = 0;
     while let Some(request) = requests.next().await {
@@ -245,7 +246,7 @@ where
     report(run, progress);
     Ok(InputFacts {
         rows,
-        fingerprint: format!("{:016x}", fingerprint.0),
+        fingerprint: format!("{:016x}", fingerprint.finish()),
         keys,
     })
 }
@@ -550,39 +551,10 @@ fn request_id(run_id: &str, round: u8, shard: usize) -> String {
 
 /// The run's id: a hash of where it is staged and what it sends.
 fn run_id(staging: &ObjectUri, fingerprint: &str) -> String {
-    let mut hash = Fnv::new();
+    let mut hash = Fingerprint::new();
     hash.write_str(&staging.to_string());
     hash.write_str(fingerprint);
-    format!("{:016x}", hash.0)
-}
-
-/// FNV-1a's step over 64-bit words: a hash that stays the same across Rust versions and platforms, for ids
-/// and fingerprints kept in the manifest.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    /// Adds `text` and its length, so ("ab", "c") and ("a", "bc") differ. Eight bytes a step
-    /// (little-endian words, then the tail bytes): the same result on every platform.
-    fn write_str(&mut self, text: &str) {
-        let mut words = text.as_bytes().chunks_exact(8);
-        for word in &mut words {
-            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            self.step(word);
-        }
-        for byte in words.remainder() {
-            self.step(u64::from(*byte));
-        }
-        self.step(text.len() as u64);
-    }
-
-    fn step(&mut self, value: u64) {
-        self.0 ^= value;
-        self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-    }
+    format!("{:016x}", hash.finish())
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(
 /// after its opening brace without parsing it again. Otherwise as [`stage_line`].
 pub(crate) fn stage_checked_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(), String> {
     let body = request.trim_start();
-    let plain = !body.contains("\"labels\"") && !body.contains("\\u");
+    let plain = memchr::memmem::find(body.as_bytes(), b"\"labels\"").is_none()
+        && memchr::memmem::find(body.as_bytes(), b"\\u").is_none();
     let Some(rest) = body.strip_prefix('{').filter(|_| plain) else {
         return stage_line(request, row, out);
     };

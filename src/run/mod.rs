@@ -46,6 +46,7 @@
 mod builder;
 mod collect;
 mod driver;
+mod fingerprint;
 mod input;
 mod jobs;
 mod label;

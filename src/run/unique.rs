@@ -8,9 +8,9 @@
 //! so the error still comes before any job, naming the second line that gives the key.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
+use super::fingerprint::Fingerprint;
 use super::spool::KeyReader;
 use crate::error::Result;
 
@@ -93,9 +93,7 @@ impl KeyHashes {
 }
 
 fn hash(key: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+    Fingerprint::of(key)
 }
 
 #[cfg(test)]
