@@ -18,12 +18,16 @@
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
+// The tests' launcher: the emulator process, killed when dropped, and its banner.
+#[path = "../tests/support/process.rs"]
+mod process;
+use process::Launched;
 use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::run::{BatchRun, InputFormat, InputLines};
@@ -62,45 +66,18 @@ fn mb_per_s(bytes: u64, time: Duration) -> f64 {
     bytes as f64 / 1e6 / time.as_secs_f64()
 }
 
-struct Emulator {
-    child: std::process::Child,
-    uri: String,
-    storage: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_emulator(gcs_root: &Path) -> Emulator {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
-        .args(["--port", "0", "--queued-secs", "0", "--running-secs", "0"])
-        .arg("--gcs-root")
-        .arg(gcs_root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the emulator binary starts");
-    let (mut uri, mut storage) = (None, None);
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("vertex-batch emulator listening on ") {
-            uri = Some(rest.trim().to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("STORAGE_EMULATOR_HOST=") {
-            storage = Some(rest.trim().to_owned());
-        }
-        if line.contains("gs:// folder") {
-            break;
-        }
-    }
-    Emulator {
-        child,
-        uri: uri.unwrap(),
-        storage: storage.unwrap(),
-    }
+/// The emulator binary serving `gcs_root`, jobs ending at once.
+fn start_emulator(gcs_root: &Path) -> Launched {
+    Launched::binary(&[
+        "--port",
+        "0",
+        "--queued-secs",
+        "0",
+        "--running-secs",
+        "0",
+        "--gcs-root",
+        gcs_root.to_str().expect("utf-8"),
+    ])
 }
 
 fn write_input(path: &Path, rows: usize, prompt_bytes: usize) -> u64 {
@@ -194,7 +171,7 @@ fn bench(rows: usize, prompt_bytes: usize) -> u64 {
         let client = JobClient::builder()
             .with_project("bench-project")
             .with_location("us-central1")
-            .with_endpoint(Endpoint::custom(&emu.uri).unwrap())
+            .with_endpoint(Endpoint::custom(&emu.uri()).unwrap())
             .with_credentials(Credentials::none())
             .with_wait_options(
                 WaitOptions::default()
@@ -205,7 +182,7 @@ fn bench(rows: usize, prompt_bytes: usize) -> u64 {
             .await
             .unwrap();
         let storage = Storage::builder()
-            .with_endpoint(&emu.storage)
+            .with_endpoint(emu.line("STORAGE_EMULATOR_HOST="))
             .with_credentials(Credentials::none())
             .build()
             .unwrap();

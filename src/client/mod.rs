@@ -10,6 +10,7 @@
 //! | `wait.rs` | [`JobClient::wait`], [`JobClient::wait_with`], [`JobClient::watch`] |
 //! | `call.rs` | the one retry loop every RPC goes through, and what each may resend |
 //! | `retry.rs` | [`RetryPolicy`]: attempts, budget, backoff, which failures are retried |
+//! | `growth.rs` | the rule for delays that grow (backoff, polling interval): multiplier at least 1, capped |
 //! | `poll.rs` | the one polling loop (wait, watch, the delete operation), its rule for errors, [`WaitOptions`] |
 //!
 //! A new RPC is a method in the file of its group (or a new file) that builds its request and
@@ -19,6 +20,7 @@ mod call;
 mod create;
 mod filter;
 mod get_cancel_delete;
+mod growth;
 mod list;
 mod poll;
 mod retry;

@@ -64,11 +64,7 @@ impl WaitOptions {
 
     /// How much the interval grows after each poll (default 1.5; values below 1.0 count as 1.0).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() {
-            multiplier.max(1.0)
-        } else {
-            1.0
-        };
+        self.multiplier = super::growth::multiplier(multiplier);
         self
     }
 
@@ -108,10 +104,7 @@ impl WaitOptions {
     pub fn intervals(&self) -> impl Iterator<Item = Duration> + use<> {
         let (max, multiplier) = (self.max_interval, self.multiplier);
         std::iter::successors(Some(self.initial_interval.min(max)), move |previous| {
-            Some(
-                Duration::try_from_secs_f64(previous.as_secs_f64() * multiplier)
-                    .map_or(max, |next| next.min(max)),
-            )
+            Some(super::growth::grown(*previous, multiplier, max))
         })
     }
 }

@@ -87,11 +87,7 @@ impl RetryPolicy {
 
     /// How much each backoff grows (default 2.0; values below 1.0 count as 1.0).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() {
-            multiplier.max(1.0)
-        } else {
-            1.0
-        };
+        self.multiplier = super::growth::multiplier(multiplier);
         self
     }
 
@@ -181,8 +177,11 @@ impl RetryPolicy {
     /// max_backoff.
     fn exponential_backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
-        let grown = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exponent);
-        Duration::try_from_secs_f64(grown).map_or(self.max_backoff, |d| d.min(self.max_backoff))
+        super::growth::grown(
+            self.initial_backoff,
+            self.multiplier.powi(exponent),
+            self.max_backoff,
+        )
     }
 }
 

@@ -13,22 +13,17 @@ use vertex_batch::auth::Credentials;
 use vertex_batch::endpoint::Endpoint;
 use vertex_batch::{JobClient, JobFilter, REQUEST_ID_LABEL};
 
+use crate::support::process::Launched;
+
 const PROJECT: &str = "cli-run-project";
 
-/// A `vertex-batch-emulator` process, killed when dropped.
+/// A `vertex-batch-emulator` process, killed when dropped, and what a client needs of it.
 struct EmulatorProcess {
-    child: std::process::Child,
+    _process: Launched,
     uri: String,
     storage_host: String,
     ca: PathBuf,
     key: PathBuf,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A folder of its own for a test's files.
@@ -43,41 +38,24 @@ fn scratch(name: &str) -> PathBuf {
 /// Starts the emulator binary with TLS, required tokens, jobs that end at once, and `faults`.
 fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
     let (ca, key) = (dir.join("ca.pem"), dir.join("key.json"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
-        .args([
-            "--port",
-            "0",
-            "--tls",
-            "--require-auth",
-            "--queued-secs",
-            "0",
-            "--running-secs",
-            "0",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args(faults)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the emulator binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut uri, mut storage_host) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("vertex-batch emulator listening on ") {
-            uri = Some(rest.trim().to_owned());
-        }
-        if let Some(rest) = line.strip_prefix("STORAGE_EMULATOR_HOST=") {
-            storage_host = Some(rest.trim().to_owned());
-        }
-        if line.starts_with("press Ctrl-C") {
-            break;
-        }
-    }
+    let mut args = vec![
+        "--port",
+        "0",
+        "--tls",
+        "--require-auth",
+        "--queued-secs",
+        "0",
+        "--running-secs",
+        "0",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(faults);
+    let process = Launched::binary(&args);
     EmulatorProcess {
-        child,
-        uri: uri.expect("the banner names the endpoint"),
-        storage_host: storage_host.expect("the banner names the storage endpoint"),
+        uri: process.uri(),
+        storage_host: process.line("STORAGE_EMULATOR_HOST="),
+        _process: process,
         ca,
         key,
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::support::process::Launched;
 use crate::support::rest::{Answer, Rest};
 use crate::support::stub::{PARENT, client, create, get, job};
 use serde_json::{Value as Json, json};
@@ -553,46 +554,13 @@ async fn tls_and_bearer_tokens_on_the_shared_port() {
     assert_eq!(seen.name, name_of(&created));
 }
 
-/// Kills a launcher when the test ends, however it ends.
-struct Launched(std::process::Child);
-
-impl Drop for Launched {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `program` with `args` and reads its banner up to the `token: ` line: the REST base
-/// URL (the `rest: ` line) and the token.
-async fn launch(program: &str, args: &[&str]) -> (Launched, String, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Launched(
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the launcher starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    // The reader keeps reading to the end: a launcher whose stdout closed could stop.
-    let (found, banner) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let (mut rest, mut found) = (None, Some(found));
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(uri) = line.strip_prefix("rest: ") {
-                rest = Some(uri.to_string());
-            }
-            if let Some(token) = line.strip_prefix("token: ")
-                && let Some(found) = found.take()
-            {
-                let _ = found.send((rest.clone(), token.to_string()));
-            }
-        }
-    });
-    let (rest, token) = banner.await.expect("the banner has a token: line");
-    let rest = rest.expect("the rest: line comes before the token: line");
+/// Starts `program` with `args` and reads its banner: the REST base URL (the `rest: ` line)
+/// and the token (`token: `).
+fn launch(program: &str, args: &[&str]) -> (Launched, String, String) {
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    let child = Launched::start(command);
+    let (rest, token) = (child.line("rest: "), child.line("token: "));
     (child, rest, token)
 }
 
@@ -613,8 +581,7 @@ async fn the_emulator_binary_prints_its_rest_url_and_a_token() {
     let (_child, rest_uri, token) = launch(
         env!("CARGO_BIN_EXE_vertex-batch-emulator"),
         &["--port", "0", "--require-auth", "--print-token"],
-    )
-    .await;
+    );
     the_banner_is_enough_for_rest(&rest_uri, &token, PARENT).await;
 }
 
@@ -636,7 +603,6 @@ async fn the_emulator_command_prints_its_rest_url_and_a_token() {
             "--dir",
             dir.to_str().expect("utf-8"),
         ],
-    )
-    .await;
+    );
     the_banner_is_enough_for_rest(&rest_uri, &token, PARENT).await;
 }

@@ -10,8 +10,6 @@
 #![cfg(feature = "emulator")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -92,16 +90,6 @@ fn kib(bytes: isize) -> f64 {
     bytes as f64 / 1024.0
 }
 
-/// Kills the emulator process when the test ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const JOBS: usize = 10_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,25 +100,9 @@ async fn a_client_holds_little_and_streaming_ten_thousand_jobs_holds_one_page() 
     ) {
         return;
     }
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
-            .args(["--port", "0", "--location", "us-central1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run the emulator binary"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let uri = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap()
-    .trim()
-    .strip_prefix("vertex-batch emulator listening on ")
-    .expect("the emulator says where it listens")
-    .to_owned();
+    let child =
+        crate::support::process::Launched::binary(&["--port", "0", "--location", "us-central1"]);
+    let uri = child.uri();
     let endpoint = Endpoint::custom(&uri).unwrap();
 
     // The heap a connected client holds: channel, connection, token cache, headers, options.

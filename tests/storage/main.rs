@@ -586,49 +586,21 @@ async fn with_a_gcs_root_uploads_are_files_there_and_files_there_are_objects() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// Kills the child process when the test ends, however it ends.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_emulator_binary_prints_its_storage_host_and_takes_the_fault_flags() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
-            .args([
-                "--port",
-                "0",
-                "--row-failure-rate",
-                "0.05",
-                "--row-permanent-failure-rate",
-                "0.01",
-            ])
-            .args(["--expire-after-rows", "10", "--seed", "3"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run the emulator binary"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let host = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map(Result::unwrap)
-            .find_map(|line| {
-                line.strip_prefix("STORAGE_EMULATOR_HOST=")
-                    .map(str::to_owned)
-            })
-    })
-    .await
-    .unwrap()
-    .expect("a STORAGE_EMULATOR_HOST= line");
+    let child = crate::support::process::Launched::binary(&[
+        "--port",
+        "0",
+        "--row-failure-rate",
+        "0.05",
+        "--row-permanent-failure-rate",
+        "0.01",
+        "--expire-after-rows",
+        "10",
+        "--seed",
+        "3",
+    ]);
+    let host = child.line("STORAGE_EMULATOR_HOST=");
     assert!(host.starts_with("http://127.0.0.1:"), "{host}");
     let storage = Storage::builder()
         .with_endpoint(host)
@@ -639,7 +611,7 @@ async fn the_emulator_binary_prints_its_storage_host_and_takes_the_fault_flags()
     storage.upload_bytes(&object, "served").await.unwrap();
     assert_eq!(download(&storage, &object, ..).await, b"served");
 
-    let refused = Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
         .args(["--port", "0", "--row-failure-rate", "1.5"])
         .output()
         .unwrap();

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod isolation;
+pub mod process;
 pub mod proxy;
 pub mod rest;
 pub mod stub;

@@ -177,7 +177,10 @@ async fn download(
         downloaded.origins.insert(path, uri.to_string());
     }
     if files.is_empty() {
-        anyhow::bail!("{prefix}: no predictions*.jsonl file there");
+        anyhow::bail!(
+            "{prefix}: no predictions*.jsonl file there; give the prediction-model-... folder a \
+             job wrote, or the job itself"
+        );
     }
     Ok(downloaded)
 }
