@@ -40,6 +40,8 @@ impl Emulator {
             state: None,
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
+            stuck_jobs: 0,
+            outage: None,
         }
     }
 }
@@ -60,6 +62,8 @@ pub struct EmulatorBuilder {
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
+    stuck_jobs: u64,
+    outage: Option<(Duration, Duration)>,
 }
 
 /// The row faults asked of the builder.
@@ -228,6 +232,21 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The first `jobs` jobs created stay queued (PENDING) until they are cancelled, as jobs
+    /// users report stuck in the service's queue for a day or more
+    /// ([`Emulator::stick_next_jobs`] arms it again). Default 0.
+    pub fn with_stuck_jobs(mut self, jobs: u64) -> Self {
+        self.stuck_jobs = jobs;
+        self
+    }
+
+    /// A Vertex AI outage: from `starts_in` after start, on the emulator's clock, every call
+    /// answers `UNAVAILABLE` for `length` ([`Fault::outage`](super::Fault::outage)).
+    pub fn with_outage(mut self, starts_in: Duration, length: Duration) -> Self {
+        self.outage = Some((starts_in, length));
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
@@ -274,6 +293,17 @@ impl EmulatorBuilder {
                 Clock::Real
             })
         });
+        if self.stuck_jobs > 0 {
+            state
+                .inner
+                .stuck_next
+                .store(self.stuck_jobs, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some((starts_in, length)) = self.outage {
+            let now = state.inner.clock.now();
+            super::clock::lock(&state.inner.faults)
+                .add(super::Fault::outage(starts_in, length), now);
+        }
         let tls = if self.tls {
             Some(tls::loopback_identity().map_err(|e| {
                 Error::internal(format!(

@@ -102,6 +102,16 @@ pub struct EmulatorArgs {
     /// Seed of the row fault draws (default: random).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// The first N jobs created stay queued until cancelled (jobs stuck in the queue).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    stuck_jobs: u64,
+    /// A Vertex AI outage starting SECONDS after start: every call answers UNAVAILABLE for
+    /// --outage-secs.
+    #[arg(long, value_name = "SECONDS", requires = "outage_secs")]
+    outage_after: Option<u64>,
+    /// How long the outage of --outage-after lasts.
+    #[arg(long, value_name = "SECONDS", requires = "outage_after")]
+    outage_secs: Option<u64>,
 }
 
 /// A share of rows: a number from 0 to 1.
@@ -153,6 +163,10 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     }
     if let Some(seed) = args.seed {
         builder = builder.with_seed(seed);
+    }
+    builder = builder.with_stuck_jobs(args.stuck_jobs);
+    if let (Some(after), Some(length)) = (args.outage_after, args.outage_secs) {
+        builder = builder.with_outage(Duration::from_secs(after), Duration::from_secs(length));
     }
     let emulator = builder.start().await.map_err(|error| match error {
         // The fixed default port may be taken, by another emulator most likely.
