@@ -253,6 +253,30 @@ impl Error {
             || matches!(self, Error::Storage { code: 404, .. })
     }
 
+    /// Cloud Storage refused a request because one of its
+    /// [`Preconditions`](crate::storage::Preconditions) did not hold (HTTP 412): an object
+    /// written only if absent already exists, or the object is no longer the generation the
+    /// caller read. Nothing was changed.
+    ///
+    /// A write with `ifGenerationMatch` that had to be sent again (after a broken connection or
+    /// a 503) may answer 412 because its first attempt landed: read the object back to tell.
+    ///
+    /// ```
+    /// use vertex_batch::Error;
+    ///
+    /// let taken = Error::Storage {
+    ///     what: "the upload of",
+    ///     uri: "gs://bucket/run/lease.json".into(),
+    ///     code: 412,
+    ///     message: "At least one of the pre-conditions you specified did not hold.".into(),
+    /// };
+    /// assert!(taken.is_precondition_failed());
+    /// assert!(!taken.is_not_found());
+    /// ```
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, Error::Storage { code: 412, .. })
+    }
+
     /// A wait timed out; the job is still running.
     pub fn is_wait_timeout(&self) -> bool {
         matches!(self, Error::WaitTimeout { .. })

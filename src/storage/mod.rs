@@ -36,6 +36,7 @@ mod download;
 mod errors;
 mod list;
 mod object;
+mod preconditions;
 mod tls;
 mod tokens;
 mod upload;
@@ -54,6 +55,7 @@ pub use builder::{
 };
 pub use download::ByteStream;
 pub use object::ObjectInfo;
+pub use preconditions::Preconditions;
 pub use uri::ObjectUri;
 
 use crate::error::Result;
@@ -151,16 +153,48 @@ impl Storage {
         ObjectInfo::from_gcs(object)
     }
 
-    /// Deletes an object.
+    /// Deletes an object, whatever its generation ([`Storage::delete_if`] with
+    /// [`Preconditions::none`]).
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// storage.delete(&"gs://bucket/run/old.jsonl".parse()?).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Storage::metadata`]: deleting an object that is not there is a 404.
     pub async fn delete(&self, uri: &ObjectUri) -> Result<()> {
-        let request = DeleteObjectRequest {
+        self.delete_if(uri, Preconditions::none()).await
+    }
+
+    /// Deletes an object if `conditions` hold, e.g. only the generation read
+    /// ([`Preconditions::if_generation`]), so that a newer version someone else wrote stays.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use vertex_batch::storage::Preconditions;
+    ///
+    /// let lease = "gs://bucket/run/lease.json".parse()?;
+    /// let info = storage.metadata(&lease).await?;
+    /// match storage.delete_if(&lease, Preconditions::if_generation(info.generation)).await {
+    ///     Ok(()) => println!("released"),
+    ///     Err(err) if err.is_precondition_failed() => println!("taken over meanwhile"),
+    ///     Err(err) => return Err(err),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Storage::delete`]; [`Error::is_precondition_failed`](crate::Error::is_precondition_failed)
+    /// (412) when a condition did not hold, and nothing was deleted.
+    pub async fn delete_if(&self, uri: &ObjectUri, conditions: Preconditions) -> Result<()> {
+        let mut request = DeleteObjectRequest {
             bucket: uri.bucket().to_owned(),
             object: uri.name().to_owned(),
             ..DeleteObjectRequest::default()
         };
+        conditions.on_delete(&mut request);
         self.inner
             .client
             .delete_object(&request)

@@ -22,7 +22,7 @@ use gcloud_storage::http::resumable_upload_client::{
 };
 
 use super::errors::{Op, storage};
-use super::{ObjectInfo, ObjectUri, Storage};
+use super::{ObjectInfo, ObjectUri, Preconditions, Storage};
 use crate::error::{Error, Result};
 
 /// How much of a local file is read at a time for [`Storage::upload_file`].
@@ -217,7 +217,17 @@ impl Storage {
             })
     }
 
-    /// Uploads a small value in one request (a media upload): a manifest, a marker.
+    /// Uploads a small value in one request (a media upload): a manifest, a marker. An
+    /// existing object is replaced ([`Storage::upload_bytes_if`] with [`Preconditions::none`]).
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// let info = storage
+    ///     .upload_bytes(&"gs://bucket/run/marker.txt".parse()?, "done")
+    ///     .await?;
+    /// assert_eq!(info.size, 4);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Storage::upload_stream`].
@@ -226,10 +236,42 @@ impl Storage {
         uri: &ObjectUri,
         data: impl Into<Bytes>,
     ) -> Result<ObjectInfo> {
-        let request = UploadObjectRequest {
+        self.upload_bytes_if(uri, data, Preconditions::none()).await
+    }
+
+    /// Uploads a small value in one request if `conditions` hold: only when no object of that
+    /// name exists ([`Preconditions::if_absent`]), or only over the generation read
+    /// ([`Preconditions::if_generation`]). The answer is the new object's metadata, whose
+    /// `generation` the next conditional write names.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use vertex_batch::storage::Preconditions;
+    ///
+    /// let uri = "gs://bucket/run/lease.json".parse()?;
+    /// let first = storage.upload_bytes_if(&uri, "{\"n\":1}", Preconditions::if_absent()).await?;
+    /// let second = storage
+    ///     .upload_bytes_if(&uri, "{\"n\":2}", Preconditions::if_generation(first.generation))
+    ///     .await?;
+    /// assert!(second.generation > first.generation);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Storage::upload_stream`];
+    /// [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (412) when a
+    /// condition did not hold, and nothing was written.
+    pub async fn upload_bytes_if(
+        &self,
+        uri: &ObjectUri,
+        data: impl Into<Bytes>,
+        conditions: Preconditions,
+    ) -> Result<ObjectInfo> {
+        let mut request = UploadObjectRequest {
             bucket: uri.bucket().to_owned(),
             ..UploadObjectRequest::default()
         };
+        conditions.on_upload(&mut request);
         let mut media = Media::new(uri.name().to_owned());
         media.content_type = content_type(uri.name()).into();
         let data: Bytes = data.into();

@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod preconditions;
+
 use std::time::Duration;
 
 use bytes::Bytes;
