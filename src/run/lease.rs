@@ -86,7 +86,8 @@ fn now_unix() -> u64 {
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 fn live() -> std::sync::MutexGuard<'static, BTreeSet<String>> {
-    LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What the renewal task shares with the run.
@@ -105,7 +106,7 @@ pub(crate) struct Lease {
     uri: ObjectUri,
     me: LeaseHolder,
     held: Arc<Mutex<Held>>,
-    _renewer: AbortOnDrop,
+    renewer: AbortOnDrop,
 }
 
 /// What a lease is being taken with.
@@ -194,7 +195,13 @@ impl Lease {
         }
     }
 
-    fn held(storage: &Storage, uri: &ObjectUri, me: LeaseHolder, generation: i64, ttl: Duration) -> Lease {
+    fn held(
+        storage: &Storage,
+        uri: &ObjectUri,
+        me: LeaseHolder,
+        generation: i64,
+        ttl: Duration,
+    ) -> Lease {
         live().insert(me.id.clone());
         let held = Arc::new(Mutex::new(Held {
             generation,
@@ -213,7 +220,7 @@ impl Lease {
             uri: uri.clone(),
             me,
             held,
-            _renewer: renewer,
+            renewer: renewer,
         }
     }
 
@@ -233,7 +240,7 @@ impl Lease {
     /// Lets the lease go: deletes it if it is still the generation this run holds.
     pub(crate) async fn release(self) {
         let generation = lock(&self.held).generation;
-        drop(self._renewer);
+        self.renewer.0.abort();
         match self
             .storage
             .delete_if(&self.uri, Preconditions::if_generation(generation))
@@ -256,11 +263,18 @@ impl Drop for Lease {
 }
 
 fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
-    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Renews the lease every third of its time to live, for as long as the run holds it.
-async fn renew(storage: Storage, uri: ObjectUri, mut me: LeaseHolder, held: Arc<Mutex<Held>>, ttl: Duration) {
+async fn renew(
+    storage: Storage,
+    uri: ObjectUri,
+    mut me: LeaseHolder,
+    held: Arc<Mutex<Held>>,
+    ttl: Duration,
+) {
     let mut last_renewal = Instant::now();
     loop {
         tokio::time::sleep(ttl / 3).await;

@@ -196,7 +196,11 @@ impl RunState<'_> {
     }
 
     /// The polls of one job until it ends, through the client's polling loop.
-    fn poll(&self, index: usize, name: &str) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
+    fn poll(
+        &self,
+        index: usize,
+        name: &str,
+    ) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
         let client = self.ctx.client.clone();
         let name = name.to_owned();
         let poll = {
@@ -252,7 +256,9 @@ impl RunState<'_> {
         match self.ctx.client.cancel(name).await {
             Ok(()) => Ok(true),
             // Ended meanwhile, or already gone: the polls see it.
-            Err(err) if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) => {
+            Err(err)
+                if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) =>
+            {
                 Ok(true)
             }
             Err(err) if poll_again_after(&err) => Ok(false),
@@ -305,7 +311,9 @@ impl RunState<'_> {
         let request_id = shard.request_id.clone();
         ctx.lease.check(ctx.config.layout.staging())?;
         let (job, _created) = self
-            .patiently("create", || find_or_create(&ctx.client, job.clone(), &request_id))
+            .patiently("create", || {
+                find_or_create(&ctx.client, job.clone(), &request_id)
+            })
             .await?;
         self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
             name: job.name.clone(),
@@ -379,8 +387,7 @@ impl RunState<'_> {
     /// A shard whose job the run's end kept from being created.
     fn never_created(&mut self, round: u8, index: usize, ending: Ending) {
         let rows = self.job_rows(round, index);
-        self.missing[usize::from(round)][index] =
-            ending.reason("this row's job was never created");
+        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
         let mut tally = Tally::default();
         self.table.close_job(rows, false, &mut tally);
     }

@@ -52,7 +52,12 @@ struct OpenFile {
 
 impl ShardWriter {
     /// A writer of shards into `folder` (a round's input folder of the layout).
-    pub(crate) fn new(storage: &Storage, folder: &ObjectUri, max_rows: u64, max_bytes: u64) -> Self {
+    pub(crate) fn new(
+        storage: &Storage,
+        folder: &ObjectUri,
+        max_rows: u64,
+        max_bytes: u64,
+    ) -> Self {
         ShardWriter {
             storage: storage.clone(),
             folder: folder.clone(),
