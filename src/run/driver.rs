@@ -88,6 +88,7 @@ where
         &config.layout.lease()?,
         config.layout.staging(),
         config.lease,
+        &config.wait,
     )
     .await?;
     let ctx = Ctx {

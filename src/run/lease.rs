@@ -117,15 +117,23 @@ pub(crate) struct LeaseOptions {
     pub(crate) wait: bool,
 }
 
+/// How often a waiting process looks at the lease, at most: a third of its time to live.
+fn longest_look(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_secs(1))
+}
+
 impl Lease {
     /// Takes the lease at `uri`, or fails with [`Error::RunHeld`] naming its holder (when
-    /// `options.wait` is false), or waits until it lapses or is released.
+    /// `options.wait` is false), or waits until it lapses or is released, looking at it on the
+    /// schedule of `looks` (at most a third of its time to live apart).
     pub(crate) async fn take(
         storage: &Storage,
         uri: &ObjectUri,
         staging: &ObjectUri,
         options: LeaseOptions,
+        looks: &crate::client::WaitOptions,
     ) -> Result<Lease> {
+        let mut looks = looks.intervals();
         let ttl = options.ttl.max(Duration::from_secs(3));
         let now = now_unix();
         let mut me = LeaseHolder {
@@ -191,7 +199,8 @@ impl Lease {
                 target: "vertex_batch::run::step",
                 lease = %uri, holder = %holder.describe(), "waiting for the run's lease"
             );
-            tokio::time::sleep((ttl / 3).max(Duration::from_secs(1))).await;
+            let pause = looks.next().unwrap_or(Duration::MAX);
+            tokio::time::sleep(pause.min(longest_look(ttl))).await;
         }
     }
 

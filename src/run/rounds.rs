@@ -110,6 +110,20 @@ impl RunState<'_> {
         // Shards from here on get no job (the run is ending).
         let mut end_at = shard_count;
         loop {
+            if let Some(ending) = self.ending {
+                // No job is created once the run is ending (jobs are made in shard order, so
+                // those made are the first ones).
+                let made = self.manifest.rounds[r]
+                    .shards
+                    .iter()
+                    .take_while(|shard| shard.job.is_some())
+                    .count();
+                let keep = made.max(next);
+                for index in keep..end_at {
+                    self.never_created(round, index, ending);
+                }
+                end_at = end_at.min(keep);
+            }
             while live.len() < ctx.config.max_running_jobs && next < end_at {
                 let index = next;
                 next += 1;
@@ -134,18 +148,7 @@ impl RunState<'_> {
                 }
             }
             if let Some(ending) = self.ending {
-                // No job is created once the run is ending (jobs are made in shard order, so
-                // those made are the first ones); the live ones are cancelled.
-                let made = self.manifest.rounds[r]
-                    .shards
-                    .iter()
-                    .take_while(|shard| shard.job.is_some())
-                    .count();
-                let keep = made.max(next);
-                for index in keep..end_at {
-                    self.never_created(round, index, ending);
-                }
-                end_at = end_at.min(keep);
+                // The live jobs are cancelled.
                 for job in live.values_mut().filter(|job| job.cancelled.is_none()) {
                     if self.cancel(&job.job.name).await? {
                         job.cancelled = Some(ending.reason(&format!(

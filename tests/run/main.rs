@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod lasting;
+
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
