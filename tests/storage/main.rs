@@ -7,6 +7,7 @@
 mod support;
 
 mod preconditions;
+mod raw;
 
 use std::time::Duration;
 

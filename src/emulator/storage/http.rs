@@ -18,6 +18,7 @@ use axum::routing::get;
 use base64::Engine;
 use futures_util::StreamExt;
 
+use super::conditions::Conditions;
 use super::resource;
 use super::store::{ObjectData, ObjectStore, ObjectWriter, StoreError};
 use crate::emulator::clock::lock;
@@ -194,6 +195,10 @@ async fn start_upload(
         return refused;
     }
     let params = query(raw);
+    let conditions = match Conditions::from_query(&params) {
+        Ok(conditions) => conditions,
+        Err(err) => return resource::error(&err),
+    };
     match params.get("uploadType").map(String::as_str) {
         Some("media") => {
             let Some(name) = params.get("name") else {
@@ -201,8 +206,11 @@ async fn start_upload(
             };
             let content_type = header_text(&headers, header::CONTENT_TYPE.as_str())
                 .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, name, &conditions) {
+                return resource::error(&err);
+            }
             let mut writer = match api.store.writer(&bucket, name, content_type) {
-                Ok(writer) => writer,
+                Ok(writer) => writer.with_conditions(conditions),
                 Err(err) => return resource::error(&err),
             };
             if let Err(response) = write_body(body, &mut writer, 0).await {
@@ -229,8 +237,11 @@ async fn start_upload(
             };
             let content_type = header_text(&headers, "x-upload-content-type")
                 .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, &name, &conditions) {
+                return resource::error(&err);
+            }
             let writer = match api.store.writer(&bucket, &name, content_type) {
-                Ok(writer) => writer,
+                Ok(writer) => writer.with_conditions(conditions),
                 Err(err) => return resource::error(&err),
             };
             let id = format!(
@@ -470,10 +481,15 @@ async fn get_object(
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    if query(raw).get("alt").map(String::as_str) == Some("media") {
-        return media(&api, &bucket, &object, &headers);
+    let params = query(raw);
+    let conditions = match Conditions::from_query(&params) {
+        Ok(conditions) => conditions,
+        Err(err) => return resource::error(&err),
+    };
+    if params.get("alt").map(String::as_str) == Some("media") {
+        return media(&api, &bucket, &object, &headers, &conditions);
     }
-    match api.store.meta(&bucket, &object) {
+    match api.store.meta_if(&bucket, &object, &conditions) {
         Ok(meta) => axum::Json(resource::object(&meta, &api.base)).into_response(),
         Err(err) => resource::error(&err),
     }
@@ -482,32 +498,46 @@ async fn get_object(
 async fn download(
     State(api): Api,
     Path((bucket, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    media(&api, &bucket, &object, &headers)
+    match Conditions::from_query(&query(raw)) {
+        Ok(conditions) => media(&api, &bucket, &object, &headers, &conditions),
+        Err(err) => resource::error(&err),
+    }
 }
 
 async fn delete_object(
     State(api): Api,
     Path((bucket, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    match api.store.delete(&bucket, &object) {
+    let deleted = Conditions::from_query(&query(raw))
+        .and_then(|conditions| api.store.delete_if(&bucket, &object, &conditions));
+    match deleted {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => resource::error(&err),
     }
 }
 
-/// The object's bytes, or the range the `Range` header asks for (206 with `Content-Range`).
-fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> Response {
-    let meta = match api.store.meta(bucket, object) {
-        Ok(meta) => meta,
+/// The object's bytes, or the range the `Range` header asks for (206 with `Content-Range`),
+/// with the generation they are in `x-goog-generation` as the service sends it.
+fn media(
+    api: &StorageApi,
+    bucket: &str,
+    object: &str,
+    headers: &HeaderMap,
+    conditions: &Conditions,
+) -> Response {
+    let (meta, data) = match api.store.open_if(bucket, object, conditions) {
+        Ok(opened) => opened,
         Err(err) => return resource::error(&err),
     };
     let size = meta.size;
@@ -531,13 +561,22 @@ fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> R
         },
     };
     let (first, len) = range.map_or((0, size), |(first, last)| (first, last - first + 1));
-    let data = match api.store.read(bucket, object, first, len) {
-        Ok(data) => data,
-        Err(err) => return resource::error(&err),
-    };
     let body = match data {
-        ObjectData::Memory(bytes) => Body::from(bytes),
-        ObjectData::File(file, len) => Body::from_stream(file_chunks(file.take(len))),
+        ObjectData::Memory(bytes) => {
+            let end = first.saturating_add(len).min(bytes.len() as u64);
+            Body::from(bytes.slice(first.min(end) as usize..end as usize))
+        }
+        ObjectData::File(mut file) => {
+            use std::io::{Seek, SeekFrom};
+            if let Err(e) = file.seek(SeekFrom::Start(first)) {
+                return resource::error(&StoreError {
+                    code: 500,
+                    reason: "backendError",
+                    message: format!("could not read the object: {e}"),
+                });
+            }
+            Body::from_stream(file_chunks(file.take(len)))
+        }
     };
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
@@ -545,6 +584,11 @@ fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> R
         headers.insert(header::CONTENT_TYPE, v);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert("x-goog-generation", HeaderValue::from(meta.generation));
+    headers.insert(
+        "x-goog-metageneration",
+        HeaderValue::from(meta.metageneration),
+    );
     if let Some((first, last)) = range {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {

@@ -3,6 +3,7 @@
 //! client uses. Point a client at it with `STORAGE_EMULATOR_HOST=http://127.0.0.1:PORT`
 //! ([`EmulatorHandle::storage_uri`](super::EmulatorHandle::storage_uri)).
 
+mod conditions;
 mod http;
 mod resource;
 mod store;
