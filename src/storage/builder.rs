@@ -2,12 +2,14 @@
 //! extra CAs, the upload chunk size and the listing page size.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gcloud_storage::client::{Client, ClientConfig};
 
 use super::Storage;
 use super::tls::http_client;
 use super::tokens::{CachedTokens, Provider};
+use crate::RetryPolicy;
 use crate::auth::{Credentials, TokenCache};
 use crate::error::{Error, Result};
 use crate::transport::AuthChannel;
@@ -28,6 +30,10 @@ pub const DEFAULT_UPLOAD_CHUNK_SIZE: usize = 16 * 1024 * 1024;
 
 /// The default listing page: 1,000 objects, the service's own default and maximum.
 pub const DEFAULT_LIST_PAGE_SIZE: u32 = 1000;
+
+/// The default retry budget of a Cloud Storage request: 120 s, the total Google's storage
+/// clients allow a request and its retries (their default retry deadline).
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
 
 /// Configures a [`Storage`] client. From [`Storage::builder`] or [`Storage::from_env`].
 ///
@@ -53,6 +59,7 @@ pub struct StorageBuilder {
     extra_ca_pems: Vec<String>,
     upload_chunk_size: usize,
     list_page_size: u32,
+    retry: RetryPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +78,7 @@ impl StorageBuilder {
             extra_ca_pems: Vec::new(),
             upload_chunk_size: DEFAULT_UPLOAD_CHUNK_SIZE,
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
+            retry: RetryPolicy::default().with_budget(DEFAULT_RETRY_BUDGET),
         }
     }
 
@@ -152,6 +160,42 @@ impl StorageBuilder {
         self
     }
 
+    /// How failed requests are retried: 408, 429, 5xx and broken connections, with the
+    /// policy's exponential backoff and full jitter, at most its attempts, within its budget
+    /// (the same [`RetryPolicy`] as [`JobClient`](crate::JobClient)'s; its per-attempt gRPC
+    /// deadline and `RESOURCE_EXHAUSTED` setting do not apply here). Default:
+    /// [`RetryPolicy::default`] (1 s doubling up to 60 s, 10 attempts) with a budget of
+    /// [`DEFAULT_RETRY_BUDGET`] (120 s). [`RetryPolicy::none`] turns retries off.
+    ///
+    /// Each request has its own attempts and budget: one chunk of an upload, one page of a
+    /// listing, a download from where its bytes stopped. Each retry is an `info` event under
+    /// the target `vertex_batch::storage` (`vertex-batch -v` shows them).
+    ///
+    /// A conditional write ([`Preconditions`](super::Preconditions)) that is sent again may
+    /// answer 412 because its first attempt landed and only the answer was lost: a caller for
+    /// whom that matters (a lease) reads the object back to tell.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::RetryPolicy;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let storage = Storage::builder()
+    ///     .with_retry_policy(
+    ///         RetryPolicy::default()
+    ///             .with_initial_backoff(Duration::from_millis(100))
+    ///             .with_max_attempts(20)
+    ///             .with_budget(Duration::from_secs(300)),
+    ///     )
+    ///     .build()?;
+    /// assert_eq!(storage.retry_policy().max_attempts(), 20);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Checks the settings and makes the client. Nothing is sent until the first call.
     ///
     /// # Errors
@@ -199,6 +243,7 @@ impl StorageBuilder {
             endpoint,
             self.upload_chunk_size,
             self.list_page_size,
+            self.retry,
         ))
     }
 }

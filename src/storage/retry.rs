@@ -1,0 +1,171 @@
+//! Every Cloud Storage request survives transient failures: 408, 429, 5xx and broken
+//! connections are retried with the crate's one backoff ([`RetryPolicy`]: exponential with full
+//! jitter, a budget and a most-attempts, the same rule as the Vertex AI calls), and each retry
+//! is an `info` event under the target `vertex_batch::storage` (shown by the CLI's `-v`):
+//! the operation, the object, the attempt, what failed and the delay. No event carries a token
+//! or a resumable session's URI.
+//!
+//! Each request counts its own attempts and budget: a chunk of an upload, a page of a listing,
+//! and a download from where its bytes stopped (the count starts again once bytes arrive).
+//! See <https://cloud.google.com/storage/docs/retry-strategy>.
+
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use gcloud_storage::http::Error as GcsError;
+
+use super::errors::Op;
+use super::{ObjectUri, Storage};
+use crate::RetryPolicy;
+use crate::error::Result;
+
+/// The attempts of one request so far.
+#[derive(Debug)]
+pub(super) struct Attempts {
+    started: Instant,
+    attempt: u32,
+}
+
+impl Attempts {
+    pub(super) fn new() -> Self {
+        Attempts {
+            started: Instant::now(),
+            attempt: 1,
+        }
+    }
+
+    /// The request made progress (a download received bytes): its count starts again.
+    pub(super) fn reset(&mut self) {
+        *self = Attempts::new();
+    }
+
+    /// How long to wait before trying again after `err`, logging the retry; `None` when the
+    /// failure is not one to retry, or the policy's attempts or budget are spent.
+    pub(super) fn retry_after(
+        &mut self,
+        policy: &RetryPolicy,
+        err: &GcsError,
+        op: Op,
+        uri: &ObjectUri,
+    ) -> Option<Duration> {
+        if !retriable(err) {
+            return None;
+        }
+        self.retry_after_failure(policy, &describe(err), op, uri)
+    }
+
+    /// As [`retry_after`](Self::retry_after), for a failure known to be worth retrying and
+    /// described by `what`.
+    pub(super) fn retry_after_failure(
+        &mut self,
+        policy: &RetryPolicy,
+        what: &str,
+        op: Op,
+        uri: &ObjectUri,
+    ) -> Option<Duration> {
+        let delay = policy.backoff(self.attempt);
+        if policy.gives_up(self.attempt, self.started.elapsed(), delay) {
+            return None;
+        }
+        tracing::info!(
+            target: "vertex_batch::storage",
+            op = op.name(),
+            object = %uri,
+            attempt = self.attempt,
+            error = what,
+            delay_ms = delay.as_millis() as u64,
+            "retrying a Cloud Storage request",
+        );
+        self.attempt += 1;
+        Some(delay)
+    }
+}
+
+impl Storage {
+    /// Runs `call` until it succeeds, fails in a way not worth retrying, or the retry policy
+    /// is spent; the error then names `op` and `uri`.
+    pub(super) async fn retrying<T, F, Fut>(
+        &self,
+        op: Op,
+        uri: &ObjectUri,
+        mut call: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, GcsError>>,
+    {
+        let mut attempts = Attempts::new();
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(err) => match attempts.retry_after(self.retry_policy(), &err, op, uri) {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(self.error(err, op, uri)),
+                },
+            }
+        }
+    }
+}
+
+/// A failure that another try may get past (Cloud Storage's retry strategy): a connection
+/// that could not be made or broke, a timeout, a body cut off, 408, 429 or 5xx.
+pub(super) fn retriable(err: &GcsError) -> bool {
+    let status_retriable = |code: u16| matches!(code, 408 | 429 | 500..=599);
+    match err {
+        GcsError::Response(response) => response.is_retriable(),
+        GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
+            Some(status) => status_retriable(status.as_u16()),
+            None => {
+                err.is_connect()
+                    || err.is_timeout()
+                    || err.is_request()
+                    || err.is_body()
+                    // A body that broke off while streaming, not one that did not parse.
+                    || (err.is_decode() && !is_parse_error(err))
+            }
+        },
+        GcsError::HttpMiddleware(_) => true,
+        GcsError::TokenSource(_) | GcsError::InvalidRangeHeader(_) => false,
+    }
+}
+
+fn is_parse_error(err: &reqwest::Error) -> bool {
+    let mut source = err.source();
+    while let Some(error) = source {
+        if error.is::<serde_json::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// What failed, for the log: the status and the service's message, or the kind of connection
+/// failure and its causes; never the request's URL (a resumable session's URI is the right to
+/// write the object) nor a header.
+fn describe(err: &GcsError) -> String {
+    match err {
+        GcsError::Response(response) => format!("HTTP {}: {}", response.code, response.message),
+        GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
+            Some(status) => format!("HTTP {}", status.as_u16()),
+            None => {
+                let kind = if err.is_connect() {
+                    "could not connect"
+                } else if err.is_timeout() {
+                    "timed out"
+                } else if err.is_body() || err.is_decode() {
+                    "the body broke off"
+                } else {
+                    "the request failed"
+                };
+                match err.source() {
+                    Some(source) => format!("{kind}: {}", crate::error::flatten(source)),
+                    None => kind.to_owned(),
+                }
+            }
+        },
+        GcsError::HttpMiddleware(_) => "an HTTP middleware failed".to_owned(),
+        GcsError::TokenSource(_) => "no token".to_owned(),
+        GcsError::InvalidRangeHeader(header) => format!("an invalid Range header {header:?}"),
+    }
+}
