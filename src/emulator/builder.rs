@@ -8,7 +8,7 @@ use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::Durations;
 use super::row_faults::RowFaults;
-use super::storage::ObjectStore;
+use super::storage::{ObjectStore, StorageFaults};
 use super::{Emulator, EmulatorState, server, tls, validate};
 use crate::Error;
 
@@ -40,6 +40,9 @@ impl Emulator {
             state: None,
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
+            storage_addr: None,
+            storage_failure_rate: 0.0,
+            storage_drop_rate: 0.0,
         }
     }
 }
@@ -60,6 +63,9 @@ pub struct EmulatorBuilder {
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
+    storage_addr: Option<SocketAddr>,
+    storage_failure_rate: f64,
+    storage_drop_rate: f64,
 }
 
 /// The row faults asked of the builder.
@@ -133,9 +139,63 @@ impl EmulatorBuilder {
     }
 
     /// Where the gRPC server listens (default `127.0.0.1:0`, a free port). The token endpoint
-    /// gets a free port on the same interface.
+    /// and the storage endpoint get free ports on the same interface (unless
+    /// [`with_storage_addr`](Self::with_storage_addr) says where).
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Where the Cloud Storage endpoint listens (default: a free port on the gRPC server's
+    /// interface; a port of 0 here takes a free one too). A fixed address makes an emulator
+    /// restarted over the same [`with_gcs_root`](Self::with_gcs_root) keep its
+    /// `STORAGE_EMULATOR_HOST`. The launchers fix it to `--port` + 1 when `--port` is fixed
+    /// (see [`launcher`](super::launcher)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use std::net::SocketAddr;
+    ///
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_storage_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.storage_uri().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_storage_addr(mut self, addr: SocketAddr) -> Self {
+        self.storage_addr = Some(addr);
+        self
+    }
+
+    /// A share of storage requests (0 to 1), of any kind, answered 429 or 503 with Google's
+    /// JSON error, as Cloud Storage does now and then: a client must retry them. Default 0.
+    /// Which requests fail depends on [`with_seed`](Self::with_seed) and the order requests
+    /// arrive in; [`Emulator::storage_faults`] counts them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_storage_failure_rate(0.1)
+    ///     .with_storage_drop_rate(0.1)
+    ///     .with_seed(1)
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(emu.storage_faults().requests, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_storage_failure_rate(mut self, rate: f64) -> Self {
+        self.storage_failure_rate = rate;
+        self
+    }
+
+    /// A share of downloads (0 to 1) that send part of their body, then drop the connection:
+    /// a client must resume from the last byte it received. Default 0. Seeded by
+    /// [`with_seed`](Self::with_seed); counted by [`Emulator::storage_faults`].
+    pub fn with_storage_drop_rate(mut self, rate: f64) -> Self {
+        self.storage_drop_rate = rate;
         self
     }
 
@@ -222,7 +282,7 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The seed of the row fault draws (default: random at start).
+    /// The seed of the row and storage fault draws (default: random at start).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.row_faults.seed = Some(seed);
         self
@@ -231,8 +291,9 @@ impl EmulatorBuilder {
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a malformed location or a [`with_gcs_root`](Self::with_gcs_root) that
-    /// is not a directory, [`Error::Transport`] when a port cannot be bound,
+    /// [`Error::InvalidInput`] for a malformed location, a [`with_gcs_root`](Self::with_gcs_root) that
+    /// is not a directory, or a fault rate outside 0..=1; [`Error::Transport`] when a port
+    /// cannot be bound,
     /// [`Error::Internal`] when the TLS certificate cannot be made.
     pub async fn start(self) -> Result<Emulator, Error> {
         if !validate::valid_location(&self.location) {
@@ -260,11 +321,18 @@ impl EmulatorBuilder {
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,
         )?;
+        StorageFaults::check_rates(self.storage_failure_rate, self.storage_drop_rate)?;
+        let seed = self.row_faults.seed.unwrap_or_else(rand::random);
         let row_faults = RowFaults::new(
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,
-            self.row_faults.seed.unwrap_or_else(rand::random),
+            seed,
         );
+        let storage_faults = std::sync::Arc::new(StorageFaults::new(
+            self.storage_failure_rate,
+            self.storage_drop_rate,
+            seed,
+        ));
         row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
@@ -294,6 +362,8 @@ impl EmulatorBuilder {
                 None => state.inner.memory_store.clone(),
             },
             row_faults: row_faults.clone(),
+            storage_faults,
+            storage_addr: self.storage_addr,
         };
         let running = server::serve(
             self.addr,

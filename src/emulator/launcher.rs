@@ -4,7 +4,9 @@
 //!
 //! The defaults are chosen for a person trying things by hand:
 //! - port 8080, so the printed flags stay good across restarts (with `--dir`, the key and CA
-//!   paths stay the same too); `--port 0` takes any free port;
+//!   paths stay the same too); `--port 0` takes any free port; the storage endpoint takes the
+//!   next port (8081) unless `--storage-port` says otherwise, so `STORAGE_EMULATOR_HOST`
+//!   stays good across restarts too;
 //! - plain TCP and no required token, so any gRPC client reaches it as it is; `--tls` and
 //!   `--require-auth` take the path a call to Vertex AI takes;
 //! - jobs pending 5 s, then running 30 s: long enough to watch a progress bar, cancel a running
@@ -61,6 +63,11 @@ pub struct EmulatorArgs {
     /// The gRPC port; 0 takes any free one.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
+    /// The Cloud Storage port (STORAGE_EMULATOR_HOST); 0 takes any free one. Default: the
+    /// gRPC port + 1 when --port is fixed, so a restart keeps the same address; else any free
+    /// port.
+    #[arg(long, value_name = "PORT")]
+    storage_port: Option<u16>,
     /// The interface to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
@@ -99,17 +106,23 @@ pub struct EmulatorArgs {
     /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
     #[arg(long, value_name = "N")]
     expire_after_rows: Option<u64>,
-    /// Seed of the row fault draws (default: random).
+    /// Share of Cloud Storage requests (0 to 1), of any kind, answered 429 or 503.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    storage_failure_rate: f64,
+    /// Share of Cloud Storage downloads (0 to 1) that drop the connection part way through.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    storage_drop_rate: f64,
+    /// Seed of the row and storage fault draws (default: random).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 }
 
-/// A share of rows: a number from 0 to 1.
+/// A share of rows or requests: a number from 0 to 1.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
         _ => Err(format!(
-            "`{text}` is not a share of rows: expected a number from 0 to 1, like 0.05"
+            "`{text}` is not a share: expected a number from 0 to 1, like 0.05"
         )),
     }
 }
@@ -118,6 +131,47 @@ impl EmulatorArgs {
     /// The port asked for (0: any free one).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The storage port: `--storage-port`, else `--port` + 1 when `--port` is fixed (so a
+    /// restart keeps `STORAGE_EMULATOR_HOST`), else `None` (any free port).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use vertex_batch::emulator::launcher::EmulatorArgs;
+    ///
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     emulator: EmulatorArgs,
+    /// }
+    ///
+    /// let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().emulator.storage_port();
+    /// assert_eq!(parse(&["emu"])?, Some(8081));
+    /// assert_eq!(parse(&["emu", "--port", "9000"])?, Some(9001));
+    /// assert_eq!(parse(&["emu", "--port", "9000", "--storage-port", "0"])?, Some(0));
+    /// assert_eq!(parse(&["emu", "--port", "0"])?, None);
+    /// assert!(parse(&["emu", "--port", "65535"]).is_err());
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for `--port 65535` without `--storage-port`: there is no next
+    /// port.
+    pub fn storage_port(&self) -> Result<Option<u16>, Error> {
+        match (self.storage_port, self.port) {
+            (Some(port), _) => Ok(Some(port)),
+            (None, 0) => Ok(None),
+            (None, port) => port.checked_add(1).map(Some).ok_or_else(|| {
+                Error::invalid(
+                    "--storage-port",
+                    format!(
+                        "--port {port} is the last port, so the storage endpoint cannot take the \
+                         next one: give --storage-port (0 for any free port)"
+                    ),
+                )
+            }),
+        }
     }
 }
 
@@ -145,9 +199,14 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     if let Some(root) = &args.gcs_root {
         builder = builder.with_gcs_root(root);
     }
+    if let Some(port) = args.storage_port()? {
+        builder = builder.with_storage_addr(SocketAddr::new(args.host, port));
+    }
     builder = builder
         .with_row_failure_rate(args.row_failure_rate)
-        .with_row_permanent_failure_rate(args.row_permanent_failure_rate);
+        .with_row_permanent_failure_rate(args.row_permanent_failure_rate)
+        .with_storage_failure_rate(args.storage_failure_rate)
+        .with_storage_drop_rate(args.storage_drop_rate);
     if let Some(rows) = args.expire_after_rows {
         builder = builder.with_expire_after_rows(rows);
     }
@@ -165,7 +224,8 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
             failure,
             message: format!(
                 "{message}; another emulator may be running there: pass --port 0 for any \
-                     free port, or another --port"
+                     free port, or another --port (the storage endpoint takes --port + 1 \
+                     unless --storage-port says otherwise)"
             ),
         },
         other => other,
@@ -242,6 +302,15 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     );
     if let Some(root) = emulator.gcs_root() {
         line("gs:// folder", &root.display());
+    }
+    if args.storage_failure_rate > 0.0 || args.storage_drop_rate > 0.0 {
+        line(
+            "storage faults",
+            &format_args!(
+                "{} of requests answered 429/503, {} of downloads dropped part way",
+                args.storage_failure_rate, args.storage_drop_rate
+            ),
+        );
     }
     line("key file", &files.key.display());
     if let Some(ca) = &files.ca {

@@ -6,8 +6,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod faults;
 mod preconditions;
 mod raw;
+mod restart;
 
 use std::time::Duration;
 

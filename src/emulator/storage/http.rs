@@ -19,6 +19,7 @@ use base64::Engine;
 use futures_util::StreamExt;
 
 use super::conditions::Conditions;
+use super::faults::{Failure, StorageFaults};
 use super::resource;
 use super::store::{ObjectData, ObjectStore, ObjectWriter, StoreError};
 use crate::emulator::clock::lock;
@@ -43,6 +44,8 @@ pub(crate) struct StorageApi {
     requests: Option<Mutex<Vec<String>>>,
     /// How many upload chunks to come are cut off half way with a 503.
     chunk_faults: AtomicU64,
+    /// Requests failed at a rate and downloads dropped part way, with their counts.
+    pub(crate) faults: Arc<StorageFaults>,
 }
 
 /// A resumable upload under way.
@@ -57,6 +60,7 @@ impl StorageApi {
         require_auth: bool,
         base: String,
         record: bool,
+        faults: Arc<StorageFaults>,
     ) -> Self {
         StorageApi {
             store,
@@ -67,6 +71,7 @@ impl StorageApi {
             next_session: AtomicU64::new(1),
             requests: record.then(Mutex::default),
             chunk_faults: AtomicU64::new(0),
+            faults,
         }
     }
 
@@ -148,19 +153,38 @@ pub(crate) fn router(api: Arc<StorageApi>) -> Router {
         .fallback(unknown_route)
         // Uploads stream into the store: no body is held whole.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(api.clone(), record))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), intercept))
         .with_state(api)
 }
 
 type Api = State<Arc<StorageApi>>;
 
-async fn record(
+/// Every request: recorded, counted, and failed when the failure rate says so.
+async fn intercept(
     State(api): Api,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     api.record(&request);
-    next.run(request).await
+    match api.faults.on_request() {
+        None => next.run(request).await,
+        Some(failure) => {
+            let (code, reason) = match failure {
+                Failure::TooManyRequests => (429, "rateLimitExceeded"),
+                Failure::Unavailable => (503, "backendError"),
+            };
+            resource::error(&StoreError {
+                code,
+                reason,
+                message: format!(
+                    "The emulator failed this request on purpose (storage failure rate): \
+                     retry it ({} {})",
+                    request.method(),
+                    request.uri().path()
+                ),
+            })
+        }
+    }
 }
 
 /// Query parameters, decoded (`+` is a space, as in forms).
@@ -578,6 +602,10 @@ fn media(
             Body::from_stream(file_chunks(file.take(len)))
         }
     };
+    let body = match api.faults.on_download(len) {
+        Some(keep) => cut_off(body, keep),
+        None => body,
+    };
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&meta.content_type) {
@@ -629,6 +657,39 @@ fn byte_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
         return Err(());
     }
     Ok(Some((first, last)))
+}
+
+/// `body`'s first `keep` bytes, then an error, which makes the server drop the connection
+/// part way through the body (its `Content-Length` promised more).
+fn cut_off(body: Body, keep: u64) -> Body {
+    let stream = futures_util::stream::unfold(
+        (body.into_data_stream(), keep, false),
+        |(mut stream, left, ended)| async move {
+            if ended {
+                return None;
+            }
+            if left == 0 {
+                // Once pending first: the server flushes what it has buffered (the headers,
+                // the bytes kept) before it drops the connection, as a connection that breaks
+                // on the way delivers what was sent before the break.
+                tokio::task::yield_now().await;
+                let dropped = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "dropped on purpose (storage drop rate)",
+                );
+                return Some((Err(dropped), (stream, 0, true)));
+            }
+            match stream.next().await {
+                Some(Ok(bytes)) => {
+                    let n = left.min(bytes.len() as u64);
+                    Some((Ok(bytes.slice(..n as usize)), (stream, left - n, false)))
+                }
+                Some(Err(err)) => Some((Err(std::io::Error::other(err)), (stream, 0, true))),
+                None => None,
+            }
+        },
+    );
+    Body::from_stream(stream)
 }
 
 /// A file's bytes as a stream of chunks; reads run on the blocking pool.

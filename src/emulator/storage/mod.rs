@@ -4,9 +4,12 @@
 //! ([`EmulatorHandle::storage_uri`](super::EmulatorHandle::storage_uri)).
 
 mod conditions;
+mod faults;
 mod http;
 mod resource;
 mod store;
 
+pub use faults::StorageFaultCounts;
+pub(crate) use faults::StorageFaults;
 pub(crate) use http::{StorageApi, router};
 pub(crate) use store::{ObjectStore, StoreError};
