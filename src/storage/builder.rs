@@ -110,6 +110,11 @@ impl StorageBuilder {
 
     /// Where the JSON API is served: `https://storage.googleapis.com` (the default), a private
     /// endpoint, or an emulator such as `http://127.0.0.1:9023`.
+    ///
+    /// A token is never sent in clear text over the network: a plain `http://` endpoint takes
+    /// credentials only on loopback (`127.0.0.0/8`, `::1`, `localhost`); elsewhere
+    /// [`build`](Self::build) refuses it unless the credentials are
+    /// [`Credentials::none`].
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
         self.endpoint_field = "endpoint";
@@ -200,8 +205,32 @@ impl StorageBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an endpoint that is not an `http(s)://host[:port]` URL, a
-    /// chunk size that is not a positive multiple of 256 KiB, a page size of 0, or a CA that
-    /// is not a PEM certificate.
+    /// plain `http://` endpoint off loopback with credentials that send a token (a token
+    /// must not cross the network in clear text: use `https://`, or [`Credentials::none`]
+    /// for an emulator that needs none), a chunk size that is not a positive multiple of
+    /// 256 KiB, a page size of 0, or a CA that is not a PEM certificate.
+    ///
+    /// ```
+    /// use vertex_batch::auth::Credentials;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let clear_text = Storage::builder()
+    ///     .with_endpoint("http://10.0.0.7:9023")
+    ///     .with_credentials(Credentials::static_token("ya29.secret"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(clear_text.is_invalid_input());
+    /// assert!(!clear_text.to_string().contains("ya29"));
+    /// // No token, or loopback, or TLS: fine.
+    /// for (endpoint, credentials) in [
+    ///     ("http://10.0.0.7:9023", Credentials::none()),
+    ///     ("http://127.0.0.1:9023", Credentials::static_token("ya29.secret")),
+    ///     ("https://10.0.0.7", Credentials::static_token("ya29.secret")),
+    /// ] {
+    ///     Storage::builder().with_endpoint(endpoint).with_credentials(credentials).build()?;
+    /// }
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
     pub fn build(self) -> Result<Storage> {
         let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
         if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
@@ -228,6 +257,16 @@ impl StorageBuilder {
             Tokens::Credentials(credentials) => credentials.into_cache(),
             Tokens::Shared(cache) => cache,
         };
+        if cache.is_some() && !token_safe(&endpoint) {
+            return Err(Error::invalid(
+                self.endpoint_field,
+                format!(
+                    "{endpoint} is plain HTTP to a host other than this machine: a token sent \
+                     there could be read on the way. Use an https:// endpoint, or no \
+                     credentials (Credentials::none()) for an emulator that needs no token"
+                ),
+            ));
+        }
         let http = http_client(&self.extra_ca_pems)?;
         let config = ClientConfig {
             http: Some(reqwest_middleware::ClientWithMiddleware::from(http)),
@@ -246,6 +285,23 @@ impl StorageBuilder {
             self.retry,
         ))
     }
+}
+
+/// Whether a token may go to `endpoint` (checked by [`check_endpoint`]): over TLS, or to
+/// this machine.
+fn token_safe(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return true;
+    }
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `endpoint` without a trailing slash, or why it is not an endpoint.
@@ -294,6 +350,46 @@ mod tests {
             let err = check_endpoint(bad, "endpoint").unwrap_err().to_string();
             assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn tokens_go_over_tls_or_to_loopback_only() {
+        for safe in [
+            "https://storage.googleapis.com",
+            "https://10.0.0.7:443",
+            "http://127.0.0.1:9023",
+            "http://127.8.9.10",
+            "http://[::1]:9023",
+            "http://localhost:9023",
+            "http://LOCALHOST",
+        ] {
+            assert!(token_safe(safe), "{safe}");
+        }
+        for exposed in [
+            "http://10.0.0.7:9023",
+            "http://storage.example.com",
+            "http://[2001:db8::1]:80",
+            "http://0.0.0.0:9023",
+            "http://localhost.example.com",
+        ] {
+            assert!(!token_safe(exposed), "{exposed}");
+        }
+        // STORAGE_EMULATOR_HOST's builder sends none: any host is fine.
+        let from_env = StorageBuilder {
+            endpoint: "http://gcs:4443".to_owned(),
+            ..StorageBuilder::new()
+        }
+        .with_credentials(Credentials::none());
+        assert!(from_env.build().is_ok());
+        let err = StorageBuilder::new()
+            .with_endpoint("http://gcs:4443")
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid endpoint: http://gcs:4443 is plain HTTP"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod faults;
 mod preconditions;
 mod raw;
 mod restart;
+mod secrets;
 
 use std::time::Duration;
 
@@ -369,6 +370,8 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
 
 #[tokio::test]
 async fn storage_emulator_host_points_a_client_from_env_at_the_emulator() {
+    // The environment is this test's alone: the listener seeing no token runs here too.
+    secrets::an_emulator_host_gets_no_token().await;
     let emu = vertex_batch::emulator::Emulator::builder()
         .start()
         .await
