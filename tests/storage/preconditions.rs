@@ -354,6 +354,35 @@ async fn the_emulator_checks_conditions_on_resumable_sessions_reads_and_deletes_
         // Now it exists: a session asking for absence is refused at once.
         assert_eq!(start("ifGenerationMatch=0").await.status, 412);
 
+        // Multipart uploads (Google's clients' small uploads), checked the same way.
+        let multipart = |name: &str, condition: &str| {
+            let path = format!("/upload/storage/v1/b/bucket/o?uploadType=multipart&{condition}");
+            let body = format!(
+                "--sep\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n\
+                 {{\"name\": \"{name}\", \"contentType\": \"text/plain\"}}\r\n--sep\r\n\
+                 content-type: text/plain\r\n\r\nmulti\r\npart\r\n--sep--\r\n"
+            );
+            async move {
+                let headers = [("content-type", "multipart/related; boundary=sep")];
+                raw::send(emu, "POST", &path, &headers, body.as_bytes()).await
+            }
+        };
+        let refused = multipart("c/obj", "ifGenerationMatch=0").await;
+        assert_eq!(refused.status, 412);
+        assert_eq!(
+            refused.json()["error"]["errors"][0]["reason"],
+            "conditionNotMet"
+        );
+        let created = multipart("c/multi.txt", "ifGenerationMatch=0").await;
+        assert_eq!(created.status, 200, "{created:?}");
+        assert_eq!(created.json()["name"], "c/multi.txt");
+        let (bytes, info) = storage
+            .read_object(&uri("gs://bucket/c/multi.txt"), 100)
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], b"multi\r\npart");
+        assert_eq!(created.json()["generation"], info.generation.to_string());
+
         // Media uploads and deletes answer 412 with Google's JSON error.
         let media_upload = raw::send(
             emu,

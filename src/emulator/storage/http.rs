@@ -1,5 +1,5 @@
-//! The Cloud Storage JSON API subset a storage client needs, over HTTP/1.1: media and
-//! resumable uploads, downloads with ranges, listing with a prefix and page tokens, object
+//! The Cloud Storage JSON API subset a storage client needs, over HTTP/1.1: media, multipart
+//! (`multipart.rs`) and resumable uploads, downloads with ranges, listing with a prefix and page tokens, object
 //! metadata, delete. Paths and answers follow the service
 //! (<https://cloud.google.com/storage/docs/json_api/v1/objects>); anything else is a 404
 //! naming what the emulator serves.
@@ -25,6 +25,10 @@ use super::store::{ObjectData, ObjectStore, ObjectWriter, StoreError};
 use crate::emulator::clock::lock;
 use crate::emulator::state::EmulatorState;
 
+/// The biggest body of a multipart upload, held whole while it is split (the service's own
+/// limit for one is 5 TiB, but clients send multipart only for small objects: larger ones go
+/// resumable).
+const MAX_MULTIPART: usize = 256 * 1024 * 1024;
 /// The biggest listing page, as the service's.
 const MAX_PAGE: usize = 1000;
 /// How much of a file a download reads at a time.
@@ -245,6 +249,58 @@ async fn start_upload(
                 Err(err) => resource::error(&err),
             }
         }
+        Some("multipart") => {
+            let content_type = header_text(&headers, header::CONTENT_TYPE.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = match axum::body::to_bytes(body, MAX_MULTIPART).await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    return resource::error(&StoreError {
+                        code: 413,
+                        reason: "uploadTooLarge",
+                        message: format!(
+                            "a multipart upload of more than {MAX_MULTIPART} bytes ({err}): \
+                             send a resumable upload"
+                        ),
+                    });
+                }
+            };
+            let parts = match super::multipart::parse(&content_type, &bytes) {
+                Ok(parts) => parts,
+                Err(err) => return resource::error(&err),
+            };
+            let from_body = parts.metadata.get("name").and_then(|n| n.as_str());
+            let Some(name) = params.get("name").map(String::as_str).or(from_body) else {
+                return bad_request(
+                    "a multipart upload needs the object's name in `name=` or in its metadata",
+                );
+            };
+            let object_type = parts
+                .metadata
+                .get("contentType")
+                .and_then(|t| t.as_str())
+                .or(parts.media_type.as_deref())
+                .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, name, &conditions) {
+                return resource::error(&err);
+            }
+            let mut writer = match api.store.writer(&bucket, name, object_type) {
+                Ok(writer) => writer.with_conditions(conditions),
+                Err(err) => return resource::error(&err),
+            };
+            if let Err(err) = writer.write_all(parts.media) {
+                return resource::error(&StoreError {
+                    code: 500,
+                    reason: "backendError",
+                    message: format!("could not store the upload: {err}"),
+                });
+            }
+            match writer.commit() {
+                Ok(meta) => axum::Json(resource::object(&meta, &api.base)).into_response(),
+                Err(err) => resource::error(&err),
+            }
+        }
         Some("resumable") => {
             // The name is in the query or in the JSON metadata body.
             let metadata = match axum::body::to_bytes(body, 1024 * 1024).await {
@@ -284,9 +340,11 @@ async fn start_upload(
             }
             response
         }
-        other => bad_request(format!(
-            "uploadType {other:?}: the emulator takes `media` and `resumable` uploads"
+        Some(other) => bad_request(format!(
+            "uploadType `{other}`: the emulator takes `media`, `multipart` and `resumable` \
+             uploads"
         )),
+        None => bad_request("an upload needs `uploadType=`: `media`, `multipart` or `resumable`"),
     }
 }
 
@@ -719,7 +777,7 @@ async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Resp
         reason: "notFound",
         message: format!(
             "{method} {}: the emulator serves the Cloud Storage JSON API's objects only \
-             (insert by media or resumable upload, get, get with alt=media, list, delete)",
+             (insert by media, multipart or resumable upload, get, get with alt=media, list, delete)",
             uri.path()
         ),
     })

@@ -6,6 +6,7 @@
 mod conditions;
 mod faults;
 mod http;
+mod multipart;
 mod resource;
 mod store;
 
