@@ -41,6 +41,7 @@ impl Emulator {
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
             storage_addr: None,
+            token_addr: None,
             storage_failure_rate: 0.0,
             storage_drop_rate: 0.0,
         }
@@ -64,6 +65,7 @@ pub struct EmulatorBuilder {
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
     storage_addr: Option<SocketAddr>,
+    token_addr: Option<SocketAddr>,
     storage_failure_rate: f64,
     storage_drop_rate: f64,
 }
@@ -166,6 +168,29 @@ impl EmulatorBuilder {
     /// ```
     pub fn with_storage_addr(mut self, addr: SocketAddr) -> Self {
         self.storage_addr = Some(addr);
+        self
+    }
+
+    /// Where the token endpoint listens (default: a free port on the gRPC server's
+    /// interface). A fixed address keeps the `token_uri` of
+    /// [`Emulator::service_account_key`] good across a restart (with
+    /// [`with_state`](Self::with_state)), so clients holding the key still get tokens. The
+    /// launchers fix it to `--port` + 2 when `--port` is fixed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use std::net::SocketAddr;
+    ///
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_token_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.token_uri().ends_with("/token"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_token_addr(mut self, addr: SocketAddr) -> Self {
+        self.token_addr = Some(addr);
         self
     }
 
@@ -364,6 +389,7 @@ impl EmulatorBuilder {
             row_faults: row_faults.clone(),
             storage_faults,
             storage_addr: self.storage_addr,
+            token_addr: self.token_addr,
         };
         let running = server::serve(
             self.addr,

@@ -5,8 +5,9 @@
 //! The defaults are chosen for a person trying things by hand:
 //! - port 8080, so the printed flags stay good across restarts (with `--dir`, the key and CA
 //!   paths stay the same too); `--port 0` takes any free port; the storage endpoint takes the
-//!   next port (8081) unless `--storage-port` says otherwise, so `STORAGE_EMULATOR_HOST`
-//!   stays good across restarts too;
+//!   next port (8081) unless `--storage-port` says otherwise, and the token endpoint the one
+//!   after (8082, `--token-port`), so `STORAGE_EMULATOR_HOST` and key.json's `token_uri` stay
+//!   good across restarts too;
 //! - plain TCP and no required token, so any gRPC client reaches it as it is; `--tls` and
 //!   `--require-auth` take the path a call to Vertex AI takes;
 //! - jobs pending 5 s, then running 30 s: long enough to watch a progress bar, cancel a running
@@ -68,6 +69,11 @@ pub struct EmulatorArgs {
     /// port.
     #[arg(long, value_name = "PORT")]
     storage_port: Option<u16>,
+    /// The token endpoint's port (in key.json's token_uri); 0 takes any free one. Default:
+    /// the gRPC port + 2 when --port is fixed, so a key file stays good across a restart;
+    /// else any free port.
+    #[arg(long, value_name = "PORT")]
+    token_port: Option<u16>,
     /// The interface to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
@@ -159,15 +165,40 @@ impl EmulatorArgs {
     /// [`Error::InvalidInput`] for `--port 65535` without `--storage-port`: there is no next
     /// port.
     pub fn storage_port(&self) -> Result<Option<u16>, Error> {
-        match (self.storage_port, self.port) {
+        self.port_after(
+            self.storage_port,
+            1,
+            "--storage-port",
+            "the storage endpoint",
+        )
+    }
+
+    /// The token endpoint's port: `--token-port`, else `--port` + 2 when `--port` is fixed
+    /// (so key.json's `token_uri` stays good across a restart), else `None` (any free port).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a `--port` of 65534 or 65535 without `--token-port`.
+    pub fn token_port(&self) -> Result<Option<u16>, Error> {
+        self.port_after(self.token_port, 2, "--token-port", "the token endpoint")
+    }
+
+    /// `asked`, else `--port` + `offset` when `--port` is fixed, else `None`.
+    fn port_after(
+        &self,
+        asked: Option<u16>,
+        offset: u16,
+        flag: &str,
+        what: &str,
+    ) -> Result<Option<u16>, Error> {
+        match (asked, self.port) {
             (Some(port), _) => Ok(Some(port)),
             (None, 0) => Ok(None),
-            (None, port) => port.checked_add(1).map(Some).ok_or_else(|| {
+            (None, port) => port.checked_add(offset).map(Some).ok_or_else(|| {
                 Error::invalid(
-                    "--storage-port",
+                    flag,
                     format!(
-                        "--port {port} is the last port, so the storage endpoint cannot take the \
-                         next one: give --storage-port (0 for any free port)"
+                        "--port {port} is too near the last port for {what} to take --port + \
+                         {offset}: give {flag} (0 for any free port)"
                     ),
                 )
             }),
@@ -202,6 +233,9 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     if let Some(port) = args.storage_port()? {
         builder = builder.with_storage_addr(SocketAddr::new(args.host, port));
     }
+    if let Some(port) = args.token_port()? {
+        builder = builder.with_token_addr(SocketAddr::new(args.host, port));
+    }
     builder = builder
         .with_row_failure_rate(args.row_failure_rate)
         .with_row_permanent_failure_rate(args.row_permanent_failure_rate)
@@ -225,7 +259,8 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
             message: format!(
                 "{message}; another emulator may be running there: pass --port 0 for any \
                      free port, or another --port (the storage endpoint takes --port + 1 \
-                     unless --storage-port says otherwise)"
+                     and the token endpoint --port + 2 unless --storage-port and \
+                     --token-port say otherwise)"
             ),
         },
         other => other,

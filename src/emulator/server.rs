@@ -44,6 +44,8 @@ pub(crate) struct Config {
     pub(crate) storage_faults: Arc<StorageFaults>,
     /// Where the storage API listens; `None`: a free port on the gRPC server's interface.
     pub(crate) storage_addr: Option<SocketAddr>,
+    /// Where the token endpoint listens; `None`: a free port on the gRPC server's interface.
+    pub(crate) token_addr: Option<SocketAddr>,
 }
 
 /// The running servers.
@@ -91,9 +93,16 @@ pub(crate) async fn serve(
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
     // The token endpoint listens on the same interface, on a port of its own.
-    let token_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
-        .await
-        .map_err(|e| transport(addr.to_string(), "could not bind the token endpoint", e))?;
+    let token_bind = config
+        .token_addr
+        .unwrap_or_else(|| SocketAddr::new(addr.ip(), 0));
+    let token_listener = TcpListener::bind(token_bind).await.map_err(|e| {
+        transport(
+            token_bind.to_string(),
+            "could not bind the token endpoint",
+            e,
+        )
+    })?;
     let token_addr = token_listener
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;

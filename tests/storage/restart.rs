@@ -1,7 +1,8 @@
 //! An emulator restarted over the same `--gcs-root` on the same ports keeps its storage
-//! address (`STORAGE_EMULATOR_HOST`) and its objects: the storage port is fixed by
-//! `with_storage_addr` / `--storage-port`, and the launchers make it `--port` + 1 when `--port`
-//! is fixed. The launchers take the storage fault flags.
+//! address (`STORAGE_EMULATOR_HOST`), its token endpoint (a key's `token_uri`) and its objects:
+//! the ports are fixed by `with_storage_addr` / `--storage-port` and `with_token_addr` /
+//! `--token-port`, and the launchers make them `--port` + 1 and + 2 when `--port` is fixed. The
+//! launchers take the storage fault flags.
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -12,12 +13,15 @@ use vertex_batch::storage::Storage;
 use super::{download, uri};
 use crate::support::process::Launched;
 
-/// A port `p` such that `p` and `p + 1` are both free just now.
-fn two_free_ports() -> u16 {
+/// A port `p` such that `p`, `p + 1` and `p + 2` are free just now.
+fn three_free_ports() -> u16 {
     loop {
         let first = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = first.local_addr().unwrap().port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+        if port < u16::MAX - 2
+            && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port + 2)).is_ok()
+        {
             return port;
         }
     }
@@ -52,27 +56,43 @@ fn plain(endpoint: String) -> Storage {
 #[tokio::test]
 async fn a_restart_on_the_same_port_and_folder_keeps_the_storage_address_and_the_objects() {
     let root = fresh_root("builder");
-    let port = two_free_ports();
-    let start = || {
+    let port = three_free_ports();
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let builder = || {
         Emulator::builder()
-            .with_addr(SocketAddr::from(([127, 0, 0, 1], port)))
-            .with_storage_addr(SocketAddr::from(([127, 0, 0, 1], port + 1)))
+            .with_require_auth(true)
+            .with_addr(loopback(port))
+            .with_storage_addr(loopback(port + 1))
+            .with_token_addr(loopback(port + 2))
             .with_gcs_root(&root)
-            .start()
     };
-    let first = start().await.unwrap();
+    let first = builder().start().await.unwrap();
     let host = first.storage_uri();
     assert_eq!(host, format!("http://127.0.0.1:{}", port + 1));
+    let token_uri = first.token_uri();
+    assert_eq!(token_uri, format!("http://127.0.0.1:{}/token", port + 2));
+    // A key made before the restart: its token_uri is the token endpoint's fixed address.
+    let key = first.service_account_key().json;
+    let with_key = || {
+        Storage::builder()
+            .with_endpoint(host.clone())
+            .with_credentials(Credentials::service_account_json(key.clone()))
+            .build()
+            .unwrap()
+    };
     let object = uri("gs://bucket/kept/manifest.json");
-    let written = plain(host.clone())
+    let written = with_key()
         .upload_bytes(&object, "{\"round\":3}")
         .await
         .unwrap();
+    let state = first.state();
     first.shutdown().await;
 
-    let second = start().await.unwrap();
+    let second = builder().with_state(state).start().await.unwrap();
     assert_eq!(second.storage_uri(), host);
-    let storage = plain(host);
+    assert_eq!(second.token_uri(), token_uri);
+    // A new client holding the old key gets a token from the restarted emulator.
+    let storage = with_key();
     let (bytes, info) = storage.read_object(&object, 100).await.unwrap();
     assert_eq!(&bytes[..], b"{\"round\":3}");
     assert_eq!(info.generation, written.generation);
@@ -98,25 +118,37 @@ async fn a_restart_on_the_same_port_and_folder_keeps_the_storage_address_and_the
 
 #[tokio::test]
 async fn the_last_port_has_no_next_one_for_storage() {
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
-        .args(["--port", "65535"])
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("--storage-port"), "{stderr}");
+    for (args, flag) in [
+        (&["--port", "65535"][..], "--storage-port"),
+        (
+            &["--port", "65534", "--storage-port", "0"][..],
+            "--token-port",
+        ),
+    ] {
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_vertex-batch-emulator"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(flag), "{stderr}");
+    }
 }
 
 #[tokio::test]
 async fn the_binary_restarted_over_its_gcs_root_prints_the_same_storage_host() {
     let root = fresh_root("binary");
-    let port = two_free_ports().to_string();
+    let port = three_free_ports();
+    let port_arg = port.to_string();
     let root_arg = root.to_str().unwrap();
-    let args = ["--port", &port, "--gcs-root", root_arg];
+    let args = ["--port", &port_arg, "--gcs-root", root_arg];
     let object = uri("gs://bucket/kept.txt");
+    let token_line = format!("http://127.0.0.1:{}/token", port + 2);
     let host = {
         let child = Launched::binary(&args);
         let host = child.line("STORAGE_EMULATOR_HOST=");
+        assert_eq!(host, format!("http://127.0.0.1:{}", port + 1));
+        assert_eq!(child.line("  token endpoint: "), token_line);
         plain(host.clone())
             .upload_bytes(&object, "kept")
             .await
@@ -125,14 +157,26 @@ async fn the_binary_restarted_over_its_gcs_root_prints_the_same_storage_host() {
     };
     let child = Launched::binary(&args);
     assert_eq!(child.line("STORAGE_EMULATOR_HOST="), host);
+    assert_eq!(child.line("  token endpoint: "), token_line);
     assert_eq!(download(&plain(host), &object, ..).await, b"kept");
     drop(child);
 
-    let storage_port = free_port().to_string();
-    let child = Launched::binary(&["--port", "0", "--storage-port", &storage_port]);
+    let (storage_port, token_port) = (free_port().to_string(), free_port().to_string());
+    let child = Launched::binary(&[
+        "--port",
+        "0",
+        "--storage-port",
+        &storage_port,
+        "--token-port",
+        &token_port,
+    ]);
     assert_eq!(
         child.line("STORAGE_EMULATOR_HOST="),
         format!("http://127.0.0.1:{storage_port}")
+    );
+    assert_eq!(
+        child.line("  token endpoint: "),
+        format!("http://127.0.0.1:{token_port}/token")
     );
     drop(child);
     std::fs::remove_dir_all(&root).unwrap();
