@@ -22,6 +22,10 @@ use crate::Error;
 /// `google.rpc.RetryInfo` detail is honoured (it replaces the computed backoff). Each attempt is
 /// sent with a gRPC deadline of [`attempt_timeout`](Self::with_attempt_timeout).
 ///
+/// The same policy, with the same backoff, retries Cloud Storage requests (feature `storage`:
+/// `StorageBuilder::with_retry_policy`), where it bounds each request's attempts and budget
+/// and its attempt timeout is how long a request (or a download's next byte) may take.
+///
 /// ```
 /// use std::time::Duration;
 /// use vertex_batch::RetryPolicy;

@@ -167,10 +167,16 @@ impl StorageBuilder {
 
     /// How failed requests are retried: 408, 429, 5xx and broken connections, with the
     /// policy's exponential backoff and full jitter, at most its attempts, within its budget
-    /// (the same [`RetryPolicy`] as [`JobClient`](crate::JobClient)'s; its per-attempt gRPC
-    /// deadline and `RESOURCE_EXHAUSTED` setting do not apply here). Default:
-    /// [`RetryPolicy::default`] (1 s doubling up to 60 s, 10 attempts) with a budget of
+    /// (the same [`RetryPolicy`] as [`JobClient`](crate::JobClient)'s; its
+    /// `RESOURCE_EXHAUSTED` setting does not apply here). Default: [`RetryPolicy::default`]
+    /// (1 s doubling up to 60 s, 10 attempts, 60 s an attempt) with a budget of
     /// [`DEFAULT_RETRY_BUDGET`] (120 s). [`RetryPolicy::none`] turns retries off.
+    ///
+    /// The policy's [`attempt_timeout`](RetryPolicy::attempt_timeout) bounds connecting, each
+    /// request but an upload's (metadata, a listing page, a delete, a resumable session's
+    /// start, the wait for a download's first byte) and the wait for each next byte of a
+    /// download: a request with no answer by then is retried, a stalled download resumed.
+    /// Uploads take as long as their bytes take.
     ///
     /// Each request has its own attempts and budget: one chunk of an upload, one page of a
     /// listing, a download from where its bytes stopped. Each retry is an `info` event under
@@ -267,7 +273,7 @@ impl StorageBuilder {
                 ),
             ));
         }
-        let http = http_client(&self.extra_ca_pems)?;
+        let http = http_client(&self.extra_ca_pems, self.retry.attempt_timeout())?;
         let config = ClientConfig {
             http: Some(reqwest_middleware::ClientWithMiddleware::from(http)),
             storage_endpoint: endpoint.clone(),

@@ -5,7 +5,8 @@
 //! (`generation=`): when the body breaks off (or a request fails with 408, 429, 5xx), it asks
 //! again, after the retry policy's backoff, for the bytes from the last one received, of the
 //! same generation. If the object was replaced meanwhile, that generation is gone (404) and
-//! the stream ends with an error saying so, never with bytes of two versions.
+//! the stream ends with an error saying so, never with bytes of two versions. A body that
+//! stalls (no byte within the retry policy's attempt timeout) is resumed the same way.
 
 use std::ops::{Bound, RangeBounds};
 use std::pin::Pin;
@@ -259,7 +260,36 @@ impl Download {
                 }
                 continue;
             };
-            let cut = match body.next().await {
+            let limit = self.storage.retry_policy().attempt_timeout();
+            let next = match limit {
+                Some(limit) => tokio::time::timeout(limit, body.next()).await.ok(),
+                None => Some(body.next().await),
+            };
+            let Some(next) = next else {
+                // A stalled body: no byte within the attempt timeout. As a broken connection.
+                self.body = None;
+                let what = format!(
+                    "no byte within {:?} after byte {} of {}",
+                    limit.unwrap_or_default(),
+                    self.next,
+                    self.end
+                );
+                let policy = self.storage.retry_policy();
+                match self
+                    .attempts
+                    .retry_after_failure(policy, &what, Op::Download, &self.uri)
+                {
+                    Some(delay) => {
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    None => {
+                        let err = self.storage.timed_out(&what);
+                        return self.fail(err);
+                    }
+                }
+            };
+            let cut = match next {
                 Some(Ok(bytes)) => {
                     let received = self.next.saturating_add(bytes.len() as u64);
                     if received > self.end {

@@ -83,26 +83,65 @@ impl Attempts {
 
 impl Storage {
     /// Runs `call` until it succeeds, fails in a way not worth retrying, or the retry policy
-    /// is spent; the error then names `op` and `uri`.
-    pub(super) async fn retrying<T, F, Fut>(
+    /// is spent; the error then names `op` and `uri`. Each attempt has the policy's
+    /// [`attempt_timeout`](RetryPolicy::attempt_timeout): one with no answer by then counts as
+    /// failed (and is retried).
+    pub(super) async fn retrying<T, F, Fut>(&self, op: Op, uri: &ObjectUri, call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, GcsError>>,
+    {
+        let limit = self.retry_policy().attempt_timeout();
+        self.retrying_within(op, uri, limit, call).await
+    }
+
+    /// As [`retrying`](Self::retrying), each attempt given `limit` (`None`: as long as it
+    /// takes, for uploads whose size is the caller's).
+    pub(super) async fn retrying_within<T, F, Fut>(
         &self,
         op: Op,
         uri: &ObjectUri,
+        limit: Option<Duration>,
         mut call: F,
     ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, GcsError>>,
     {
+        let policy = self.retry_policy();
         let mut attempts = Attempts::new();
         loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(err) => match attempts.retry_after(self.retry_policy(), &err, op, uri) {
-                    Some(delay) => tokio::time::sleep(delay).await,
+            let outcome = match limit {
+                Some(limit) => tokio::time::timeout(limit, call()).await.ok(),
+                None => Some(call().await),
+            };
+            let delay = match outcome {
+                Some(Ok(value)) => return Ok(value),
+                Some(Err(err)) => match attempts.retry_after(policy, &err, op, uri) {
+                    Some(delay) => delay,
                     None => return Err(self.error(err, op, uri)),
                 },
-            }
+                None => {
+                    let what = format!("no answer within {:?}", limit.unwrap_or_default());
+                    match attempts.retry_after_failure(policy, &what, op, uri) {
+                        Some(delay) => delay,
+                        None => return Err(self.timed_out(&what)),
+                    }
+                }
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// A request (or a download's next bytes) that did not come in time, as an error.
+    pub(super) fn timed_out(&self, what: &str) -> crate::Error {
+        crate::Error::Transport {
+            endpoint: self.endpoint().to_owned(),
+            message: format!(
+                "{what} (the retry policy's attempt timeout): check the storage endpoint and \
+                 the network, or allow more time (RetryPolicy::with_attempt_timeout)"
+            ),
+            failure: crate::error::TransportFailure::Other,
         }
     }
 }

@@ -274,7 +274,8 @@ impl Storage {
         media.content_length = Some(data.len() as u64);
         let upload_type = UploadType::Simple(media);
         let object = self
-            .retrying(Op::Upload, uri, || {
+            // As long as it takes: the size is the caller's.
+            .retrying_within(Op::Upload, uri, None, || {
                 self.inner
                     .client
                     .upload_object(&request, data.clone(), &upload_type)

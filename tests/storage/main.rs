@@ -11,6 +11,7 @@ mod preconditions;
 mod raw;
 mod restart;
 mod secrets;
+mod stall;
 
 use std::time::Duration;
 
