@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod escapes;
 mod faults;
 mod preconditions;
 mod raw;

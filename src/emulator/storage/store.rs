@@ -169,6 +169,9 @@ impl ObjectStore {
     /// Whether the bucket exists: in memory, once something was written to it; in a folder,
     /// when `ROOT/bucket` is a directory.
     pub(crate) fn has_bucket(&self, bucket: &str) -> bool {
+        if check_bucket(bucket).is_err() {
+            return false;
+        }
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
                 .range((bucket.to_owned(), String::new())..)
@@ -221,6 +224,7 @@ impl ObjectStore {
         name: &str,
         conditions: &Conditions,
     ) -> Result<(ObjectMeta, ObjectData), StoreError> {
+        check_bucket(bucket)?;
         let (meta, data) = match &self.inner.backend {
             Backend::Memory(objects) => {
                 let objects = lock(objects);
@@ -258,6 +262,7 @@ impl ObjectStore {
 
     /// An object's metadata.
     pub(crate) fn meta(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
+        check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
                 .get(&(bucket.to_owned(), name.to_owned()))
@@ -278,6 +283,7 @@ impl ObjectStore {
         first: u64,
         len: u64,
     ) -> Result<ObjectData, StoreError> {
+        check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => {
                 let objects = lock(objects);
@@ -320,6 +326,7 @@ impl ObjectStore {
         name: &str,
         content_type: &str,
     ) -> Result<ObjectWriter, StoreError> {
+        check_bucket(bucket)?;
         check_name(name)?;
         let sink = match &self.inner.backend {
             Backend::Memory(_) => Sink::Memory(Vec::new()),
@@ -362,6 +369,7 @@ impl ObjectStore {
         after: Option<&str>,
         max: usize,
     ) -> Result<(Vec<ObjectMeta>, bool), StoreError> {
+        check_bucket(bucket)?;
         if !self.has_bucket(bucket) {
             return Err(StoreError::no_bucket(bucket));
         }
@@ -414,6 +422,7 @@ impl ObjectStore {
         name: &str,
         conditions: &Conditions,
     ) -> Result<(), StoreError> {
+        check_bucket(bucket)?;
         let check = |meta: Option<&ObjectMeta>| {
             if meta.is_none() {
                 return Err(StoreError::not_found(bucket, name));
@@ -577,6 +586,28 @@ impl Drop for ObjectWriter {
     }
 }
 
+/// A bucket name as Cloud Storage takes it: 3 to 63 characters (222 with dots, 63 a
+/// dot-separated part), lower-case letters, digits, `-`, `_` and `.`, starting and ending with
+/// a letter or digit. Checked wherever a bucket appears, so no name reaches outside the
+/// folder's root (`..`, `%2F`) or into its in-flight uploads (`.vertex-batch-uploads`).
+pub(crate) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let max = if bucket.contains('.') { 222 } else { 63 };
+    if (3..=max).contains(&bucket.len())
+        && bucket.chars().all(allowed)
+        && edge(bucket.chars().next())
+        && edge(bucket.chars().last())
+        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
+    {
+        return Ok(());
+    }
+    Err(StoreError::invalid(format!(
+        "Invalid bucket name: {bucket:?} (3 to 63 lower-case letters, digits, `-`, `_` or `.`, \
+         222 with dots, starting and ending with a letter or digit)"
+    )))
+}
+
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
         return Err(StoreError::invalid(format!(
@@ -604,16 +635,25 @@ fn open(path: &Path, bucket: &str, name: &str) -> Result<File, StoreError> {
     match File::open(path) {
         Ok(file) if path.is_file() => Ok(file),
         Ok(_) => Err(StoreError::not_found(bucket, name)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::not_found(bucket, name)),
+        Err(e) if absent(&e) => Err(StoreError::not_found(bucket, name)),
         Err(e) => Err(StoreError::io("could not read the object", &e)),
     }
+}
+
+/// An error that means "no such file": not there, or a path through a file (`a/b` where `a`
+/// is an object), which is a missing object too, not a failure.
+fn absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 fn file_meta(path: &Path, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => meta,
         Ok(_) => return Err(StoreError::not_found(bucket, name)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(e) if absent(&e) => {
             return Err(StoreError::not_found(bucket, name));
         }
         Err(e) => return Err(StoreError::io("could not read the object's metadata", &e)),
