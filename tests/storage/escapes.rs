@@ -1,6 +1,7 @@
 //! Bucket names are checked as Cloud Storage checks them wherever a bucket appears, so no
 //! request reaches outside the emulator's `--gcs-root` (`..`, `/`) or into its in-flight
-//! uploads; a path through an object is a missing object (404), not a failure.
+//! uploads; a path through an object is a missing object (404), not a failure. Odd requests
+//! get the service's answers: a JSON 405, a `Range` that is not one byte range ignored.
 
 use vertex_batch::emulator::Emulator;
 
@@ -94,4 +95,35 @@ async fn check(emu: &Emulator) {
         storage.upload_bytes(&object, "ok").await.unwrap();
         storage.delete(&object).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_method_not_served_is_a_json_405_and_odd_ranges_are_ignored() {
+    let emu = emulator().start().await.unwrap();
+    let storage = storage_for(&emu).build().unwrap();
+    storage
+        .upload_bytes(&uri("gs://bucket/r.txt"), "0123456789")
+        .await
+        .unwrap();
+    let put = raw::send(&emu, "PUT", "/storage/v1/b/bucket/o/r.txt", &[], b"").await;
+    assert_eq!(put.status, 405);
+    assert_eq!(put.json()["error"]["code"], 405);
+    assert_eq!(
+        put.json()["error"]["errors"][0]["reason"],
+        "methodNotAllowed"
+    );
+    let path = "/download/storage/v1/b/bucket/o/r.txt?alt=media";
+    for ignored in ["bytes=0-1,5-6", "bytes=5-2", "bytes=x-", "lines=1-2"] {
+        let whole = raw::send(&emu, "GET", path, &[("range", ignored)], b"").await;
+        assert_eq!(
+            (whole.status, &whole.body[..]),
+            (200, &b"0123456789"[..]),
+            "{ignored}"
+        );
+    }
+    let part = raw::send(&emu, "GET", path, &[("range", "bytes=-3")], b"").await;
+    assert_eq!((part.status, &part.body[..]), (206, &b"789"[..]));
+    let past = raw::send(&emu, "GET", path, &[("range", "bytes=10-")], b"").await;
+    assert_eq!(past.status, 416);
+    emu.shutdown().await;
 }

@@ -155,6 +155,7 @@ pub(crate) fn router(api: Arc<StorageApi>) -> Router {
         )
         .route("/download/storage/v1/b/{bucket}/o/{*object}", get(download))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_method)
         // Uploads stream into the store: no body is held whole.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(api.clone(), intercept))
@@ -685,33 +686,35 @@ fn media(
 }
 
 /// A `Range: bytes=...` header as `(first, last)` inclusive and clamped to the object, `None`
-/// for the whole object, `Err` when nothing of it can be served.
+/// for the whole object, `Err` when nothing of it can be served (416). As the service (and
+/// HTTP) does, a header that is not one well-formed byte range (another unit, several ranges,
+/// `5-2`, no numbers) is ignored: the whole object.
 fn byte_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = value.strip_prefix("bytes=") else {
-        return Ok(None); // Not a byte range: the whole object, as HTTP says.
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
     };
-    let (first, last) = spec.split_once('-').ok_or(())?;
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let number = |text: &str| text.parse::<u64>().ok();
     let (first, last) = match (first.trim(), last.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().map_err(|_| ())?;
-            if n == 0 {
-                return Err(());
-            }
-            (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
-        }
-        (first, "") => (
-            first.parse().map_err(|_| ())?,
-            size.checked_sub(1).ok_or(())?,
-        ),
-        (first, last) => {
-            let (first, last): (u64, u64) = (
-                first.parse().map_err(|_| ())?,
-                last.parse().map_err(|_| ())?,
-            );
-            (first, last.min(size.saturating_sub(1)))
-        }
+        ("", suffix) => match number(suffix) {
+            Some(0) | None => return Ok(None),
+            Some(n) => (size.saturating_sub(n), size.checked_sub(1).ok_or(())?),
+        },
+        (first, "") => match number(first) {
+            Some(first) => (first, size.checked_sub(1).ok_or(())?),
+            None => return Ok(None),
+        },
+        (first, last) => match (number(first), number(last)) {
+            (Some(first), Some(last)) if last >= first => (first, last.min(size.saturating_sub(1))),
+            _ => return Ok(None),
+        },
     };
-    if size == 0 || first >= size || last < first {
+    if size == 0 || first >= size {
         return Err(());
     }
     Ok(Some((first, last)))
@@ -771,6 +774,18 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+async fn unknown_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    resource::error(&StoreError {
+        code: 405,
+        reason: "methodNotAllowed",
+        message: format!(
+            "{method} is not a method of {}: objects are read with GET, uploaded with POST (and \
+             PUT to a resumable session), deleted with DELETE",
+            uri.path()
+        ),
+    })
+}
+
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     resource::error(&StoreError {
         code: 404,
@@ -803,8 +818,19 @@ mod tests {
         assert_eq!(byte_range("bytes=10-", 100), Ok(Some((10, 99))));
         assert_eq!(byte_range("bytes=-10", 100), Ok(Some((90, 99))));
         assert_eq!(byte_range("bytes=100-", 100), Err(()));
-        assert_eq!(byte_range("bytes=5-2", 100), Err(()));
-        assert_eq!(byte_range("items=1-2", 100), Ok(None));
+        assert_eq!(byte_range("bytes=0-", 0), Err(()));
+        // Not one well-formed byte range: ignored, the whole object.
+        for ignored in [
+            "items=1-2",
+            "bytes=5-2",
+            "bytes=0-1,5-6",
+            "bytes=x-",
+            "bytes=-0",
+            "bytes=1",
+            "bytes=--1",
+        ] {
+            assert_eq!(byte_range(ignored, 100), Ok(None), "{ignored}");
+        }
     }
 
     #[test]

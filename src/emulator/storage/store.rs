@@ -155,15 +155,17 @@ impl ObjectStore {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_micros() as u64;
-        let floor = replaced.map_or(0, |g| g.max(0) as u64 + 1).max(now);
+        let floor = replaced
+            .map_or(0, |g| (g.max(0) as u64).saturating_add(1))
+            .max(now);
         let previous = self
             .inner
             .next_generation
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-                Some((last + 1).max(floor))
+                Some(last.saturating_add(1).max(floor))
             })
             .unwrap_or_else(|last| last);
-        (previous + 1).max(floor).min(i64::MAX as u64) as i64
+        previous.saturating_add(1).max(floor).min(i64::MAX as u64) as i64
     }
 
     /// Whether the bucket exists: in memory, once something was written to it; in a folder,
