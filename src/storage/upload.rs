@@ -53,11 +53,48 @@ impl Storage {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
+        self.upload_stream_if(uri, data, Preconditions::none())
+            .await
+    }
+
+    /// [`Storage::upload_stream`] if `conditions` hold: checked by the service when the
+    /// upload starts and again when its last chunk commits it, so an object created or
+    /// replaced meanwhile is not overwritten.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use bytes::Bytes;
+    /// use vertex_batch::storage::Preconditions;
+    ///
+    /// let lines = futures_util::stream::iter([Ok(Bytes::from("{\"n\": 1}\n"))]);
+    /// let shard = "gs://bucket/run/shard-0.jsonl".parse()?;
+    /// match storage.upload_stream_if(&shard, lines, Preconditions::if_absent()).await {
+    ///     Ok(info) => println!("staged, generation {}", info.generation),
+    ///     Err(err) if err.is_precondition_failed() => println!("already staged"),
+    ///     Err(err) => return Err(err),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Storage::upload_stream`];
+    /// [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (412) when a
+    /// condition did not hold, at the start or at the end, and nothing was written.
+    pub async fn upload_stream_if<S>(
+        &self,
+        uri: &ObjectUri,
+        data: S,
+        conditions: Preconditions,
+    ) -> Result<ObjectInfo>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
         let chunk = self.inner.upload_chunk_size;
-        let request = UploadObjectRequest {
+        let mut request = UploadObjectRequest {
             bucket: uri.bucket().to_owned(),
             ..UploadObjectRequest::default()
         };
+        conditions.on_upload(&mut request);
         let mut media = Media::new(uri.name().to_owned());
         media.content_type = content_type(uri.name()).into();
         let upload_type = UploadType::Simple(media);

@@ -2,6 +2,7 @@
 //! (`read_object`), against the emulator's storage, which checks the conditions as Cloud Storage
 //! does.
 
+use futures_util::StreamExt;
 use vertex_batch::emulator::Emulator;
 use vertex_batch::storage::Preconditions;
 
@@ -407,6 +408,76 @@ async fn the_emulator_checks_conditions_on_resumable_sessions_reads_and_deletes_
         .await;
         assert_eq!(delete.status, 412);
         assert_eq!(storage.metadata(&object).await.unwrap().generation, g);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_conditional_stream_upload_is_checked_at_its_start_and_at_its_end() {
+    each_store(async |emu: &Emulator| {
+        let storage = storage_for(emu)
+            .with_upload_chunk_size(256 * 1024)
+            .build()
+            .unwrap();
+        let object = uri("gs://bucket/stream/shard.jsonl");
+        let data = super::pattern(600 * 1024);
+        let chunks = |data: &[u8]| {
+            let pieces: Vec<std::io::Result<bytes::Bytes>> = data
+                .chunks(100_000)
+                .map(|p| Ok(bytes::Bytes::copy_from_slice(p)))
+                .collect();
+            futures_util::stream::iter(pieces)
+        };
+        let first = storage
+            .upload_stream_if(&object, chunks(&data), Preconditions::if_absent())
+            .await
+            .unwrap();
+        assert_eq!(first.size, data.len() as u64);
+        // It exists now: refused at the start.
+        let again = storage
+            .upload_stream_if(&object, chunks(&data), Preconditions::if_absent())
+            .await
+            .unwrap_err();
+        assert!(again.is_precondition_failed(), "{again}");
+        // Replaced while the upload is under way: refused at the end, the other write kept.
+        let racing = uri("gs://bucket/stream/raced.jsonl");
+        let (storage2, racing2) = (storage.clone(), racing.clone());
+        let data2 = data.clone();
+        let pieces = futures_util::stream::iter(
+            data2
+                .chunks(100_000)
+                .map(|p| p.to_vec())
+                .collect::<Vec<_>>(),
+        )
+        .then(move |piece| {
+            let (storage, racing) = (storage2.clone(), racing2.clone());
+            async move {
+                // Before the last piece, someone else creates the object.
+                if piece.len() < 100_000 {
+                    storage.upload_bytes(&racing, "theirs").await.unwrap();
+                }
+                Ok(bytes::Bytes::from(piece))
+            }
+        });
+        let lost = storage
+            .upload_stream_if(&racing, pieces, Preconditions::if_absent())
+            .await
+            .unwrap_err();
+        assert!(lost.is_precondition_failed(), "{lost}");
+        assert_eq!(
+            &storage.read_object(&racing, 100).await.unwrap().0[..],
+            b"theirs"
+        );
+        // With the generation read, a replacement goes through.
+        let replaced = storage
+            .upload_stream_if(
+                &object,
+                chunks(b"new"),
+                Preconditions::if_generation(first.generation),
+            )
+            .await
+            .unwrap();
+        assert!(replaced.generation > first.generation);
     })
     .await;
 }
