@@ -6,7 +6,8 @@
 //! or a resumable session's URI.
 //!
 //! Each request counts its own attempts and budget: a chunk of an upload, a page of a listing,
-//! and a download from where its bytes stopped (the count starts again once bytes arrive).
+//! and a download from where its bytes stopped (the count starts again once bytes arrive). An
+//! upload's budget counts from its first failure, since sending its bytes may take long.
 //! See <https://cloud.google.com/storage/docs/retry-strategy>.
 
 use std::error::Error as _;
@@ -110,11 +111,17 @@ impl Storage {
     {
         let policy = self.retry_policy();
         let mut attempts = Attempts::new();
+        let mut first = true;
         loop {
             let outcome = match limit {
                 Some(limit) => tokio::time::timeout(limit, call()).await.ok(),
                 None => Some(call().await),
             };
+            if std::mem::take(&mut first) && limit.is_none() {
+                // An attempt with no time limit (an upload) may have taken long: the budget
+                // counts from its end.
+                attempts.reset();
+            }
             let delay = match outcome {
                 Some(Ok(value)) => return Ok(value),
                 Some(Err(err)) => match attempts.retry_after(policy, &err, op, uri) {

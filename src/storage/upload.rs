@@ -192,11 +192,12 @@ impl Storage {
         total: Option<u64>,
         uri: &ObjectUri,
     ) -> Result<UploadStatus> {
-        let mut attempts = Attempts::new();
         let mut err = match session.upload_multiple_chunk(body.clone(), range).await {
             Ok(status) => return Ok(status),
             Err(err) => err,
         };
+        // The budget counts from the failure: sending the chunk may have taken long.
+        let mut attempts = Attempts::new();
         loop {
             match attempts.retry_after(self.retry_policy(), &err, Op::Upload, uri) {
                 Some(delay) => tokio::time::sleep(delay).await,
