@@ -2,6 +2,12 @@
 //! uploads in several chunks, whole and ranged downloads, listing across pages, metadata,
 //! delete, STORAGE_EMULATOR_HOST, required tokens shared with Vertex AI; and jobs that read
 //! their input from that storage and write their rows there, with the row faults.
+//!
+//! By topic: `preconditions` (conditional writes, deletes and reads, generations, on both
+//! stores), `faults` (every call through the emulator's storage failure and drop rates, and
+//! the retries' log), `stall` (stalled downloads and unanswered requests), `restart` (fixed
+//! ports across a restart, the launchers' storage flags), `secrets` (no token in clear text or
+//! to an emulator host), `escapes` (bucket names, odd requests); `raw` sends raw HTTP.
 
 #[path = "../support/mod.rs"]
 mod support;
