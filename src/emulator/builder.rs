@@ -353,11 +353,7 @@ impl EmulatorBuilder {
             self.row_faults.permanent_rate,
             seed,
         );
-        let storage_faults = std::sync::Arc::new(StorageFaults::new(
-            self.storage_failure_rate,
-            self.storage_drop_rate,
-            seed,
-        ));
+
         row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
@@ -367,6 +363,9 @@ impl EmulatorBuilder {
                 Clock::Real
             })
         });
+        // The counts go on with the state; the rates and seed are this start's.
+        let storage_faults = state.inner.storage_faults.clone();
+        storage_faults.configure(self.storage_failure_rate, self.storage_drop_rate, seed);
         let tls = if self.tls {
             Some(tls::loopback_identity().map_err(|e| {
                 Error::internal(format!(

@@ -13,26 +13,26 @@ use vertex_batch::storage::Storage;
 use super::{download, uri};
 use crate::support::process::Launched;
 
-/// A port `p` such that `p`, `p + 1` and `p + 2` are free just now.
+/// A port `p` such that `p`, `p + 1` and `p + 2` are free just now, below the ephemeral range
+/// (Linux: 32768 and up), where no connection or `bind(0)` of the other tests can take them
+/// before the emulator binds them.
 fn three_free_ports() -> u16 {
+    fixed_ports(3)
+}
+
+/// One free port below the ephemeral range.
+fn free_port() -> u16 {
+    fixed_ports(1)
+}
+
+fn fixed_ports(n: u16) -> u16 {
+    use std::hash::{BuildHasher, RandomState};
     loop {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port < u16::MAX - 2
-            && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port + 2)).is_ok()
-        {
+        let port = 20_000 + (RandomState::new().hash_one(0u8) % 12_000) as u16;
+        if (0..n).all(|i| TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
             return port;
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn fresh_root(test: &str) -> std::path::PathBuf {
@@ -85,12 +85,16 @@ async fn a_restart_on_the_same_port_and_folder_keeps_the_storage_address_and_the
         .upload_bytes(&object, "{\"round\":3}")
         .await
         .unwrap();
+    let requests_before = first.storage_faults().requests;
+    assert!(requests_before > 0);
     let state = first.state();
     first.shutdown().await;
 
     let second = builder().with_state(state).start().await.unwrap();
     assert_eq!(second.storage_uri(), host);
     assert_eq!(second.token_uri(), token_uri);
+    // The storage counts go on with the state.
+    assert_eq!(second.storage_faults().requests, requests_before);
     // A new client holding the old key gets a token from the restarted emulator.
     let storage = with_key();
     let (bytes, info) = storage.read_object(&object, 100).await.unwrap();

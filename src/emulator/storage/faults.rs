@@ -2,7 +2,9 @@
 //! Google's JSON error, and a share of downloads that send part of their body and then drop
 //! the connection. Draws are a function of the seed ([`with_seed`](crate::emulator::EmulatorBuilder::with_seed))
 //! and the request's arrival order; every request and every fault is counted
-//! ([`StorageFaultCounts`]).
+//! ([`StorageFaultCounts`]). The counters live with the emulator's state, so an emulator
+//! restarted with it ([`with_state`](crate::emulator::EmulatorBuilder::with_state)) goes on
+//! counting.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +65,6 @@ pub(crate) enum Failure {
 #[derive(Debug)]
 pub(crate) struct StorageFaults {
     rates: Mutex<Rates>,
-    seed: u64,
     requests: AtomicU64,
     throttled: AtomicU64,
     unavailable: AtomicU64,
@@ -76,6 +77,7 @@ pub(crate) struct StorageFaults {
 struct Rates {
     failure: f64,
     drop: f64,
+    seed: u64,
 }
 
 impl StorageFaults {
@@ -84,8 +86,8 @@ impl StorageFaults {
             rates: Mutex::new(Rates {
                 failure: failure_rate,
                 drop: drop_rate,
+                seed,
             }),
-            seed,
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
@@ -111,17 +113,32 @@ impl StorageFaults {
     }
 
     pub(crate) fn set_rates(&self, failure: f64, drop: f64) {
-        *lock(&self.rates) = Rates { failure, drop };
+        let mut rates = lock(&self.rates);
+        rates.failure = failure;
+        rates.drop = drop;
+    }
+
+    /// The rates and seed of an emulator starting (the counts go on).
+    pub(crate) fn configure(&self, failure: f64, drop: f64, seed: u64) {
+        *lock(&self.rates) = Rates {
+            failure,
+            drop,
+            seed,
+        };
     }
 
     /// Counts a request, and whether to fail it (half 429, half 503).
     pub(crate) fn on_request(&self) -> Option<Failure> {
         let seq = self.requests.fetch_add(1, Ordering::Relaxed);
-        let rate = lock(&self.rates).failure;
+        let Rates {
+            failure: rate,
+            seed,
+            ..
+        } = *lock(&self.rates);
         if rate == 0.0 {
             return None;
         }
-        let bits = mix(self.seed ^ mix(seq.wrapping_add(0x5707_a6e5)));
+        let bits = mix(seed ^ mix(seq.wrapping_add(0x5707_a6e5)));
         if unit(bits) >= rate {
             return None;
         }
@@ -138,12 +155,14 @@ impl StorageFaults {
     /// connection, when this one is to be dropped.
     pub(crate) fn on_download(&self, len: u64) -> Option<u64> {
         let seq = self.downloads.fetch_add(1, Ordering::Relaxed);
-        let rate = lock(&self.rates).drop;
+        let Rates {
+            drop: rate, seed, ..
+        } = *lock(&self.rates);
         // A body of one byte has no part to send.
         if rate == 0.0 || len < 2 {
             return None;
         }
-        let bits = mix(self.seed ^ mix(seq.wrapping_add(0xd209)));
+        let bits = mix(seed ^ mix(seq.wrapping_add(0xd209)));
         if unit(bits) >= rate {
             return None;
         }
