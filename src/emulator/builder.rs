@@ -224,7 +224,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Start with the state (jobs, operations, tokens, clock) of an earlier emulator, from
+    /// Start with the state (jobs, operations, tokens, clock, in-memory objects, storage fault
+    /// counts) of an earlier emulator, from
     /// [`Emulator::state`]. The manual-clock choice then comes with the state.
     pub fn with_state(mut self, state: EmulatorState) -> Self {
         self.state = Some(state);
