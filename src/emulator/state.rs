@@ -16,7 +16,7 @@ use super::lifecycle::StoredJob;
 use super::operations::DeleteOperation;
 use super::outcome::Outcome;
 use super::records::RecordedCall;
-use super::storage::ObjectStore;
+use super::storage::{ObjectStore, StorageFaults};
 
 /// The emulator's state, shared by its servers and handles. Hand it to
 /// [`EmulatorBuilder::with_state`](super::EmulatorBuilder::with_state) to restart an emulator (on the same
@@ -57,6 +57,9 @@ pub(crate) struct Inner {
     /// The objects of an emulator without a local folder: kept with the state, so an emulator
     /// restarted with it still has them.
     pub(crate) memory_store: ObjectStore,
+    /// The storage endpoint's fault rates and counts: kept with the state, so the counts of
+    /// an emulator restarted with it go on.
+    pub(crate) storage_faults: Arc<StorageFaults>,
 }
 
 /// Jobs in creation order (`seq`), with an index by resource name.
@@ -114,6 +117,7 @@ impl EmulatorState {
                 keys: Mutex::default(),
                 next_operation: AtomicU64::new(id_base / 2),
                 memory_store: ObjectStore::memory(),
+                storage_faults: Arc::new(StorageFaults::new(0.0, 0.0, 0)),
             }),
         }
     }

@@ -15,6 +15,17 @@ pub(super) enum Op {
 }
 
 impl Op {
+    /// The operation's name in logs.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Op::Upload => "upload",
+            Op::Download => "download",
+            Op::List => "list",
+            Op::Metadata => "metadata",
+            Op::Delete => "delete",
+        }
+    }
+
     fn what(self) -> &'static str {
         match self {
             Op::Upload => "the upload of",

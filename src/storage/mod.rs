@@ -10,6 +10,12 @@
 //! `emulator`). The README's "Cloud Storage" section says why this crate and what it costs to
 //! build.
 //!
+//! Every request is retried on 408, 429, 5xx and broken connections with the crate's one
+//! backoff ([`StorageBuilder::with_retry_policy`], `retry.rs`); a download cut off mid-stream
+//! goes on from its last byte, pinned to the generation it started with. Writes and deletes
+//! can be made conditional on an object's generation ([`Preconditions`]), which is how two
+//! processes share an object safely.
+//!
 //! ```no_run
 //! # async fn run() -> vertex_batch::Result<()> {
 //! use futures_util::TryStreamExt;
@@ -37,6 +43,7 @@ mod errors;
 mod list;
 mod object;
 mod preconditions;
+mod retry;
 mod tls;
 mod tokens;
 mod upload;
@@ -50,14 +57,15 @@ use gcloud_storage::http::objects::delete::DeleteObjectRequest;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 
 pub use builder::{
-    CHUNK_GRANULARITY, DEFAULT_ENDPOINT, DEFAULT_LIST_PAGE_SIZE, DEFAULT_UPLOAD_CHUNK_SIZE,
-    EMULATOR_HOST_ENV, StorageBuilder,
+    CHUNK_GRANULARITY, DEFAULT_ENDPOINT, DEFAULT_LIST_PAGE_SIZE, DEFAULT_RETRY_BUDGET,
+    DEFAULT_UPLOAD_CHUNK_SIZE, EMULATOR_HOST_ENV, StorageBuilder,
 };
 pub use download::ByteStream;
 pub use object::ObjectInfo;
 pub use preconditions::Preconditions;
 pub use uri::ObjectUri;
 
+use crate::RetryPolicy;
 use crate::error::Result;
 use errors::Op;
 
@@ -74,6 +82,7 @@ struct Inner {
     endpoint: String,
     upload_chunk_size: usize,
     list_page_size: u32,
+    retry: RetryPolicy,
 }
 
 impl Storage {
@@ -110,6 +119,7 @@ impl Storage {
         endpoint: String,
         upload_chunk_size: usize,
         list_page_size: u32,
+        retry: RetryPolicy,
     ) -> Self {
         Storage {
             inner: Arc::new(Inner {
@@ -117,8 +127,24 @@ impl Storage {
                 endpoint,
                 upload_chunk_size,
                 list_page_size,
+                retry,
             }),
         }
+    }
+
+    /// How failed requests are retried: see
+    /// [`with_retry_policy`](StorageBuilder::with_retry_policy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let storage = Storage::builder().build()?;
+    /// assert_eq!(storage.retry_policy().budget(), Duration::from_secs(120));
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
     }
 
     /// The bytes an upload sends in one request (and holds in memory): see
@@ -138,18 +164,22 @@ impl Storage {
     /// [`Error::Storage`](crate::Error::Storage) with code 404 ([`Error::is_not_found`](crate::Error::is_not_found))
     /// when there is no such object; [`Error::Auth`](crate::Error::Auth) or
     /// [`Error::Transport`](crate::Error::Transport) when the request could not be made.
+    /// Like every call of this client, 408, 429, 5xx and broken connections are first retried
+    /// as [`with_retry_policy`](StorageBuilder::with_retry_policy) says.
     pub async fn metadata(&self, uri: &ObjectUri) -> Result<ObjectInfo> {
+        self.object_info(uri, Op::Metadata).await
+    }
+
+    /// An object's metadata, errors naming `op` (a download's first step is its metadata).
+    async fn object_info(&self, uri: &ObjectUri, op: Op) -> Result<ObjectInfo> {
         let request = GetObjectRequest {
             bucket: uri.bucket().to_owned(),
             object: uri.name().to_owned(),
             ..GetObjectRequest::default()
         };
         let object = self
-            .inner
-            .client
-            .get_object(&request)
-            .await
-            .map_err(|e| self.error(e, Op::Metadata, uri))?;
+            .retrying(op, uri, || self.inner.client.get_object(&request))
+            .await?;
         ObjectInfo::from_gcs(object)
     }
 
@@ -163,7 +193,8 @@ impl Storage {
     /// ```
     ///
     /// # Errors
-    /// As [`Storage::metadata`]: deleting an object that is not there is a 404.
+    /// As [`Storage::metadata`]: deleting an object that is not there is a 404 (also when a
+    /// retried delete's first attempt had deleted it and only its answer was lost).
     pub async fn delete(&self, uri: &ObjectUri) -> Result<()> {
         self.delete_if(uri, Preconditions::none()).await
     }
@@ -195,11 +226,10 @@ impl Storage {
             ..DeleteObjectRequest::default()
         };
         conditions.on_delete(&mut request);
-        self.inner
-            .client
-            .delete_object(&request)
-            .await
-            .map_err(|e| self.error(e, Op::Delete, uri))
+        self.retrying(Op::Delete, uri, || {
+            self.inner.client.delete_object(&request)
+        })
+        .await
     }
 
     fn error(&self, err: gcloud_storage::http::Error, op: Op, uri: &ObjectUri) -> crate::Error {
@@ -213,6 +243,7 @@ impl fmt::Debug for Storage {
             .field("endpoint", &self.inner.endpoint)
             .field("upload_chunk_size", &self.inner.upload_chunk_size)
             .field("list_page_size", &self.inner.list_page_size)
+            .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
 }
