@@ -264,7 +264,8 @@ impl BatchRun {
         S: Stream<Item = Result<RunRequest>> + Send,
     {
         self.check()?;
-        super::driver::run(self, requests).await
+        // Boxed: the run's state machine is large, and a caller's stack need not hold it.
+        Box::pin(super::driver::run(self, requests)).await
     }
 
     fn check(&self) -> Result<()> {

@@ -167,6 +167,9 @@ pub(crate) struct JobRecord {
     /// an earlier one: a restart reads it again).
     #[serde(default)]
     pub(crate) ended: bool,
+    /// Why the run cancelled it, when it did: the code and message its unanswered rows get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cancelled: Option<(u16, String)>,
 }
 
 impl Manifest {

@@ -149,12 +149,14 @@ impl RunState<'_> {
             }
             if let Some(ending) = self.ending {
                 // The live jobs are cancelled.
-                for job in live.values_mut().filter(|job| job.cancelled.is_none()) {
+                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
                     if self.cancel(&job.job.name).await? {
-                        job.cancelled = Some(ending.reason(&format!(
+                        let reason = ending.reason(&format!(
                             "its job {} was cancelled before this row was answered",
                             job.job.name
-                        )));
+                        ));
+                        job.cancelled = Some(reason.clone());
+                        self.record_cancel(round, *index, reason).await?;
                     }
                 }
             }
@@ -185,7 +187,10 @@ impl RunState<'_> {
                         self.job_ended(round, index, &job, reason).await?;
                     } else if let Some(entry) = live.get_mut(&index) {
                         entry.job = job;
-                        self.check_queue_deadline(entry).await?;
+                        if let Some(reason) = self.check_queue_deadline(entry).await? {
+                            entry.cancelled = Some(reason.clone());
+                            self.record_cancel(round, index, reason).await?;
+                        }
                     }
                 }
                 Err(err) if err.is_not_found() => {
@@ -226,29 +231,44 @@ impl RunState<'_> {
         .boxed()
     }
 
-    /// Cancels a job still queued after the queue deadline.
-    async fn check_queue_deadline(&self, entry: &mut LiveJob) -> Result<()> {
+    /// Cancels a job still queued after the queue deadline; gives why, once cancelled.
+    async fn check_queue_deadline(&self, entry: &LiveJob) -> Result<Option<(u16, String)>> {
         let deadline = self.ctx.config.queue_deadline;
         let queued = matches!(
             entry.job.state(),
             JobState::Queued | JobState::Pending | JobState::Unspecified
         );
         if !queued || entry.cancelled.is_some() || age(&entry.job, entry.first_seen) < deadline {
-            return Ok(());
+            return Ok(None);
         }
         tracing::warn!(
             target: "vertex_batch::run::step",
             job = %entry.job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
         );
-        if self.cancel(&entry.job.name).await? {
-            entry.cancelled = Some((
-                408,
-                format!(
-                    "job {} was still queued after the queue deadline ({}); the run cancelled it",
-                    entry.job.name,
-                    duration_text(deadline)
-                ),
-            ));
+        if !self.cancel(&entry.job.name).await? {
+            return Ok(None);
+        }
+        Ok(Some((
+            408,
+            format!(
+                "job {} was still queued after the queue deadline ({}); the run cancelled it",
+                entry.job.name,
+                duration_text(deadline)
+            ),
+        )))
+    }
+
+    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
+    /// process started again reports its rows the same way.
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
+            record.cancelled = Some(reason);
+            self.save_manifest().await?;
         }
         Ok(())
     }
@@ -322,6 +342,7 @@ impl RunState<'_> {
             name: job.name.clone(),
             state: job.state().as_str_name().to_owned(),
             ended: false,
+            cancelled: None,
         });
         self.save_manifest().await?;
         Ok(if job.has_ended() {
@@ -359,8 +380,17 @@ impl RunState<'_> {
             Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
             _ => self.ctx.config.layout.output_prefix(round, index)?,
         };
-        let by_user = matches!(&cancelled, Some((499, _)));
-        let retriable = !by_user && missing_rows_retriable(job);
+        let cancelled = cancelled.or_else(|| {
+            self.manifest.rounds[usize::from(round)].shards[index]
+                .job
+                .as_ref()
+                .and_then(|record| record.cancelled.clone())
+        });
+        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
+        let retriable = match &cancelled {
+            Some((code, _)) => *code == 408,
+            None => missing_rows_retriable(job),
+        };
         let reason = cancelled.unwrap_or_else(|| missing_reason(job));
         self.collect(round, index, &dir, retriable, reason).await?;
         tracing::info!(
@@ -431,6 +461,7 @@ impl RunState<'_> {
                 name: name.to_owned(),
                 state: String::new(),
                 ended: false,
+                cancelled: None,
             });
         let changed = !record.ended || record.state != state;
         record.state = state.to_owned();

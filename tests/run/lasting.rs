@@ -23,7 +23,11 @@ async fn three_concurrent_starts_of_one_run_make_one_job_per_shard() {
         tokio::spawn(run_all(run, prompts(1_000)))
     };
     let (a, b, c) = tokio::join!(start(), start(), start());
-    let runs = [a.unwrap().unwrap(), b.unwrap().unwrap(), c.unwrap().unwrap()];
+    let runs = [
+        a.unwrap().unwrap(),
+        b.unwrap().unwrap(),
+        c.unwrap().unwrap(),
+    ];
     // Every start got the lease in turn; the first ran the jobs, the others found them.
     let round_0 = 10;
     assert!(
