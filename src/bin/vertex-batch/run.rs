@@ -5,12 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use vertex_batch::run::{
-    BatchRun, InputFormat, InputLines, RowResult, RunPhase, RunProgress, RunSummary,
-};
+use vertex_batch::run::{BatchRun, InputFormat, InputLines, RunPhase, RunProgress, RunSummary};
 use vertex_batch::storage::ObjectUri;
 
 use crate::cloud_storage::storage_for;
@@ -18,6 +15,7 @@ use crate::connect::Globals;
 use crate::exit::Exit;
 use crate::generation::GenerationArgs;
 use crate::out;
+use crate::out_file::OutFile;
 
 #[derive(clap::Args)]
 #[command(after_help = RUN_HELP)]
@@ -110,7 +108,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         }
         other => other.into(),
     })?;
-    let mut out = ResultsFile::create(&args.out)?;
+    let mut out = OutFile::create(&args.out, &args.input)?;
     let connected = globals.connect().await?;
     let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
     let bars = Bars::new();
@@ -161,72 +159,6 @@ fn flag_names(err: vertex_batch::Error) -> anyhow::Error {
             anyhow::anyhow!("invalid {flag}: {reason}")
         }
         other => other.into(),
-    }
-}
-
-/// The results file, written beside its final name and moved there when complete, so a file
-/// at that name is always a whole run's results.
-struct ResultsFile {
-    out: std::io::BufWriter<std::fs::File>,
-    partial: PathBuf,
-    path: PathBuf,
-}
-
-impl ResultsFile {
-    fn create(path: &Path) -> anyhow::Result<Self> {
-        if path.is_dir() {
-            anyhow::bail!("--out {}: is a directory; give a file name", path.display());
-        }
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let file = std::fs::File::create(&partial)
-            .with_context(|| format!("--out {}: cannot write there", path.display()))?;
-        Ok(ResultsFile {
-            out: std::io::BufWriter::with_capacity(1 << 20, file),
-            partial,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn write(&mut self, row: &RowResult) -> anyhow::Result<()> {
-        let key = serde_json::to_string(&row.key)?;
-        let line = match &row.outcome {
-            Ok(answer) => format!(
-                r#"{{"key":{key},"text":{},"response":{}}}"#,
-                serde_json::to_string(&answer.text)?,
-                answer.response.get()
-            ),
-            Err(error) => format!(
-                r#"{{"key":{key},"error":{{"code":{},"message":{}}}}}"#,
-                error.code,
-                serde_json::to_string(&error.message)?
-            ),
-        };
-        self.out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .with_context(|| format!("--out {}: could not write", self.partial.display()))
-    }
-
-    fn finish(mut self) -> anyhow::Result<PathBuf> {
-        self.out
-            .flush()
-            .with_context(|| format!("--out {}: could not write", self.partial.display()))?;
-        std::fs::rename(&self.partial, &self.path).with_context(|| {
-            format!(
-                "--out {}: could not move the results there",
-                self.path.display()
-            )
-        })?;
-        Ok(self.path.clone())
-    }
-}
-
-impl Drop for ResultsFile {
-    fn drop(&mut self) {
-        // A run that stopped leaves no half file (finish moved a whole one away first).
-        let _ = std::fs::remove_file(&self.partial);
     }
 }
 
