@@ -177,13 +177,15 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     let (dir, temporary) = match &args.dir {
         Some(dir) => (dir.clone(), None),
         None => {
-            let temporary = tempfile::Builder::new()
-                .prefix("vertex-batch-emulator-")
-                .tempdir()
-                .map_err(|error| Error::Io {
-                    path: Some(std::env::temp_dir()),
-                    error,
-                })?;
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("vertex-batch-emulator-");
+            // tempfile leaves a folder's mode to the umask unless told.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+            let temporary = builder.tempdir().map_err(|error| Error::Io {
+                path: Some(std::env::temp_dir()),
+                error,
+            })?;
             (temporary.path().to_path_buf(), Some(temporary))
         }
     };

@@ -8,6 +8,7 @@
 mod support;
 
 mod cli;
+mod cli_files;
 mod cli_results;
 mod cli_run;
 mod examples;

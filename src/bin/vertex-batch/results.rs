@@ -146,8 +146,12 @@ async fn download(
     };
     let prefix: ObjectUri = format!("{}/", dir.trim_end_matches('/')).parse()?;
     let storage: Storage = storage_for(globals, &connected, endpoint)?;
-    let local = tempfile::Builder::new()
-        .prefix("vertex-batch-results-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("vertex-batch-results-");
+    // tempfile leaves a folder's mode to the umask unless told.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let local = builder
         .tempdir()
         .context("could not make a temporary folder for the downloads")?;
     let mut downloaded = Downloaded {
