@@ -9,6 +9,7 @@ mod support;
 
 mod cli;
 mod cli_files;
+mod cli_input;
 mod cli_results;
 mod cli_run;
 mod examples;

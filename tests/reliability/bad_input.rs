@@ -885,6 +885,7 @@ fn token_sums_saturate_instead_of_overflowing() {
 #[tokio::test]
 async fn what_is_read_whole_is_capped_naming_the_file_line_and_limit() {
     use vertex_batch::batch_file::{MAX_LINE_BYTES, PredictionReader, Summary};
+    use vertex_batch::run::{InputFormat, InputLines};
 
     let err = Summary::from_reader(PredictionReader::open("/dev/zero").expect("opens"))
         .expect_err("no line ends");
@@ -895,6 +896,21 @@ async fn what_is_read_whole_is_capped_naming_the_file_line_and_limit() {
              a line may have"
         )
     );
+
+    // A run's input, in both formats.
+    for format in [InputFormat::Jsonl, InputFormat::Text] {
+        let err = InputLines::open("/dev/zero", format)
+            .expect("opens")
+            .find_map(Result::err)
+            .expect("no line ends");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid input line 1: is longer than the limit of 64 MiB ({MAX_LINE_BYTES} \
+                 bytes) a line may have"
+            )
+        );
+    }
 
     // At the limit, one byte past it, on a later line, and on a last line with no newline.
     let row = r#"{"status": "x"}"#;
