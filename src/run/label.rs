@@ -19,6 +19,9 @@ use std::fmt;
 /// The label key that carries a request's row id.
 pub const ROW_LABEL: &str = "vertex_batch_row";
 
+/// The most labels a request may have, the run's own included (as a job's labels).
+const MAX_LABELS: usize = 64;
+
 /// Appends the staged input line of `request` (the JSON text of a request object), row `row`:
 /// `{"request":{"labels":{...,"vertex_batch_row":"<row>"},...}}` and a newline. The request's
 /// own labels are kept; its other fields are copied as they are.
@@ -44,6 +47,20 @@ pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(
                 "the request's \"labels\" has the key `{ROW_LABEL}`, which the run keeps for \
                  its row ids; rename that label"
             ));
+        }
+        // The service's rules for a request's labels, checked before any job exists.
+        if labels.len() >= MAX_LABELS {
+            return Err(format!(
+                "the request has {} labels; with the run's own `{ROW_LABEL}` that makes {}, and \
+                 the service takes at most {MAX_LABELS}",
+                labels.len(),
+                labels.len() + 1
+            ));
+        }
+        for (key, value) in &labels {
+            if let Some(reason) = crate::job::label_problem(key, value) {
+                return Err(format!("the request's label {key:?}: {reason}"));
+            }
         }
     }
     labels.insert(ROW_LABEL.to_owned(), row.to_string());
@@ -276,10 +293,27 @@ mod tests {
                 r#"{"labels": {"vertex_batch_row": "1"}}"#,
                 "keeps for its row ids",
             ),
+            (
+                r#"{"labels": {"Team": "ml"}}"#,
+                "does not start with a lower-case letter",
+            ),
+            (r#"{"labels": {"team": "ML"}}"#, "contains 'M'"),
+            (r#"{"labels": {"te am": "ml"}}"#, "contains ' '"),
+            (r#"{"labels": {"": "ml"}}"#, "the key is empty"),
         ] {
             let err = staged(request, 1).unwrap_err();
             assert!(err.contains(expected), "{request}: {err}");
         }
+        // 63 labels of the user's and the run's own make 64, the most; 64 would make 65.
+        let labels = |n: usize| -> String {
+            let pairs: Vec<String> = (0..n).map(|i| format!(r#""k{i}": "v""#)).collect();
+            format!(r#"{{"labels": {{{}}}}}"#, pairs.join(", "))
+        };
+        staged(&labels(63), 1).unwrap();
+        let err = staged(&labels(64), 1).unwrap_err();
+        assert!(err.contains("that makes 65"), "{err}");
+        // International lower-case letters, empty values: the service takes them.
+        staged(r#"{"labels": {"équipe": "données", "empty": ""}}"#, 1).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod support;
 
 mod cli;
+mod cli_checks;
 mod cli_files;
 mod cli_input;
 mod cli_results;

@@ -24,7 +24,7 @@ pub struct RunArgs {
     /// one prompt a line.
     input: PathBuf,
     /// The model: `gemini-2.0-flash-001`, `publishers/google/models/...`, or a tuned model.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_model)]
     model: String,
     /// Where the run keeps its files (shards, job outputs, its manifest): gs://BUCKET/PREFIX.
     /// The same command with the same staging prefix resumes the run.
@@ -36,19 +36,24 @@ pub struct RunArgs {
     /// INPUT is plain text, one prompt a line (keyed by line number).
     #[arg(long)]
     text: bool,
-    /// Requests per job (the service takes at most 200,000).
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB)]
+    /// Requests per job, 1 to 200,000 (the service's limit).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB,
+          value_parser = clap::value_parser!(u64).range(1..=vertex_batch::run::MAX_REQUESTS_PER_JOB))]
     max_requests_per_job: u64,
-    /// Bytes per staged input file (the service takes at most 1 GB).
-    #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE)]
+    /// Bytes per staged input file, 1024 to 1,000,000,000 (the service's limit, 1 GB).
+    #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE,
+          value_parser = clap::value_parser!(u64).range(
+              vertex_batch::run::MIN_BYTES_PER_FILE..=vertex_batch::run::MAX_BYTES_PER_FILE))]
     max_bytes_per_file: u64,
-    /// Jobs not yet ended at a time (the service runs 8 Gemini batch jobs at once and queues
-    /// the rest).
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS)]
+    /// Jobs not yet ended at a time, 1 or more (the service runs 8 Gemini batch jobs at once
+    /// and queues the rest).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS,
+          value_parser = parse_running_jobs)]
     max_running_jobs: usize,
-    /// Follow-up rounds for rows that failed with a transient status (429, 500, 503) or that a
-    /// job left undone.
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS)]
+    /// Follow-up rounds, 0 to 100, for rows that failed with a transient status (429, 500, 503)
+    /// or that a job left undone.
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS,
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(vertex_batch::run::MAX_RETRY_ROUNDS)))]
     retry_rounds: u8,
     /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
     #[arg(long, value_name = "URL")]
@@ -76,7 +81,31 @@ Exit codes:
   2  bad arguments
   8  some prompts have no answer (their lines in the results say why)";
 
+/// A model the service can find (checked as a job's model is, before anything is read).
+fn parse_model(text: &str) -> Result<String, String> {
+    vertex_batch::names::ModelName::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|err| match err {
+            vertex_batch::Error::InvalidInput { reason, .. } => reason,
+            other => other.to_string(),
+        })
+}
+
+/// At least one job at a time.
+fn parse_running_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0: at least 1 job must be allowed to run".to_owned()),
+        Ok(jobs) => Ok(jobs),
+        Err(_) => Err(format!("`{text}` is not a number of jobs (1 or more)")),
+    }
+}
+
 fn parse_staging(text: &str) -> Result<ObjectUri, String> {
+    if let Some(c) = text.chars().find(|c| c.is_whitespace()) {
+        return Err(format!(
+            "`{text}` contains {c:?}: the service takes no white space in an output prefix"
+        ));
+    }
     if !text.starts_with("gs://") {
         return Err(format!(
             "`{text}` is not a Cloud Storage prefix: expected gs://BUCKET/PREFIX"
