@@ -120,3 +120,35 @@ async fn request_labels_the_service_refuses_are_refused_before_any_job() {
     }
     assert!(jobs_of(&emu).await.is_empty(), "no job");
 }
+
+/// Phase lengths past what a clock can add (`--queued-secs 9223372036854775807`) are taken as
+/// about a thousand years: a Create answers, the job is PENDING, the connection stays up.
+#[test]
+fn huge_phase_lengths_saturate_instead_of_panicking() {
+    let dir = scratch("checks-queued");
+    let emu = start_emulator(
+        &dir,
+        &[
+            "--queued-secs",
+            "9223372036854775807",
+            "--running-secs",
+            "18446744073709551615",
+        ],
+    );
+    for _ in 0..2 {
+        let mut command = vb(&emu);
+        command.args([
+            "submit",
+            "gemini-2.0-flash-001",
+            "--input",
+            "gs://my-bucket/in.jsonl",
+            "--output",
+            "gs://my-bucket/out",
+            "--json",
+        ]);
+        let done = output(command);
+        assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+        let job: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(job["state"], "JOB_STATE_PENDING", "{job}");
+    }
+}
