@@ -102,6 +102,25 @@ pub(crate) fn stage_checked_line(request: &str, row: u64, out: &mut Vec<u8>) -> 
     Ok(())
 }
 
+/// The row id in a staged line (or its request) that the service could not parse and echoed
+/// as a string (a lone surrogate `\ud800`, a number past f64, nesting past its limit), so that
+/// the row keeps the status the service gave it. The run writes the labels first
+/// (`{"request":{"labels":{...}`), and label keys and values hold no `"` nor `}`, so the id is
+/// read from that first object only, never from a prompt's text.
+pub(crate) fn row_id_in_raw_line(raw: &str) -> Option<u64> {
+    let labels = raw
+        .strip_prefix("{\"request\":{\"labels\":{")
+        .or_else(|| raw.strip_prefix("{\"labels\":{"))?;
+    let labels = &labels[..labels.find('}')?];
+    let key = format!("\"{ROW_LABEL}\":\"");
+    let at = labels.find(&key)? + key.len();
+    let (digits, _) = labels[at..].split_once('"')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// `n` in decimal, without allocating.
 fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
@@ -314,6 +333,35 @@ mod tests {
         assert!(err.contains("that makes 65"), "{err}");
         // International lower-case letters, empty values: the service takes them.
         staged(r#"{"labels": {"équipe": "données", "empty": ""}}"#, 1).unwrap();
+    }
+
+    #[test]
+    fn the_row_id_is_found_in_a_line_echoed_raw_and_only_in_its_labels() {
+        for (request, row) in [
+            (r#"{"contents": [{"parts": [{"text": "\ud800"}]}]}"#, 7),
+            (r#"{"labels": {"team": "ml"}, "contents": [1e400]}"#, 12),
+        ] {
+            let line = staged(request, row).unwrap();
+            let line = line.trim_end();
+            assert_eq!(row_id_in_raw_line(line), Some(row), "{line}");
+            let request_only = line
+                .strip_prefix("{\"request\":")
+                .and_then(|rest| rest.strip_suffix('}'))
+                .unwrap();
+            assert_eq!(
+                row_id_in_raw_line(request_only),
+                Some(row),
+                "{request_only}"
+            );
+        }
+        for raw in [
+            "not json",
+            r#"{"request":{"contents":[{"parts":[{"text":"\"vertex_batch_row\":\"5\""}]}]}}"#,
+            r#"{"request":{"labels":{"vertex_batch_row":"x5"}}}"#,
+            r#"{"request":{"labels":{"vertex_batch_row":""}}}"#,
+        ] {
+            assert_eq!(row_id_in_raw_line(raw), None, "{raw}");
+        }
     }
 
     #[test]

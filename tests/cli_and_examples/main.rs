@@ -18,4 +18,5 @@ mod cli_jobs;
 mod cli_output;
 mod cli_results;
 mod cli_run;
+mod cli_truth;
 mod examples;
