@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
-use super::lifecycle::Durations;
+use super::lifecycle::{Durations, MAX_PHASE};
 use super::row_faults::RowFaults;
 use super::storage::{ObjectStore, StorageFaults};
 use super::{Emulator, EmulatorState, server, tls, validate};
@@ -125,22 +125,26 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long jobs stay pending, then running (defaults 1 s and 2 s).
+    /// How long jobs stay pending, then running (defaults 1 s and 2 s). Each is at most about
+    /// a thousand years: a longer one (`Duration::MAX`) is taken as that, so a job that never
+    /// starts in practice is still a job whose times can be computed.
     pub fn with_durations(mut self, queued: Duration, running: Duration) -> Self {
-        self.durations.queued = queued;
-        self.durations.running = running;
+        self.durations.queued = queued.min(MAX_PHASE);
+        self.durations.running = running.min(MAX_PHASE);
         self
     }
 
-    /// How long a cancelled job stays CANCELLING (default 1 s).
+    /// How long a cancelled job stays CANCELLING (default 1 s; at most about a thousand years,
+    /// as [`with_durations`](Self::with_durations)).
     pub fn with_cancel_duration(mut self, cancelling: Duration) -> Self {
-        self.durations.cancelling = cancelling;
+        self.durations.cancelling = cancelling.min(MAX_PHASE);
         self
     }
 
-    /// How long a delete operation takes to be done (default 1 s).
+    /// How long a delete operation takes to be done (default 1 s; at most about a thousand
+    /// years, as [`with_durations`](Self::with_durations)).
     pub fn with_operation_duration(mut self, duration: Duration) -> Self {
-        self.operation_duration = duration;
+        self.operation_duration = duration.min(MAX_PHASE);
         self
     }
 

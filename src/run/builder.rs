@@ -17,11 +17,20 @@ use crate::storage::{ObjectUri, Storage};
 
 /// Requests per Gemini batch job, the service's limit ("Batch prediction quotas and limits",
 /// cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-gemini).
-pub const DEFAULT_MAX_REQUESTS_PER_JOB: u64 = 200_000;
+pub const MAX_REQUESTS_PER_JOB: u64 = 200_000;
 
 /// Bytes per input file, the service's limit of 1 GB per file (same page); a job may read
 /// several files.
-pub const DEFAULT_MAX_BYTES_PER_FILE: u64 = 1_000_000_000;
+pub const MAX_BYTES_PER_FILE: u64 = 1_000_000_000;
+
+/// The fewest bytes per staged input file: room for a request.
+pub const MIN_BYTES_PER_FILE: u64 = 1024;
+
+/// Requests per job unless told otherwise: the service's limit.
+pub const DEFAULT_MAX_REQUESTS_PER_JOB: u64 = MAX_REQUESTS_PER_JOB;
+
+/// Bytes per input file unless told otherwise: the service's limit.
+pub const DEFAULT_MAX_BYTES_PER_FILE: u64 = MAX_BYTES_PER_FILE;
 
 /// Jobs not yet ended at a time: the service runs at most 8 Gemini batch jobs of a project at
 /// once and queues the rest ("Concurrent batch prediction request limits",
@@ -33,7 +42,7 @@ pub const DEFAULT_MAX_RUNNING_JOBS: usize = 8;
 pub const DEFAULT_RETRY_ROUNDS: u8 = 2;
 
 /// The most follow-up rounds a run takes.
-const MAX_RETRY_ROUNDS: u8 = 100;
+pub const MAX_RETRY_ROUNDS: u8 = 100;
 
 /// How long a job may wait in the queue before the run cancels it and sends its rows again
 /// (default): the service's own limit, after which it EXPIRES the job ("a job queues up to 72
@@ -276,12 +285,31 @@ impl BatchRun {
                 "0: a job needs at least 1 request (the service takes up to 200,000)",
             ));
         }
-        if config.max_bytes_per_file < 1024 {
+        if config.max_requests_per_job > MAX_REQUESTS_PER_JOB {
+            return Err(Error::invalid(
+                "max_requests_per_job",
+                format!(
+                    "{}: the service takes at most 200,000 requests in a job",
+                    config.max_requests_per_job
+                ),
+            ));
+        }
+        if config.max_bytes_per_file < MIN_BYTES_PER_FILE {
             return Err(Error::invalid(
                 "max_bytes_per_file",
                 format!(
                     "{}: an input file needs room for at least one request (1 KiB or more; the \
                      service takes up to 1 GB)",
+                    config.max_bytes_per_file
+                ),
+            ));
+        }
+        if config.max_bytes_per_file > MAX_BYTES_PER_FILE {
+            return Err(Error::invalid(
+                "max_bytes_per_file",
+                format!(
+                    "{}: the service reads input files of at most 1 GB ({MAX_BYTES_PER_FILE} \
+                     bytes)",
                     config.max_bytes_per_file
                 ),
             ));
