@@ -65,6 +65,7 @@ mod stage;
 mod status;
 mod task;
 mod unique;
+mod view;
 
 pub use builder::{
     BatchRun, DEFAULT_MAX_BYTES_PER_FILE, DEFAULT_MAX_REQUESTS_PER_JOB, DEFAULT_MAX_RUNNING_JOBS,
@@ -78,3 +79,4 @@ pub use lease::{DEFAULT_LEASE_TTL, LeaseHolder};
 pub use progress::{JobProgress, RunPhase, RunProgress};
 pub use request::RunRequest;
 pub use results::{Answer, RowError, RowResult, RunResults, RunSummary, TokenUsage};
+pub use view::{JobView, RoundView, RunView};

@@ -81,3 +81,14 @@ pub fn summary(job: &BatchPredictionJob) -> String {
         .map(|(label, value)| format!("{:<13} {value}\n", format!("{label}:")))
         .collect()
 }
+
+/// An age as a person reads it: `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn age(age: std::time::Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
