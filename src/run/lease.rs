@@ -229,7 +229,7 @@ impl Lease {
             uri: uri.clone(),
             me,
             held,
-            renewer: renewer,
+            renewer,
         }
     }
 
