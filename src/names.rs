@@ -554,6 +554,9 @@ impl ModelName {
             }
             _ => return Err(model_form_error(name)),
         };
+        if !tuned {
+            check_publisher_model_case(name, &resolved)?;
+        }
         Ok(Self {
             resolved,
             location,
@@ -691,6 +694,32 @@ fn check_model_segment(name: &str, segment: &str, is_last: bool) -> Result<()> {
             ),
         ))
     }
+}
+
+/// Publishers and their model ids are lower case (`google`, `gemini-2.0-flash-001`): the
+/// service finds no `GEMINI-2.0-FLASH`, so it is refused here rather than at job creation,
+/// after a batch run has uploaded its input. A version after `@` keeps its case.
+fn check_publisher_model_case(name: &str, resolved: &str) -> Result<()> {
+    let segments: Vec<&str> = resolved.split('/').collect();
+    let Some(at) = segments.iter().position(|s| *s == "publishers") else {
+        return Ok(());
+    };
+    let publisher = segments.get(at + 1).copied().unwrap_or_default();
+    let model = segments.get(at + 3).copied().unwrap_or_default();
+    let model = model.split('@').next().unwrap_or(model);
+    if publisher.contains(|c: char| c.is_ascii_uppercase())
+        || model.contains(|c: char| c.is_ascii_uppercase())
+    {
+        return Err(Error::invalid(
+            "model",
+            format!(
+                "{name:?} has upper-case letters: publishers and their model ids are lower \
+                 case (did you mean {:?}?); {MODEL_FORMS}",
+                name.to_ascii_lowercase()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The project and location inside a model name must be valid too.
@@ -999,6 +1028,15 @@ mod tests {
             ("", "is empty"),
             ("gemini..x", "`..`"),
             ("publishers/google/models/..", "`..`"),
+            ("GEMINI-2.0-FLASH", "upper-case letters"),
+            (
+                "publishers/Google/models/gemini-2.0-flash",
+                "upper-case letters",
+            ),
+            (
+                "projects/p-123456/locations/us-central1/publishers/google/models/Gemini",
+                "did you mean",
+            ),
             ("gemini?x=1", "'?'"),
             ("gemini&x", "'&'"),
             ("gemini#x", "'#'"),

@@ -38,7 +38,21 @@ use super::content::Content;
 /// assert!(failed.error().unwrap().starts_with("Bad Request"));
 /// assert_eq!(failed.text(), None);
 /// ```
+///
+/// A line of a batch run's results (`vertex-batch run --out`, `{"key", "text", "response"}` or
+/// `{"key", "error": {"code", "message"}}`) reads too: its error becomes the status,
+/// `CODE: MESSAGE`, so a run's results count their failed rows.
+///
+/// ```
+/// use vertex_batch::batch_file::Prediction;
+///
+/// let failed: Prediction = serde_json::from_str(
+///     r#"{"key": "q1", "error": {"code": 429, "message": "Resource exhausted"}}"#,
+/// ).unwrap();
+/// assert_eq!(failed.error(), Some("429: Resource exhausted"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PredictionLine")]
 #[non_exhaustive]
 pub struct Prediction {
     /// The request, as the input line had it.
@@ -48,11 +62,57 @@ pub struct Prediction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<GenerateContentResponse>,
     /// Empty on success; the error on a failed row.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default)]
     pub status: String,
     /// When the row was processed, RFC 3339 as the service writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processed_time: Option<String>,
+}
+
+/// An output line as read: the service's fields, and the `error` of a batch run's results line.
+#[derive(Deserialize)]
+struct PredictionLine {
+    #[serde(default)]
+    request: Value,
+    #[serde(default)]
+    response: Option<GenerateContentResponse>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    status: String,
+    #[serde(default)]
+    processed_time: Option<String>,
+    #[serde(default)]
+    error: Option<RunError>,
+}
+
+/// The error of a batch run's results line.
+#[derive(Deserialize)]
+struct RunError {
+    #[serde(default)]
+    code: Value,
+    #[serde(default)]
+    message: String,
+}
+
+impl From<PredictionLine> for Prediction {
+    fn from(line: PredictionLine) -> Self {
+        let status = match line.error {
+            Some(error) if line.status.is_empty() => {
+                let code = match &error.code {
+                    Value::String(code) => code.clone(),
+                    Value::Null => "error".to_owned(),
+                    code => code.to_string(),
+                };
+                format!("{code}: {}", error.message)
+            }
+            _ => line.status,
+        };
+        Prediction {
+            request: line.request,
+            response: line.response,
+            status,
+            processed_time: line.processed_time,
+        }
+    }
 }
 
 /// A `"status": null` reads as a success, like an empty status.

@@ -95,6 +95,9 @@ fn check(line: &[u8]) -> Result<(Value, Vec<Content>), (Value, String)> {
             }
         }
     }
+    if let Err(message) = super::validate::request_labels(&request) {
+        return Err((request, message));
+    }
     Ok((request, contents))
 }
 
@@ -193,6 +196,40 @@ mod tests {
             response.candidates[0].content.as_ref().unwrap().role,
             "model"
         );
+    }
+
+    #[test]
+    fn request_labels_are_checked_as_the_service_checks_them() {
+        let line = |labels: &str| {
+            format!(
+                r#"{{"request": {{"labels": {labels}, "contents": [{{"role": "user", "parts": [{{"text": "x"}}]}}]}}}}"#
+            )
+        };
+        let many: Vec<String> = (0..65).map(|i| format!(r#""k{i}": "v""#)).collect();
+        let many = format!("{{{}}}", many.join(","));
+        for (labels, expected) in [
+            (
+                r#"{"Team": "ml"}"#,
+                "labels[Team]: the key does not start with a lower-case letter",
+            ),
+            (r#"{"team": "M L"}"#, "contains 'M'"),
+            (
+                &"{\"k\": \"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}"
+                    .to_owned(),
+                "longer than 63",
+            ),
+            (r#"{"team": 7}"#, "expected a string"),
+            (r#"["team"]"#, "expected an object of strings"),
+            (many.as_str(), "65 labels: at most 64"),
+        ] {
+            let row = row(line(labels).as_bytes(), "m", TIME);
+            assert!(!row.is_ok(), "{labels}");
+            let message = status_message(&row);
+            assert!(message.contains(expected), "{labels}: {message}");
+        }
+        for labels in [r#"{"équipe": "données", "empty": ""}"#, "null", "{}"] {
+            assert!(row(line(labels).as_bytes(), "m", TIME).is_ok(), "{labels}");
+        }
     }
 
     #[test]

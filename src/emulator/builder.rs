@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
-use super::lifecycle::Durations;
+use super::lifecycle::{Durations, MAX_PHASE};
 use super::row_faults::RowFaults;
 use super::storage::{ObjectStore, StorageFaults};
 use super::{Emulator, EmulatorState, server, tls, validate};
@@ -40,6 +40,8 @@ impl Emulator {
             state: None,
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
+            stuck_jobs: 0,
+            outage: None,
             storage_addr: None,
             token_addr: None,
             storage_failure_rate: 0.0,
@@ -64,6 +66,8 @@ pub struct EmulatorBuilder {
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
+    stuck_jobs: u64,
+    outage: Option<(Duration, Duration)>,
     storage_addr: Option<SocketAddr>,
     token_addr: Option<SocketAddr>,
     storage_failure_rate: f64,
@@ -121,22 +125,26 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long jobs stay pending, then running (defaults 1 s and 2 s).
+    /// How long jobs stay pending, then running (defaults 1 s and 2 s). Each is at most about
+    /// a thousand years: a longer one (`Duration::MAX`) is taken as that, so a job that never
+    /// starts in practice is still a job whose times can be computed.
     pub fn with_durations(mut self, queued: Duration, running: Duration) -> Self {
-        self.durations.queued = queued;
-        self.durations.running = running;
+        self.durations.queued = queued.min(MAX_PHASE);
+        self.durations.running = running.min(MAX_PHASE);
         self
     }
 
-    /// How long a cancelled job stays CANCELLING (default 1 s).
+    /// How long a cancelled job stays CANCELLING (default 1 s; at most about a thousand years,
+    /// as [`with_durations`](Self::with_durations)).
     pub fn with_cancel_duration(mut self, cancelling: Duration) -> Self {
-        self.durations.cancelling = cancelling;
+        self.durations.cancelling = cancelling.min(MAX_PHASE);
         self
     }
 
-    /// How long a delete operation takes to be done (default 1 s).
+    /// How long a delete operation takes to be done (default 1 s; at most about a thousand
+    /// years, as [`with_durations`](Self::with_durations)).
     pub fn with_operation_duration(mut self, duration: Duration) -> Self {
-        self.operation_duration = duration;
+        self.operation_duration = duration.min(MAX_PHASE);
         self
     }
 
@@ -314,6 +322,21 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The first `jobs` jobs created stay queued (PENDING) until they are cancelled, as jobs
+    /// users report stuck in the service's queue for a day or more
+    /// ([`Emulator::stick_next_jobs`] arms it again). Default 0.
+    pub fn with_stuck_jobs(mut self, jobs: u64) -> Self {
+        self.stuck_jobs = jobs;
+        self
+    }
+
+    /// A Vertex AI outage: from `starts_in` after start, on the emulator's clock, every call
+    /// answers `UNAVAILABLE` for `length` ([`Fault::outage`](super::Fault::outage)).
+    pub fn with_outage(mut self, starts_in: Duration, length: Duration) -> Self {
+        self.outage = Some((starts_in, length));
+        self
+    }
+
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
@@ -364,6 +387,17 @@ impl EmulatorBuilder {
                 Clock::Real
             })
         });
+        if self.stuck_jobs > 0 {
+            state
+                .inner
+                .stuck_next
+                .store(self.stuck_jobs, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some((starts_in, length)) = self.outage {
+            let now = state.inner.clock.now();
+            super::clock::lock(&state.inner.faults)
+                .add(super::Fault::outage(starts_in, length), now);
+        }
         // The counts go on with the state; the rates and seed are this start's.
         let storage_faults = state.inner.storage_faults.clone();
         storage_faults.configure(self.storage_failure_rate, self.storage_drop_rate, seed);

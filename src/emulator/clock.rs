@@ -27,7 +27,9 @@ impl Clock {
     pub(crate) fn now(&self) -> SystemTime {
         match self {
             Clock::Real => SystemTime::now(),
-            Clock::Manual { start, advanced } => *start + *lock(advanced),
+            Clock::Manual { start, advanced } => {
+                start.checked_add(*lock(advanced)).unwrap_or(*start)
+            }
         }
     }
 
@@ -36,7 +38,12 @@ impl Clock {
         match self {
             Clock::Real => false,
             Clock::Manual { advanced, .. } => {
-                *lock(advanced) += by;
+                // Saturating: a manual clock stops at a few thousand years on, where every
+                // phase (at most MAX_PHASE) can still be added to it.
+                let mut advanced = lock(advanced);
+                *advanced = advanced
+                    .saturating_add(by)
+                    .min(4 * super::lifecycle::MAX_PHASE);
                 true
             }
         }

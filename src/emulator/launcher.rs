@@ -86,7 +86,8 @@ pub struct EmulatorArgs {
     #[arg(long)]
     require_auth: bool,
     /// Where to write key.json (a service-account key whose tokens come from the emulator)
-    /// and, with --tls, ca.pem. Default: a fresh temporary folder, removed on Ctrl-C.
+    /// and, with --tls, ca.pem (each 0600; a folder made for them is 0700). Default: a fresh
+    /// private temporary folder, removed on Ctrl-C.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Seconds a job stays pending.
@@ -121,6 +122,16 @@ pub struct EmulatorArgs {
     /// Seed of the row and storage fault draws (default: random).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// The first N jobs created stay queued until cancelled (jobs stuck in the queue).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    stuck_jobs: u64,
+    /// A Vertex AI outage starting SECONDS after start: every call answers UNAVAILABLE for
+    /// --outage-secs.
+    #[arg(long, value_name = "SECONDS", requires = "outage_secs")]
+    outage_after: Option<u64>,
+    /// How long the outage of --outage-after lasts.
+    #[arg(long, value_name = "SECONDS", requires = "outage_after")]
+    outage_secs: Option<u64>,
 }
 
 /// A share of rows or requests: a number from 0 to 1.
@@ -247,6 +258,10 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     if let Some(seed) = args.seed {
         builder = builder.with_seed(seed);
     }
+    builder = builder.with_stuck_jobs(args.stuck_jobs);
+    if let (Some(after), Some(length)) = (args.outage_after, args.outage_secs) {
+        builder = builder.with_outage(Duration::from_secs(after), Duration::from_secs(length));
+    }
     let emulator = builder.start().await.map_err(|error| match error {
         // The fixed default port may be taken, by another emulator most likely.
         Error::Transport {
@@ -265,18 +280,30 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
         },
         other => other,
     })?;
-    let temporary = args.dir.is_none();
-    let dir = args.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("vertex-batch-emulator-{}", std::process::id()))
-    });
+    // The default folder is made exclusively, private (0700) and under a random name, so no
+    // folder or link someone put in the temporary directory beforehand is used; it is removed
+    // when the emulator stops (the TempDir's drop).
+    let (dir, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("vertex-batch-emulator-");
+            // tempfile leaves a folder's mode to the umask unless told.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+            let temporary = builder.tempdir().map_err(|error| Error::Io {
+                path: Some(std::env::temp_dir()),
+                error,
+            })?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
+    };
     let files = Files::write(&emulator, &dir)?;
     print_banner(&banner(&emulator, args, &files));
     stop.await;
     emulator.shutdown().await;
-    if temporary {
-        // Best effort: the files are throwaways, and the emulator has stopped either way.
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    // Best effort: the files are throwaways, and the emulator has stopped either way.
+    drop(temporary);
     Ok(())
 }
 
@@ -288,7 +315,11 @@ struct Files {
 
 impl Files {
     fn write(emulator: &Emulator, dir: &Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|error| Error::Io {
             path: Some(dir.to_owned()),
             error,
         })?;
@@ -406,19 +437,26 @@ fn listen_for_stop() -> Result<impl Future<Output = ()>, Error> {
 }
 
 /// Writes a file only its owner can read: the key is a throwaway, but a private key all the same.
+///
+/// The text goes to a new file beside `path` (made exclusively, mode 0600, under a random name),
+/// then moved over `path`: whatever was there (a file of any mode, a symbolic link planted to
+/// receive the key) is replaced, never written through, and no reader ever sees half a key.
 fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     use std::io::Write as _;
     let io = |error| Error::Io {
         path: Some(path.to_owned()),
         error,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .map_err(io)?
-        .write_all(contents.as_bytes())
-        .map_err(io)
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // tempfile opens with O_CREAT | O_EXCL and mode 0600.
+    let mut file = tempfile::Builder::new()
+        .prefix(".vertex-batch-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    file.write_all(contents.as_bytes()).map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }

@@ -16,6 +16,17 @@ use crate::v1::{BatchPredictionJob, CompletionStats, JobState};
 /// folder, or a BigQuery input): completion_stats count them.
 pub(crate) const ROWS_PER_JOB: i64 = 100;
 
+/// The longest a phase lasts: longer durations (`--queued-secs 9223372036854775807`) are
+/// taken as this, about a thousand years, which any time the emulator keeps can be added to.
+pub(crate) const MAX_PHASE: Duration = Duration::from_secs(1_000 * 365 * 24 * 3600);
+
+/// `time` plus `phase`, saturating: a phase never ends past [`MAX_PHASE`] after `time`, and
+/// the sum never overflows (it panicked in `SystemTime`'s `+`).
+pub(crate) fn later(time: SystemTime, phase: Duration) -> SystemTime {
+    let phase = phase.min(MAX_PHASE);
+    time.checked_add(phase).unwrap_or(time)
+}
+
 /// How long each phase of a job lasts, fixed when the job is created.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Durations {
@@ -38,6 +49,8 @@ pub(crate) struct StoredJob {
     /// The rows completion_stats count from the start: the input's requests when the folder
     /// holds them, else [`ROWS_PER_JOB`].
     pub(crate) rows: i64,
+    /// The job stays queued until it is cancelled (a fault: `Emulator::stick_next_jobs`).
+    pub(crate) stuck: bool,
 }
 
 /// Where a job is in its life at one instant.
@@ -62,20 +75,36 @@ enum Phase {
 
 impl StoredJob {
     fn started_at(&self) -> SystemTime {
-        self.created + self.durations.queued
+        later(self.created, self.durations.queued)
     }
 
     fn natural_end(&self) -> SystemTime {
-        self.started_at() + self.durations.running
+        later(self.started_at(), self.durations.running)
     }
 
     fn phase(&self, now: SystemTime) -> Phase {
+        if self.stuck {
+            return match self.cancel_requested {
+                None => Phase::Pending,
+                Some(requested) => {
+                    let cancelled = requested + self.durations.cancelling;
+                    if now < cancelled {
+                        Phase::Cancelling { started: None }
+                    } else {
+                        Phase::Cancelled {
+                            started: None,
+                            ended: cancelled,
+                        }
+                    }
+                }
+            };
+        }
         let started = self.started_at();
         let ended = self.natural_end();
         if let Some(requested) = self.cancel_requested {
             // A cancel is only accepted before the natural end (see `has_ended`).
             let started = (started <= requested).then_some(started);
-            let cancelled = requested + self.durations.cancelling;
+            let cancelled = later(requested, self.durations.cancelling);
             return if now < cancelled {
                 Phase::Cancelling { started }
             } else {

@@ -385,7 +385,22 @@ impl Emulator {
 
     /// Arms a fault (see [`Fault`]).
     pub fn fault(&self, fault: Fault) {
-        lock(&self.state.inner.faults).add(fault);
+        let now = self.state.inner.clock.now();
+        lock(&self.state.inner.faults).add(fault, now);
+    }
+
+    /// The next `jobs` jobs created stay queued (PENDING) until they are cancelled: a job stuck
+    /// in the service's queue.
+    pub fn stick_next_jobs(&self, jobs: u64) {
+        self.state
+            .inner
+            .stuck_next
+            .store(jobs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Calls refused by an [outage](Fault::outage) so far.
+    pub fn outage_refusals(&self) -> u64 {
+        lock(&self.state.inner.faults).outage_refusals()
     }
 
     /// Disarms every fault.

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) operations: Mutex<HashMap<String, DeleteOperation>>,
     pub(crate) outcome: Mutex<Outcome>,
     pub(crate) faults: Mutex<FaultSet>,
+    /// Jobs still to be created that stay queued until cancelled.
+    pub(crate) stuck_next: AtomicU64,
     pub(crate) calls: Mutex<Vec<RecordedCall>>,
     /// Issued bearer tokens and when they expire. Token text lives only here.
     tokens: Mutex<HashMap<String, Instant>>,
@@ -107,6 +109,7 @@ impl EmulatorState {
                 operations: Mutex::default(),
                 outcome: Mutex::default(),
                 faults: Mutex::default(),
+                stuck_next: AtomicU64::new(0),
                 calls: Mutex::default(),
                 tokens: Mutex::default(),
                 tokens_issued: AtomicUsize::new(0),
@@ -117,6 +120,14 @@ impl EmulatorState {
                 storage_faults: Arc::new(StorageFaults::new(0.0, 0.0, 0)),
             }),
         }
+    }
+
+    /// Whether the job being created stays queued (uses up one of [`Inner::stuck_next`]).
+    pub(crate) fn take_stuck(&self) -> bool {
+        self.inner
+            .stuck_next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn next_operation_id(&self) -> u64 {
@@ -153,7 +164,8 @@ impl EmulatorState {
         if config.require_auth {
             self.check_bearer(metadata)?;
         }
-        let verdict = lock(&self.inner.faults).before(method);
+        let now = self.inner.clock.now();
+        let verdict = lock(&self.inner.faults).before(method, now);
         if !verdict.delay.is_zero() {
             tokio::time::sleep(verdict.delay).await;
         }

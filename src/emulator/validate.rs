@@ -348,6 +348,38 @@ fn labels(job: &BatchPredictionJob, found: &mut Vec<FieldViolation>) {
     }
 }
 
+/// A batch row's request labels, as the service checks them: an object of strings, at most 64,
+/// each key and value by the same rules as a job's labels. The refused row's status text, if
+/// any.
+pub(crate) fn request_labels(request: &serde_json::Value) -> Result<(), String> {
+    const FIELD: &str = "GenerateContentRequest.labels";
+    let Some(labels) = request.get("labels").filter(|labels| !labels.is_null()) else {
+        return Ok(());
+    };
+    let Some(labels) = labels.as_object() else {
+        return Err(format!(
+            "Invalid JSON payload received. labels: expected an object of strings, got {labels}."
+        ));
+    };
+    if labels.len() > 64 {
+        return Err(format!(
+            "* {FIELD}: {} labels: at most 64 are allowed\n",
+            labels.len()
+        ));
+    }
+    for (key, value) in labels {
+        let Some(value) = value.as_str() else {
+            return Err(format!(
+                "Invalid JSON payload received. labels[{key}]: expected a string, got {value}."
+            ));
+        };
+        if let Some(reason) = crate::job::label_problem(key, value) {
+            return Err(format!("* {FIELD}[{key}]: {reason}\n"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,6 +120,33 @@ pub enum Error {
         message: String,
     },
 
+    /// Another process runs this batch run now (feature `storage`): it holds the run's lease in
+    /// the staging prefix. Run again once it has ended, or wait for the lease
+    /// ([`BatchRun::with_lease_wait`](crate::run::BatchRun::with_lease_wait)).
+    #[error(
+        "the run staged at {staging} is running in another process ({holder}): wait for it to \
+         end, or wait for its lease"
+    )]
+    RunHeld {
+        /// The run's staging prefix.
+        staging: String,
+        /// Who holds its lease: host, process id, since when.
+        holder: String,
+    },
+
+    /// A batch run stopped before it ended (asked to stop, or its lease was lost): its
+    /// manifest is consistent and nothing is lost; the same run started again resumes.
+    #[error(
+        "the run staged at {staging} stopped: {reason}; start it again with the same input and \
+         staging prefix to resume"
+    )]
+    RunStopped {
+        /// The run's staging prefix.
+        staging: String,
+        /// Why it stopped.
+        reason: String,
+    },
+
     /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
     ///
     /// Like every variant, its message says the cause (`I/O error on FILE: CAUSE`); so the
@@ -258,6 +285,16 @@ impl Error {
     /// The job ended in a state other than SUCCEEDED.
     pub fn is_job_ended(&self) -> bool {
         matches!(self, Error::JobEnded { .. })
+    }
+
+    /// Another process holds the batch run's lease ([`Error::RunHeld`]).
+    pub fn is_run_held(&self) -> bool {
+        matches!(self, Error::RunHeld { .. })
+    }
+
+    /// A batch run stopped before its end and can be resumed ([`Error::RunStopped`]).
+    pub fn is_run_stopped(&self) -> bool {
+        matches!(self, Error::RunStopped { .. })
     }
 
     /// Reading or writing a local file failed.

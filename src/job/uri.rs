@@ -71,7 +71,16 @@ pub(super) fn parse_input(uri: &str, index: usize) -> Result<Input> {
 /// (see `BigQueryDestination.output_uri` in the proto).
 pub(super) fn parse_output(uri: &str) -> Result<Output> {
     if let Some(rest) = uri.strip_prefix("gs://") {
-        check_gcs(uri, rest, "output_config.gcs_destination.output_uri_prefix")?;
+        const FIELD: &str = "output_config.gcs_destination.output_uri_prefix";
+        check_gcs(uri, rest, FIELD)?;
+        // The service refuses an output prefix with white space in it (the emulator as it
+        // does), which a batch run would learn only at job creation, after its upload.
+        if let Some(c) = uri.chars().find(|c| c.is_whitespace()) {
+            return Err(Error::invalid(
+                FIELD,
+                format!("{uri:?} contains {c:?}: an output prefix has no white space"),
+            ));
+        }
         Ok(Output::Gcs(uri.to_owned()))
     } else if let Some(rest) = uri.strip_prefix("bq://") {
         check_bigquery(uri, rest, "output_config.bigquery_destination.output_uri")?;
@@ -294,6 +303,15 @@ mod tests {
         let (field, reason) = field_and_reason(parse_output("gs://").unwrap_err());
         assert_eq!(field, "output_config.gcs_destination.output_uri_prefix");
         assert!(reason.contains("has no bucket"));
+        for spaced in [
+            "gs://my-bucket/runs/a b",
+            "gs://my-bucket/out\u{3000}/",
+            "gs://my-bucket/x\u{a0}y",
+        ] {
+            let (field, reason) = field_and_reason(parse_output(spaced).unwrap_err());
+            assert_eq!(field, "output_config.gcs_destination.output_uri_prefix");
+            assert!(reason.contains("no white space"), "{reason}");
+        }
         let (field, _) = field_and_reason(parse_output("bq://my-project.d.t.x").unwrap_err());
         assert_eq!(field, "output_config.bigquery_destination.output_uri");
     }

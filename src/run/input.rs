@@ -3,7 +3,9 @@
 //!
 //! Blank lines are skipped; a line without a key gets its line number (counting from 1, blank
 //! lines included), so a result can be traced back to its line. Every problem names its line,
-//! as `input line N`.
+//! as `input line N`. A line is at most [`MAX_LINE_BYTES`] long (a longer one ends the reading
+//! with an error naming it and the limit); a UTF-8 byte-order mark at the start of the input
+//! is skipped, in both formats.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -17,6 +19,8 @@ use serde_json::value::RawValue;
 
 use super::RunRequest;
 use super::request::text_request_into;
+use crate::batch_file::{Line as ReadLine, MAX_LINE_BYTES, read_line};
+use crate::error::size_text;
 use crate::error::{Error, Result};
 
 /// How the lines of an input file read.
@@ -56,6 +60,10 @@ pub struct InputLines<R> {
     path: Option<std::path::PathBuf>,
     /// The texts of the last request read by the iterator (kept for its capacity).
     texts: String,
+    /// The longest line read, in bytes.
+    max_line_bytes: usize,
+    /// A line past the limit was met: reading stops there.
+    ended: bool,
 }
 
 impl InputLines<std::io::BufReader<std::fs::File>> {
@@ -85,7 +93,29 @@ impl<R: BufRead> InputLines<R> {
             number: 0,
             path: None,
             texts: String::new(),
+            max_line_bytes: MAX_LINE_BYTES,
+            ended: false,
         }
+    }
+
+    /// The longest line to read, in bytes (default [`MAX_LINE_BYTES`], as
+    /// [`PredictionReader`](crate::batch_file::PredictionReader) reads): a longer one is an error
+    /// naming its line and the limit, read no further, so a file that is not one prompt a line
+    /// (`/dev/zero`, a disk image) is refused instead of filling memory.
+    ///
+    /// ```
+    /// use vertex_batch::run::{InputFormat, InputLines};
+    ///
+    /// let mut lines = InputLines::new("short\na line too long\n".as_bytes(), InputFormat::Text)
+    ///     .with_max_line_bytes(10);
+    /// assert!(lines.next().unwrap().is_ok());
+    /// let err = lines.next().unwrap().unwrap_err().to_string();
+    /// assert!(err.starts_with("invalid input line 2: is longer than the limit of 10 bytes"), "{err}");
+    /// assert!(lines.next().is_none());
+    /// ```
+    pub fn with_max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
     }
 
     fn field(&self) -> String {
@@ -140,10 +170,23 @@ impl<R: BufRead> InputLines<R> {
     /// The next request's parts, appended to `out`; `None` at the end of the input.
     fn next_into(&mut self, out: &mut String) -> Option<Result<Parts>> {
         loop {
-            self.line.clear();
-            match self.reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            if self.ended {
+                return None;
+            }
+            match read_line(&mut self.reader, &mut self.line, self.max_line_bytes) {
+                Ok(ReadLine::End) => return None,
+                Ok(ReadLine::Read) => {}
+                Ok(ReadLine::TooLong) => {
+                    self.number += 1;
+                    self.ended = true;
+                    return Some(Err(Error::invalid(
+                        self.field(),
+                        format!(
+                            "is longer than the limit of {} a line may have",
+                            size_text(self.max_line_bytes)
+                        ),
+                    )));
+                }
                 Err(source) => {
                     return Some(Err(Error::Io {
                         path: self.path.clone(),
@@ -152,7 +195,12 @@ impl<R: BufRead> InputLines<R> {
                 }
             }
             self.number += 1;
-            let text = match std::str::from_utf8(&self.line) {
+            // A UTF-8 byte-order mark (as some editors write) starts the file, not the prompt.
+            let line = match self.line.strip_prefix(BOM) {
+                Some(rest) if self.number == 1 => rest,
+                _ => &self.line[..],
+            };
+            let text = match std::str::from_utf8(line) {
                 Ok(text) => text.trim_end_matches(['\n', '\r']),
                 Err(_) => {
                     return Some(Err(Error::invalid(self.field(), "is not UTF-8 text")));
@@ -212,6 +260,9 @@ struct Line<'a> {
     #[serde(default, borrow)]
     key: Option<Cow<'a, str>>,
 }
+
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = "\u{feff}".as_bytes();
 
 /// Requests a reading thread hands over at a time.
 const BATCH: usize = 1024;
@@ -295,6 +346,7 @@ impl<R: BufRead> Iterator for InputLines<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read as _;
 
     fn first_error(input: &str, format: InputFormat) -> String {
         InputLines::new(input.as_bytes(), format)
@@ -367,6 +419,68 @@ mod tests {
         assert_eq!(
             request["contents"][0]["parts"][0]["text"],
             "a \"quoted\" prompt"
+        );
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_an_error_naming_it_and_the_limit_and_ends_the_reading() {
+        for format in [InputFormat::Jsonl, InputFormat::Text] {
+            let ok = r#"{"request": {"contents": []}}"#;
+            let input = format!("{ok}\n{}\n{ok}\n", "x".repeat(100));
+            let results: Vec<_> = InputLines::new(input.as_bytes(), format)
+                .with_max_line_bytes(64)
+                .collect();
+            assert_eq!(results.len(), 2, "nothing read past the long line");
+            let err = results[1].as_ref().unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "invalid input line 2: is longer than the limit of 64 bytes a line may have"
+            );
+        }
+        // A line of exactly the limit is read; its newline does not count.
+        let line = format!("{}\n", "y".repeat(64));
+        let mut lines = InputLines::new(line.as_bytes(), InputFormat::Text).with_max_line_bytes(64);
+        assert!(lines.next().unwrap().is_ok());
+        // An endless line without a newline, as /dev/zero: refused after the limit.
+        let zeros = std::io::BufReader::new(std::io::repeat(0).take(1 << 20));
+        let err = InputLines::new(zeros, InputFormat::Jsonl)
+            .with_max_line_bytes(1 << 10)
+            .next()
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1: is longer than the limit of 1 KiB (1024 bytes)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_the_file_not_the_prompt() {
+        let ok = r#"{"request": {"contents": []}, "key": "a"}"#;
+        let jsonl = format!("\u{feff}{ok}\n");
+        let requests: Vec<RunRequest> = InputLines::new(jsonl.as_bytes(), InputFormat::Jsonl)
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(requests[0].key(), Some("a"));
+        let text = "\u{feff}first prompt\n\u{feff}second\n";
+        let requests: Vec<RunRequest> = InputLines::new(text.as_bytes(), InputFormat::Text)
+            .collect::<Result<_>>()
+            .unwrap();
+        let prompt = |request: &RunRequest| {
+            let value: serde_json::Value = serde_json::from_str(request.request_json()).unwrap();
+            value["contents"][0]["parts"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(prompt(&requests[0]), "first prompt");
+        // Only at the start of the input: later, it is the prompt's own character.
+        assert_eq!(prompt(&requests[1]), "\u{feff}second");
+        // A file that is only a mark has no prompt.
+        assert_eq!(
+            InputLines::new("\u{feff}\n".as_bytes(), InputFormat::Text).count(),
+            0
         );
     }
 }

@@ -19,6 +19,9 @@ use std::fmt;
 /// The label key that carries a request's row id.
 pub const ROW_LABEL: &str = "vertex_batch_row";
 
+/// The most labels a request may have, the run's own included (as a job's labels).
+const MAX_LABELS: usize = 64;
+
 /// Appends the staged input line of `request` (the JSON text of a request object), row `row`:
 /// `{"request":{"labels":{...,"vertex_batch_row":"<row>"},...}}` and a newline. The request's
 /// own labels are kept; its other fields are copied as they are.
@@ -44,6 +47,20 @@ pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(
                 "the request's \"labels\" has the key `{ROW_LABEL}`, which the run keeps for \
                  its row ids; rename that label"
             ));
+        }
+        // The service's rules for a request's labels, checked before any job exists.
+        if labels.len() >= MAX_LABELS {
+            return Err(format!(
+                "the request has {} labels; with the run's own `{ROW_LABEL}` that makes {}, and \
+                 the service takes at most {MAX_LABELS}",
+                labels.len(),
+                labels.len() + 1
+            ));
+        }
+        for (key, value) in &labels {
+            if let Some(reason) = crate::job::label_problem(key, value) {
+                return Err(format!("the request's label {key:?}: {reason}"));
+            }
         }
     }
     labels.insert(ROW_LABEL.to_owned(), row.to_string());
@@ -83,6 +100,25 @@ pub(crate) fn stage_checked_line(request: &str, row: u64, out: &mut Vec<u8>) -> 
     out.extend_from_slice(rest.trim_end().as_bytes());
     out.extend_from_slice(b"}\n");
     Ok(())
+}
+
+/// The row id in a staged line (or its request) that the service could not parse and echoed
+/// as a string (a lone surrogate `\ud800`, a number past f64, nesting past its limit), so that
+/// the row keeps the status the service gave it. The run writes the labels first
+/// (`{"request":{"labels":{...}`), and label keys and values hold no `"` nor `}`, so the id is
+/// read from that first object only, never from a prompt's text.
+pub(crate) fn row_id_in_raw_line(raw: &str) -> Option<u64> {
+    let labels = raw
+        .strip_prefix("{\"request\":{\"labels\":{")
+        .or_else(|| raw.strip_prefix("{\"labels\":{"))?;
+    let labels = &labels[..labels.find('}')?];
+    let key = format!("\"{ROW_LABEL}\":\"");
+    let at = labels.find(&key)? + key.len();
+    let (digits, _) = labels[at..].split_once('"')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// `n` in decimal, without allocating.
@@ -276,9 +312,55 @@ mod tests {
                 r#"{"labels": {"vertex_batch_row": "1"}}"#,
                 "keeps for its row ids",
             ),
+            (
+                r#"{"labels": {"Team": "ml"}}"#,
+                "does not start with a lower-case letter",
+            ),
+            (r#"{"labels": {"team": "ML"}}"#, "contains 'M'"),
+            (r#"{"labels": {"te am": "ml"}}"#, "contains ' '"),
+            (r#"{"labels": {"": "ml"}}"#, "the key is empty"),
         ] {
             let err = staged(request, 1).unwrap_err();
             assert!(err.contains(expected), "{request}: {err}");
+        }
+        // 63 labels of the user's and the run's own make 64, the most; 64 would make 65.
+        let labels = |n: usize| -> String {
+            let pairs: Vec<String> = (0..n).map(|i| format!(r#""k{i}": "v""#)).collect();
+            format!(r#"{{"labels": {{{}}}}}"#, pairs.join(", "))
+        };
+        staged(&labels(63), 1).unwrap();
+        let err = staged(&labels(64), 1).unwrap_err();
+        assert!(err.contains("that makes 65"), "{err}");
+        // International lower-case letters, empty values: the service takes them.
+        staged(r#"{"labels": {"équipe": "données", "empty": ""}}"#, 1).unwrap();
+    }
+
+    #[test]
+    fn the_row_id_is_found_in_a_line_echoed_raw_and_only_in_its_labels() {
+        for (request, row) in [
+            (r#"{"contents": [{"parts": [{"text": "\ud800"}]}]}"#, 7),
+            (r#"{"labels": {"team": "ml"}, "contents": [1e400]}"#, 12),
+        ] {
+            let line = staged(request, row).unwrap();
+            let line = line.trim_end();
+            assert_eq!(row_id_in_raw_line(line), Some(row), "{line}");
+            let request_only = line
+                .strip_prefix("{\"request\":")
+                .and_then(|rest| rest.strip_suffix('}'))
+                .unwrap();
+            assert_eq!(
+                row_id_in_raw_line(request_only),
+                Some(row),
+                "{request_only}"
+            );
+        }
+        for raw in [
+            "not json",
+            r#"{"request":{"contents":[{"parts":[{"text":"\"vertex_batch_row\":\"5\""}]}]}}"#,
+            r#"{"request":{"labels":{"vertex_batch_row":"x5"}}}"#,
+            r#"{"request":{"labels":{"vertex_batch_row":""}}}"#,
+        ] {
+            assert_eq!(row_id_in_raw_line(raw), None, "{raw}");
         }
     }
 

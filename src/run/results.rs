@@ -133,6 +133,9 @@ pub struct RunSummary {
     pub output_bytes: u64,
     /// Time this process spent reading outputs into the join.
     pub collecting_time: std::time::Duration,
+    /// Set when the run was ended for good ([`BatchRun::end`](super::BatchRun::end)) or by its
+    /// deadline: when and why.
+    pub ended: Option<String>,
 }
 
 /// Why the rows of a job missing from its output failed: code and message.

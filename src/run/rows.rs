@@ -236,8 +236,8 @@ struct Peek<'a> {
     response: Option<ResponseUsage>,
 }
 
-/// The row id in a request's labels; `None` for a request that is not an object (a malformed
-/// input line is echoed as a string).
+/// The row id in a request's labels, or in the raw text of a line the service echoed as a
+/// string; `None` when there is none.
 struct RequestRowId(Option<u64>);
 
 impl<'de> Deserialize<'de> for RequestRowId {
@@ -259,8 +259,10 @@ impl<'de> Deserialize<'de> for RequestRowId {
                 }
                 Ok(RequestRowId(row))
             }
-            fn visit_str<E>(self, _: &str) -> Result<RequestRowId, E> {
-                Ok(RequestRowId(None))
+            // A line the service could not parse is echoed as its raw text: the row id is
+            // still in it, and the row keeps the status the service gave.
+            fn visit_str<E>(self, raw: &str) -> Result<RequestRowId, E> {
+                Ok(RequestRowId(super::label::row_id_in_raw_line(raw)))
             }
             fn visit_unit<E>(self) -> Result<RequestRowId, E> {
                 Ok(RequestRowId(None))

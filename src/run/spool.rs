@@ -12,22 +12,47 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// A folder of its own under the work directory, removed on drop.
+/// The start of every scratch folder's name: `vertex-batch-run-PID-UNIQUE-PURPOSE`.
+const SCRATCH_PREFIX: &str = "vertex-batch-run-";
+
+/// A folder of its own under the work directory, private and removed on drop.
+///
+/// It is made exclusively (never one that was there before, nor through a link) with mode 0700,
+/// and its files with mode 0600, so no other user reads the prompts' keys or the answers. A
+/// process killed without a chance to clean up (SIGKILL, power loss) leaves its folder behind:
+/// the next scratch folder made in the same work directory removes it, and only such a folder:
+/// a real directory (not a link), named as this tool names them, owned by the same user, mode
+/// 0700, of a process that no longer runs (on Linux, where `/proc` says so; elsewhere leftovers
+/// are kept).
 #[derive(Debug)]
 pub(crate) struct ScratchDir {
     path: PathBuf,
 }
 
 impl ScratchDir {
-    pub(crate) fn new(parent: &Path, run_id: &str) -> Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = parent.join(format!(
-            "vertex-batch-run-{run_id}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).map_err(|e| io_error(&path, e))?;
+    pub(crate) fn new(parent: &Path, purpose: &str) -> Result<Self> {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+        let pid = std::process::id();
+        let mut attempt = 0u32;
+        let path = loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = parent.join(format!(
+                "{SCRATCH_PREFIX}{pid}-{nanos:09}{attempt}-{purpose}"
+            ));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        };
+        remove_leftovers(parent, &path);
         Ok(ScratchDir { path })
     }
 
@@ -40,6 +65,60 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Removes the scratch folders in `parent` that processes now gone left behind (see
+/// [`ScratchDir`]); `ours` (just made) says who owns them. Best effort: a folder that cannot
+/// be read or removed is left.
+#[cfg(target_os = "linux")]
+fn remove_leftovers(parent: &Path, ours: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(mine) = std::fs::symlink_metadata(ours) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let ours_to_clean = meta.file_type().is_dir()
+            && meta.uid() == mine.uid()
+            && meta.permissions().mode() & 0o777 == 0o700
+            && pid != std::process::id()
+            && !Path::new("/proc").join(pid.to_string()).exists()
+            // /proc itself must be there for a missing entry to mean a process is gone.
+            && Path::new("/proc/self").exists();
+        if ours_to_clean {
+            tracing::debug!(path = %path.display(), "removing the scratch folder of a run that was killed");
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Without `/proc`, whether a process is gone is not known: leftovers are kept.
+#[cfg(not(target_os = "linux"))]
+fn remove_leftovers(_: &Path, _: &Path) {}
+
+/// A new file only its owner can read, made exclusively (never one that was there, nor
+/// through a link).
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 pub(crate) fn io_error(path: &Path, source: io::Error) -> Error {
@@ -58,7 +137,7 @@ pub(crate) struct KeyWriter {
 
 impl KeyWriter {
     pub(crate) fn create(path: PathBuf) -> Result<Self> {
-        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+        let file = create_private(&path).map_err(|e| io_error(&path, e))?;
         Ok(KeyWriter {
             out: BufWriter::with_capacity(1 << 16, file),
             path,
@@ -120,7 +199,7 @@ pub(crate) struct LineSpool {
 
 impl LineSpool {
     pub(crate) fn create(path: PathBuf) -> Result<Self> {
-        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+        let file = create_private(&path).map_err(|e| io_error(&path, e))?;
         let reader = File::open(&path).map_err(|e| io_error(&path, e))?;
         Ok(LineSpool {
             writer: BufWriter::with_capacity(1 << 20, file),
@@ -207,5 +286,78 @@ mod tests {
         let path = dir.file("");
         drop(dir);
         assert!(!path.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_and_its_files_are_private_and_never_one_that_was_there() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = std::env::temp_dir().join(format!("spool-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        let dir = ScratchDir::new(&parent, "private").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.file("")), 0o700);
+        let keys = KeyWriter::create(dir.file("keys")).unwrap();
+        let spool = LineSpool::create(dir.file("lines")).unwrap();
+        assert_eq!(mode(&dir.file("keys")), 0o600);
+        assert_eq!(mode(&dir.file("lines")), 0o600);
+        // A file that is there already (or a link planted there) is never opened.
+        assert!(KeyWriter::create(dir.file("keys")).is_err());
+        assert!(LineSpool::create(dir.file("lines")).is_err());
+        drop((keys, spool));
+        let second = ScratchDir::new(&parent, "private").unwrap();
+        assert_ne!(second.file(""), dir.file(""));
+        drop((dir, second));
+        std::fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_runs_folder_is_removed_by_the_next_and_nothing_else_is() {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let parent = std::env::temp_dir().join(format!("spool-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        std::fs::create_dir_all(&parent).unwrap();
+        // A process that has ended: its pid names no process now.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let private = |name: &str| {
+            let path = parent.join(name);
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&path)
+                .unwrap();
+            std::fs::write(path.join("lines"), "answers").unwrap();
+            path
+        };
+        let leftover = private(&format!("vertex-batch-run-{dead}-1-scratch"));
+        let alive = private(&format!(
+            "vertex-batch-run-{}-1-scratch",
+            std::process::id()
+        ));
+        let not_ours = private(&format!("other-{dead}-1-scratch"));
+        let shared = private(&format!("vertex-batch-run-{dead}-2-scratch"));
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let target = private("target");
+        let link = parent.join(format!("vertex-batch-run-{dead}-3-scratch"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let file = parent.join(format!("vertex-batch-run-{dead}-4-scratch"));
+        std::fs::write(&file, "a file").unwrap();
+
+        let dir = ScratchDir::new(&parent, "next").unwrap();
+        assert!(!leftover.exists(), "the killed run's folder is removed");
+        for kept in [&alive, &not_ours, &shared, &target] {
+            assert!(kept.join("lines").exists(), "{} is kept", kept.display());
+        }
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
+        drop(dir);
+        std::fs::remove_dir_all(&parent).unwrap();
     }
 }

@@ -18,16 +18,16 @@ use crate::support::process::Launched;
 const PROJECT: &str = "cli-run-project";
 
 /// A `vertex-batch-emulator` process, killed when dropped, and what a client needs of it.
-struct EmulatorProcess {
+pub(crate) struct EmulatorProcess {
     _process: Launched,
-    uri: String,
-    storage_host: String,
-    ca: PathBuf,
-    key: PathBuf,
+    pub(crate) uri: String,
+    pub(crate) storage_host: String,
+    pub(crate) ca: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// A folder of its own for a test's files.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("cli-run-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -36,20 +36,22 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Starts the emulator binary with TLS, required tokens, jobs that end at once, and `faults`.
-fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
+pub(crate) fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
     let (ca, key) = (dir.join("ca.pem"), dir.join("key.json"));
     let mut args = vec![
         "--port",
         "0",
         "--tls",
         "--require-auth",
-        "--queued-secs",
-        "0",
-        "--running-secs",
-        "0",
         "--dir",
         dir.to_str().expect("utf-8"),
     ];
+    // Jobs end at once unless `faults` says how long they last.
+    for flag in ["--queued-secs", "--running-secs"] {
+        if !faults.contains(&flag) {
+            args.extend_from_slice(&[flag, "0"]);
+        }
+    }
     args.extend_from_slice(faults);
     let process = Launched::binary(&args);
     EmulatorProcess {
@@ -62,7 +64,7 @@ fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
 }
 
 /// `vertex-batch` pointed at `emu` as at Vertex AI.
-fn vb(emu: &EmulatorProcess) -> Command {
+pub(crate) fn vb(emu: &EmulatorProcess) -> Command {
     let mut command = crate::cli::bare();
     command
         .env("STORAGE_EMULATOR_HOST", &emu.storage_host)
@@ -76,7 +78,7 @@ fn vb(emu: &EmulatorProcess) -> Command {
     command
 }
 
-fn run_args(input: &Path, staging: &str, out: &Path) -> Vec<String> {
+pub(crate) fn run_args(input: &Path, staging: &str, out: &Path) -> Vec<String> {
     [
         "run",
         input.to_str().unwrap(),
@@ -97,7 +99,7 @@ fn run_args(input: &Path, staging: &str, out: &Path) -> Vec<String> {
     .to_vec()
 }
 
-fn output(mut command: Command) -> Output {
+pub(crate) fn output(mut command: Command) -> Output {
     command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,12 +107,12 @@ fn output(mut command: Command) -> Output {
         .expect("the binary runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// An input of `n` keyed prompts, JSONL.
-fn write_input(path: &Path, n: usize) {
+pub(crate) fn write_input(path: &Path, n: usize) {
     let mut file = std::fs::File::create(path).unwrap();
     for i in 0..n {
         writeln!(
@@ -123,7 +125,7 @@ fn write_input(path: &Path, n: usize) {
 
 /// Each result line as key and answer text or error, the parts that do not depend on when the
 /// jobs ran.
-fn results_of(path: &Path) -> Vec<String> {
+pub(crate) fn results_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -143,7 +145,7 @@ fn results_of(path: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn jobs_of(emu: &EmulatorProcess) -> Vec<vertex_batch::v1::BatchPredictionJob> {
+pub(crate) async fn jobs_of(emu: &EmulatorProcess) -> Vec<vertex_batch::v1::BatchPredictionJob> {
     let pem = std::fs::read_to_string(&emu.ca).unwrap();
     let client = JobClient::builder()
         .with_project(PROJECT)

@@ -1,5 +1,7 @@
 //! Every example runs to completion with `--emulator`: the embedded emulator over TLS, the
-//! service-account token flow, real gRPC on loopback.
+//! service-account token flow, real gRPC on loopback. An example is a program of its own on the
+//! real clock, so what is checked is its outcome (the states it saw in order, the jobs it
+//! listed), never what it saw within a given time.
 //!
 //! The examples are separate programs, so they are run as such: the test asks cargo to build
 //! them (a no-op after `cargo test --all-features`, which builds them anyway) into the target
@@ -96,7 +98,15 @@ fn batch_predict_gcs_goes_from_pending_to_succeeded_and_names_the_output() {
         .into_iter()
         .map(|s| s.split(' ').next().unwrap_or(s))
         .collect();
-    assert_eq!(states, ["PENDING", "RUNNING", "SUCCEEDED"], "{out}");
+    // The states seen follow the job's life in order, ending SUCCEEDED; which of PENDING and
+    // RUNNING a poll catches depends on how fast the machine is, not on the code.
+    let life = ["PENDING", "RUNNING", "SUCCEEDED"];
+    let mut at = 0;
+    for state in &states {
+        let found = life[at..].iter().position(|s| s == state);
+        at += found.unwrap_or_else(|| panic!("{state} out of order: {out}")) + 1;
+    }
+    assert_eq!(states.last(), Some(&"SUCCEEDED"), "{out}");
     assert!(out.contains("Job succeeded!"), "{out}");
     let location = values(&out, "Job output location: ");
     assert_eq!(location.len(), 1, "{out}");
@@ -126,7 +136,8 @@ fn list_jobs_shows_the_jobs_in_a_table() {
         .lines()
         .skip_while(|line| !line.starts_with("JOB ID"))
         .skip(1)
-        .filter(|line| line.contains("PENDING") || line.contains("RUNNING"))
+        // In whatever state the time the machine took has brought them to.
+        .filter(|line| line.ends_with("nightly-eval") || line.ends_with("weekly-report"))
         .collect();
     assert_eq!(rows.len(), 2, "{out}");
     assert!(rows.iter().any(|r| r.ends_with("nightly-eval")), "{out}");

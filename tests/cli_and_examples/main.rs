@@ -8,6 +8,15 @@
 mod support;
 
 mod cli;
+mod cli_args;
+mod cli_checks;
+mod cli_create;
+mod cli_emulator;
+mod cli_files;
+mod cli_input;
+mod cli_jobs;
+mod cli_output;
 mod cli_results;
 mod cli_run;
+mod cli_truth;
 mod examples;

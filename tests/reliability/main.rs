@@ -10,6 +10,8 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod bad_input_limits;
+mod bad_input_props;
 mod faults;
 mod memory;
 mod polling;

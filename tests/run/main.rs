@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod lasting;
+
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -252,13 +254,62 @@ async fn bad_input_is_refused_before_any_job_naming_the_line_or_setting() {
     let err = run_all(settings, prompts(1)).await.unwrap_err().to_string();
     assert!(err.starts_with("invalid max_requests_per_job"), "{err}");
     let model = BatchRun::new(
-        client,
-        storage,
+        client.clone(),
+        storage.clone(),
         "bad model",
         "gs://runs/bad".parse().unwrap(),
     );
     let err = run_all(model, prompts(1)).await.unwrap_err().to_string();
     assert!(err.contains("model"), "{err}");
+    // Past the service's limits, a model it cannot find, an output prefix it refuses: refused
+    // before anything is uploaded.
+    let base = |model: &str, staging: &str| {
+        BatchRun::new(
+            client.clone(),
+            storage.clone(),
+            model,
+            staging.parse().unwrap(),
+        )
+    };
+    for (run, expected) in [
+        (
+            base("gemini-2.0-flash-001", "gs://limits/run").with_max_requests_per_job(200_001),
+            "invalid max_requests_per_job: 200001: the service takes at most 200,000",
+        ),
+        (
+            base("gemini-2.0-flash-001", "gs://limits/run").with_max_bytes_per_file(u64::MAX),
+            "invalid max_bytes_per_file: 18446744073709551615: the service reads input files of at most 1 GB",
+        ),
+        (
+            base("GEMINI-2.0-FLASH", "gs://limits/run"),
+            "upper-case letters",
+        ),
+        (
+            base("gemini-2.0-flash-001", "gs://limits/a b"),
+            "an output prefix has no white space",
+        ),
+    ] {
+        let err = run_all(run, prompts(1)).await.unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+    // A request's labels: the service's rules, and room for the run's own.
+    let labels: Vec<String> = (0..64).map(|i| format!(r#""k{i}": "v""#)).collect();
+    let full = format!(
+        r#"{{"request": {{"labels": {{{}}}, "contents": []}}}}"#,
+        labels.join(", ")
+    );
+    let err = run(&format!("{good}\n{full}\n")).await;
+    assert!(err.starts_with("invalid input line 2"), "{err}");
+    assert!(err.contains("that makes 65"), "{err}");
+    let bad_key = r#"{"request": {"labels": {"Team": "ml"}, "contents": []}}"#;
+    assert!(run(bad_key).await.contains("lower-case letter"));
+    // Nothing was ever written to the bucket of the bad settings: it does not exist.
+    let uploaded: Result<Vec<_>> = storage
+        .list(&"gs://limits/".parse().unwrap())
+        .try_collect()
+        .await;
+    let err = uploaded.expect_err("no bucket").to_string();
+    assert!(err.contains("does not exist"), "{err}");
     assert_eq!(emu.job_count(), 0, "no job for bad input");
     emu.shutdown().await;
 }

@@ -16,6 +16,7 @@ mod generation;
 mod get;
 mod list;
 mod out;
+mod out_file;
 mod print;
 mod read;
 mod results;

@@ -35,7 +35,8 @@ that a spreadsheet shows it as text rather than run it as a formula, as common C
 (JSONL keeps every text as it is).")]
 pub struct ResultsArgs {
     /// A predictions.jsonl file or a directory of predictions*.jsonl files; a gs:// output
-    /// directory; or a job (its id or full name), whose output directory is read.
+    /// directory; or a job (its id or full name), whose output directory is read. A directory,
+    /// local or gs://, means the predictions*.jsonl files directly in it, not in folders below.
     #[arg(value_name = "PATH|gs://DIR|JOB")]
     path: PathBuf,
     /// The Cloud Storage endpoint for gs:// (default STORAGE_EMULATOR_HOST when set, else
@@ -76,7 +77,7 @@ pub async fn run(globals: &Globals, args: ResultsArgs) -> anyhow::Result<Exit> {
     };
     let path = downloaded
         .as_ref()
-        .map_or(args.path.as_path(), |d| d.dir.as_path());
+        .map_or(args.path.as_path(), |d| d.dir.path());
     let open = || {
         if path.is_dir() {
             PredictionReader::open_dir(path)
@@ -99,10 +100,11 @@ pub async fn run(globals: &Globals, args: ResultsArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Output files copied from Cloud Storage into a local folder (removed on drop), and where each
-/// came from.
+/// Output files copied from Cloud Storage into a private temporary folder (made exclusively
+/// with mode 0700 under a random name, never one that was there before; removed on drop), and
+/// where each came from.
 struct Downloaded {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     origins: HashMap<PathBuf, String>,
 }
 
@@ -112,12 +114,6 @@ impl Downloaded {
         self.origins
             .get(local)
             .map_or_else(|| local.to_path_buf(), PathBuf::from)
-    }
-}
-
-impl Drop for Downloaded {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -150,24 +146,41 @@ async fn download(
     };
     let prefix: ObjectUri = format!("{}/", dir.trim_end_matches('/')).parse()?;
     let storage: Storage = storage_for(globals, &connected, endpoint)?;
-    let local = std::env::temp_dir().join(format!("vertex-batch-results-{}", std::process::id()));
-    std::fs::create_dir_all(&local)
-        .with_context(|| format!("could not make {}", local.display()))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("vertex-batch-results-");
+    // tempfile leaves a folder's mode to the umask unless told.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let local = builder
+        .tempdir()
+        .context("could not make a temporary folder for the downloads")?;
     let mut downloaded = Downloaded {
         dir: local,
         origins: HashMap::new(),
     };
-    let files: Vec<ObjectUri> = storage
+    // A folder is the predictions*.jsonl files directly in it, as a local folder is read:
+    // those in folders below (other jobs, other rounds) are counted, not read.
+    let listed: Vec<ObjectUri> = storage
         .list(&prefix)
         .try_filter_map(|object| async move {
-            let name = object.uri.name().rsplit('/').next().unwrap_or_default();
-            Ok((name.starts_with("predictions") && name.ends_with(".jsonl")).then_some(object.uri))
+            Ok(is_predictions_file(object.uri.name()).then_some(object.uri))
         })
         .try_collect()
         .await?;
+    let (files, below): (Vec<ObjectUri>, Vec<ObjectUri>) = listed.into_iter().partition(|uri| {
+        uri.name()
+            .strip_prefix(prefix.name())
+            .is_some_and(|rest| !rest.contains('/'))
+    });
     for (i, uri) in files.iter().enumerate() {
-        let path = downloaded.dir.join(format!("predictions-{i:05}.jsonl"));
-        let mut file = std::fs::File::create(&path)
+        let path = downloaded
+            .dir
+            .path()
+            .join(format!("predictions-{i:05}.jsonl"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
             .with_context(|| format!("could not write {}", path.display()))?;
         let mut stream = storage.download(uri, ..).await?;
         while let Some(bytes) = stream.try_next().await? {
@@ -177,12 +190,25 @@ async fn download(
         downloaded.origins.insert(path, uri.to_string());
     }
     if files.is_empty() {
+        let below = match below.first() {
+            Some(first) => format!(
+                " ({} in folders below it, like {first}: give the folder that holds them)",
+                below.len()
+            ),
+            None => String::new(),
+        };
         anyhow::bail!(
-            "{prefix}: no predictions*.jsonl file there; give the prediction-model-... folder a \
-             job wrote, or the job itself"
+            "{prefix}: no predictions*.jsonl file directly in it{below}; give the \
+             prediction-model-... folder a job wrote, or the job itself"
         );
     }
     Ok(downloaded)
+}
+
+/// Whether an object's name ends in a `predictions*.jsonl` file name, as a job writes them.
+fn is_predictions_file(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or_default();
+    file.starts_with("predictions") && file.ends_with(".jsonl")
 }
 
 fn summarise(summary: Summary) -> std::io::Result<()> {

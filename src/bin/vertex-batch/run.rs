@@ -5,12 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use vertex_batch::run::{
-    BatchRun, InputFormat, InputLines, RowResult, RunPhase, RunProgress, RunSummary,
-};
+use vertex_batch::run::{BatchRun, InputFormat, InputLines, RunPhase, RunProgress, RunSummary};
 use vertex_batch::storage::ObjectUri;
 
 use crate::cloud_storage::storage_for;
@@ -18,6 +15,7 @@ use crate::connect::Globals;
 use crate::exit::Exit;
 use crate::generation::GenerationArgs;
 use crate::out;
+use crate::out_file::OutFile;
 
 #[derive(clap::Args)]
 #[command(after_help = RUN_HELP)]
@@ -26,7 +24,7 @@ pub struct RunArgs {
     /// one prompt a line.
     input: PathBuf,
     /// The model: `gemini-2.0-flash-001`, `publishers/google/models/...`, or a tuned model.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_model)]
     model: String,
     /// Where the run keeps its files (shards, job outputs, its manifest): gs://BUCKET/PREFIX.
     /// The same command with the same staging prefix resumes the run.
@@ -38,19 +36,24 @@ pub struct RunArgs {
     /// INPUT is plain text, one prompt a line (keyed by line number).
     #[arg(long)]
     text: bool,
-    /// Requests per job (the service takes at most 200,000).
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB)]
+    /// Requests per job, 1 to 200,000 (the service's limit).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB,
+          value_parser = clap::value_parser!(u64).range(1..=vertex_batch::run::MAX_REQUESTS_PER_JOB))]
     max_requests_per_job: u64,
-    /// Bytes per staged input file (the service takes at most 1 GB).
-    #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE)]
+    /// Bytes per staged input file, 1024 to 1,000,000,000 (the service's limit, 1 GB).
+    #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE,
+          value_parser = clap::value_parser!(u64).range(
+              vertex_batch::run::MIN_BYTES_PER_FILE..=vertex_batch::run::MAX_BYTES_PER_FILE))]
     max_bytes_per_file: u64,
-    /// Jobs not yet ended at a time (the service runs 8 Gemini batch jobs at once and queues
-    /// the rest).
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS)]
+    /// Jobs not yet ended at a time, 1 or more (the service runs 8 Gemini batch jobs at once
+    /// and queues the rest).
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS,
+          value_parser = parse_running_jobs)]
     max_running_jobs: usize,
-    /// Follow-up rounds for rows that failed with a transient status (429, 500, 503) or that a
-    /// job left undone.
-    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS)]
+    /// Follow-up rounds, 0 to 100, for rows that failed with a transient status (429, 500, 503)
+    /// or that a job left undone.
+    #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS,
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(vertex_batch::run::MAX_RETRY_ROUNDS)))]
     retry_rounds: u8,
     /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
     #[arg(long, value_name = "URL")]
@@ -78,7 +81,31 @@ Exit codes:
   2  bad arguments
   8  some prompts have no answer (their lines in the results say why)";
 
+/// A model the service can find (checked as a job's model is, before anything is read).
+fn parse_model(text: &str) -> Result<String, String> {
+    vertex_batch::names::ModelName::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|err| match err {
+            vertex_batch::Error::InvalidInput { reason, .. } => reason,
+            other => other.to_string(),
+        })
+}
+
+/// At least one job at a time.
+fn parse_running_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0: at least 1 job must be allowed to run".to_owned()),
+        Ok(jobs) => Ok(jobs),
+        Err(_) => Err(format!("`{text}` is not a number of jobs (1 or more)")),
+    }
+}
+
 fn parse_staging(text: &str) -> Result<ObjectUri, String> {
+    if let Some(c) = text.chars().find(|c| c.is_whitespace()) {
+        return Err(format!(
+            "`{text}` contains {c:?}: the service takes no white space in an output prefix"
+        ));
+    }
     if !text.starts_with("gs://") {
         return Err(format!(
             "`{text}` is not a Cloud Storage prefix: expected gs://BUCKET/PREFIX"
@@ -110,7 +137,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         }
         other => other.into(),
     })?;
-    let mut out = ResultsFile::create(&args.out)?;
+    let mut out = OutFile::create(&args.out, &args.input)?;
     let connected = globals.connect().await?;
     let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
     let bars = Bars::new();
@@ -161,72 +188,6 @@ fn flag_names(err: vertex_batch::Error) -> anyhow::Error {
             anyhow::anyhow!("invalid {flag}: {reason}")
         }
         other => other.into(),
-    }
-}
-
-/// The results file, written beside its final name and moved there when complete, so a file
-/// at that name is always a whole run's results.
-struct ResultsFile {
-    out: std::io::BufWriter<std::fs::File>,
-    partial: PathBuf,
-    path: PathBuf,
-}
-
-impl ResultsFile {
-    fn create(path: &Path) -> anyhow::Result<Self> {
-        if path.is_dir() {
-            anyhow::bail!("--out {}: is a directory; give a file name", path.display());
-        }
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let file = std::fs::File::create(&partial)
-            .with_context(|| format!("--out {}: cannot write there", path.display()))?;
-        Ok(ResultsFile {
-            out: std::io::BufWriter::with_capacity(1 << 20, file),
-            partial,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn write(&mut self, row: &RowResult) -> anyhow::Result<()> {
-        let key = serde_json::to_string(&row.key)?;
-        let line = match &row.outcome {
-            Ok(answer) => format!(
-                r#"{{"key":{key},"text":{},"response":{}}}"#,
-                serde_json::to_string(&answer.text)?,
-                answer.response.get()
-            ),
-            Err(error) => format!(
-                r#"{{"key":{key},"error":{{"code":{},"message":{}}}}}"#,
-                error.code,
-                serde_json::to_string(&error.message)?
-            ),
-        };
-        self.out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .with_context(|| format!("--out {}: could not write", self.partial.display()))
-    }
-
-    fn finish(mut self) -> anyhow::Result<PathBuf> {
-        self.out
-            .flush()
-            .with_context(|| format!("--out {}: could not write", self.partial.display()))?;
-        std::fs::rename(&self.partial, &self.path).with_context(|| {
-            format!(
-                "--out {}: could not move the results there",
-                self.path.display()
-            )
-        })?;
-        Ok(self.path.clone())
-    }
-}
-
-impl Drop for ResultsFile {
-    fn drop(&mut self) {
-        // A run that stopped leaves no half file (finish moved a whole one away first).
-        let _ = std::fs::remove_file(&self.partial);
     }
 }
 
