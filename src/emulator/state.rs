@@ -189,9 +189,12 @@ impl EmulatorState {
                  `authorization: Bearer <token>` header with a token issued by this emulator",
             );
         };
+        // The scheme is case-insensitive (RFC 9110), as the service takes it.
         let Some(token) = std::str::from_utf8(header)
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
         else {
             return Some(
                 "Request had invalid authentication credentials: the authorization header \

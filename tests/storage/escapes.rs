@@ -1,7 +1,8 @@
 //! Bucket names are checked as Cloud Storage checks them wherever a bucket appears, so no
 //! request reaches outside the emulator's `--gcs-root` (`..`, `/`) or into its in-flight
 //! uploads; a path through an object is a missing object (404), not a failure. Odd requests
-//! get the service's answers: a JSON 405, a `Range` that is not one byte range ignored.
+//! get the service's answers: a JSON 405, a `Range` that is not one byte range ignored, a
+//! chunk whose `Content-Range` does not match its body refused.
 
 use vertex_batch::emulator::Emulator;
 
@@ -125,5 +126,35 @@ async fn a_method_not_served_is_a_json_405_and_odd_ranges_are_ignored() {
     assert_eq!((part.status, &part.body[..]), (206, &b"789"[..]));
     let past = raw::send(&emu, "GET", path, &[("range", "bytes=10-")], b"").await;
     assert_eq!(past.status, 416);
+
+    // A chunk whose Content-Range does not say what its body holds is refused.
+    let start = raw::send(
+        &emu,
+        "POST",
+        "/upload/storage/v1/b/bucket/o?uploadType=resumable&name=chunked",
+        &[],
+        b"",
+    )
+    .await;
+    let location = start.header("location").unwrap().to_owned();
+    let session = format!("/{}", location.splitn(4, '/').nth(3).unwrap());
+    for (range, body) in [("bytes 0-9/10", &b"short"[..]), ("bytes 0-1/2", b"longer")] {
+        let refused = raw::send(&emu, "PUT", &session, &[("content-range", range)], body).await;
+        assert_eq!(refused.status, 400, "{range}: {refused:?}");
+        let message = refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains("Content-Range"), "{message}");
+    }
+    let done = raw::send(
+        &emu,
+        "PUT",
+        &session,
+        &[("content-range", "bytes 0-4/5")],
+        b"right",
+    )
+    .await;
+    assert_eq!(done.status, 200, "{done:?}");
     emu.shutdown().await;
 }

@@ -35,6 +35,19 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
+    let authorization = format!("Bearer {}", emu.issue_token());
+    send_as(emu, &authorization, method, path, headers, body).await
+}
+
+/// [`send`] with this `authorization` header.
+pub async fn send_as(
+    emu: &Emulator,
+    authorization: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let addr = emu.storage_addr();
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
@@ -45,7 +58,7 @@ pub async fn send(
         .method(method)
         .uri(path)
         .header("host", addr.to_string())
-        .header("authorization", format!("Bearer {}", emu.issue_token()));
+        .header("authorization", authorization);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

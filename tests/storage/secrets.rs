@@ -125,3 +125,25 @@ async fn a_token_for_plain_http_off_loopback_is_refused_before_any_request() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_as_on_the_service() {
+    let emu = crate::support::client::emulator()
+        .with_require_auth(true)
+        .start()
+        .await
+        .unwrap();
+    let token = emu.issue_token();
+    let path = "/storage/v1/b/bucket/o";
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let answer =
+            super::raw::send_as(&emu, &format!("{scheme} {token}"), "GET", path, &[], b"").await;
+        // Authorized: the bucket does not exist yet, a 404, not a 401.
+        assert_eq!(answer.status, 404, "{scheme}: {answer:?}");
+    }
+    for refused in [format!("Basic {token}"), token.clone(), "Bearer".to_owned()] {
+        let answer = super::raw::send_as(&emu, &refused, "GET", path, &[], b"").await;
+        assert_eq!(answer.status, 401, "{refused}: {answer:?}");
+    }
+    emu.shutdown().await;
+}

@@ -370,6 +370,18 @@ fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
     Some((first, total))
 }
 
+/// How many bytes a chunk's `Content-Range` names: `LAST - FIRST + 1`, or 0 for `bytes */...`.
+fn range_length(value: &str) -> Option<u64> {
+    let spec = value.strip_prefix("bytes ")?;
+    let (range, _) = spec.split_once('/')?;
+    if range == "*" {
+        return Some(0);
+    }
+    let (first, last) = range.split_once('-')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    last.checked_sub(first)?.checked_add(1)
+}
+
 async fn upload_chunk(
     State(api): Api,
     Path(_bucket): Path<String>,
@@ -397,6 +409,18 @@ async fn upload_chunk(
         // A whole object in one request.
         None => (Some(0), None),
     };
+    // The range must say what the body holds, as the service checks.
+    if let (Some(value), Some(length)) = (
+        header_text(&headers, header::CONTENT_RANGE.as_str()),
+        header_text(&headers, header::CONTENT_LENGTH.as_str()).and_then(|n| n.parse::<u64>().ok()),
+    ) && let Some(declared) = range_length(value)
+        && declared != length
+    {
+        return bad_request(format!(
+            "Content-Range {value:?} is {declared} bytes but the body has {length} \
+             (Content-Length): send the bytes the range names"
+        ));
+    }
     let Some(mut session) = lock(&api.sessions).remove(&id) else {
         return resource::error(&StoreError {
             code: 404,
@@ -841,5 +865,8 @@ mod tests {
         assert_eq!(content_range("bytes */*"), Some((None, None)));
         assert_eq!(content_range("bytes 9-0/*"), None);
         assert_eq!(content_range("0-9/*"), None);
+        assert_eq!(range_length("bytes 0-9/*"), Some(10));
+        assert_eq!(range_length("bytes */20"), Some(0));
+        assert_eq!(range_length("bytes 9-0/*"), None);
     }
 }
