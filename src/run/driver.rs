@@ -247,7 +247,7 @@ where
         .take(usize::from(rounds))
         .map(|round| round.shards.iter().filter(|s| s.job.is_some()).count() as u64)
         .sum();
-    summary.usage = state.table.usage;
+    summary.usage = state.table.usage.clone();
     summary.repeated_lines = state.tally.repeated;
     summary.unexpected_lines = state.tally.unexpected;
     summary.unreadable_lines = state.tally.unreadable;

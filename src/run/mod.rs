@@ -78,5 +78,5 @@ pub use layout::RUN_LABEL;
 pub use lease::{DEFAULT_LEASE_TTL, LeaseHolder};
 pub use progress::{JobProgress, RunPhase, RunProgress};
 pub use request::RunRequest;
-pub use results::{Answer, RowError, RowResult, RunResults, RunSummary, TokenUsage};
+pub use results::{Answer, RowError, RowResult, RunResults, RunSummary};
 pub use view::{JobView, RoundView, RunView};

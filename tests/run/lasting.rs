@@ -208,6 +208,7 @@ async fn a_job_still_queued_at_its_deadline_with_no_round_left_is_reported_with_
         "{error:?}"
     );
     assert!(error.transient);
+    assert!(error.to_string().starts_with("408: job "), "{error}");
     emu.shutdown().await;
 }
 

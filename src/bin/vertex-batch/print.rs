@@ -92,3 +92,15 @@ pub fn age(age: std::time::Duration) -> String {
         _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
     }
 }
+
+/// Token counts by kind, as `run` and `results` print them.
+pub fn tokens(usage: &vertex_batch::batch_file::UsageMetadata) -> String {
+    format!(
+        "tokens: {} prompt, {} candidates, {} thoughts, {} cached, {} total",
+        usage.prompt_token_count,
+        usage.candidates_token_count,
+        usage.thoughts_token_count,
+        usage.cached_content_token_count,
+        usage.total_token_count
+    )
+}

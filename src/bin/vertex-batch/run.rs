@@ -301,12 +301,7 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
         summary.rows, summary.answered, summary.failed
     )?;
     writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
-    let u = &summary.usage;
-    writeln!(
-        out,
-        "tokens: {} prompt, {} candidates, {} thoughts, {} cached, {} total",
-        u.prompt, u.candidates, u.thoughts, u.cached, u.total
-    )?;
+    writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
     for (n, what) in [
         (
             summary.missing_rows,
