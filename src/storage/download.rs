@@ -274,11 +274,12 @@ impl Download {
                     self.next,
                     self.end
                 );
-                let policy = self.storage.retry_policy();
-                match self
-                    .attempts
-                    .retry_after_failure(policy, &what, Op::Download, &self.uri)
-                {
+                match self.attempts.retry_after_failure(
+                    &self.storage,
+                    &what,
+                    Op::Download,
+                    &self.uri,
+                ) {
                     Some(delay) => {
                         tokio::time::sleep(delay).await;
                         continue;
@@ -302,10 +303,9 @@ impl Download {
                 }
                 Some(Err(err)) => {
                     self.body = None;
-                    let policy = self.storage.retry_policy();
                     match self
                         .attempts
-                        .retry_after(policy, &err, Op::Download, &self.uri)
+                        .retry_after(&self.storage, &err, Op::Download, &self.uri)
                     {
                         Some(delay) => delay,
                         None => {
@@ -321,11 +321,12 @@ impl Download {
                     }
                     // The body ended early without an error: as a broken connection.
                     let what = format!("the body ended after byte {} of {}", self.next, self.end);
-                    let policy = self.storage.retry_policy();
-                    match self
-                        .attempts
-                        .retry_after_failure(policy, &what, Op::Download, &self.uri)
-                    {
+                    match self.attempts.retry_after_failure(
+                        &self.storage,
+                        &what,
+                        Op::Download,
+                        &self.uri,
+                    ) {
                         Some(delay) => delay,
                         None => {
                             let err = self.protocol(&what);

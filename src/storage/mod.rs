@@ -51,6 +51,7 @@ mod uri;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gcloud_storage::client::Client;
 use gcloud_storage::http::objects::delete::DeleteObjectRequest;
@@ -83,6 +84,8 @@ struct Inner {
     upload_chunk_size: usize,
     list_page_size: u32,
     retry: RetryPolicy,
+    /// Requests sent again after a transient failure, by this client and its clones.
+    retries: AtomicU64,
 }
 
 impl Storage {
@@ -128,6 +131,7 @@ impl Storage {
                 upload_chunk_size,
                 list_page_size,
                 retry,
+                retries: AtomicU64::new(0),
             }),
         }
     }
@@ -145,6 +149,34 @@ impl Storage {
     /// ```
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
+    }
+
+    /// How many requests this client and its clones (they share the count) have sent again
+    /// after a transient failure: a request retried after a 408, 429, 5xx, a broken
+    /// connection or no answer in time; a download resumed after its body broke off or
+    /// stalled; an upload's chunk sent again (counted once, by the failure that made it
+    /// resend, however few of its bytes the service had kept). A request that succeeds the
+    /// first time, or whose failure is not retried, counts nothing. Each retry counted is the
+    /// `info` event under `vertex_batch::storage` that logs it, so a run's summary can say how
+    /// many faults its storage calls got past.
+    ///
+    /// ```
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let storage = Storage::builder().build()?;
+    /// let clone = storage.clone();
+    /// // ... uploads and downloads through either ...
+    /// assert_eq!(storage.retries(), 0);
+    /// assert_eq!(clone.retries(), storage.retries());
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    /// One more request is to be sent again (see [`Storage::retries`]).
+    pub(super) fn count_retry(&self) {
+        self.inner.retries.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The bytes an upload sends in one request (and holds in memory): see
@@ -244,6 +276,7 @@ impl fmt::Debug for Storage {
             .field("upload_chunk_size", &self.inner.upload_chunk_size)
             .field("list_page_size", &self.inner.list_page_size)
             .field("retry", &self.inner.retry)
+            .field("retries", &self.retries())
             .finish_non_exhaustive()
     }
 }

@@ -1,9 +1,10 @@
 //! Every Cloud Storage request survives transient failures: 408, 429, 5xx and broken
-//! connections are retried with the crate's one backoff ([`RetryPolicy`]: exponential with full
-//! jitter, a budget and a most-attempts, the same rule as the Vertex AI calls), and each retry
-//! is an `info` event under the target `vertex_batch::storage` (shown by the CLI's `-v`):
-//! the operation, the object, the attempt, what failed and the delay. No event carries a token
-//! or a resumable session's URI.
+//! connections are retried with the crate's one backoff ([`RetryPolicy`](crate::RetryPolicy):
+//! exponential with full jitter, a budget and a most-attempts, the same rule as the Vertex AI
+//! calls), and each retry is an `info` event under the target `vertex_batch::storage` (shown by
+//! the CLI's `-v`): the operation, the object, the attempt, what failed and the delay. No event
+//! carries a token or a resumable session's URI. Each retry is also counted, in the count the
+//! client and its clones share ([`Storage::retries`]).
 //!
 //! Each request counts its own attempts and budget: a chunk of an upload, a page of a listing,
 //! and a download from where its bytes stopped (the count starts again once bytes arrive). An
@@ -17,7 +18,6 @@ use gcloud_storage::http::Error as GcsError;
 
 use super::errors::Op;
 use super::{ObjectUri, Storage};
-use crate::RetryPolicy;
 use crate::error::Result;
 
 /// The attempts of one request so far.
@@ -44,7 +44,7 @@ impl Attempts {
     /// failure is not one to retry, or the policy's attempts or budget are spent.
     pub(super) fn retry_after(
         &mut self,
-        policy: &RetryPolicy,
+        storage: &Storage,
         err: &GcsError,
         op: Op,
         uri: &ObjectUri,
@@ -52,22 +52,25 @@ impl Attempts {
         if !retriable(err) {
             return None;
         }
-        self.retry_after_failure(policy, &describe(err), op, uri)
+        self.retry_after_failure(storage, &describe(err), op, uri)
     }
 
     /// As [`retry_after`](Self::retry_after), for a failure known to be worth retrying and
-    /// described by `what`.
+    /// described by `what`. Each retry it allows is logged and counted in
+    /// [`Storage::retries`]: the one place both happen, so the log and the count agree.
     pub(super) fn retry_after_failure(
         &mut self,
-        policy: &RetryPolicy,
+        storage: &Storage,
         what: &str,
         op: Op,
         uri: &ObjectUri,
     ) -> Option<Duration> {
+        let policy = storage.retry_policy();
         let delay = policy.backoff(self.attempt);
         if policy.gives_up(self.attempt, self.started.elapsed(), delay) {
             return None;
         }
+        storage.count_retry();
         tracing::info!(
             target: "vertex_batch::storage",
             op = op.name(),
@@ -85,8 +88,8 @@ impl Attempts {
 impl Storage {
     /// Runs `call` until it succeeds, fails in a way not worth retrying, or the retry policy
     /// is spent; the error then names `op` and `uri`. Each attempt has the policy's
-    /// [`attempt_timeout`](RetryPolicy::attempt_timeout): one with no answer by then counts as
-    /// failed (and is retried).
+    /// [`attempt_timeout`](crate::RetryPolicy::attempt_timeout): one with no answer by then
+    /// counts as failed (and is retried).
     pub(super) async fn retrying<T, F, Fut>(&self, op: Op, uri: &ObjectUri, call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
@@ -109,7 +112,6 @@ impl Storage {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, GcsError>>,
     {
-        let policy = self.retry_policy();
         let mut attempts = Attempts::new();
         let mut first = true;
         loop {
@@ -124,13 +126,13 @@ impl Storage {
             }
             let delay = match outcome {
                 Some(Ok(value)) => return Ok(value),
-                Some(Err(err)) => match attempts.retry_after(policy, &err, op, uri) {
+                Some(Err(err)) => match attempts.retry_after(self, &err, op, uri) {
                     Some(delay) => delay,
                     None => return Err(self.error(err, op, uri)),
                 },
                 None => {
                     let what = format!("no answer within {:?}", limit.unwrap_or_default());
-                    match attempts.retry_after_failure(policy, &what, op, uri) {
+                    match attempts.retry_after_failure(self, &what, op, uri) {
                         Some(delay) => delay,
                         None => return Err(self.timed_out(&what)),
                     }

@@ -199,7 +199,7 @@ impl Storage {
         // The budget counts from the failure: sending the chunk may have taken long.
         let mut attempts = Attempts::new();
         loop {
-            match attempts.retry_after(self.retry_policy(), &err, Op::Upload, uri) {
+            match attempts.retry_after(self, &err, Op::Upload, uri) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return Err(self.error(err, Op::Upload, uri)),
             }

@@ -1,7 +1,8 @@
 //! Every storage call of the library survives the emulator's storage faults: a share of
 //! requests answered 429 or 503, downloads whose connection drops part way. The faults are
 //! seeded and counted; the same calls without retries fail, so these tests show the retries
-//! at work. A retry is an `info` event under `vertex_batch::storage` with no secret in it.
+//! at work. A retry is an `info` event under `vertex_batch::storage` with no secret in it, and
+//! is counted by `Storage::retries`, one for each fault the emulator injected.
 
 use std::time::Duration;
 
@@ -110,14 +111,44 @@ async fn survives(failure: f64, drop: f64, seed: u64) {
         .with_retry_policy(patient())
         .build()
         .unwrap();
-    every_call(&storage, "run").await;
+    // A clone counts into the same count.
+    let clone = storage.clone();
+    every_call(&clone, "run").await;
     let faults = emu.storage_faults();
+    // Each fault made the client send one request again (a failed request, a dropped
+    // download resumed, a chunk whose status query and rest went again), and nothing else
+    // did: the emulator answers every request in time.
+    assert_eq!(storage.retries(), faults.total(), "{faults:?}");
+    assert_eq!(clone.retries(), storage.retries());
     assert!(faults.failed() > 0, "{faults:?}");
     assert!(faults.throttled > 0 && faults.unavailable > 0, "{faults:?}");
     if drop > 0.0 {
         assert!(faults.dropped > 0, "{faults:?}");
     }
     assert!(faults.requests > faults.total(), "{faults:?}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_faults_no_request_is_sent_again() {
+    let emu = faulty(0.0, 0.0, 10).await;
+    let storage = storage_for(&emu)
+        .with_upload_chunk_size(256 * KIB)
+        .with_list_page_size(3)
+        .with_retry_policy(patient())
+        .build()
+        .unwrap();
+    every_call(&storage, "calm").await;
+    assert_eq!(emu.storage_faults().total(), 0);
+    assert!(emu.storage_faults().requests > 30);
+    assert_eq!(storage.retries(), 0);
+    // A refusal that is not retried is not counted either.
+    let err = storage
+        .metadata(&uri("gs://bucket/calm/absent"))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert_eq!(storage.retries(), 0);
     emu.shutdown().await;
 }
 
@@ -296,13 +327,10 @@ async fn each_retry_is_an_info_event_naming_the_call_with_no_secret() {
         .iter()
         .filter(|(target, _, _)| target == "vertex_batch::storage")
         .collect();
-    // One event a fault at least (a dropped download or a failed request is one retry; a
-    // failure of a chunk's status query is another).
-    assert!(
-        retries.len() as u64 >= faults.total(),
-        "{} < {faults:?}",
-        retries.len()
-    );
+    // One event a fault (a dropped download or a failed request is one retry; a failure of a
+    // chunk's status query is another), each counted.
+    assert_eq!(retries.len() as u64, faults.total(), "{faults:?}");
+    assert_eq!(storage.retries(), faults.total());
     for (_, level, fields) in &retries {
         assert_eq!(*level, tracing::Level::INFO);
         for field in ["op", "object", "attempt", "error", "delay_ms"] {
