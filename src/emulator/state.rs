@@ -130,6 +130,13 @@ impl EmulatorState {
             .is_ok()
     }
 
+    /// Now, by the emulator's clock (a manual clock's time, or the system's): for a simulation
+    /// whose client should count time as the emulator does
+    /// ([`BatchRun::with_clock`](crate::run::BatchRun::with_clock)).
+    pub fn now(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
+    }
+
     pub(crate) fn next_operation_id(&self) -> u64 {
         self.inner.next_operation.fetch_add(1, Ordering::Relaxed) + 1
     }

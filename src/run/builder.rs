@@ -90,7 +90,11 @@ pub struct BatchRun {
     pub(crate) config: RunConfig,
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) stop: Option<StopSignal>,
+    pub(crate) clock: Clock,
 }
+
+/// Where a run reads the time of day.
+pub(crate) type Clock = Arc<dyn Fn() -> std::time::SystemTime + Send + Sync>;
 
 /// A future that asks a run to stop.
 pub(crate) type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -138,6 +142,7 @@ impl BatchRun {
             },
             progress: None,
             stop: None,
+            clock: Arc::new(std::time::SystemTime::now),
         }
     }
 
@@ -251,6 +256,18 @@ impl BatchRun {
     /// input as the run was started with.
     pub fn end(mut self) -> Self {
         self.config.end = true;
+        self
+    }
+
+    /// Where the run reads the time of day to tell a job's age from its `create_time` (default
+    /// the system clock). A simulation against the emulator's manual clock passes that clock
+    /// ([`EmulatorState::now`](crate::emulator::EmulatorState::now), feature `emulator`), so
+    /// that queue deadlines count in its time.
+    pub fn with_clock(
+        mut self,
+        clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 

@@ -16,7 +16,10 @@
 use futures_util::{Stream, StreamExt};
 
 use super::RunRequest;
-use super::builder::{BatchRun, RunConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::builder::{BatchRun, Clock, RunConfig};
 use super::fingerprint::Fingerprint;
 use super::label::{stage_checked_line, stage_line};
 use super::layout::request_id;
@@ -43,6 +46,9 @@ pub(crate) struct Ctx {
     pub(crate) config: RunConfig,
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) lease: Lease,
+    pub(crate) clock: Clock,
+    /// Calls to Vertex AI sent again because the service could not be reached.
+    pub(crate) unreachable: Arc<AtomicU64>,
 }
 
 impl Ctx {
@@ -76,6 +82,7 @@ where
         config,
         progress,
         stop,
+        clock,
     } = run;
     // The model and settings are checked before anything is read or written.
     crate::v1::BatchPredictionJob::builder(config.model.clone())
@@ -97,6 +104,8 @@ where
         config,
         progress,
         lease,
+        clock,
+        unreachable: Arc::default(),
     };
     let result = {
         let work = drive(&ctx, requests);
@@ -118,6 +127,7 @@ where
 {
     let config = &ctx.config;
     let started = tokio::time::Instant::now();
+    let storage_retries = ctx.storage.retries();
     let settings = Settings {
         model: config.model.clone(),
         generation_config: if config.generation_config.is_empty() {
@@ -253,6 +263,9 @@ where
     summary.unreadable_lines = state.tally.unreadable;
     summary.missing_rows = state.tally.missing;
     summary.ended = state.manifest.ended.clone();
+    summary.storage_retries = ctx.storage.retries().saturating_sub(storage_retries);
+    summary.service_unreachable = ctx.unreachable.load(Ordering::Relaxed);
+    summary.lease_taken_over = ctx.lease.taken_over();
     let keys = KeyReader::open(input.keys)?;
     RunResults::new(
         summary,

@@ -106,6 +106,7 @@ pub(crate) struct Lease {
     uri: ObjectUri,
     me: LeaseHolder,
     held: Arc<Mutex<Held>>,
+    taken_over: bool,
     renewer: AbortOnDrop,
 }
 
@@ -153,7 +154,7 @@ impl Lease {
                 .upload_bytes_if(uri, encode(&me)?, Preconditions::if_absent())
                 .await
             {
-                Ok(info) => return Ok(Lease::held(storage, uri, me, info.generation, ttl)),
+                Ok(info) => return Ok(Lease::held(storage, uri, me, info.generation, ttl, false)),
                 Err(err) if err.is_precondition_failed() => {}
                 Err(err) => return Err(err),
             }
@@ -165,7 +166,7 @@ impl Lease {
             };
             if holder.id == me.id {
                 // An earlier attempt of this very write landed, its answer was lost.
-                return Ok(Lease::held(storage, uri, me, generation, ttl));
+                return Ok(Lease::held(storage, uri, me, generation, ttl, false));
             }
             let seen_since = match watched {
                 Some((seen, since)) if seen == generation => since,
@@ -183,7 +184,7 @@ impl Lease {
                             lease = %uri, holder = %holder.describe(), why,
                             "lease taken over"
                         );
-                        return Ok(Lease::held(storage, uri, me, info.generation, ttl));
+                        return Ok(Lease::held(storage, uri, me, info.generation, ttl, true));
                     }
                     Err(err) if err.is_precondition_failed() => continue,
                     Err(err) => return Err(err),
@@ -210,6 +211,7 @@ impl Lease {
         me: LeaseHolder,
         generation: i64,
         ttl: Duration,
+        taken_over: bool,
     ) -> Lease {
         live().insert(me.id.clone());
         let held = Arc::new(Mutex::new(Held {
@@ -229,8 +231,14 @@ impl Lease {
             uri: uri.clone(),
             me,
             held,
+            taken_over,
             renewer,
         }
+    }
+
+    /// Whether this lease was taken over from a holder whose lease had lapsed.
+    pub(crate) fn taken_over(&self) -> bool {
+        self.taken_over
     }
 
     /// Fails with [`Error::RunStopped`] once the lease is no longer this run's (another

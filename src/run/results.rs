@@ -111,6 +111,18 @@ pub struct RunSummary {
     /// Set when the run was ended for good ([`BatchRun::end`](super::BatchRun::end)) or by its
     /// deadline: when and why.
     pub ended: Option<String>,
+    /// Cloud Storage requests this process sent again after a transient failure (429, 5xx, a
+    /// broken connection, a download cut part way).
+    pub storage_retries: u64,
+    /// Calls to Vertex AI this process sent again (polls, creates, cancels) because the service
+    /// could not be reached, beyond the client's own retries.
+    pub service_unreachable: u64,
+    /// Jobs this process cancelled because they were still queued at the queue deadline.
+    pub jobs_past_queue_deadline: u64,
+    /// Jobs of the manifest the service no longer had, resolved from their outputs.
+    pub jobs_lost: u64,
+    /// This process took the run's lease over from a holder whose lease had lapsed.
+    pub lease_taken_over: bool,
 }
 
 /// Why the rows of a job missing from its output failed: code and message.

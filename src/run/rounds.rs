@@ -11,6 +11,7 @@
 //! has is resolved from its outputs in Cloud Storage.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{BoxStream, SelectAll};
@@ -188,6 +189,7 @@ impl RunState<'_> {
                     } else if let Some(entry) = live.get_mut(&index) {
                         entry.job = job;
                         if let Some(reason) = self.check_queue_deadline(entry).await? {
+                            self.summary.jobs_past_queue_deadline += 1;
                             entry.cancelled = Some(reason.clone());
                             self.record_cancel(round, index, reason).await?;
                         }
@@ -211,11 +213,18 @@ impl RunState<'_> {
     ) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
         let client = self.ctx.client.clone();
         let name = name.to_owned();
+        let unreachable = self.ctx.unreachable.clone();
         let poll = {
             let name = name.clone();
             move || {
-                let (client, name) = (client.clone(), name.clone());
-                async move { client.get(&name).await }
+                let (client, name, unreachable) = (client.clone(), name.clone(), unreachable.clone());
+                async move {
+                    let answer = client.get(&name).await;
+                    if answer.as_ref().is_err_and(poll_again_after) {
+                        unreachable.fetch_add(1, Ordering::Relaxed);
+                    }
+                    answer
+                }
             }
         };
         poll_until_done(
@@ -238,7 +247,10 @@ impl RunState<'_> {
             entry.job.state(),
             JobState::Queued | JobState::Pending | JobState::Unspecified
         );
-        if !queued || entry.cancelled.is_some() || age(&entry.job, entry.first_seen) < deadline {
+        if !queued
+            || entry.cancelled.is_some()
+            || age(&entry.job, entry.first_seen, (self.ctx.clock)()) < deadline
+        {
             return Ok(None);
         }
         tracing::warn!(
@@ -284,7 +296,10 @@ impl RunState<'_> {
             {
                 Ok(true)
             }
-            Err(err) if poll_again_after(&err) => Ok(false),
+            Err(err) if poll_again_after(&err) => {
+                self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
             Err(err) => Err(err),
         }
     }
@@ -300,6 +315,7 @@ impl RunState<'_> {
         loop {
             match call().await {
                 Err(err) if poll_again_after(&err) => {
+                    self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
                     let pause = intervals
                         .next()
                         .unwrap_or_else(|| self.ctx.config.wait.max_interval());
@@ -408,6 +424,7 @@ impl RunState<'_> {
             target: "vertex_batch::run::step",
             job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
         );
+        self.summary.jobs_lost += 1;
         let dir = self.ctx.config.layout.output_prefix(round, index)?;
         let reason = (
             500,
@@ -484,6 +501,7 @@ impl RunState<'_> {
         }
         let (mut answered, mut failed) = self.table.counts();
         let mut live_jobs = Vec::with_capacity(live.len());
+        let now = (self.ctx.clock)();
         for (index, entry) in live {
             let done = entry.job.progress();
             answered += done.successful;
@@ -492,7 +510,7 @@ impl RunState<'_> {
                 shard: *index,
                 name: entry.job.name.clone(),
                 state: entry.job.state(),
-                age: age(&entry.job, entry.first_seen),
+                age: age(&entry.job, entry.first_seen, now),
             });
         }
         self.progress.jobs = jobs;
@@ -504,14 +522,14 @@ impl RunState<'_> {
     }
 }
 
-/// How long a job has existed: since its `create_time` by this machine's clock, or since this
-/// process first saw it when that is longer (a clock behind the service's).
-fn age(job: &BatchPredictionJob, first_seen: Instant) -> Duration {
+/// How long a job has existed: since its `create_time` by the run's clock (`now`), or since
+/// this process first saw it when that is longer (a clock behind the service's).
+fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Duration {
     let created = job
         .create_time
         .as_ref()
         .and_then(|t| SystemTime::try_from(*t).ok())
-        .and_then(|created| SystemTime::now().duration_since(created).ok())
+        .and_then(|created| now.duration_since(created).ok())
         .unwrap_or_default();
     created.max(first_seen.elapsed())
 }

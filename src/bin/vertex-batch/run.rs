@@ -319,10 +319,35 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
             summary.unreadable_lines,
             "output lines were not JSON (ignored)",
         ),
+        (
+            summary.storage_retries,
+            "Cloud Storage requests were sent again after a transient failure",
+        ),
+        (
+            summary.service_unreachable,
+            "calls to Vertex AI were repeated while it could not be reached",
+        ),
+        (
+            summary.jobs_past_queue_deadline,
+            "jobs were cancelled, still queued at the queue deadline (their rows sent again)",
+        ),
+        (
+            summary.jobs_lost,
+            "jobs the service no longer had were read from their outputs",
+        ),
     ] {
         if n > 0 {
             writeln!(out, "note: {n} {what}")?;
         }
+    }
+    if summary.lease_taken_over {
+        writeln!(
+            out,
+            "note: the run was taken over from a process that had stopped renewing its lease"
+        )?;
+    }
+    if let Some(ended) = &summary.ended {
+        writeln!(out, "note: the run was ended for good ({ended})")?;
     }
     writeln!(out, "results: {}", path.display())
 }
