@@ -401,12 +401,21 @@ impl EmulatorBuilder {
         // The counts go on with the state; the rates and seed are this start's.
         let storage_faults = state.inner.storage_faults.clone();
         storage_faults.configure(self.storage_failure_rate, self.storage_drop_rate, seed);
+        // The identity lives with the state: an emulator restarted with it presents the same
+        // certificate, so clients that trusted its CA reconnect.
         let tls = if self.tls {
-            Some(tls::loopback_identity().map_err(|e| {
-                Error::internal(format!(
-                    "could not make the emulator's TLS certificate: {e}"
-                ))
-            })?)
+            let identity = match state.inner.tls.get() {
+                Some(identity) => identity.clone(),
+                None => {
+                    let made = tls::loopback_identity().map_err(|e| {
+                        Error::internal(format!(
+                            "could not make the emulator's TLS certificate: {e}"
+                        ))
+                    })?;
+                    state.inner.tls.get_or_init(|| made).clone()
+                }
+            };
+            Some(identity)
         } else {
             None
         };

@@ -245,6 +245,12 @@ impl Emulator {
         self.storage.fail_next_upload_chunks(n);
     }
 
+    /// The address the OAuth token endpoint listens on (see
+    /// [`EmulatorBuilder::with_token_addr`]): to restart an emulator where keys find it.
+    pub fn token_addr(&self) -> SocketAddr {
+        self.token_addr
+    }
+
     /// The address the storage endpoint listens on.
     pub fn storage_addr(&self) -> SocketAddr {
         self.storage_addr

@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) operations: Mutex<HashMap<String, DeleteOperation>>,
     pub(crate) outcome: Mutex<Outcome>,
     pub(crate) faults: Mutex<FaultSet>,
+    /// The TLS identity of the first start with TLS, kept for restarts with this state.
+    pub(crate) tls: std::sync::OnceLock<super::tls::TlsIdentity>,
     /// Jobs still to be created that stay queued until cancelled.
     pub(crate) stuck_next: AtomicU64,
     pub(crate) calls: Mutex<Vec<RecordedCall>>,
@@ -109,6 +111,7 @@ impl EmulatorState {
                 operations: Mutex::default(),
                 outcome: Mutex::default(),
                 faults: Mutex::default(),
+                tls: std::sync::OnceLock::new(),
                 stuck_next: AtomicU64::new(0),
                 calls: Mutex::default(),
                 tokens: Mutex::default(),

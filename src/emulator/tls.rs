@@ -4,10 +4,20 @@
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
 /// A server certificate and key, and the CA that clients must trust.
+#[derive(Clone)]
 pub(crate) struct TlsIdentity {
     pub(crate) ca_pem: String,
     pub(crate) cert_pem: String,
     pub(crate) key_pem: String,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    /// The CA only: the server's private key never goes to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("ca_pem", &self.ca_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Makes a fresh CA and a server certificate for loopback names. A separate CA (rather than one

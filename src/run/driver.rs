@@ -49,6 +49,8 @@ pub(crate) struct Ctx {
     pub(crate) clock: Clock,
     /// Calls to Vertex AI sent again because the service could not be reached.
     pub(crate) unreachable: Arc<AtomicU64>,
+    /// The storage client's count of resent requests when the run started (lease included).
+    pub(crate) storage_retries_before: u64,
 }
 
 impl Ctx {
@@ -90,6 +92,7 @@ where
         .with_output(config.layout.staging().to_string())
         .with_generation_config(config.generation_config.clone())
         .build(client.location())?;
+    let storage_retries_before = storage.retries();
     let lease = Lease::take(
         &storage,
         &config.layout.lease()?,
@@ -106,6 +109,7 @@ where
         lease,
         clock,
         unreachable: Arc::default(),
+        storage_retries_before,
     };
     let result = {
         let work = drive(&ctx, requests);
@@ -127,7 +131,6 @@ where
 {
     let config = &ctx.config;
     let started = tokio::time::Instant::now();
-    let storage_retries = ctx.storage.retries();
     let settings = Settings {
         model: config.model.clone(),
         generation_config: if config.generation_config.is_empty() {
@@ -263,7 +266,10 @@ where
     summary.unreadable_lines = state.tally.unreadable;
     summary.missing_rows = state.tally.missing;
     summary.ended = state.manifest.ended.clone();
-    summary.storage_retries = ctx.storage.retries().saturating_sub(storage_retries);
+    summary.storage_retries = ctx
+        .storage
+        .retries()
+        .saturating_sub(ctx.storage_retries_before);
     summary.service_unreachable = ctx.unreachable.load(Ordering::Relaxed);
     summary.lease_taken_over = ctx.lease.taken_over();
     let keys = KeyReader::open(input.keys)?;

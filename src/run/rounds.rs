@@ -217,7 +217,8 @@ impl RunState<'_> {
         let poll = {
             let name = name.clone();
             move || {
-                let (client, name, unreachable) = (client.clone(), name.clone(), unreachable.clone());
+                let (client, name, unreachable) =
+                    (client.clone(), name.clone(), unreachable.clone());
                 async move {
                     let answer = client.get(&name).await;
                     if answer.as_ref().is_err_and(poll_again_after) {

@@ -6,6 +6,7 @@
 mod support;
 
 mod lasting;
+mod soak;
 
 use std::time::Duration;
 
