@@ -214,8 +214,7 @@ mod tests {
             ),
             (r#"{"team": "M L"}"#, "contains 'M'"),
             (
-                &"{\"k\": \"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}"
-                    .to_owned(),
+                "{\"k\": \"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}",
                 "longer than 63",
             ),
             (r#"{"team": 7}"#, "expected a string"),
