@@ -1,7 +1,8 @@
 //! `run --out`: the results file, written as what the user named, never over the input.
 //!
 //! - A regular file (or a name with nothing there yet) is written to a temporary file beside
-//!   it, made exclusively (`O_EXCL`, a random name, mode 0600), and moved over it when whole:
+//!   it, made exclusively (`O_EXCL`, a random name, mode 0600) once the results are ready, and
+//!   moved over it when whole:
 //!   a file at that name is always a whole run's results, two runs with one `--out` never share
 //!   a temporary, and no file that was already there (say an INPUT named like a temporary) is
 //!   emptied or deleted. The results get the mode of the file they replace (a new one: 0666
@@ -29,9 +30,13 @@ pub struct OutFile {
 }
 
 enum Target {
-    /// A regular file: a private temporary beside it, moved over it when whole.
+    /// A regular file: a private temporary beside it, made when the first row comes (so a
+    /// run killed before its results are ready leaves none), moved over it when whole.
     Replace {
-        out: BufWriter<tempfile::NamedTempFile>,
+        out: Option<BufWriter<tempfile::NamedTempFile>>,
+        /// Where the temporary goes, and the start of its name.
+        dir: PathBuf,
+        prefix: String,
         path: PathBuf,
         /// The mode of the file replaced, or none for a new file.
         mode: Option<u32>,
@@ -85,21 +90,13 @@ impl OutFile {
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "results".to_owned());
-                // tempfile opens with O_CREAT | O_EXCL and mode 0600, under a random name.
-                let temp = tempfile::Builder::new()
-                    .prefix(&format!("{name}."))
-                    .suffix(".partial")
-                    .rand_bytes(8)
-                    .tempfile_in(&dir)
-                    .with_context(|| {
-                        format!(
-                            "--out {}: cannot write there (no temporary file in {})",
-                            path.display(),
-                            dir.display()
-                        )
-                    })?;
+                let prefix = format!("{name}.");
+                // A first temporary, removed at once, says now that one can be made there.
+                drop(temporary(&dir, &prefix, path)?);
                 Target::Replace {
-                    out: BufWriter::with_capacity(1 << 20, temp),
+                    out: None,
+                    dir,
+                    prefix,
                     path: resolved,
                     mode,
                 }
@@ -125,7 +122,15 @@ impl OutFile {
         };
         let named = &self.named;
         let out: &mut dyn Write = match &mut self.target {
-            Target::Replace { out, .. } => out,
+            Target::Replace {
+                out, dir, prefix, ..
+            } => match out {
+                Some(out) => out,
+                None => out.insert(BufWriter::with_capacity(
+                    1 << 20,
+                    temporary(dir, prefix, named)?,
+                )),
+            },
             Target::Stream { path, out } => match out {
                 Some(out) => out,
                 None => out.insert(BufWriter::with_capacity(1 << 20, open_stream(path, named)?)),
@@ -141,7 +146,18 @@ impl OutFile {
         let named = self.named;
         let write_error = || format!("--out {}: could not write", named.display());
         match self.target {
-            Target::Replace { out, path, mode } => {
+            Target::Replace {
+                out,
+                dir,
+                prefix,
+                path,
+                mode,
+            } => {
+                // No rows: an empty file.
+                let out = match out {
+                    Some(out) => out,
+                    None => BufWriter::new(temporary(&dir, &prefix, &named)?),
+                };
                 let temp = out
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -165,6 +181,23 @@ impl OutFile {
         }
         Ok(named)
     }
+}
+
+/// A new temporary file in `dir` named `PREFIX<random>.partial`: made with O_CREAT | O_EXCL
+/// and mode 0600 (tempfile's way), removed when dropped unless persisted.
+fn temporary(dir: &Path, prefix: &str, named: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".partial")
+        .rand_bytes(8)
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "--out {}: cannot write there (no temporary file in {})",
+                named.display(),
+                dir.display()
+            )
+        })
 }
 
 /// Whether `a` and `b` are one file (device and inode, links followed); false when either
