@@ -196,6 +196,33 @@ fn a_fifo_or_device_out_is_written_to_not_replaced() {
     assert_eq!(streamed.lines().count(), 6, "{streamed}");
     assert!(streamed.lines().all(|line| line.contains("\"key\"")));
 
+    // /dev/stdout, to a pipe and to a file the shell opened: written through, never renamed
+    // over (its link names a descriptor, not a path).
+    let done = run(&emu, &input, "fifo", Path::new("/dev/stdout"));
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    let rows = text(&done.stdout)
+        .lines()
+        .filter(|line| line.starts_with("{\"key\""))
+        .count();
+    assert_eq!(rows, 6, "{}", text(&done.stdout));
+    let redirected = dir.join("redirected.txt");
+    let mut command = vb(&emu);
+    command
+        .args(run_args(&input, "gs://runs/fifo", Path::new("/dev/stdout")))
+        .stdout(std::fs::File::create(&redirected).unwrap())
+        .stderr(std::process::Stdio::piped());
+    let done = command.output().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    let written = std::fs::read_to_string(&redirected).unwrap();
+    assert_eq!(
+        written
+            .lines()
+            .filter(|line| line.starts_with("{\"key\""))
+            .count(),
+        6,
+        "{written}"
+    );
+
     // A device: /dev/null stays a device (as root, a rename would have replaced it).
     let done = run(&emu, &input, "fifo", Path::new("/dev/null"));
     assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));

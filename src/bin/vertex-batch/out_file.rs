@@ -66,8 +66,37 @@ impl OutFile {
             ))
             .into());
         }
-        let resolved = follow_links(path)
-            .with_context(|| format!("--out {}: cannot follow its links", path.display()))?;
+        // What the kernel finds at the name (every link followed, /dev/stdout's too) says
+        // whether it is a stream; only a regular file or none is replaced by a rename.
+        let kernel = std::fs::metadata(path);
+        if let Ok(meta) = &kernel
+            && !meta.is_file()
+            && !meta.is_dir()
+        {
+            return Ok(OutFile {
+                named,
+                target: Target::Stream {
+                    path: path.to_path_buf(),
+                    out: None,
+                },
+            });
+        }
+        let resolved = match follow_links(path)
+            .with_context(|| format!("--out {}: cannot follow its links", path.display()))?
+        {
+            Some(resolved) => resolved,
+            // A descriptor's link (`/dev/stdout` to a file the shell opened): written through
+            // the name given, as a stream, never renamed over.
+            None => {
+                return Ok(OutFile {
+                    named,
+                    target: Target::Stream {
+                        path: path.to_path_buf(),
+                        out: None,
+                    },
+                });
+            }
+        };
         let target = match std::fs::metadata(&resolved) {
             Ok(meta) if meta.is_dir() => {
                 return Err(Usage(format!(
@@ -221,11 +250,16 @@ fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
-/// The path `path`'s symbolic links lead to (a link to nothing leads to the name it holds).
-fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+/// The path `path`'s symbolic links lead to (a link to nothing leads to the name it holds);
+/// `None` when they pass through `/proc` (`/dev/stdout` is `/proc/self/fd/1`), whose links name
+/// open descriptors rather than paths to rename over.
+fn follow_links(path: &Path) -> std::io::Result<Option<PathBuf>> {
     let mut path = path.to_path_buf();
     // As the kernel's own limit on links followed in one lookup.
     for _ in 0..40 {
+        if path.starts_with("/proc") {
+            return Ok(None);
+        }
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link = std::fs::read_link(&path)?;
@@ -234,17 +268,42 @@ fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
                     _ => link,
                 };
             }
-            _ => return Ok(path),
+            _ => return Ok(Some(path)),
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 fn open_stream(path: &Path, named: &Path) -> anyhow::Result<File> {
+    let context = || format!("--out {}: cannot write there", named.display());
+    // The process's own stdout or stderr: written through the descriptor it has (a copy of
+    // it), so that what the tool prints there after the results follows them rather than
+    // overwrites them, as a reopened file would from its start.
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let name = path.as_os_str();
+        let own = if ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+            .map(std::ffi::OsStr::new)
+            .contains(&name)
+        {
+            Some(std::io::stdout().as_fd().try_clone_to_owned())
+        } else if ["/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"]
+            .map(std::ffi::OsStr::new)
+            .contains(&name)
+        {
+            Some(std::io::stderr().as_fd().try_clone_to_owned())
+        } else {
+            None
+        };
+        if let Some(fd) = own {
+            return Ok(File::from(fd.with_context(context)?));
+        }
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .with_context(|| format!("--out {}: cannot write there", named.display()))
+        .with_context(context)
 }
 
 #[cfg(unix)]
