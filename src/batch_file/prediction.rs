@@ -253,35 +253,62 @@ pub struct Candidate {
     pub avg_logprobs: Option<f64>,
 }
 
-/// Token counts of one response; a count the service leaves out is 0.
+/// Token counts of one response (a count the service leaves out is 0), or summed over many
+/// ([`add`](Self::add)): the one token-usage type of the crate, for a predictions file's rows,
+/// its [`Summary`](super::Summary) and a batch run's [`RunSummary`](crate::run::RunSummary)
+/// alike. Reads camelCase, as the service writes, and snake_case, as a re-serialised echo may.
 ///
 /// ```
 /// use vertex_batch::batch_file::UsageMetadata;
 ///
-/// let usage: UsageMetadata = serde_json::from_str(
+/// let mut usage: UsageMetadata = serde_json::from_str(
 ///     r#"{"promptTokenCount": 8, "candidatesTokenCount": 12, "totalTokenCount": 20, "trafficType": "ON_DEMAND"}"#,
 /// ).unwrap();
 /// assert_eq!((usage.prompt_token_count, usage.candidates_token_count, usage.total_token_count), (8, 12, 20));
+/// let other: UsageMetadata = serde_json::from_str(r#"{"prompt_token_count": 2, "total_token_count": 2}"#).unwrap();
+/// usage.add(&other);
+/// assert_eq!((usage.prompt_token_count, usage.total_token_count), (10, 22));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct UsageMetadata {
     /// Tokens in the prompt.
-    #[serde(default)]
+    #[serde(default, alias = "prompt_token_count")]
     pub prompt_token_count: u64,
     /// Tokens in the answers.
-    #[serde(default)]
+    #[serde(default, alias = "candidates_token_count")]
     pub candidates_token_count: u64,
     /// Everything billed: prompt, answers and thoughts.
-    #[serde(default)]
+    #[serde(default, alias = "total_token_count")]
     pub total_token_count: u64,
     /// Prompt tokens served from a context cache.
-    #[serde(default)]
+    #[serde(default, alias = "cached_content_token_count")]
     pub cached_content_token_count: u64,
     /// Tokens a thinking model spent thinking.
-    #[serde(default)]
+    #[serde(default, alias = "thoughts_token_count")]
     pub thoughts_token_count: u64,
+}
+
+impl UsageMetadata {
+    /// Adds `other`'s counts to these, saturating at `u64::MAX` rather than wrapping.
+    pub fn add(&mut self, other: &UsageMetadata) {
+        self.prompt_token_count = self
+            .prompt_token_count
+            .saturating_add(other.prompt_token_count);
+        self.candidates_token_count = self
+            .candidates_token_count
+            .saturating_add(other.candidates_token_count);
+        self.total_token_count = self
+            .total_token_count
+            .saturating_add(other.total_token_count);
+        self.cached_content_token_count = self
+            .cached_content_token_count
+            .saturating_add(other.cached_content_token_count);
+        self.thoughts_token_count = self
+            .thoughts_token_count
+            .saturating_add(other.thoughts_token_count);
+    }
 }
 
 /// Why a prompt was blocked.

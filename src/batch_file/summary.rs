@@ -3,6 +3,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
+use super::UsageMetadata;
 use super::reader::PredictionReader;
 use crate::Result;
 
@@ -23,7 +24,7 @@ use crate::Result;
 /// assert_eq!((summary.total, summary.succeeded, summary.failed), (2, 1, 1));
 /// assert_eq!(summary.failed_rows[0].line, 2);
 /// assert_eq!(summary.failed_rows[0].status, "Bad Request: contents is required");
-/// assert_eq!(summary.total_tokens, 12);
+/// assert_eq!(summary.usage.total_token_count, 12);
 /// # Ok::<(), vertex_batch::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,12 +38,8 @@ pub struct Summary {
     pub failed: u64,
     /// Where each failed row is, and its status, in file order.
     pub failed_rows: Vec<FailedRow>,
-    /// Prompt tokens over all rows (saturating at `u64::MAX`).
-    pub prompt_tokens: u64,
-    /// Answer tokens over all rows (saturating at `u64::MAX`).
-    pub candidates_tokens: u64,
-    /// Billed tokens over all rows (saturating at `u64::MAX`).
-    pub total_tokens: u64,
+    /// Tokens over all rows, by kind (saturating at `u64::MAX`).
+    pub usage: UsageMetadata,
 }
 
 /// A failed row of a predictions file: where it is and why it failed.
@@ -82,10 +79,7 @@ impl Summary {
             let row = row?;
             summary.total += 1;
             if let Some(usage) = row.usage() {
-                let add = |sum: &mut u64, count: u64| *sum = sum.saturating_add(count);
-                add(&mut summary.prompt_tokens, usage.prompt_token_count);
-                add(&mut summary.candidates_tokens, usage.candidates_token_count);
-                add(&mut summary.total_tokens, usage.total_token_count);
+                summary.usage.add(usage);
             }
             match row.error() {
                 None => summary.succeeded += 1,

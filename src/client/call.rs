@@ -136,7 +136,7 @@ impl JobClient {
                 },
             };
             // The one check of attempts and budget, for sends and lookups alike.
-            if attempt >= policy.max_attempts() || started.elapsed() + delay >= policy.budget() {
+            if policy.gives_up(attempt, started.elapsed(), delay) {
                 // For a Create still unresolved, the error says so; the job, if it exists,
                 // carries its request-id label.
                 return Err(error);

@@ -22,7 +22,7 @@ mod filter;
 mod get_cancel_delete;
 mod growth;
 mod list;
-mod poll;
+pub(crate) mod poll;
 mod retry;
 mod wait;
 

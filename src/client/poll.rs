@@ -208,7 +208,7 @@ where
 
 /// The rule for errors while polling: a failed poll is skipped when its error is one an
 /// endpoint restarting or a network blip gives.
-fn poll_again_after(error: &Error) -> bool {
+pub(crate) fn poll_again_after(error: &Error) -> bool {
     error.code() == Some(tonic::Code::Unavailable) || error.is_transport()
 }
 

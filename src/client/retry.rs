@@ -22,6 +22,10 @@ use crate::Error;
 /// `google.rpc.RetryInfo` detail is honoured (it replaces the computed backoff). Each attempt is
 /// sent with a gRPC deadline of [`attempt_timeout`](Self::with_attempt_timeout).
 ///
+/// The same policy, with the same backoff, retries Cloud Storage requests (feature `storage`:
+/// `StorageBuilder::with_retry_policy`), where it bounds each request's attempts and budget
+/// and its attempt timeout is how long a request (or a download's next byte) may take.
+///
 /// ```
 /// use std::time::Duration;
 /// use vertex_batch::RetryPolicy;
@@ -169,8 +173,21 @@ impl RetryPolicy {
     pub(crate) fn delay_before_retry(&self, attempt: u32, status: Option<&Status>) -> Duration {
         match status.and_then(server_retry_delay) {
             Some(delay) => delay,
-            None => jittered(self.exponential_backoff(attempt)),
+            None => self.backoff(attempt),
         }
+    }
+
+    /// The backoff before attempt `attempt + 1` (attempts count from 1): exponential growth
+    /// capped at max_backoff, with full jitter. The one backoff of the crate: gRPC calls and
+    /// Cloud Storage requests (`src/storage/retry.rs`) both wait this long.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        jittered(self.exponential_backoff(attempt))
+    }
+
+    /// The one check of attempts and budget: after `attempt` attempts, `elapsed` since the
+    /// first one started, whether a retry after `delay` is out of bounds.
+    pub(crate) fn gives_up(&self, attempt: u32, elapsed: Duration, delay: Duration) -> bool {
+        attempt >= self.max_attempts || elapsed.saturating_add(delay) >= self.budget
     }
 
     /// The backoff after attempt `attempt`, before jitter: exponential growth capped at

@@ -8,7 +8,7 @@ use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::{Durations, MAX_PHASE};
 use super::row_faults::RowFaults;
-use super::storage::ObjectStore;
+use super::storage::{ObjectStore, StorageFaults};
 use super::{Emulator, EmulatorState, server, tls, validate};
 use crate::Error;
 
@@ -40,6 +40,12 @@ impl Emulator {
             state: None,
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
+            stuck_jobs: 0,
+            outage: None,
+            storage_addr: None,
+            token_addr: None,
+            storage_failure_rate: 0.0,
+            storage_drop_rate: 0.0,
         }
     }
 }
@@ -60,6 +66,12 @@ pub struct EmulatorBuilder {
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
+    stuck_jobs: u64,
+    outage: Option<(Duration, Duration)>,
+    storage_addr: Option<SocketAddr>,
+    token_addr: Option<SocketAddr>,
+    storage_failure_rate: f64,
+    storage_drop_rate: f64,
 }
 
 /// The row faults asked of the builder.
@@ -137,13 +149,91 @@ impl EmulatorBuilder {
     }
 
     /// Where the gRPC server listens (default `127.0.0.1:0`, a free port). The token endpoint
-    /// gets a free port on the same interface.
+    /// and the storage endpoint get free ports on the same interface (unless
+    /// [`with_storage_addr`](Self::with_storage_addr) says where).
     pub fn with_addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
     }
 
-    /// Start with the state (jobs, operations, tokens, clock) of an earlier emulator, from
+    /// Where the Cloud Storage endpoint listens (default: a free port on the gRPC server's
+    /// interface; a port of 0 here takes a free one too). A fixed address makes an emulator
+    /// restarted over the same [`with_gcs_root`](Self::with_gcs_root) keep its
+    /// `STORAGE_EMULATOR_HOST`. The launchers fix it to `--port` + 1 when `--port` is fixed
+    /// (see [`launcher`](super::launcher)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use std::net::SocketAddr;
+    ///
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_storage_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.storage_uri().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_storage_addr(mut self, addr: SocketAddr) -> Self {
+        self.storage_addr = Some(addr);
+        self
+    }
+
+    /// Where the token endpoint listens (default: a free port on the gRPC server's
+    /// interface). A fixed address keeps the `token_uri` of
+    /// [`Emulator::service_account_key`] good across a restart (with
+    /// [`with_state`](Self::with_state)), so clients holding the key still get tokens. The
+    /// launchers fix it to `--port` + 2 when `--port` is fixed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// use std::net::SocketAddr;
+    ///
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_token_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+    ///     .start()
+    ///     .await?;
+    /// assert!(emu.token_uri().ends_with("/token"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_token_addr(mut self, addr: SocketAddr) -> Self {
+        self.token_addr = Some(addr);
+        self
+    }
+
+    /// A share of storage requests (0 to 1), of any kind, answered 429 or 503 with Google's
+    /// JSON error, as Cloud Storage does now and then: a client must retry them. Default 0.
+    /// Which requests fail depends on [`with_seed`](Self::with_seed) and the order requests
+    /// arrive in; [`Emulator::storage_faults`] counts them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_storage_failure_rate(0.1)
+    ///     .with_storage_drop_rate(0.1)
+    ///     .with_seed(1)
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(emu.storage_faults().requests, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_storage_failure_rate(mut self, rate: f64) -> Self {
+        self.storage_failure_rate = rate;
+        self
+    }
+
+    /// A share of downloads (0 to 1) that send part of their body, then drop the connection:
+    /// a client must resume from the last byte it received. Default 0. Seeded by
+    /// [`with_seed`](Self::with_seed); counted by [`Emulator::storage_faults`].
+    pub fn with_storage_drop_rate(mut self, rate: f64) -> Self {
+        self.storage_drop_rate = rate;
+        self
+    }
+
+    /// Start with the state (jobs, operations, tokens, clock, in-memory objects, storage fault
+    /// counts) of an earlier emulator, from
     /// [`Emulator::state`]. The manual-clock choice then comes with the state.
     pub fn with_state(mut self, state: EmulatorState) -> Self {
         self.state = Some(state);
@@ -226,17 +316,33 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The seed of the row fault draws (default: random at start).
+    /// The seed of the row and storage fault draws (default: random at start).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.row_faults.seed = Some(seed);
+        self
+    }
+
+    /// The first `jobs` jobs created stay queued (PENDING) until they are cancelled, as jobs
+    /// users report stuck in the service's queue for a day or more
+    /// ([`Emulator::stick_next_jobs`] arms it again). Default 0.
+    pub fn with_stuck_jobs(mut self, jobs: u64) -> Self {
+        self.stuck_jobs = jobs;
+        self
+    }
+
+    /// A Vertex AI outage: from `starts_in` after start, on the emulator's clock, every call
+    /// answers `UNAVAILABLE` for `length` ([`Fault::outage`](super::Fault::outage)).
+    pub fn with_outage(mut self, starts_in: Duration, length: Duration) -> Self {
+        self.outage = Some((starts_in, length));
         self
     }
 
     /// Binds and starts serving. Must run inside a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a malformed location or a [`with_gcs_root`](Self::with_gcs_root) that
-    /// is not a directory, [`Error::Transport`] when a port cannot be bound,
+    /// [`Error::InvalidInput`] for a malformed location, a [`with_gcs_root`](Self::with_gcs_root) that
+    /// is not a directory, or a fault rate outside 0..=1; [`Error::Transport`] when a port
+    /// cannot be bound,
     /// [`Error::Internal`] when the TLS certificate cannot be made.
     pub async fn start(self) -> Result<Emulator, Error> {
         if !validate::valid_location(&self.location) {
@@ -264,11 +370,14 @@ impl EmulatorBuilder {
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,
         )?;
+        StorageFaults::check_rates(self.storage_failure_rate, self.storage_drop_rate)?;
+        let seed = self.row_faults.seed.unwrap_or_else(rand::random);
         let row_faults = RowFaults::new(
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,
-            self.row_faults.seed.unwrap_or_else(rand::random),
+            seed,
         );
+
         row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
@@ -278,6 +387,20 @@ impl EmulatorBuilder {
                 Clock::Real
             })
         });
+        if self.stuck_jobs > 0 {
+            state
+                .inner
+                .stuck_next
+                .store(self.stuck_jobs, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some((starts_in, length)) = self.outage {
+            let now = state.inner.clock.now();
+            super::clock::lock(&state.inner.faults)
+                .add(super::Fault::outage(starts_in, length), now);
+        }
+        // The counts go on with the state; the rates and seed are this start's.
+        let storage_faults = state.inner.storage_faults.clone();
+        storage_faults.configure(self.storage_failure_rate, self.storage_drop_rate, seed);
         let tls = if self.tls {
             Some(tls::loopback_identity().map_err(|e| {
                 Error::internal(format!(
@@ -298,6 +421,9 @@ impl EmulatorBuilder {
                 None => state.inner.memory_store.clone(),
             },
             row_faults: row_faults.clone(),
+            storage_faults,
+            storage_addr: self.storage_addr,
+            token_addr: self.token_addr,
         };
         let running = server::serve(
             self.addr,

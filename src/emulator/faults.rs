@@ -1,6 +1,6 @@
 //! Fault injection: failures, delays and lost responses on chosen methods.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -71,9 +71,33 @@ pub enum Fault {
         /// A google.rpc.RetryInfo delay to attach.
         retry_delay: Option<Duration>,
     },
+    /// A Vertex AI outage on the emulator's clock: every call of every method answers
+    /// `UNAVAILABLE` from `starts_in` after the fault is armed, for `length` (Cloud Storage
+    /// is not affected). With a manual clock, the outage passes as the test advances it.
+    Outage {
+        /// How long after arming the outage starts.
+        starts_in: Duration,
+        /// How long it lasts.
+        length: Duration,
+    },
 }
 
 impl Fault {
+    /// Every call answers `UNAVAILABLE` from `starts_in` (on the emulator's clock) for
+    /// `length`: an outage of the whole service.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::emulator::Fault;
+    ///
+    /// // Ten minutes of outage, starting an hour from now.
+    /// let outage = Fault::outage(Duration::from_secs(3600), Duration::from_secs(600));
+    /// # let _ = outage;
+    /// ```
+    pub fn outage(starts_in: Duration, length: Duration) -> Self {
+        Fault::Outage { starts_in, length }
+    }
+
     /// The next `count` calls of `method` fail with `code`.
     pub fn fail_next(method: impl Into<String>, count: usize, code: Code) -> Self {
         Fault::FailNext {
@@ -136,6 +160,8 @@ impl Fault {
 struct Armed {
     fault: Fault,
     rng: Option<StdRng>,
+    /// When it was armed, on the emulator's clock (an outage counts from it).
+    armed_at: SystemTime,
 }
 
 /// What a call must suffer before (and after) it is served.
@@ -149,6 +175,7 @@ pub(crate) struct Verdict {
 #[derive(Debug, Default)]
 pub(crate) struct FaultSet {
     armed: Vec<Armed>,
+    outage_refusals: u64,
 }
 
 fn applies(method: &str, wanted: &str) -> bool {
@@ -168,23 +195,46 @@ fn failure(code: Code, method: &str, retry_delay: Option<Duration>) -> tonic::St
 }
 
 impl FaultSet {
-    pub(crate) fn add(&mut self, fault: Fault) {
+    /// Arms `fault` at `now` (the emulator's clock).
+    pub(crate) fn add(&mut self, fault: Fault, now: SystemTime) {
         let rng = match &fault {
             Fault::Random { seed, .. } => Some(StdRng::seed_from_u64(*seed)),
             _ => None,
         };
-        self.armed.push(Armed { fault, rng });
+        self.armed.push(Armed {
+            fault,
+            rng,
+            armed_at: now,
+        });
+    }
+
+    /// Calls refused by an outage so far.
+    pub(crate) fn outage_refusals(&self) -> u64 {
+        self.outage_refusals
     }
 
     pub(crate) fn clear(&mut self) {
         self.armed.clear();
     }
 
-    /// Decides what happens to one call of `method` before it is served, using up counts.
-    pub(crate) fn before(&mut self, method: &str) -> Verdict {
+    /// Decides what happens to one call of `method` at `now` before it is served, using up
+    /// counts.
+    pub(crate) fn before(&mut self, method: &str, now: SystemTime) -> Verdict {
         let mut verdict = Verdict::default();
         for armed in &mut self.armed {
             match &mut armed.fault {
+                Fault::Outage { starts_in, length } if verdict.fail.is_none() => {
+                    let from = armed.armed_at.checked_add(*starts_in);
+                    let until = from.and_then(|from| from.checked_add(*length));
+                    if from.is_some_and(|from| now >= from) && until.is_none_or(|until| now < until)
+                    {
+                        self.outage_refusals += 1;
+                        verdict.fail = Some(tonic::Status::unavailable(format!(
+                            "The service is currently unavailable (an outage injected by the \
+                             emulator into {method})"
+                        )));
+                    }
+                }
                 Fault::Delay {
                     method: wanted,
                     delay,

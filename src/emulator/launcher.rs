@@ -4,7 +4,10 @@
 //!
 //! The defaults are chosen for a person trying things by hand:
 //! - port 8080, so the printed flags stay good across restarts (with `--dir`, the key and CA
-//!   paths stay the same too); `--port 0` takes any free port;
+//!   paths stay the same too); `--port 0` takes any free port; the storage endpoint takes the
+//!   next port (8081) unless `--storage-port` says otherwise, and the token endpoint the one
+//!   after (8082, `--token-port`), so `STORAGE_EMULATOR_HOST` and key.json's `token_uri` stay
+//!   good across restarts too;
 //! - plain TCP and no required token, so any gRPC client reaches it as it is; `--tls` and
 //!   `--require-auth` take the path a call to Vertex AI takes;
 //! - jobs pending 5 s, then running 30 s: long enough to watch a progress bar, cancel a running
@@ -61,6 +64,16 @@ pub struct EmulatorArgs {
     /// The gRPC port; 0 takes any free one.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
+    /// The Cloud Storage port (STORAGE_EMULATOR_HOST); 0 takes any free one. Default: the
+    /// gRPC port + 1 when --port is fixed, so a restart keeps the same address; else any free
+    /// port.
+    #[arg(long, value_name = "PORT")]
+    storage_port: Option<u16>,
+    /// The token endpoint's port (in key.json's token_uri); 0 takes any free one. Default:
+    /// the gRPC port + 2 when --port is fixed, so a key file stays good across a restart;
+    /// else any free port.
+    #[arg(long, value_name = "PORT")]
+    token_port: Option<u16>,
     /// The interface to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
@@ -100,17 +113,33 @@ pub struct EmulatorArgs {
     /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
     #[arg(long, value_name = "N")]
     expire_after_rows: Option<u64>,
-    /// Seed of the row fault draws (default: random).
+    /// Share of Cloud Storage requests (0 to 1), of any kind, answered 429 or 503.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    storage_failure_rate: f64,
+    /// Share of Cloud Storage downloads (0 to 1) that drop the connection part way through.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    storage_drop_rate: f64,
+    /// Seed of the row and storage fault draws (default: random).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// The first N jobs created stay queued until cancelled (jobs stuck in the queue).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    stuck_jobs: u64,
+    /// A Vertex AI outage starting SECONDS after start: every call answers UNAVAILABLE for
+    /// --outage-secs.
+    #[arg(long, value_name = "SECONDS", requires = "outage_secs")]
+    outage_after: Option<u64>,
+    /// How long the outage of --outage-after lasts.
+    #[arg(long, value_name = "SECONDS", requires = "outage_after")]
+    outage_secs: Option<u64>,
 }
 
-/// A share of rows: a number from 0 to 1.
+/// A share of rows or requests: a number from 0 to 1.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
         _ => Err(format!(
-            "`{text}` is not a share of rows: expected a number from 0 to 1, like 0.05"
+            "`{text}` is not a share: expected a number from 0 to 1, like 0.05"
         )),
     }
 }
@@ -119,6 +148,72 @@ impl EmulatorArgs {
     /// The port asked for (0: any free one).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The storage port: `--storage-port`, else `--port` + 1 when `--port` is fixed (so a
+    /// restart keeps `STORAGE_EMULATOR_HOST`), else `None` (any free port).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use vertex_batch::emulator::launcher::EmulatorArgs;
+    ///
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     emulator: EmulatorArgs,
+    /// }
+    ///
+    /// let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().emulator.storage_port();
+    /// assert_eq!(parse(&["emu"])?, Some(8081));
+    /// assert_eq!(parse(&["emu", "--port", "9000"])?, Some(9001));
+    /// assert_eq!(parse(&["emu", "--port", "9000", "--storage-port", "0"])?, Some(0));
+    /// assert_eq!(parse(&["emu", "--port", "0"])?, None);
+    /// assert!(parse(&["emu", "--port", "65535"]).is_err());
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for `--port 65535` without `--storage-port`: there is no next
+    /// port.
+    pub fn storage_port(&self) -> Result<Option<u16>, Error> {
+        self.port_after(
+            self.storage_port,
+            1,
+            "--storage-port",
+            "the storage endpoint",
+        )
+    }
+
+    /// The token endpoint's port: `--token-port`, else `--port` + 2 when `--port` is fixed
+    /// (so key.json's `token_uri` stays good across a restart), else `None` (any free port).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a `--port` of 65534 or 65535 without `--token-port`.
+    pub fn token_port(&self) -> Result<Option<u16>, Error> {
+        self.port_after(self.token_port, 2, "--token-port", "the token endpoint")
+    }
+
+    /// `asked`, else `--port` + `offset` when `--port` is fixed, else `None`.
+    fn port_after(
+        &self,
+        asked: Option<u16>,
+        offset: u16,
+        flag: &str,
+        what: &str,
+    ) -> Result<Option<u16>, Error> {
+        match (asked, self.port) {
+            (Some(port), _) => Ok(Some(port)),
+            (None, 0) => Ok(None),
+            (None, port) => port.checked_add(offset).map(Some).ok_or_else(|| {
+                Error::invalid(
+                    flag,
+                    format!(
+                        "--port {port} is too near the last port for {what} to take --port + \
+                         {offset}: give {flag} (0 for any free port)"
+                    ),
+                )
+            }),
+        }
     }
 }
 
@@ -146,14 +241,26 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     if let Some(root) = &args.gcs_root {
         builder = builder.with_gcs_root(root);
     }
+    if let Some(port) = args.storage_port()? {
+        builder = builder.with_storage_addr(SocketAddr::new(args.host, port));
+    }
+    if let Some(port) = args.token_port()? {
+        builder = builder.with_token_addr(SocketAddr::new(args.host, port));
+    }
     builder = builder
         .with_row_failure_rate(args.row_failure_rate)
-        .with_row_permanent_failure_rate(args.row_permanent_failure_rate);
+        .with_row_permanent_failure_rate(args.row_permanent_failure_rate)
+        .with_storage_failure_rate(args.storage_failure_rate)
+        .with_storage_drop_rate(args.storage_drop_rate);
     if let Some(rows) = args.expire_after_rows {
         builder = builder.with_expire_after_rows(rows);
     }
     if let Some(seed) = args.seed {
         builder = builder.with_seed(seed);
+    }
+    builder = builder.with_stuck_jobs(args.stuck_jobs);
+    if let (Some(after), Some(length)) = (args.outage_after, args.outage_secs) {
+        builder = builder.with_outage(Duration::from_secs(after), Duration::from_secs(length));
     }
     let emulator = builder.start().await.map_err(|error| match error {
         // The fixed default port may be taken, by another emulator most likely.
@@ -166,7 +273,9 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
             failure,
             message: format!(
                 "{message}; another emulator may be running there: pass --port 0 for any \
-                     free port, or another --port"
+                     free port, or another --port (the storage endpoint takes --port + 1 \
+                     and the token endpoint --port + 2 unless --storage-port and \
+                     --token-port say otherwise)"
             ),
         },
         other => other,
@@ -259,6 +368,15 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     );
     if let Some(root) = emulator.gcs_root() {
         line("gs:// folder", &root.display());
+    }
+    if args.storage_failure_rate > 0.0 || args.storage_drop_rate > 0.0 {
+        line(
+            "storage faults",
+            &format_args!(
+                "{} of requests answered 429/503, {} of downloads dropped part way",
+                args.storage_failure_rate, args.storage_drop_rate
+            ),
+        );
     }
     line("key file", &files.key.display());
     if let Some(ca) = &files.ca {

@@ -49,6 +49,8 @@ pub(crate) struct StoredJob {
     /// The rows completion_stats count from the start: the input's requests when the folder
     /// holds them, else [`ROWS_PER_JOB`].
     pub(crate) rows: i64,
+    /// The job stays queued until it is cancelled (a fault: `Emulator::stick_next_jobs`).
+    pub(crate) stuck: bool,
 }
 
 /// Where a job is in its life at one instant.
@@ -81,6 +83,22 @@ impl StoredJob {
     }
 
     fn phase(&self, now: SystemTime) -> Phase {
+        if self.stuck {
+            return match self.cancel_requested {
+                None => Phase::Pending,
+                Some(requested) => {
+                    let cancelled = requested + self.durations.cancelling;
+                    if now < cancelled {
+                        Phase::Cancelling { started: None }
+                    } else {
+                        Phase::Cancelled {
+                            started: None,
+                            ended: cancelled,
+                        }
+                    }
+                }
+            };
+        }
         let started = self.started_at();
         let ended = self.natural_end();
         if let Some(requested) = self.cancel_requested {

@@ -107,6 +107,7 @@ pub use outcome::{OUTCOME_LABEL, Outcome};
 pub use records::RecordedCall;
 pub use service_account::ServiceAccountKey;
 pub use state::EmulatorState;
+pub use storage::StorageFaultCounts;
 
 use crate::Error;
 use clock::lock;
@@ -249,6 +250,32 @@ impl Emulator {
         self.storage_addr
     }
 
+    /// The storage endpoint's requests so far and the faults it injected
+    /// ([`EmulatorBuilder::with_storage_failure_rate`], [`EmulatorBuilder::with_storage_drop_rate`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder().start().await?;
+    /// emu.set_storage_fault_rates(0.5, 0.0)?;
+    /// assert_eq!(emu.storage_faults().total(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn storage_faults(&self) -> StorageFaultCounts {
+        self.storage.faults.counts()
+    }
+
+    /// Changes the storage fault rates from now on: the share of storage requests answered
+    /// 429 or 503, and the share of downloads dropped part way.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a rate outside 0..=1.
+    pub fn set_storage_fault_rates(&self, failure: f64, drop: f64) -> Result<(), Error> {
+        storage::StorageFaults::check_rates(failure, drop)?;
+        self.storage.faults.set_rates(failure, drop);
+        Ok(())
+    }
+
     /// Changes the row failure rates for jobs processed from now on (see
     /// [`EmulatorBuilder::with_row_failure_rate`]).
     ///
@@ -358,7 +385,22 @@ impl Emulator {
 
     /// Arms a fault (see [`Fault`]).
     pub fn fault(&self, fault: Fault) {
-        lock(&self.state.inner.faults).add(fault);
+        let now = self.state.inner.clock.now();
+        lock(&self.state.inner.faults).add(fault, now);
+    }
+
+    /// The next `jobs` jobs created stay queued (PENDING) until they are cancelled: a job stuck
+    /// in the service's queue.
+    pub fn stick_next_jobs(&self, jobs: u64) {
+        self.state
+            .inner
+            .stuck_next
+            .store(jobs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Calls refused by an [outage](Fault::outage) so far.
+    pub fn outage_refusals(&self) -> u64 {
+        lock(&self.state.inner.faults).outage_refusals()
     }
 
     /// Disarms every fault.

@@ -108,7 +108,7 @@ impl RowFaults {
 }
 
 /// splitmix64's finaliser: a good 64-bit mix of a counter.
-fn mix(mut z: u64) -> u64 {
+pub(super) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -116,7 +116,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// A 64-bit value as a number in 0..1.
-fn unit(bits: u64) -> f64 {
+pub(super) fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 

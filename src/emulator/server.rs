@@ -19,7 +19,7 @@ use super::rest::{self, Services};
 use super::row_faults::RowFaults;
 use super::service::JobServiceImpl;
 use super::state::EmulatorState;
-use super::storage::{self, ObjectStore, StorageApi};
+use super::storage::{self, ObjectStore, StorageApi, StorageFaults};
 use super::tls::TlsIdentity;
 use super::tls_incoming;
 use super::token_endpoint::{self, TokenEndpoint};
@@ -40,6 +40,12 @@ pub(crate) struct Config {
     pub(crate) store: ObjectStore,
     /// Row failures and expiry for jobs that read the store.
     pub(crate) row_faults: RowFaults,
+    /// Storage requests failed and downloads dropped, at rates.
+    pub(crate) storage_faults: Arc<StorageFaults>,
+    /// Where the storage API listens; `None`: a free port on the gRPC server's interface.
+    pub(crate) storage_addr: Option<SocketAddr>,
+    /// Where the token endpoint listens; `None`: a free port on the gRPC server's interface.
+    pub(crate) token_addr: Option<SocketAddr>,
 }
 
 /// The running servers.
@@ -87,17 +93,31 @@ pub(crate) async fn serve(
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
     // The token endpoint listens on the same interface, on a port of its own.
-    let token_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
-        .await
-        .map_err(|e| transport(addr.to_string(), "could not bind the token endpoint", e))?;
+    let token_bind = config
+        .token_addr
+        .unwrap_or_else(|| SocketAddr::new(addr.ip(), 0));
+    let token_listener = TcpListener::bind(token_bind).await.map_err(|e| {
+        transport(
+            token_bind.to_string(),
+            "could not bind the token endpoint",
+            e,
+        )
+    })?;
     let token_addr = token_listener
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
 
     // The storage API too, plain HTTP as STORAGE_EMULATOR_HOST expects.
-    let storage_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
-        .await
-        .map_err(|e| transport(addr.to_string(), "could not bind the storage port", e))?;
+    let storage_bind = config
+        .storage_addr
+        .unwrap_or_else(|| SocketAddr::new(addr.ip(), 0));
+    let storage_listener = TcpListener::bind(storage_bind).await.map_err(|e| {
+        transport(
+            storage_bind.to_string(),
+            "could not bind the storage port",
+            e,
+        )
+    })?;
     let storage_addr = storage_listener
         .local_addr()
         .map_err(|e| transport(addr.to_string(), "no local address", e))?;
@@ -107,6 +127,7 @@ pub(crate) async fn serve(
         config.require_auth,
         storage_uri(storage_addr),
         config.record_calls,
+        config.storage_faults.clone(),
     ));
 
     // TLS offering h2 and http/1.1 (tls_incoming), since REST clients share the port.

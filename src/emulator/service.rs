@@ -159,6 +159,7 @@ impl JobService for JobServiceImpl {
             cancel_requested: None,
             folder: Some(folder),
             rows,
+            stuck: self.state.take_stuck(),
         };
         let answer = stored.render(now);
         jobs.insert(seq, stored);

@@ -16,7 +16,7 @@ use super::lifecycle::StoredJob;
 use super::operations::DeleteOperation;
 use super::outcome::Outcome;
 use super::records::RecordedCall;
-use super::storage::ObjectStore;
+use super::storage::{ObjectStore, StorageFaults};
 
 /// The emulator's state, shared by its servers and handles. Hand it to
 /// [`EmulatorBuilder::with_state`](super::EmulatorBuilder::with_state) to restart an emulator (on the same
@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) operations: Mutex<HashMap<String, DeleteOperation>>,
     pub(crate) outcome: Mutex<Outcome>,
     pub(crate) faults: Mutex<FaultSet>,
+    /// Jobs still to be created that stay queued until cancelled.
+    pub(crate) stuck_next: AtomicU64,
     pub(crate) calls: Mutex<Vec<RecordedCall>>,
     /// Issued bearer tokens and when they expire. Token text lives only here.
     tokens: Mutex<HashMap<String, Instant>>,
@@ -55,6 +57,9 @@ pub(crate) struct Inner {
     /// The objects of an emulator without a local folder: kept with the state, so an emulator
     /// restarted with it still has them.
     pub(crate) memory_store: ObjectStore,
+    /// The storage endpoint's fault rates and counts: kept with the state, so the counts of
+    /// an emulator restarted with it go on.
+    pub(crate) storage_faults: Arc<StorageFaults>,
 }
 
 /// Jobs in creation order (`seq`), with an index by resource name.
@@ -104,6 +109,7 @@ impl EmulatorState {
                 operations: Mutex::default(),
                 outcome: Mutex::default(),
                 faults: Mutex::default(),
+                stuck_next: AtomicU64::new(0),
                 calls: Mutex::default(),
                 tokens: Mutex::default(),
                 tokens_issued: AtomicUsize::new(0),
@@ -111,8 +117,17 @@ impl EmulatorState {
                 keys: Mutex::default(),
                 next_operation: AtomicU64::new(id_base / 2),
                 memory_store: ObjectStore::memory(),
+                storage_faults: Arc::new(StorageFaults::new(0.0, 0.0, 0)),
             }),
         }
+    }
+
+    /// Whether the job being created stays queued (uses up one of [`Inner::stuck_next`]).
+    pub(crate) fn take_stuck(&self) -> bool {
+        self.inner
+            .stuck_next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn next_operation_id(&self) -> u64 {
@@ -149,7 +164,8 @@ impl EmulatorState {
         if config.require_auth {
             self.check_bearer(metadata)?;
         }
-        let verdict = lock(&self.inner.faults).before(method);
+        let now = self.inner.clock.now();
+        let verdict = lock(&self.inner.faults).before(method, now);
         if !verdict.delay.is_zero() {
             tokio::time::sleep(verdict.delay).await;
         }
@@ -173,9 +189,12 @@ impl EmulatorState {
                  `authorization: Bearer <token>` header with a token issued by this emulator",
             );
         };
+        // The scheme is case-insensitive (RFC 9110), as the service takes it.
         let Some(token) = std::str::from_utf8(header)
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
         else {
             return Some(
                 "Request had invalid authentication credentials: the authorization header \

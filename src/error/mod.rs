@@ -120,6 +120,33 @@ pub enum Error {
         message: String,
     },
 
+    /// Another process runs this batch run now (feature `storage`): it holds the run's lease in
+    /// the staging prefix. Run again once it has ended, or wait for the lease
+    /// ([`BatchRun::with_lease_wait`](crate::run::BatchRun::with_lease_wait)).
+    #[error(
+        "the run staged at {staging} is running in another process ({holder}): wait for it to \
+         end, or wait for its lease"
+    )]
+    RunHeld {
+        /// The run's staging prefix.
+        staging: String,
+        /// Who holds its lease: host, process id, since when.
+        holder: String,
+    },
+
+    /// A batch run stopped before it ended (asked to stop, or its lease was lost): its
+    /// manifest is consistent and nothing is lost; the same run started again resumes.
+    #[error(
+        "the run staged at {staging} stopped: {reason}; start it again with the same input and \
+         staging prefix to resume"
+    )]
+    RunStopped {
+        /// The run's staging prefix.
+        staging: String,
+        /// Why it stopped.
+        reason: String,
+    },
+
     /// Reading or writing a local file (a batch input file, predictions.jsonl) failed.
     ///
     /// Like every variant, its message says the cause (`I/O error on FILE: CAUSE`); so the
@@ -226,6 +253,30 @@ impl Error {
             || matches!(self, Error::Storage { code: 404, .. })
     }
 
+    /// Cloud Storage refused a request because one of its
+    /// [`Preconditions`](crate::storage::Preconditions) did not hold (HTTP 412): an object
+    /// written only if absent already exists, or the object is no longer the generation the
+    /// caller read. Nothing was changed.
+    ///
+    /// A write with `ifGenerationMatch` that had to be sent again (after a broken connection or
+    /// a 503) may answer 412 because its first attempt landed: read the object back to tell.
+    ///
+    /// ```
+    /// use vertex_batch::Error;
+    ///
+    /// let taken = Error::Storage {
+    ///     what: "the upload of",
+    ///     uri: "gs://bucket/run/lease.json".into(),
+    ///     code: 412,
+    ///     message: "At least one of the pre-conditions you specified did not hold.".into(),
+    /// };
+    /// assert!(taken.is_precondition_failed());
+    /// assert!(!taken.is_not_found());
+    /// ```
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, Error::Storage { code: 412, .. })
+    }
+
     /// A wait timed out; the job is still running.
     pub fn is_wait_timeout(&self) -> bool {
         matches!(self, Error::WaitTimeout { .. })
@@ -234,6 +285,16 @@ impl Error {
     /// The job ended in a state other than SUCCEEDED.
     pub fn is_job_ended(&self) -> bool {
         matches!(self, Error::JobEnded { .. })
+    }
+
+    /// Another process holds the batch run's lease ([`Error::RunHeld`]).
+    pub fn is_run_held(&self) -> bool {
+        matches!(self, Error::RunHeld { .. })
+    }
+
+    /// A batch run stopped before its end and can be resumed ([`Error::RunStopped`]).
+    pub fn is_run_stopped(&self) -> bool {
+        matches!(self, Error::RunStopped { .. })
     }
 
     /// Reading or writing a local file failed.

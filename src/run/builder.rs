@@ -2,12 +2,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::Stream;
 
+use super::layout::Layout;
+use super::lease::{DEFAULT_LEASE_TTL, LeaseOptions};
 use super::progress::{ProgressFn, RunProgress};
 use super::{RunRequest, RunResults};
-use crate::client::JobClient;
+use crate::client::{JobClient, WaitOptions};
 use crate::error::{Error, Result};
 use crate::params::GenerationConfig;
 use crate::storage::{ObjectUri, Storage};
@@ -41,6 +44,32 @@ pub const DEFAULT_RETRY_ROUNDS: u8 = 2;
 /// The most follow-up rounds a run takes.
 pub const MAX_RETRY_ROUNDS: u8 = 100;
 
+/// How long a job may wait in the queue before the run cancels it and sends its rows again
+/// (default): the service's own limit, after which it EXPIRES the job ("a job queues up to 72
+/// hours", cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-gemini).
+/// A shorter deadline gets rows out of a job stuck in the queue sooner.
+pub const DEFAULT_QUEUE_DEADLINE: Duration = Duration::from_secs(72 * 3600);
+
+/// What a run is made with: everything but the clients and the callbacks. The driver reads
+/// this one value.
+#[derive(Clone, Debug)]
+pub(crate) struct RunConfig {
+    pub(crate) model: String,
+    pub(crate) layout: Layout,
+    pub(crate) generation_config: GenerationConfig,
+    pub(crate) max_requests_per_job: u64,
+    pub(crate) max_bytes_per_file: u64,
+    pub(crate) max_running_jobs: usize,
+    pub(crate) retry_rounds: u8,
+    pub(crate) work_dir: Option<PathBuf>,
+    pub(crate) queue_deadline: Duration,
+    pub(crate) run_deadline: Option<Duration>,
+    pub(crate) lease: LeaseOptions,
+    pub(crate) wait: WaitOptions,
+    /// End the run for good: cancel its live jobs, create none, give what was gathered.
+    pub(crate) end: bool,
+}
+
 /// A batch run: a stream of requests in, every result joined to its request out, in input
 /// order, at any size.
 ///
@@ -52,21 +81,19 @@ pub const MAX_RETRY_ROUNDS: u8 = 100;
 /// left undone) again in up to [`with_retry_rounds`](Self::with_retry_rounds) follow-up rounds,
 /// and gives the results in input order. Its manifest in the staging prefix lets the same run,
 /// started again with the same input, resume where it stopped without a second job for any
-/// shard. See the [module docs](super) for an example.
+/// shard; its lease there keeps a second process off the run while the first one lives. See
+/// the [module docs](super) for an example.
 #[must_use = "a run does nothing until run() is called"]
 pub struct BatchRun {
     pub(crate) client: JobClient,
     pub(crate) storage: Storage,
-    pub(crate) model: String,
-    pub(crate) staging: ObjectUri,
-    pub(crate) generation_config: GenerationConfig,
-    pub(crate) max_requests_per_job: u64,
-    pub(crate) max_bytes_per_file: u64,
-    pub(crate) max_running_jobs: usize,
-    pub(crate) retry_rounds: u8,
-    pub(crate) work_dir: Option<PathBuf>,
+    pub(crate) config: RunConfig,
     pub(crate) progress: Option<ProgressFn>,
+    pub(crate) stop: Option<StopSignal>,
 }
+
+/// A future that asks a run to stop.
+pub(crate) type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl BatchRun {
     /// A run of `model` (as [`BatchPredictionJob::builder`](crate::v1::BatchPredictionJob::builder) takes it) through
@@ -87,55 +114,143 @@ impl BatchRun {
         model: impl Into<String>,
         staging: ObjectUri,
     ) -> Self {
+        let wait = client.wait_options().clone();
         BatchRun {
             client,
             storage,
-            model: model.into(),
-            staging,
-            generation_config: GenerationConfig::new(),
-            max_requests_per_job: DEFAULT_MAX_REQUESTS_PER_JOB,
-            max_bytes_per_file: DEFAULT_MAX_BYTES_PER_FILE,
-            max_running_jobs: DEFAULT_MAX_RUNNING_JOBS,
-            retry_rounds: DEFAULT_RETRY_ROUNDS,
-            work_dir: None,
+            config: RunConfig {
+                model: model.into(),
+                layout: Layout::new(staging),
+                generation_config: GenerationConfig::new(),
+                max_requests_per_job: DEFAULT_MAX_REQUESTS_PER_JOB,
+                max_bytes_per_file: DEFAULT_MAX_BYTES_PER_FILE,
+                max_running_jobs: DEFAULT_MAX_RUNNING_JOBS,
+                retry_rounds: DEFAULT_RETRY_ROUNDS,
+                work_dir: None,
+                queue_deadline: DEFAULT_QUEUE_DEADLINE,
+                run_deadline: None,
+                lease: LeaseOptions {
+                    ttl: DEFAULT_LEASE_TTL,
+                    wait: false,
+                },
+                wait,
+                end: false,
+            },
             progress: None,
+            stop: None,
         }
     }
 
     /// Generation settings for every job (the job's `model_parameters`).
     pub fn with_generation_config(mut self, config: GenerationConfig) -> Self {
-        self.generation_config = config;
+        self.config.generation_config = config;
         self
     }
 
     /// Requests per job (default 200,000, the service's limit).
     pub fn with_max_requests_per_job(mut self, requests: u64) -> Self {
-        self.max_requests_per_job = requests;
+        self.config.max_requests_per_job = requests;
         self
     }
 
     /// Bytes per staged input file (default 1 GB, the service's limit).
     pub fn with_max_bytes_per_file(mut self, bytes: u64) -> Self {
-        self.max_bytes_per_file = bytes;
+        self.config.max_bytes_per_file = bytes;
         self
     }
 
     /// Jobs not yet ended at a time (default 8).
     pub fn with_max_running_jobs(mut self, jobs: usize) -> Self {
-        self.max_running_jobs = jobs;
+        self.config.max_running_jobs = jobs;
         self
     }
 
     /// Follow-up rounds for rows to try again (default 2; 0 for none).
     pub fn with_retry_rounds(mut self, rounds: u8) -> Self {
-        self.retry_rounds = rounds;
+        self.config.retry_rounds = rounds;
         self
     }
 
     /// Where the run keeps its local scratch files (the keys, the output lines it keeps;
     /// default the system's temporary folder). They go when the results are dropped.
     pub fn with_work_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.work_dir = Some(dir.into());
+        self.config.work_dir = Some(dir.into());
+        self
+    }
+
+    /// How long a job may wait in the queue (not yet RUNNING) before the run cancels it and
+    /// sends its rows in the next round, or reports them with code 408 when no round is left
+    /// (default [`DEFAULT_QUEUE_DEADLINE`], the service's own 72 hours). A job's age counts
+    /// from its `create_time`, or from when this process first saw it if that is later.
+    pub fn with_queue_deadline(mut self, deadline: Duration) -> Self {
+        self.config.queue_deadline = deadline;
+        self
+    }
+
+    /// A time limit for the whole run, counted from this call to [`run`](Self::run) (default
+    /// none: each job is bounded by the service's 72 hours in the queue and 24 hours running).
+    /// When it passes, the run ends as [`end`](Self::end) does: live jobs are cancelled, their
+    /// finished rows kept, and rows never answered are reported with code 504.
+    pub fn with_run_deadline(mut self, deadline: Duration) -> Self {
+        self.config.run_deadline = Some(deadline);
+        self
+    }
+
+    /// How long the run's lease lives without renewal (default [`DEFAULT_LEASE_TTL`], 5
+    /// minutes; at least 3 s): renewed every third of it, taken over by another process once
+    /// it lapses.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease.ttl = ttl;
+        self
+    }
+
+    /// Wait while another process holds the run's lease, rather than fail at once with
+    /// [`Error::RunHeld`] (default false).
+    pub fn with_lease_wait(mut self, wait: bool) -> Self {
+        self.config.lease.wait = wait;
+        self
+    }
+
+    /// How the run polls its jobs (default: the client's
+    /// [`wait_options`](JobClient::wait_options)); errors while polling follow the client's
+    /// polling rule, so an outage of the service is waited out.
+    pub fn with_wait_options(mut self, options: WaitOptions) -> Self {
+        self.config.wait = options;
+        self
+    }
+
+    /// Stop when `signal` completes (Ctrl-C, a shutdown): uploads and polls stop, the
+    /// manifest stays consistent, the lease is released, and [`run`](Self::run) fails with
+    /// [`Error::RunStopped`]; the same run started again resumes. Dropping the future of
+    /// [`run`](Self::run) stops the same way, except that the lease then lapses by itself.
+    ///
+    /// ```no_run
+    /// # async fn run(run: vertex_batch::run::BatchRun, requests: Vec<vertex_batch::Result<vertex_batch::run::RunRequest>>) -> vertex_batch::Result<()> {
+    /// let results = run
+    ///     .with_stop_signal(async {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///     })
+    ///     .run(futures_util::stream::iter(requests))
+    ///     .await;
+    /// if let Err(err) = &results && err.is_run_stopped() {
+    ///     eprintln!("{err}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn with_stop_signal(
+        mut self,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.stop = Some(Box::pin(signal));
+        self
+    }
+
+    /// End the run for good: its jobs not yet ended are cancelled, no job is created, the
+    /// manifest records the end (later starts of the run create nothing either), and the
+    /// results gathered so far are given, rows never answered with code 499. Give the same
+    /// input as the run was started with.
+    pub fn end(mut self) -> Self {
+        self.config.end = true;
         self
     }
 
@@ -158,63 +273,66 @@ impl BatchRun {
         S: Stream<Item = Result<RunRequest>> + Send,
     {
         self.check()?;
-        super::driver::drive(self, requests).await
+        // Boxed: the run's state machine is large, and a caller's stack need not hold it.
+        Box::pin(super::driver::run(self, requests)).await
     }
 
     fn check(&self) -> Result<()> {
-        if self.max_requests_per_job == 0 {
+        let config = &self.config;
+        if config.max_requests_per_job == 0 {
             return Err(Error::invalid(
                 "max_requests_per_job",
                 "0: a job needs at least 1 request (the service takes up to 200,000)",
             ));
         }
-        if self.max_requests_per_job > MAX_REQUESTS_PER_JOB {
+        if config.max_requests_per_job > MAX_REQUESTS_PER_JOB {
             return Err(Error::invalid(
                 "max_requests_per_job",
                 format!(
                     "{}: the service takes at most 200,000 requests in a job",
-                    self.max_requests_per_job
+                    config.max_requests_per_job
                 ),
             ));
         }
-        if self.max_bytes_per_file < MIN_BYTES_PER_FILE {
+        if config.max_bytes_per_file < MIN_BYTES_PER_FILE {
             return Err(Error::invalid(
                 "max_bytes_per_file",
                 format!(
                     "{}: an input file needs room for at least one request (1 KiB or more; the \
                      service takes up to 1 GB)",
-                    self.max_bytes_per_file
+                    config.max_bytes_per_file
                 ),
             ));
         }
-        if self.max_bytes_per_file > MAX_BYTES_PER_FILE {
+        if config.max_bytes_per_file > MAX_BYTES_PER_FILE {
             return Err(Error::invalid(
                 "max_bytes_per_file",
                 format!(
                     "{}: the service reads input files of at most 1 GB ({MAX_BYTES_PER_FILE} \
                      bytes)",
-                    self.max_bytes_per_file
+                    config.max_bytes_per_file
                 ),
             ));
         }
-        if self.max_running_jobs == 0 {
+        if config.max_running_jobs == 0 {
             return Err(Error::invalid(
                 "max_running_jobs",
                 "0: at least 1 job must be allowed to run",
             ));
         }
-        if self.retry_rounds > MAX_RETRY_ROUNDS {
+        if config.retry_rounds > MAX_RETRY_ROUNDS {
             return Err(Error::invalid(
                 "retry_rounds",
-                format!("{}: at most {MAX_RETRY_ROUNDS}", self.retry_rounds),
+                format!("{}: at most {MAX_RETRY_ROUNDS}", config.retry_rounds),
             ));
         }
-        if self.staging.name().ends_with(".jsonl") || self.staging.name().ends_with(".json") {
+        let staging = config.layout.staging();
+        if staging.name().ends_with(".jsonl") || staging.name().ends_with(".json") {
             return Err(Error::invalid(
                 "staging",
                 format!(
                     "{}: the staging location is a prefix (a folder) for the run's files, not a file",
-                    self.staging
+                    staging
                 ),
             ));
         }
@@ -225,12 +343,7 @@ impl BatchRun {
 impl std::fmt::Debug for BatchRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchRun")
-            .field("model", &self.model)
-            .field("staging", &self.staging)
-            .field("max_requests_per_job", &self.max_requests_per_job)
-            .field("max_bytes_per_file", &self.max_bytes_per_file)
-            .field("max_running_jobs", &self.max_running_jobs)
-            .field("retry_rounds", &self.retry_rounds)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }

@@ -124,7 +124,7 @@ mod tests {
             }
         );
         assert_eq!(
-            table.usage.total,
+            table.usage.total_token_count,
             3 + 4 + 10 + 20,
             "each answer counted once"
         );

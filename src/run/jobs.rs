@@ -2,6 +2,7 @@
 
 use futures_util::TryStreamExt;
 
+use super::layout::{RUN_LABEL, display_name};
 use super::manifest::Shard;
 use crate::JobFilter;
 use crate::client::JobClient;
@@ -10,9 +11,6 @@ use crate::job::REQUEST_ID_LABEL;
 use crate::params::GenerationConfig;
 use crate::storage::ObjectUri;
 use crate::v1::{BatchPredictionJob, JobState};
-
-/// The label naming the run a job belongs to.
-pub const RUN_LABEL: &str = "vertex_batch_run";
 
 /// What every job of a run shares.
 #[derive(Clone, Debug)]
@@ -33,10 +31,7 @@ impl JobTemplate {
         output: &ObjectUri,
     ) -> Result<BatchPredictionJob> {
         let mut builder = crate::v1::BatchPredictionJob::builder(self.model.clone())
-            .with_display_name(format!(
-                "vertex-batch-run-{}-r{round}-s{index}",
-                self.run_id
-            ))
+            .with_display_name(display_name(&self.run_id, round, index))
             .with_inputs(shard.files.iter().map(|f| f.uri.clone()))
             .with_output(output.to_string())
             .with_label(RUN_LABEL, self.run_id.clone());

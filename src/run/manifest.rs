@@ -11,10 +11,92 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::storage::{ObjectUri, Storage};
+use crate::storage::{ObjectUri, Preconditions, Storage};
 
 /// The manifest's format; a run refuses a manifest of another format.
 const FORMAT: u32 = 1;
+
+/// The largest manifest read: a few hundred bytes a shard, so room for a million shards.
+const MAX_MANIFEST_BYTES: u64 = 1 << 30;
+
+/// The manifest object and the generation this run last read or wrote: every write is
+/// conditioned on it, so two writers can never overwrite each other unseen.
+#[derive(Debug)]
+pub(crate) struct ManifestFile {
+    uri: ObjectUri,
+    generation: Option<i64>,
+}
+
+impl ManifestFile {
+    /// The manifest at `uri`, if there is one.
+    pub(crate) async fn load(
+        storage: &Storage,
+        uri: ObjectUri,
+    ) -> Result<(ManifestFile, Option<Manifest>)> {
+        let (bytes, info) = match storage.read_object(&uri, MAX_MANIFEST_BYTES).await {
+            Ok(read) => read,
+            Err(err) if err.is_not_found() => {
+                return Ok((
+                    ManifestFile {
+                        uri,
+                        generation: None,
+                    },
+                    None,
+                ));
+            }
+            Err(err) => return Err(err),
+        };
+        let manifest = Manifest::parse(&bytes, &uri)?;
+        Ok((
+            ManifestFile {
+                uri,
+                generation: Some(info.generation),
+            },
+            Some(manifest),
+        ))
+    }
+
+    pub(crate) fn uri(&self) -> &ObjectUri {
+        &self.uri
+    }
+
+    /// Writes `manifest` if the object is still the generation last seen (or absent, before
+    /// the first write).
+    ///
+    /// # Errors
+    /// [`Error::RunStopped`] when another process wrote the manifest meanwhile.
+    pub(crate) async fn save(&mut self, storage: &Storage, manifest: &Manifest) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(manifest)
+            .map_err(|err| Error::internal(format!("the run's manifest: {err}")))?;
+        let conditions = match self.generation {
+            None => Preconditions::if_absent(),
+            Some(generation) => Preconditions::if_generation(generation),
+        };
+        match storage
+            .upload_bytes_if(&self.uri, bytes.clone(), conditions)
+            .await
+        {
+            Ok(info) => self.generation = Some(info.generation),
+            Err(err) if err.is_precondition_failed() => {
+                // A retried write whose first attempt landed answers 412 too: look.
+                match storage.read_object(&self.uri, MAX_MANIFEST_BYTES).await {
+                    Ok((read, info)) if read[..] == bytes[..] => {
+                        self.generation = Some(info.generation);
+                    }
+                    _ => {
+                        return Err(Error::RunStopped {
+                            staging: self.uri.to_string(),
+                            reason: "another process wrote the run's manifest meanwhile".into(),
+                        });
+                    }
+                }
+            }
+            Err(err) => return Err(err),
+        }
+        tracing::info!(target: "vertex_batch::run::step", manifest = %self.uri, "manifest written");
+        Ok(())
+    }
+}
 
 /// The whole manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +110,9 @@ pub(crate) struct Manifest {
     /// What every job of the run is made with.
     pub(crate) settings: Settings,
     pub(crate) rounds: Vec<Round>,
+    /// Set when the run was ended for good (why, and when): no job is created after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ended: Option<String>,
 }
 
 /// The settings that decide the shards and the jobs: a run started again must use the same.
@@ -82,35 +167,15 @@ pub(crate) struct JobRecord {
     /// an earlier one: a restart reads it again).
     #[serde(default)]
     pub(crate) ended: bool,
+    /// Why the run cancelled it, when it did: the code and message its unanswered rows get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cancelled: Option<(u16, String)>,
 }
 
 impl Manifest {
-    pub(crate) fn new(run_id: String, rows: u64, fingerprint: String, settings: Settings) -> Self {
-        Manifest {
-            format: FORMAT,
-            run_id,
-            rows,
-            fingerprint,
-            settings,
-            rounds: Vec::new(),
-        }
-    }
-
-    /// The manifest at `uri`, if there is one.
-    pub(crate) async fn load(storage: &Storage, uri: &ObjectUri) -> Result<Option<Manifest>> {
-        use futures_util::TryStreamExt;
-        let stream = match storage.download(uri, ..).await {
-            Ok(stream) => stream,
-            Err(err) if err.is_not_found() => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let bytes: Vec<u8> = stream
-            .try_fold(Vec::new(), |mut all, bytes| async move {
-                all.extend_from_slice(&bytes);
-                Ok(all)
-            })
-            .await?;
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|err| {
+    /// Reads a manifest's bytes.
+    pub(crate) fn parse(bytes: &[u8], uri: &ObjectUri) -> Result<Manifest> {
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {
             Error::invalid(
                 "staging",
                 format!(
@@ -129,17 +194,19 @@ impl Manifest {
                 ),
             ));
         }
-        Ok(Some(manifest))
+        Ok(manifest)
     }
 
-    pub(crate) async fn save(&self, storage: &Storage, uri: &ObjectUri) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|err| Error::Io {
-            path: None,
-            error: std::io::Error::other(err),
-        })?;
-        storage.upload_bytes(uri, bytes).await?;
-        tracing::info!(target: "vertex_batch::run::step", manifest = %uri, "manifest written");
-        Ok(())
+    pub(crate) fn new(run_id: String, rows: u64, fingerprint: String, settings: Settings) -> Self {
+        Manifest {
+            format: FORMAT,
+            run_id,
+            rows,
+            fingerprint,
+            settings,
+            rounds: Vec::new(),
+            ended: None,
+        }
     }
 
     /// Checks that a run started again is the same run: same input, same settings.

@@ -50,25 +50,33 @@ mod fingerprint;
 mod input;
 mod jobs;
 mod label;
+mod layout;
+mod lease;
 mod lines;
 mod manifest;
 mod progress;
 mod request;
+mod restage;
 mod results;
+mod rounds;
 mod rows;
 mod spool;
 mod stage;
 mod status;
+mod task;
 mod unique;
+mod view;
 
 pub use builder::{
     BatchRun, DEFAULT_MAX_BYTES_PER_FILE, DEFAULT_MAX_REQUESTS_PER_JOB, DEFAULT_MAX_RUNNING_JOBS,
-    DEFAULT_RETRY_ROUNDS, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_JOB, MAX_RETRY_ROUNDS,
-    MIN_BYTES_PER_FILE,
+    DEFAULT_QUEUE_DEADLINE, DEFAULT_RETRY_ROUNDS, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_JOB,
+    MAX_RETRY_ROUNDS, MIN_BYTES_PER_FILE,
 };
 pub use input::{InputFormat, InputLines};
-pub use jobs::RUN_LABEL;
 pub use label::ROW_LABEL;
-pub use progress::{RunPhase, RunProgress};
+pub use layout::RUN_LABEL;
+pub use lease::{DEFAULT_LEASE_TTL, LeaseHolder};
+pub use progress::{JobProgress, RunPhase, RunProgress};
 pub use request::RunRequest;
-pub use results::{Answer, RowError, RowResult, RunResults, RunSummary, TokenUsage};
+pub use results::{Answer, RowError, RowResult, RunResults, RunSummary};
+pub use view::{JobView, RoundView, RunView};

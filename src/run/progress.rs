@@ -40,6 +40,22 @@ pub struct RunProgress {
     pub jobs: BTreeMap<JobState, u64>,
     /// Jobs of this round not yet created.
     pub jobs_waiting: u64,
+    /// The jobs of this round not yet ended, each with its state and age.
+    pub live_jobs: Vec<JobProgress>,
+}
+
+/// A job not yet ended, in a [`RunProgress`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobProgress {
+    /// Its shard in the round.
+    pub shard: usize,
+    /// Its resource name.
+    pub name: String,
+    /// Its state as last seen.
+    pub state: JobState,
+    /// How long it has existed.
+    pub age: std::time::Duration,
 }
 
 impl RunProgress {
@@ -54,6 +70,7 @@ impl RunProgress {
             failed: 0,
             jobs: BTreeMap::new(),
             jobs_waiting: 0,
+            live_jobs: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What a run gives back: one [`RowResult`] per request in input order, and a [`RunSummary`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,56 +11,8 @@ use serde_json::value::RawValue;
 use super::rows::{RowState, RowTable, status_text};
 use super::spool::{KeyReader, LineSpool, ScratchDir};
 use super::status::RowStatus;
+use crate::batch_file::UsageMetadata;
 use crate::error::{Error, Result};
-
-/// Token counts summed over answers. Sums saturate at `u64::MAX` rather than wrap.
-///
-/// ```
-/// use vertex_batch::run::TokenUsage;
-///
-/// let usage: TokenUsage = serde_json::from_str(
-///     r#"{"promptTokenCount": 8, "candidatesTokenCount": 12, "thoughtsTokenCount": 3, "totalTokenCount": 23}"#,
-/// )?;
-/// assert_eq!((usage.prompt, usage.candidates, usage.thoughts, usage.cached, usage.total), (8, 12, 3, 0, 23));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[non_exhaustive]
-pub struct TokenUsage {
-    /// Prompt tokens.
-    #[serde(default, rename = "promptTokenCount", alias = "prompt_token_count")]
-    pub prompt: u64,
-    /// Answer tokens.
-    #[serde(
-        default,
-        rename = "candidatesTokenCount",
-        alias = "candidates_token_count"
-    )]
-    pub candidates: u64,
-    /// Tokens a thinking model spent thinking.
-    #[serde(default, rename = "thoughtsTokenCount", alias = "thoughts_token_count")]
-    pub thoughts: u64,
-    /// Prompt tokens served from a context cache.
-    #[serde(
-        default,
-        rename = "cachedContentTokenCount",
-        alias = "cached_content_token_count"
-    )]
-    pub cached: u64,
-    /// Everything billed.
-    #[serde(default, rename = "totalTokenCount", alias = "total_token_count")]
-    pub total: u64,
-}
-
-impl TokenUsage {
-    pub(crate) fn add(&mut self, other: &TokenUsage) {
-        self.prompt = self.prompt.saturating_add(other.prompt);
-        self.candidates = self.candidates.saturating_add(other.candidates);
-        self.thoughts = self.thoughts.saturating_add(other.thoughts);
-        self.cached = self.cached.saturating_add(other.cached);
-        self.total = self.total.saturating_add(other.total);
-    }
-}
 
 /// One request's result.
 #[derive(Debug)]
@@ -84,7 +37,17 @@ pub struct Answer {
     pub text: Option<String>,
 }
 
-/// Why a request has no answer.
+/// Why a request has no answer. Displays as `429: Resource exhausted...`; an
+/// [`std::error::Error`], so `?` takes it.
+///
+/// ```
+/// # fn first(results: &mut vertex_batch::run::RunResults) -> Result<(), Box<dyn std::error::Error>> {
+/// if let Some(row) = results.next_result() {
+///     let answer = row?.outcome?;
+///     println!("{}", answer.text.unwrap_or_default());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RowError {
@@ -97,6 +60,18 @@ pub struct RowError {
     /// request the service refuses as it is.
     pub transient: bool,
 }
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if self.transient {
+            f.write_str(" (transient: a later run may answer it)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RowError {}
 
 /// What a run did, complete once the run's jobs have ended (before the results are read).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -115,7 +90,7 @@ pub struct RunSummary {
     /// Jobs, all rounds together.
     pub jobs: u64,
     /// Tokens of the answers.
-    pub usage: TokenUsage,
+    pub usage: UsageMetadata,
     /// Output lines for a row already seen in the same round (the first good answer is kept).
     pub repeated_lines: u64,
     /// Output lines of no row the job was sent (no row id, or another's).
@@ -133,18 +108,37 @@ pub struct RunSummary {
     pub output_bytes: u64,
     /// Time this process spent reading outputs into the join.
     pub collecting_time: std::time::Duration,
+    /// Set when the run was ended for good ([`BatchRun::end`](super::BatchRun::end)) or by its
+    /// deadline: when and why.
+    pub ended: Option<String>,
 }
 
 /// Why the rows of a job missing from its output failed: code and message.
 pub(crate) type MissingReasons = Vec<Vec<(u16, String)>>;
 
 /// The results of a run, one per request in input order, read from local scratch files (never
-/// from the network): a [`Stream`](futures_util::Stream) whose items are ready at once.
+/// from the network). As a [`Stream`](futures_util::Stream) it reads them in batches on tokio's
+/// blocking pool, so the async runtime never waits on a file; [`next_result`](Self::next_result)
+/// reads one at once, for code that is not async.
 ///
 /// The scratch folder goes away when this is dropped.
 #[derive(Debug)]
 pub struct RunResults {
     summary: RunSummary,
+    /// The reader, when no batch is being read.
+    reader: Option<Box<Reader>>,
+    /// A batch being read on the blocking pool.
+    reading: Option<tokio::task::JoinHandle<(Box<Reader>, VecDeque<Result<RowResult>>)>>,
+    /// Results read and not yet given.
+    ready: VecDeque<Result<RowResult>>,
+}
+
+/// Results read from the scratch files a batch at a time.
+const BATCH: usize = 512;
+
+/// Reads results from the scratch files, in input order.
+#[derive(Debug)]
+struct Reader {
     table: RowTable,
     spool: LineSpool,
     keys: KeyReader,
@@ -164,8 +158,7 @@ impl RunResults {
         scratch: ScratchDir,
     ) -> Result<Self> {
         spool.flush()?;
-        let mut results = RunResults {
-            summary: RunSummary::default(),
+        let mut reader = Reader {
             table,
             spool,
             keys,
@@ -175,20 +168,24 @@ impl RunResults {
             _scratch: scratch,
         };
         // Failed rows are few: read their codes now, so the summary is whole before the results.
-        let (answered, failed) = results.table.counts();
+        let (answered, failed) = reader.table.counts();
         summary.answered = answered;
         summary.failed = failed;
-        for row in 0..results.table.len() {
+        for row in 0..reader.table.len() {
             if matches!(
-                results.table.slot(row).state,
+                reader.table.slot(row).state,
                 RowState::Failed | RowState::Missing | RowState::Pending
             ) {
-                let code = results.error_of(row)?.code;
+                let code = reader.error_of(row)?.code;
                 *summary.failed_by_code.entry(code).or_default() += 1;
             }
         }
-        results.summary = summary;
-        Ok(results)
+        Ok(RunResults {
+            summary,
+            reader: Some(Box::new(reader)),
+            reading: None,
+            ready: VecDeque::new(),
+        })
     }
 
     /// What the run did.
@@ -196,11 +193,92 @@ impl RunResults {
         &self.summary
     }
 
-    /// The next result in input order, or `None` after the last.
+    /// The next result in input order, or `None` after the last, read at once (a blocking
+    /// read of a local file: from async code, read the results as a stream).
     ///
     /// # Errors
-    /// [`Error::Io`] when a scratch file cannot be read.
+    /// [`Error::Io`] when a scratch file cannot be read; [`Error::Internal`] when called while
+    /// the stream is reading a batch.
     pub fn next_result(&mut self) -> Option<Result<RowResult>> {
+        if let Some(ready) = self.ready.pop_front() {
+            return Some(ready);
+        }
+        match &mut self.reader {
+            Some(reader) => reader.next_result(),
+            None if self.reading.is_some() => Some(Err(Error::internal(
+                "next_result was called while the results stream was reading a batch",
+            ))),
+            None => None,
+        }
+    }
+}
+
+impl futures_util::Stream for RunResults {
+    type Item = Result<RowResult>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(ready) = this.ready.pop_front() {
+                return Poll::Ready(Some(ready));
+            }
+            if let Some(reading) = &mut this.reading {
+                let (reader, batch) = match std::task::ready!(Pin::new(reading).poll(cx)) {
+                    Ok(done) => done,
+                    Err(err) => {
+                        this.reading = None;
+                        return Poll::Ready(Some(Err(Error::internal(format!(
+                            "reading a run's results stopped: {err}"
+                        )))));
+                    }
+                };
+                this.reading = None;
+                this.ready = batch;
+                this.reader = Some(reader);
+                if this.ready.is_empty() {
+                    this.reader = None;
+                    return Poll::Ready(None);
+                }
+                continue;
+            }
+            let Some(mut reader) = this.reader.take() else {
+                return Poll::Ready(None);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    this.reading = Some(runtime.spawn_blocking(move || {
+                        let batch = reader.read_batch(BATCH);
+                        (reader, batch)
+                    }));
+                }
+                // Polled outside tokio: read here.
+                Err(_) => {
+                    this.ready = reader.read_batch(BATCH);
+                    if !this.ready.is_empty() {
+                        this.reader = Some(reader);
+                    }
+                }
+            }
+            if this.ready.is_empty() && this.reading.is_none() {
+                return Poll::Ready(None);
+            }
+        }
+    }
+}
+
+impl Reader {
+    fn read_batch(&mut self, most: usize) -> VecDeque<Result<RowResult>> {
+        let mut batch = VecDeque::with_capacity(most.min(1024));
+        while batch.len() < most {
+            match self.next_result() {
+                Some(result) => batch.push_back(result),
+                None => break,
+            }
+        }
+        batch
+    }
+
+    fn next_result(&mut self) -> Option<Result<RowResult>> {
         if self.next >= self.table.len() {
             return None;
         }
@@ -267,15 +345,6 @@ impl RunResults {
                 transient: true,
             }),
         }
-    }
-}
-
-impl futures_util::Stream for RunResults {
-    type Item = Result<RowResult>;
-
-    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // Local, page-cached reads of a few hundred bytes: not worth a blocking-pool hop.
-        Poll::Ready(self.get_mut().next_result())
     }
 }
 

@@ -13,9 +13,9 @@ use serde_json::value::RawValue;
 use std::fmt;
 
 use super::label::RowId;
-use super::results::TokenUsage;
 use super::spool::LineSpool;
 use super::status::RowStatus;
+use crate::batch_file::UsageMetadata;
 use crate::error::Result;
 
 /// Where a row stands.
@@ -72,7 +72,7 @@ impl Tally {
 #[derive(Debug)]
 pub(crate) struct RowTable {
     slots: Vec<Slot>,
-    pub(crate) usage: TokenUsage,
+    pub(crate) usage: UsageMetadata,
 }
 
 /// The rows of one job: sent in `round`, with row ids from `first` to `last`.
@@ -97,7 +97,7 @@ impl RowTable {
         };
         RowTable {
             slots: vec![slot; rows as usize],
-            usage: TokenUsage::default(),
+            usage: UsageMetadata::default(),
         }
     }
 
@@ -295,7 +295,7 @@ impl<'de> Deserialize<'de> for FieldIs {
 #[derive(Deserialize)]
 struct ResponseUsage {
     #[serde(default, rename = "usageMetadata", alias = "usage_metadata")]
-    usage: Option<TokenUsage>,
+    usage: Option<UsageMetadata>,
 }
 
 #[cfg(test)]
@@ -353,7 +353,10 @@ mod tests {
         assert_eq!(table.slot(1).state, RowState::Failed);
         assert!(table.slot(1).transient);
         assert_eq!(table.slot(3).state, RowState::Missing);
-        assert_eq!(table.usage.total, 10, "two answers counted once each");
+        assert_eq!(
+            table.usage.total_token_count, 10,
+            "two answers counted once each"
+        );
         spool.flush().unwrap();
         let mut buf = Vec::new();
         let slot = table.slot(2);

@@ -8,9 +8,10 @@
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
+use super::layout::Layout;
 use super::manifest::{Shard, ShardFile};
+use super::task::AbortOnDrop;
 use crate::error::{Error, Result};
 use crate::storage::{ObjectInfo, ObjectUri, Storage};
 
@@ -42,30 +43,31 @@ pub(crate) struct ShardWriter {
 struct OpenFile {
     uri: ObjectUri,
     sender: mpsc::Sender<std::io::Result<Bytes>>,
-    upload: JoinHandle<Result<ObjectInfo>>,
+    /// Aborted when dropped: a run that stops leaves no upload going on.
+    upload: AbortOnDrop<Result<ObjectInfo>>,
     rows: u64,
     bytes: u64,
     first_row: u64,
 }
 
 impl ShardWriter {
+    /// A writer of shards into `folder` (a round's input folder of the layout).
     pub(crate) fn new(
         storage: &Storage,
-        staging: &ObjectUri,
-        round: u8,
+        folder: &ObjectUri,
         max_rows: u64,
         max_bytes: u64,
-    ) -> Result<Self> {
-        Ok(ShardWriter {
+    ) -> Self {
+        ShardWriter {
             storage: storage.clone(),
-            folder: staging.join(&format!("r{round}/input/"))?,
+            folder: folder.clone(),
             max_rows,
             max_bytes,
             shards: Vec::new(),
             file: None,
             pending: Vec::with_capacity(SEND_SIZE + SEND_SIZE / 4),
             bytes: 0,
-        })
+        }
     }
 
     /// Adds the staged line (newline included) of row `row`. `what` names the request for an
@@ -141,16 +143,16 @@ impl ShardWriter {
     fn open_file(&mut self, row: u64) -> Result<()> {
         let shard = self.shards.len() - 1;
         let index = self.shards[shard].files.len();
-        let uri = self.folder.join(&format!("s{shard:05}-{index:03}.jsonl"))?;
+        let uri = self.folder.join(&Layout::input_file(shard, index))?;
         let (sender, receiver) = mpsc::channel(queue_for(&self.storage));
         let storage = self.storage.clone();
         let target = uri.clone();
-        let upload = tokio::spawn(async move {
+        let upload = AbortOnDrop(tokio::spawn(async move {
             let data = futures_util::stream::unfold(receiver, |mut receiver| async move {
                 receiver.recv().await.map(|piece| (piece, receiver))
             });
             storage.upload_stream(&target, data).await
-        });
+        }));
         self.file = Some(OpenFile {
             uri,
             sender,
@@ -174,9 +176,11 @@ impl ShardWriter {
         self.pending.clear();
         if file.sender.send(Ok(piece)).await.is_err() {
             // The upload stopped: its error says why.
-            let file = self.file.take().expect("checked above");
+            let Some(mut file) = self.file.take() else {
+                return Ok(());
+            };
             drop(file.sender);
-            return Err(join(file.upload.await).err().unwrap_or_else(|| {
+            return Err(join(file.upload.join().await).err().unwrap_or_else(|| {
                 Error::invalid("staging", format!("the upload of {} ended early", file.uri))
             }));
         }
@@ -185,11 +189,11 @@ impl ShardWriter {
 
     async fn close_file(&mut self) -> Result<()> {
         self.send().await?;
-        let Some(file) = self.file.take() else {
+        let Some(mut file) = self.file.take() else {
             return Ok(());
         };
         drop(file.sender);
-        let info = join(file.upload.await)?;
+        let info = join(file.upload.join().await)?;
         tracing::info!(
             target: "vertex_batch::run::step",
             file = %file.uri, rows = file.rows, bytes = info.size, "input file staged"

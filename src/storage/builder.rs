@@ -2,12 +2,14 @@
 //! extra CAs, the upload chunk size and the listing page size.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gcloud_storage::client::{Client, ClientConfig};
 
 use super::Storage;
 use super::tls::http_client;
 use super::tokens::{CachedTokens, Provider};
+use crate::RetryPolicy;
 use crate::auth::{Credentials, TokenCache};
 use crate::error::{Error, Result};
 use crate::transport::AuthChannel;
@@ -28,6 +30,10 @@ pub const DEFAULT_UPLOAD_CHUNK_SIZE: usize = 16 * 1024 * 1024;
 
 /// The default listing page: 1,000 objects, the service's own default and maximum.
 pub const DEFAULT_LIST_PAGE_SIZE: u32 = 1000;
+
+/// The default retry budget of a Cloud Storage request: 120 s, the total Google's storage
+/// clients allow a request and its retries (their default retry deadline).
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
 
 /// Configures a [`Storage`] client. From [`Storage::builder`] or [`Storage::from_env`].
 ///
@@ -53,6 +59,7 @@ pub struct StorageBuilder {
     extra_ca_pems: Vec<String>,
     upload_chunk_size: usize,
     list_page_size: u32,
+    retry: RetryPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +78,7 @@ impl StorageBuilder {
             extra_ca_pems: Vec::new(),
             upload_chunk_size: DEFAULT_UPLOAD_CHUNK_SIZE,
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
+            retry: RetryPolicy::default().with_budget(DEFAULT_RETRY_BUDGET),
         }
     }
 
@@ -102,6 +110,11 @@ impl StorageBuilder {
 
     /// Where the JSON API is served: `https://storage.googleapis.com` (the default), a private
     /// endpoint, or an emulator such as `http://127.0.0.1:9023`.
+    ///
+    /// A token is never sent in clear text over the network: a plain `http://` endpoint takes
+    /// credentials only on loopback (`127.0.0.0/8`, `::1`, `localhost`); elsewhere
+    /// [`build`](Self::build) refuses it unless the credentials are
+    /// [`Credentials::none`].
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
         self.endpoint_field = "endpoint";
@@ -152,12 +165,78 @@ impl StorageBuilder {
         self
     }
 
+    /// How failed requests are retried: 408, 429, 5xx and broken connections, with the
+    /// policy's exponential backoff and full jitter, at most its attempts, within its budget
+    /// (the same [`RetryPolicy`] as [`JobClient`](crate::JobClient)'s; its
+    /// `RESOURCE_EXHAUSTED` setting does not apply here). Default: [`RetryPolicy::default`]
+    /// (1 s doubling up to 60 s, 10 attempts, 60 s an attempt) with a budget of
+    /// [`DEFAULT_RETRY_BUDGET`] (120 s). [`RetryPolicy::none`] turns retries off.
+    ///
+    /// The policy's [`attempt_timeout`](RetryPolicy::attempt_timeout) bounds connecting, each
+    /// request but an upload's (metadata, a listing page, a delete, a resumable session's
+    /// start, the wait for a download's first byte) and the wait for each next byte of a
+    /// download: a request with no answer by then is retried, a stalled download resumed.
+    /// Uploads take as long as their bytes take.
+    ///
+    /// Each request has its own attempts and budget: one chunk of an upload, one page of a
+    /// listing, a download from where its bytes stopped. Each retry is an `info` event under
+    /// the target `vertex_batch::storage` (`vertex-batch -v` shows them).
+    ///
+    /// A conditional write ([`Preconditions`](super::Preconditions)) that is sent again may
+    /// answer 412 because its first attempt landed and only the answer was lost: a caller for
+    /// whom that matters (a lease) reads the object back to tell.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vertex_batch::RetryPolicy;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let storage = Storage::builder()
+    ///     .with_retry_policy(
+    ///         RetryPolicy::default()
+    ///             .with_initial_backoff(Duration::from_millis(100))
+    ///             .with_max_attempts(20)
+    ///             .with_budget(Duration::from_secs(300)),
+    ///     )
+    ///     .build()?;
+    /// assert_eq!(storage.retry_policy().max_attempts(), 20);
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Checks the settings and makes the client. Nothing is sent until the first call.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an endpoint that is not an `http(s)://host[:port]` URL, a
-    /// chunk size that is not a positive multiple of 256 KiB, a page size of 0, or a CA that
-    /// is not a PEM certificate.
+    /// plain `http://` endpoint off loopback with credentials that send a token (a token
+    /// must not cross the network in clear text: use `https://`, or [`Credentials::none`]
+    /// for an emulator that needs none), a chunk size that is not a positive multiple of
+    /// 256 KiB, a page size of 0, or a CA that is not a PEM certificate.
+    ///
+    /// ```
+    /// use vertex_batch::auth::Credentials;
+    /// use vertex_batch::storage::Storage;
+    ///
+    /// let clear_text = Storage::builder()
+    ///     .with_endpoint("http://10.0.0.7:9023")
+    ///     .with_credentials(Credentials::static_token("ya29.secret"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(clear_text.is_invalid_input());
+    /// assert!(!clear_text.to_string().contains("ya29"));
+    /// // No token, or loopback, or TLS: fine.
+    /// for (endpoint, credentials) in [
+    ///     ("http://10.0.0.7:9023", Credentials::none()),
+    ///     ("http://127.0.0.1:9023", Credentials::static_token("ya29.secret")),
+    ///     ("https://10.0.0.7", Credentials::static_token("ya29.secret")),
+    /// ] {
+    ///     Storage::builder().with_endpoint(endpoint).with_credentials(credentials).build()?;
+    /// }
+    /// # Ok::<(), vertex_batch::Error>(())
+    /// ```
     pub fn build(self) -> Result<Storage> {
         let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
         if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
@@ -184,7 +263,17 @@ impl StorageBuilder {
             Tokens::Credentials(credentials) => credentials.into_cache(),
             Tokens::Shared(cache) => cache,
         };
-        let http = http_client(&self.extra_ca_pems)?;
+        if cache.is_some() && !token_safe(&endpoint) {
+            return Err(Error::invalid(
+                self.endpoint_field,
+                format!(
+                    "{endpoint} is plain HTTP to a host other than this machine: a token sent \
+                     there could be read on the way. Use an https:// endpoint, or no \
+                     credentials (Credentials::none()) for an emulator that needs no token"
+                ),
+            ));
+        }
+        let http = http_client(&self.extra_ca_pems, self.retry.attempt_timeout())?;
         let config = ClientConfig {
             http: Some(reqwest_middleware::ClientWithMiddleware::from(http)),
             storage_endpoint: endpoint.clone(),
@@ -199,8 +288,26 @@ impl StorageBuilder {
             endpoint,
             self.upload_chunk_size,
             self.list_page_size,
+            self.retry,
         ))
     }
+}
+
+/// Whether a token may go to `endpoint` (checked by [`check_endpoint`]): over TLS, or to
+/// this machine.
+fn token_safe(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return true;
+    }
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `endpoint` without a trailing slash, or why it is not an endpoint.
@@ -249,6 +356,46 @@ mod tests {
             let err = check_endpoint(bad, "endpoint").unwrap_err().to_string();
             assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn tokens_go_over_tls_or_to_loopback_only() {
+        for safe in [
+            "https://storage.googleapis.com",
+            "https://10.0.0.7:443",
+            "http://127.0.0.1:9023",
+            "http://127.8.9.10",
+            "http://[::1]:9023",
+            "http://localhost:9023",
+            "http://LOCALHOST",
+        ] {
+            assert!(token_safe(safe), "{safe}");
+        }
+        for exposed in [
+            "http://10.0.0.7:9023",
+            "http://storage.example.com",
+            "http://[2001:db8::1]:80",
+            "http://0.0.0.0:9023",
+            "http://localhost.example.com",
+        ] {
+            assert!(!token_safe(exposed), "{exposed}");
+        }
+        // STORAGE_EMULATOR_HOST's builder sends none: any host is fine.
+        let from_env = StorageBuilder {
+            endpoint: "http://gcs:4443".to_owned(),
+            ..StorageBuilder::new()
+        }
+        .with_credentials(Credentials::none());
+        assert!(from_env.build().is_ok());
+        let err = StorageBuilder::new()
+            .with_endpoint("http://gcs:4443")
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid endpoint: http://gcs:4443 is plain HTTP"),
+            "{err}"
+        );
     }
 
     #[test]

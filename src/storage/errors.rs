@@ -15,6 +15,17 @@ pub(super) enum Op {
 }
 
 impl Op {
+    /// The operation's name in logs.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Op::Upload => "upload",
+            Op::Download => "download",
+            Op::List => "list",
+            Op::Metadata => "metadata",
+            Op::Delete => "delete",
+        }
+    }
+
     fn what(self) -> &'static str {
         match self {
             Op::Upload => "the upload of",
@@ -65,6 +76,10 @@ pub(super) fn storage(op: Op, uri: &str, code: u16, message: String) -> Error {
             "the credentials' principal needs roles/storage.objectAdmin on the bucket (roles/storage.objectViewer to read only)",
         ),
         404 => Some("check the bucket and the object name"),
+        412 => Some(
+            "a precondition did not hold: the object exists, or is no longer the generation \
+             read; read it again to see what it is now",
+        ),
         416 => Some("the byte range starts past the end of the object"),
         429 | 503 => Some("the service is busy; try again later"),
         _ => None,

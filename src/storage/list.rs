@@ -46,11 +46,10 @@ impl Storage {
                         ..ListObjectsRequest::default()
                     };
                     let page = this
-                        .inner
-                        .client
-                        .list_objects(&request)
-                        .await
-                        .map_err(|e| this.error(e, Op::List, &prefix))?;
+                        .retrying(Op::List, &prefix, || {
+                            this.inner.client.list_objects(&request)
+                        })
+                        .await?;
                     let items = page
                         .items
                         .unwrap_or_default()

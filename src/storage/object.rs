@@ -16,8 +16,13 @@ pub struct ObjectInfo {
     pub size: u64,
     /// Its content type, when it has one.
     pub content_type: Option<String>,
-    /// Its generation: a new number each time the object is written.
+    /// Its generation: a new number each time the object is written, greater than the one
+    /// before. [`Preconditions::if_generation`](super::Preconditions::if_generation) makes a
+    /// write or delete happen only to this version.
     pub generation: i64,
+    /// Its metageneration: 1 for a freshly written object, growing each time its metadata
+    /// (not its data) changes.
+    pub metageneration: i64,
     /// When it was last written.
     pub updated: Option<SystemTime>,
     /// Its MD5 (base64), when the service computed one.
@@ -39,6 +44,7 @@ impl ObjectInfo {
             size,
             content_type: object.content_type,
             generation: object.generation,
+            metageneration: object.metageneration,
             updated: object.updated.or(object.time_created).map(SystemTime::from),
             md5_hash: object.md5_hash,
             crc32c: object.crc32c,

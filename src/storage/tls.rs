@@ -9,8 +9,12 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::error::{Error, Result};
 
-/// A reqwest client trusting the webpki roots and `extra_ca_pems`.
-pub(super) fn http_client(extra_ca_pems: &[String]) -> Result<reqwest::Client> {
+/// A reqwest client trusting the webpki roots and `extra_ca_pems`, giving up on a connection
+/// not made within `connect_timeout`.
+pub(super) fn http_client(
+    extra_ca_pems: &[String],
+    connect_timeout: Option<std::time::Duration>,
+) -> Result<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for (i, pem) in extra_ca_pems.iter().enumerate() {
@@ -44,13 +48,14 @@ pub(super) fn http_client(extra_ca_pems: &[String]) -> Result<reqwest::Client> {
         .map_err(|e| Error::internal(format!("could not set up TLS for Cloud Storage: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .map_err(|e| {
-            Error::internal(format!(
-                "could not make the Cloud Storage HTTP client: {}",
-                crate::error::flatten(&e)
-            ))
-        })
+    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(config);
+    if let Some(timeout) = connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    builder.build().map_err(|e| {
+        Error::internal(format!(
+            "could not make the Cloud Storage HTTP client: {}",
+            crate::error::flatten(&e)
+        ))
+    })
 }

@@ -7,32 +7,26 @@
 //! (`bytes FIRST-LAST/TOTAL`, or `bytes */TOTAL` when nothing is left) and is answered with the
 //! object. The service may keep less than a chunk: the client then sends again from where it
 //! stopped, which is why the chunk stays in memory until it is acknowledged. A chunk that
-//! fails on the way (a broken connection, 429, 5xx) is followed by a status query
-//! (`bytes */*`) and the upload goes on from what the service kept.
+//! fails on the way (a broken connection, 408, 429, 5xx) is followed, after the retry policy's
+//! backoff (`retry.rs`), by a status query (`bytes */*`) and the upload goes on from what the
+//! service kept. The session's start and single-request uploads are retried the same way.
 
 use std::path::Path;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use gcloud_storage::http::Error as GcsError;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{
     ChunkSize, ResumableUploadClient, UploadStatus,
 };
 
 use super::errors::{Op, storage};
-use super::{ObjectInfo, ObjectUri, Storage};
+use super::retry::Attempts;
+use super::{ObjectInfo, ObjectUri, Preconditions, Storage};
 use crate::error::{Error, Result};
 
 /// How much of a local file is read at a time for [`Storage::upload_file`].
 const FILE_READ_SIZE: usize = 1024 * 1024;
-
-/// How many times one chunk is tried before its upload fails.
-const CHUNK_ATTEMPTS: u32 = 4;
-
-/// The wait before asking what a failed chunk left, doubled each time (0.2 s, 0.4 s, 0.8 s).
-const CHUNK_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Storage {
     /// Uploads everything `data` yields as the object `uri`, as a resumable upload in chunks of
@@ -59,19 +53,58 @@ impl Storage {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
+        self.upload_stream_if(uri, data, Preconditions::none())
+            .await
+    }
+
+    /// [`Storage::upload_stream`] if `conditions` hold: checked by the service when the
+    /// upload starts and again when its last chunk commits it, so an object created or
+    /// replaced meanwhile is not overwritten.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use bytes::Bytes;
+    /// use vertex_batch::storage::Preconditions;
+    ///
+    /// let lines = futures_util::stream::iter([Ok(Bytes::from("{\"n\": 1}\n"))]);
+    /// let shard = "gs://bucket/run/shard-0.jsonl".parse()?;
+    /// match storage.upload_stream_if(&shard, lines, Preconditions::if_absent()).await {
+    ///     Ok(info) => println!("staged, generation {}", info.generation),
+    ///     Err(err) if err.is_precondition_failed() => println!("already staged"),
+    ///     Err(err) => return Err(err),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Storage::upload_stream`];
+    /// [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (412) when a
+    /// condition did not hold, at the start or at the end, and nothing was written.
+    pub async fn upload_stream_if<S>(
+        &self,
+        uri: &ObjectUri,
+        data: S,
+        conditions: Preconditions,
+    ) -> Result<ObjectInfo>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
         let chunk = self.inner.upload_chunk_size;
-        let request = UploadObjectRequest {
+        let mut request = UploadObjectRequest {
             bucket: uri.bucket().to_owned(),
             ..UploadObjectRequest::default()
         };
+        conditions.on_upload(&mut request);
         let mut media = Media::new(uri.name().to_owned());
         media.content_type = content_type(uri.name()).into();
+        let upload_type = UploadType::Simple(media);
         let session = self
-            .inner
-            .client
-            .prepare_resumable_upload(&request, &UploadType::Simple(media))
-            .await
-            .map_err(|e| self.error(e, Op::Upload, uri))?;
+            .retrying(Op::Upload, uri, || {
+                self.inner
+                    .client
+                    .prepare_resumable_upload(&request, &upload_type)
+            })
+            .await?;
 
         let mut data = std::pin::pin!(data);
         // The bytes not yet acknowledged; `start` is the object offset of buffer[0].
@@ -149,8 +182,8 @@ impl Storage {
     }
 
     /// Sends one chunk. When it fails in a way worth retrying (the connection broke, 408, 429,
-    /// 5xx), waits, asks the session what it kept and answers with that, so the caller sends
-    /// the rest; after [`CHUNK_ATTEMPTS`] tries, the error.
+    /// 5xx), waits the retry policy's backoff, asks the session what it kept and answers with
+    /// that, so the caller sends the rest; once the policy is spent, the error.
     async fn put_chunk(
         &self,
         session: &ResumableUploadClient,
@@ -159,21 +192,22 @@ impl Storage {
         total: Option<u64>,
         uri: &ObjectUri,
     ) -> Result<UploadStatus> {
-        let mut attempt = 1;
+        let mut err = match session.upload_multiple_chunk(body.clone(), range).await {
+            Ok(status) => return Ok(status),
+            Err(err) => err,
+        };
+        // The budget counts from the failure: sending the chunk may have taken long.
+        let mut attempts = Attempts::new();
         loop {
-            let err = match session.upload_multiple_chunk(body.clone(), range).await {
+            match attempts.retry_after(self, &err, Op::Upload, uri) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(self.error(err, Op::Upload, uri)),
+            }
+            err = match session.status(total).await {
                 Ok(status) => return Ok(status),
+                // The status query failed too: after the next backoff, ask again.
                 Err(err) => err,
             };
-            if attempt >= CHUNK_ATTEMPTS || !retriable(&err) {
-                return Err(self.error(err, Op::Upload, uri));
-            }
-            tokio::time::sleep(CHUNK_BACKOFF * 2u32.pow(attempt - 1)).await;
-            attempt += 1;
-            if let Ok(status) = session.status(total).await {
-                return Ok(status);
-            }
-            // The status query failed too: send the chunk again.
         }
     }
 
@@ -217,7 +251,17 @@ impl Storage {
             })
     }
 
-    /// Uploads a small value in one request (a media upload): a manifest, a marker.
+    /// Uploads a small value in one request (a media upload): a manifest, a marker. An
+    /// existing object is replaced ([`Storage::upload_bytes_if`] with [`Preconditions::none`]).
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// let info = storage
+    ///     .upload_bytes(&"gs://bucket/run/marker.txt".parse()?, "done")
+    ///     .await?;
+    /// assert_eq!(info.size, 4);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Storage::upload_stream`].
@@ -226,20 +270,55 @@ impl Storage {
         uri: &ObjectUri,
         data: impl Into<Bytes>,
     ) -> Result<ObjectInfo> {
-        let request = UploadObjectRequest {
+        self.upload_bytes_if(uri, data, Preconditions::none()).await
+    }
+
+    /// Uploads a small value in one request if `conditions` hold: only when no object of that
+    /// name exists ([`Preconditions::if_absent`]), or only over the generation read
+    /// ([`Preconditions::if_generation`]). The answer is the new object's metadata, whose
+    /// `generation` the next conditional write names.
+    ///
+    /// ```no_run
+    /// # async fn run(storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
+    /// use vertex_batch::storage::Preconditions;
+    ///
+    /// let uri = "gs://bucket/run/lease.json".parse()?;
+    /// let first = storage.upload_bytes_if(&uri, "{\"n\":1}", Preconditions::if_absent()).await?;
+    /// let second = storage
+    ///     .upload_bytes_if(&uri, "{\"n\":2}", Preconditions::if_generation(first.generation))
+    ///     .await?;
+    /// assert!(second.generation > first.generation);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Storage::upload_stream`];
+    /// [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (412) when a
+    /// condition did not hold, and nothing was written.
+    pub async fn upload_bytes_if(
+        &self,
+        uri: &ObjectUri,
+        data: impl Into<Bytes>,
+        conditions: Preconditions,
+    ) -> Result<ObjectInfo> {
+        let mut request = UploadObjectRequest {
             bucket: uri.bucket().to_owned(),
             ..UploadObjectRequest::default()
         };
+        conditions.on_upload(&mut request);
         let mut media = Media::new(uri.name().to_owned());
         media.content_type = content_type(uri.name()).into();
         let data: Bytes = data.into();
         media.content_length = Some(data.len() as u64);
+        let upload_type = UploadType::Simple(media);
         let object = self
-            .inner
-            .client
-            .upload_object(&request, data, &UploadType::Simple(media))
-            .await
-            .map_err(|e| self.error(e, Op::Upload, uri))?;
+            // As long as it takes: the size is the caller's.
+            .retrying_within(Op::Upload, uri, None, || {
+                self.inner
+                    .client
+                    .upload_object(&request, data.clone(), &upload_type)
+            })
+            .await?;
         ObjectInfo::from_gcs(object)
     }
 
@@ -250,20 +329,6 @@ impl Storage {
             502,
             format!("the service {what} (at {})", self.inner.endpoint),
         )
-    }
-}
-
-/// A failure that another try may get past: the connection, a timeout, 408, 429 or 5xx.
-fn retriable(err: &GcsError) -> bool {
-    let status_retriable = |code: u16| matches!(code, 408 | 429 | 500..=599);
-    match err {
-        GcsError::Response(response) => response.is_retriable(),
-        GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
-            Some(status) => status_retriable(status.as_u16()),
-            None => err.is_connect() || err.is_timeout() || err.is_request() || err.is_body(),
-        },
-        GcsError::HttpMiddleware(_) => true,
-        _ => false,
     }
 }
 

@@ -107,18 +107,21 @@ impl fmt::Display for ObjectUri {
 fn check_bucket(bucket: &str, uri: &str) -> Result<()> {
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if (3..=222).contains(&bucket.len())
+    let max = if bucket.contains('.') { 222 } else { 63 };
+    if (3..=max).contains(&bucket.len())
         && bucket.chars().all(allowed)
         && edge(bucket.chars().next())
         && edge(bucket.chars().last())
+        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
     {
         return Ok(());
     }
     Err(Error::invalid(
         "uri",
         format!(
-            "{uri:?}: the bucket {bucket:?} is not a bucket name (3 to 63 lower-case letters (222 with dots), \
-             digits, `-`, `_` or `.`, starting and ending with a letter or digit)"
+            "{uri:?}: the bucket {bucket:?} is not a bucket name (3 to 63 lower-case letters, \
+             digits, `-`, `_` or `.`; 222 with dots, 63 between two; starting and ending with a \
+             letter or digit)"
         ),
     ))
 }
@@ -169,6 +172,15 @@ mod tests {
         ] {
             let err = uri.parse::<ObjectUri>().unwrap_err().to_string();
             assert!(err.contains(expected), "{uri}: {err}");
+        }
+        // 63 characters, or 222 with dots and 63 between two, as the service counts.
+        let part = "x".repeat(63);
+        for good in [part.clone(), format!("{part}.{part}")] {
+            ObjectUri::new(good, "o").unwrap();
+        }
+        for bad in [format!("{part}x"), format!("{part}x.y"), "a..b".to_owned()] {
+            let err = ObjectUri::new(bad.clone(), "o").unwrap_err().to_string();
+            assert!(err.contains("not a bucket name"), "{bad}: {err}");
         }
         let long = format!("gs://abc/{}", "x".repeat(1025));
         assert!(

@@ -15,6 +15,7 @@ mod cli_emulator;
 mod cli_files;
 mod cli_input;
 mod cli_jobs;
+mod cli_lasting;
 mod cli_output;
 mod cli_results;
 mod cli_run;

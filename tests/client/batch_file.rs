@@ -356,9 +356,9 @@ fn summary_counts_rows_failures_and_tokens() {
     assert!(summary.failed_rows[0].status.starts_with("Bad Request"));
     assert_eq!(
         (
-            summary.prompt_tokens,
-            summary.candidates_tokens,
-            summary.total_tokens
+            summary.usage.prompt_token_count,
+            summary.usage.candidates_token_count,
+            summary.usage.total_token_count
         ),
         (9, 15, 24)
     );

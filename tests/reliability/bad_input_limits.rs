@@ -59,9 +59,9 @@ fn token_sums_saturate_instead_of_overflowing() {
             .expect("the rows are predictions");
         assert_eq!(
             (
-                summary.prompt_tokens,
-                summary.candidates_tokens,
-                summary.total_tokens
+                summary.usage.prompt_token_count,
+                summary.usage.candidates_token_count,
+                summary.usage.total_token_count
             ),
             expected,
             "{file}"

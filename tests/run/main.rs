@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod lasting;
+
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -135,7 +137,11 @@ async fn ten_thousand_prompts_come_back_in_input_order_through_row_faults_and_an
         emu.job_count() as u64,
         "one job per shard and round"
     );
-    assert!(summary.usage.total > 0 && summary.usage.prompt > 0 && summary.usage.candidates > 0);
+    assert!(
+        summary.usage.total_token_count > 0
+            && summary.usage.prompt_token_count > 0
+            && summary.usage.candidates_token_count > 0
+    );
     emu.shutdown().await;
 }
 

@@ -2,9 +2,23 @@
 //! uploads in several chunks, whole and ranged downloads, listing across pages, metadata,
 //! delete, STORAGE_EMULATOR_HOST, required tokens shared with Vertex AI; and jobs that read
 //! their input from that storage and write their rows there, with the row faults.
+//!
+//! By topic: `preconditions` (conditional writes, deletes and reads, generations, on both
+//! stores), `faults` (every call through the emulator's storage failure and drop rates, and
+//! the retries' log), `stall` (stalled downloads and unanswered requests), `restart` (fixed
+//! ports across a restart, the launchers' storage flags), `secrets` (no token in clear text or
+//! to an emulator host), `escapes` (bucket names, odd requests); `raw` sends raw HTTP.
 
 #[path = "../support/mod.rs"]
 mod support;
+
+mod escapes;
+mod faults;
+mod preconditions;
+mod raw;
+mod restart;
+mod secrets;
+mod stall;
 
 use std::time::Duration;
 
@@ -364,6 +378,8 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
 
 #[tokio::test]
 async fn storage_emulator_host_points_a_client_from_env_at_the_emulator() {
+    // The environment is this test's alone: the listener seeing no token runs here too.
+    secrets::an_emulator_host_gets_no_token().await;
     let emu = vertex_batch::emulator::Emulator::builder()
         .start()
         .await

@@ -26,6 +26,10 @@ pub enum Exit {
     Timeout = 7,
     /// `run`: some prompts have no answer (their lines in the results say why).
     RowsFailed = 8,
+    /// `run`: another process runs this run now (it holds the run's lease).
+    RunHeld = 9,
+    /// `run`: stopped by Ctrl-C or SIGTERM; the same command resumes it.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -68,6 +72,8 @@ impl Exit {
             }
             Exit::Timeout => "--timeout ran out; the job goes on",
             Exit::RowsFailed => "some prompts have no answer (their lines in the results say why)",
+            Exit::RunHeld => "another process runs this run now",
+            Exit::Interrupted => "stopped by Ctrl-C or SIGTERM (the same command resumes)",
         }
     }
 

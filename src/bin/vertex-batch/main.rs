@@ -21,6 +21,7 @@ mod print;
 mod read;
 mod results;
 mod run;
+mod status;
 mod submit;
 mod wait;
 
@@ -69,6 +70,8 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// A file of prompts through as many jobs as it takes; results joined in input order.
     Run(run::RunArgs),
+    /// Show a run from anywhere: who runs it, each round's jobs with state, age and counts.
+    Status(status::StatusArgs),
     /// Summarise a job's output (counts, failed rows by status) or print its answers as JSONL
     /// or CSV; from local files, a gs:// directory or the job.
     Results(results::ResultsArgs),
@@ -145,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Delete(args) => delete::run(&globals, args).await,
         Command::Run(args) => run::run(&globals, args).await,
         Command::Results(args) => results::run(&globals, args).await,
+        Command::Status(args) => status::run(&globals, args).await,
         Command::Emulator(args) => emulator::run(&globals, args).await,
     }
 }

@@ -81,3 +81,26 @@ pub fn summary(job: &BatchPredictionJob) -> String {
         .map(|(label, value)| format!("{:<13} {value}\n", format!("{label}:")))
         .collect()
 }
+
+/// An age as a person reads it: `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn age(age: std::time::Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+/// Token counts by kind, as `run` and `results` print them.
+pub fn tokens(usage: &vertex_batch::batch_file::UsageMetadata) -> String {
+    format!(
+        "tokens: {} prompt, {} candidates, {} thoughts, {} cached, {} total",
+        usage.prompt_token_count,
+        usage.candidates_token_count,
+        usage.thoughts_token_count,
+        usage.cached_content_token_count,
+        usage.total_token_count
+    )
+}

@@ -218,11 +218,7 @@ fn summarise(summary: Summary) -> std::io::Result<()> {
         "{} rows: {} succeeded, {} failed",
         summary.total, summary.succeeded, summary.failed
     )?;
-    writeln!(
-        out,
-        "tokens: {} prompt, {} candidates, {} total",
-        summary.prompt_tokens, summary.candidates_tokens, summary.total_tokens
-    )?;
+    writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
     // Failed rows grouped by status, most frequent first, each with its first row.
     let mut groups: Vec<(&str, u64, &vertex_batch::batch_file::FailedRow)> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use vertex_batch::run::{BatchRun, InputFormat, InputLines, RunPhase, RunProgress, RunSummary};
@@ -58,8 +59,49 @@ pub struct RunArgs {
     /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
     #[arg(long, value_name = "URL")]
     storage_endpoint: Option<String>,
+    /// Cancel a job still queued after this long and send its rows again (`90m`, `12h`, `3d`;
+    /// default 72h, the service's own queue limit, after which it EXPIRES the job).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    queue_deadline: Option<Duration>,
+    /// End the run after this long (`36h`): live jobs are cancelled, what was answered is
+    /// written, the rest reported with code 504 (default: no limit; each job is bounded by the
+    /// service's 72 hours queued and 24 hours running).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    run_deadline: Option<Duration>,
+    /// When another process runs this run (it holds the lease in the staging prefix), wait for
+    /// it rather than exit at once with code 9.
+    #[arg(long)]
+    wait_for_lease: bool,
+    /// End the run for good: cancel its jobs not yet ended, create none, and write the results
+    /// gathered so far (rows never answered get code 499). Give the same INPUT as before.
+    #[arg(long)]
+    end: bool,
     #[command(flatten)]
     generation: GenerationArgs,
+}
+
+/// A duration as `45s`, `90m`, `12h`, `3d` (or plain seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if seconds > 0 => n
+            .checked_mul(seconds)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long a duration")),
+        _ => Err(format!(
+            "`{text}` is not a duration: expected a number and a unit, like 45s, 90m, 12h or 3d"
+        )),
+    }
 }
 
 const RUN_HELP: &str = "\
@@ -75,11 +117,18 @@ Results: one JSON line per prompt, in input order: {\"key\", \"text\", \"respons
 {\"key\", \"error\": {\"code\", \"message\"}} for a failure. Run the same command again after an
 interruption: it resumes, and creates no job twice.
 
+One process runs a run at a time: a second start on the same --staging exits with code 9 naming
+the process that holds it (or waits, with --wait-for-lease). Ctrl-C or SIGTERM stops a run
+cleanly (exit 130): run the same command again to resume. `vertex-batch status gs://BUCKET/PREFIX`
+shows a run from anywhere.
+
 Exit codes:
-  0  every prompt answered
-  1  an error (nothing is lost: run the same command again to resume)
-  2  bad arguments
-  8  some prompts have no answer (their lines in the results say why)";
+  0    every prompt answered
+  1    an error (nothing is lost: run the same command again to resume)
+  2    bad arguments
+  8    some prompts have no answer (their lines in the results say why)
+  9    another process runs this run now
+  130  stopped by Ctrl-C or SIGTERM (run the same command again to resume)";
 
 /// A model the service can find (checked as a job's model is, before anything is read).
 fn parse_model(text: &str) -> Result<String, String> {
@@ -100,7 +149,7 @@ fn parse_running_jobs(text: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_staging(text: &str) -> Result<ObjectUri, String> {
+pub fn parse_staging(text: &str) -> Result<ObjectUri, String> {
     if let Some(c) = text.chars().find(|c| c.is_whitespace()) {
         return Err(format!(
             "`{text}` contains {c:?}: the service takes no white space in an output prefix"
@@ -142,13 +191,24 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
     let bars = Bars::new();
     let progress = bars.clone();
-    let run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
+    let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
         .with_generation_config(args.generation.config()?)
         .with_max_requests_per_job(args.max_requests_per_job)
         .with_max_bytes_per_file(args.max_bytes_per_file)
         .with_max_running_jobs(args.max_running_jobs)
         .with_retry_rounds(args.retry_rounds)
-        .with_progress(move |p| progress.show(p));
+        .with_lease_wait(args.wait_for_lease)
+        .with_progress(move |p| progress.show(p))
+        .with_stop_signal(stop_signal()?);
+    if let Some(deadline) = args.queue_deadline {
+        run = run.with_queue_deadline(deadline);
+    }
+    if let Some(deadline) = args.run_deadline {
+        run = run.with_run_deadline(deadline);
+    }
+    if args.end {
+        run = run.end();
+    }
     let requests = input.into_stream().map(|request| {
         request.map_err(|err| match err {
             vertex_batch::Error::InvalidInput { field, reason } => {
@@ -157,7 +217,23 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
             other => other,
         })
     });
-    let mut results = run.run(requests).await.map_err(flag_names)?;
+    let mut results = match run.run(requests).await {
+        Ok(results) => results,
+        Err(
+            err @ (vertex_batch::Error::RunHeld { .. } | vertex_batch::Error::RunStopped { .. }),
+        ) => {
+            bars.finish();
+            // The temporary results file goes with `out`; the manifest and lease are in order.
+            drop(out);
+            eprintln!("{err}");
+            return Ok(if err.is_run_held() {
+                Exit::RunHeld
+            } else {
+                Exit::Interrupted
+            });
+        }
+        Err(err) => return Err(flag_names(err)),
+    };
     bars.finish();
     let summary = results.summary().clone();
     while let Some(row) = results.next().await {
@@ -169,6 +245,22 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         Exit::Success
     } else {
         Exit::RowsFailed
+    })
+}
+
+/// Ctrl-C or SIGTERM, whichever comes first.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("could not listen for SIGTERM")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     })
 }
 
@@ -209,12 +301,7 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
         summary.rows, summary.answered, summary.failed
     )?;
     writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
-    let u = &summary.usage;
-    writeln!(
-        out,
-        "tokens: {} prompt, {} candidates, {} thoughts, {} cached, {} total",
-        u.prompt, u.candidates, u.thoughts, u.cached, u.total
-    )?;
+    writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
     for (n, what) in [
         (
             summary.missing_rows,
@@ -285,6 +372,15 @@ impl Bars {
                     .collect();
                 if p.jobs_waiting > 0 {
                     jobs.push(format!("{} waiting", p.jobs_waiting));
+                }
+                // The oldest job not yet ended, with its state and age: a job stuck in the
+                // queue shows here.
+                if let Some(oldest) = p.live_jobs.iter().max_by_key(|job| job.age) {
+                    jobs.push(format!(
+                        "oldest {} for {}",
+                        oldest.state.short_name(),
+                        crate::print::age(oldest.age)
+                    ));
                 }
                 self.rows.set_message(format!(
                     "rows; {} answered, {} failed; jobs: {}",

@@ -1,5 +1,5 @@
-//! The Cloud Storage JSON API subset a storage client needs, over HTTP/1.1: media and
-//! resumable uploads, downloads with ranges, listing with a prefix and page tokens, object
+//! The Cloud Storage JSON API subset a storage client needs, over HTTP/1.1: media, multipart
+//! (`multipart.rs`) and resumable uploads, downloads with ranges, listing with a prefix and page tokens, object
 //! metadata, delete. Paths and answers follow the service
 //! (<https://cloud.google.com/storage/docs/json_api/v1/objects>); anything else is a 404
 //! naming what the emulator serves.
@@ -18,11 +18,17 @@ use axum::routing::get;
 use base64::Engine;
 use futures_util::StreamExt;
 
+use super::conditions::Conditions;
+use super::faults::{Failure, StorageFaults};
 use super::resource;
 use super::store::{ObjectData, ObjectStore, ObjectWriter, StoreError};
 use crate::emulator::clock::lock;
 use crate::emulator::state::EmulatorState;
 
+/// The biggest body of a multipart upload, held whole while it is split (the service's own
+/// limit for one is 5 TiB, but clients send multipart only for small objects: larger ones go
+/// resumable).
+const MAX_MULTIPART: usize = 256 * 1024 * 1024;
 /// The biggest listing page, as the service's.
 const MAX_PAGE: usize = 1000;
 /// How much of a file a download reads at a time.
@@ -42,6 +48,8 @@ pub(crate) struct StorageApi {
     requests: Option<Mutex<Vec<String>>>,
     /// How many upload chunks to come are cut off half way with a 503.
     chunk_faults: AtomicU64,
+    /// Requests failed at a rate and downloads dropped part way, with their counts.
+    pub(crate) faults: Arc<StorageFaults>,
 }
 
 /// A resumable upload under way.
@@ -56,6 +64,7 @@ impl StorageApi {
         require_auth: bool,
         base: String,
         record: bool,
+        faults: Arc<StorageFaults>,
     ) -> Self {
         StorageApi {
             store,
@@ -66,6 +75,7 @@ impl StorageApi {
             next_session: AtomicU64::new(1),
             requests: record.then(Mutex::default),
             chunk_faults: AtomicU64::new(0),
+            faults,
         }
     }
 
@@ -145,21 +155,41 @@ pub(crate) fn router(api: Arc<StorageApi>) -> Router {
         )
         .route("/download/storage/v1/b/{bucket}/o/{*object}", get(download))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_method)
         // Uploads stream into the store: no body is held whole.
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(api.clone(), record))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), intercept))
         .with_state(api)
 }
 
 type Api = State<Arc<StorageApi>>;
 
-async fn record(
+/// Every request: recorded, counted, and failed when the failure rate says so.
+async fn intercept(
     State(api): Api,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     api.record(&request);
-    next.run(request).await
+    match api.faults.on_request() {
+        None => next.run(request).await,
+        Some(failure) => {
+            let (code, reason) = match failure {
+                Failure::TooManyRequests => (429, "rateLimitExceeded"),
+                Failure::Unavailable => (503, "backendError"),
+            };
+            resource::error(&StoreError {
+                code,
+                reason,
+                message: format!(
+                    "The emulator failed this request on purpose (storage failure rate): \
+                     retry it ({} {})",
+                    request.method(),
+                    request.uri().path()
+                ),
+            })
+        }
+    }
 }
 
 /// Query parameters, decoded (`+` is a space, as in forms).
@@ -194,6 +224,10 @@ async fn start_upload(
         return refused;
     }
     let params = query(raw);
+    let conditions = match Conditions::from_query(&params) {
+        Ok(conditions) => conditions,
+        Err(err) => return resource::error(&err),
+    };
     match params.get("uploadType").map(String::as_str) {
         Some("media") => {
             let Some(name) = params.get("name") else {
@@ -201,12 +235,67 @@ async fn start_upload(
             };
             let content_type = header_text(&headers, header::CONTENT_TYPE.as_str())
                 .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, name, &conditions) {
+                return resource::error(&err);
+            }
             let mut writer = match api.store.writer(&bucket, name, content_type) {
-                Ok(writer) => writer,
+                Ok(writer) => writer.with_conditions(conditions),
                 Err(err) => return resource::error(&err),
             };
             if let Err(response) = write_body(body, &mut writer, 0).await {
                 return response;
+            }
+            match writer.commit() {
+                Ok(meta) => axum::Json(resource::object(&meta, &api.base)).into_response(),
+                Err(err) => resource::error(&err),
+            }
+        }
+        Some("multipart") => {
+            let content_type = header_text(&headers, header::CONTENT_TYPE.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = match axum::body::to_bytes(body, MAX_MULTIPART).await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    return resource::error(&StoreError {
+                        code: 413,
+                        reason: "uploadTooLarge",
+                        message: format!(
+                            "a multipart upload of more than {MAX_MULTIPART} bytes ({err}): \
+                             send a resumable upload"
+                        ),
+                    });
+                }
+            };
+            let parts = match super::multipart::parse(&content_type, &bytes) {
+                Ok(parts) => parts,
+                Err(err) => return resource::error(&err),
+            };
+            let from_body = parts.metadata.get("name").and_then(|n| n.as_str());
+            let Some(name) = params.get("name").map(String::as_str).or(from_body) else {
+                return bad_request(
+                    "a multipart upload needs the object's name in `name=` or in its metadata",
+                );
+            };
+            let object_type = parts
+                .metadata
+                .get("contentType")
+                .and_then(|t| t.as_str())
+                .or(parts.media_type.as_deref())
+                .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, name, &conditions) {
+                return resource::error(&err);
+            }
+            let mut writer = match api.store.writer(&bucket, name, object_type) {
+                Ok(writer) => writer.with_conditions(conditions),
+                Err(err) => return resource::error(&err),
+            };
+            if let Err(err) = writer.write_all(parts.media) {
+                return resource::error(&StoreError {
+                    code: 500,
+                    reason: "backendError",
+                    message: format!("could not store the upload: {err}"),
+                });
             }
             match writer.commit() {
                 Ok(meta) => axum::Json(resource::object(&meta, &api.base)).into_response(),
@@ -229,8 +318,11 @@ async fn start_upload(
             };
             let content_type = header_text(&headers, "x-upload-content-type")
                 .unwrap_or("application/octet-stream");
+            if let Err(err) = api.store.check_write(&bucket, &name, &conditions) {
+                return resource::error(&err);
+            }
             let writer = match api.store.writer(&bucket, &name, content_type) {
-                Ok(writer) => writer,
+                Ok(writer) => writer.with_conditions(conditions),
                 Err(err) => return resource::error(&err),
             };
             let id = format!(
@@ -249,9 +341,11 @@ async fn start_upload(
             }
             response
         }
-        other => bad_request(format!(
-            "uploadType {other:?}: the emulator takes `media` and `resumable` uploads"
+        Some(other) => bad_request(format!(
+            "uploadType `{other}`: the emulator takes `media`, `multipart` and `resumable` \
+             uploads"
         )),
+        None => bad_request("an upload needs `uploadType=`: `media`, `multipart` or `resumable`"),
     }
 }
 
@@ -274,6 +368,18 @@ fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
         }
     };
     Some((first, total))
+}
+
+/// How many bytes a chunk's `Content-Range` names: `LAST - FIRST + 1`, or 0 for `bytes */...`.
+fn range_length(value: &str) -> Option<u64> {
+    let spec = value.strip_prefix("bytes ")?;
+    let (range, _) = spec.split_once('/')?;
+    if range == "*" {
+        return Some(0);
+    }
+    let (first, last) = range.split_once('-')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    last.checked_sub(first)?.checked_add(1)
 }
 
 async fn upload_chunk(
@@ -303,6 +409,18 @@ async fn upload_chunk(
         // A whole object in one request.
         None => (Some(0), None),
     };
+    // The range must say what the body holds, as the service checks.
+    if let (Some(value), Some(length)) = (
+        header_text(&headers, header::CONTENT_RANGE.as_str()),
+        header_text(&headers, header::CONTENT_LENGTH.as_str()).and_then(|n| n.parse::<u64>().ok()),
+    ) && let Some(declared) = range_length(value)
+        && declared != length
+    {
+        return bad_request(format!(
+            "Content-Range {value:?} is {declared} bytes but the body has {length} \
+             (Content-Length): send the bytes the range names"
+        ));
+    }
     let Some(mut session) = lock(&api.sessions).remove(&id) else {
         return resource::error(&StoreError {
             code: 404,
@@ -470,10 +588,15 @@ async fn get_object(
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    if query(raw).get("alt").map(String::as_str) == Some("media") {
-        return media(&api, &bucket, &object, &headers);
+    let params = query(raw);
+    let conditions = match Conditions::from_query(&params) {
+        Ok(conditions) => conditions,
+        Err(err) => return resource::error(&err),
+    };
+    if params.get("alt").map(String::as_str) == Some("media") {
+        return media(&api, &bucket, &object, &headers, &conditions);
     }
-    match api.store.meta(&bucket, &object) {
+    match api.store.meta_if(&bucket, &object, &conditions) {
         Ok(meta) => axum::Json(resource::object(&meta, &api.base)).into_response(),
         Err(err) => resource::error(&err),
     }
@@ -482,32 +605,46 @@ async fn get_object(
 async fn download(
     State(api): Api,
     Path((bucket, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    media(&api, &bucket, &object, &headers)
+    match Conditions::from_query(&query(raw)) {
+        Ok(conditions) => media(&api, &bucket, &object, &headers, &conditions),
+        Err(err) => resource::error(&err),
+    }
 }
 
 async fn delete_object(
     State(api): Api,
     Path((bucket, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = api.authorize(&headers) {
         return refused;
     }
-    match api.store.delete(&bucket, &object) {
+    let deleted = Conditions::from_query(&query(raw))
+        .and_then(|conditions| api.store.delete_if(&bucket, &object, &conditions));
+    match deleted {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => resource::error(&err),
     }
 }
 
-/// The object's bytes, or the range the `Range` header asks for (206 with `Content-Range`).
-fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> Response {
-    let meta = match api.store.meta(bucket, object) {
-        Ok(meta) => meta,
+/// The object's bytes, or the range the `Range` header asks for (206 with `Content-Range`),
+/// with the generation they are in `x-goog-generation` as the service sends it.
+fn media(
+    api: &StorageApi,
+    bucket: &str,
+    object: &str,
+    headers: &HeaderMap,
+    conditions: &Conditions,
+) -> Response {
+    let (meta, data) = match api.store.open_if(bucket, object, conditions) {
+        Ok(opened) => opened,
         Err(err) => return resource::error(&err),
     };
     let size = meta.size;
@@ -531,13 +668,26 @@ fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> R
         },
     };
     let (first, len) = range.map_or((0, size), |(first, last)| (first, last - first + 1));
-    let data = match api.store.read(bucket, object, first, len) {
-        Ok(data) => data,
-        Err(err) => return resource::error(&err),
-    };
     let body = match data {
-        ObjectData::Memory(bytes) => Body::from(bytes),
-        ObjectData::File(file, len) => Body::from_stream(file_chunks(file.take(len))),
+        ObjectData::Memory(bytes) => {
+            let end = first.saturating_add(len).min(bytes.len() as u64);
+            Body::from(bytes.slice(first.min(end) as usize..end as usize))
+        }
+        ObjectData::File(mut file) => {
+            use std::io::{Seek, SeekFrom};
+            if let Err(e) = file.seek(SeekFrom::Start(first)) {
+                return resource::error(&StoreError {
+                    code: 500,
+                    reason: "backendError",
+                    message: format!("could not read the object: {e}"),
+                });
+            }
+            Body::from_stream(file_chunks(file.take(len)))
+        }
+    };
+    let body = match api.faults.on_download(len) {
+        Some(keep) => cut_off(body, keep),
+        None => body,
     };
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
@@ -545,6 +695,11 @@ fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> R
         headers.insert(header::CONTENT_TYPE, v);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert("x-goog-generation", HeaderValue::from(meta.generation));
+    headers.insert(
+        "x-goog-metageneration",
+        HeaderValue::from(meta.metageneration),
+    );
     if let Some((first, last)) = range {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
@@ -555,36 +710,71 @@ fn media(api: &StorageApi, bucket: &str, object: &str, headers: &HeaderMap) -> R
 }
 
 /// A `Range: bytes=...` header as `(first, last)` inclusive and clamped to the object, `None`
-/// for the whole object, `Err` when nothing of it can be served.
+/// for the whole object, `Err` when nothing of it can be served (416). As the service (and
+/// HTTP) does, a header that is not one well-formed byte range (another unit, several ranges,
+/// `5-2`, no numbers) is ignored: the whole object.
 fn byte_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = value.strip_prefix("bytes=") else {
-        return Ok(None); // Not a byte range: the whole object, as HTTP says.
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
     };
-    let (first, last) = spec.split_once('-').ok_or(())?;
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let number = |text: &str| text.parse::<u64>().ok();
     let (first, last) = match (first.trim(), last.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().map_err(|_| ())?;
-            if n == 0 {
-                return Err(());
-            }
-            (size.saturating_sub(n), size.checked_sub(1).ok_or(())?)
-        }
-        (first, "") => (
-            first.parse().map_err(|_| ())?,
-            size.checked_sub(1).ok_or(())?,
-        ),
-        (first, last) => {
-            let (first, last): (u64, u64) = (
-                first.parse().map_err(|_| ())?,
-                last.parse().map_err(|_| ())?,
-            );
-            (first, last.min(size.saturating_sub(1)))
-        }
+        ("", suffix) => match number(suffix) {
+            Some(0) | None => return Ok(None),
+            Some(n) => (size.saturating_sub(n), size.checked_sub(1).ok_or(())?),
+        },
+        (first, "") => match number(first) {
+            Some(first) => (first, size.checked_sub(1).ok_or(())?),
+            None => return Ok(None),
+        },
+        (first, last) => match (number(first), number(last)) {
+            (Some(first), Some(last)) if last >= first => (first, last.min(size.saturating_sub(1))),
+            _ => return Ok(None),
+        },
     };
-    if size == 0 || first >= size || last < first {
+    if size == 0 || first >= size {
         return Err(());
     }
     Ok(Some((first, last)))
+}
+
+/// `body`'s first `keep` bytes, then an error, which makes the server drop the connection
+/// part way through the body (its `Content-Length` promised more).
+fn cut_off(body: Body, keep: u64) -> Body {
+    let stream = futures_util::stream::unfold(
+        (body.into_data_stream(), keep, false),
+        |(mut stream, left, ended)| async move {
+            if ended {
+                return None;
+            }
+            if left == 0 {
+                // Once pending first: the server flushes what it has buffered (the headers,
+                // the bytes kept) before it drops the connection, as a connection that breaks
+                // on the way delivers what was sent before the break.
+                tokio::task::yield_now().await;
+                let dropped = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "dropped on purpose (storage drop rate)",
+                );
+                return Some((Err(dropped), (stream, 0, true)));
+            }
+            match stream.next().await {
+                Some(Ok(bytes)) => {
+                    let n = left.min(bytes.len() as u64);
+                    Some((Ok(bytes.slice(..n as usize)), (stream, left - n, false)))
+                }
+                Some(Err(err)) => Some((Err(std::io::Error::other(err)), (stream, 0, true))),
+                None => None,
+            }
+        },
+    );
+    Body::from_stream(stream)
 }
 
 /// A file's bytes as a stream of chunks; reads run on the blocking pool.
@@ -608,13 +798,25 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+async fn unknown_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    resource::error(&StoreError {
+        code: 405,
+        reason: "methodNotAllowed",
+        message: format!(
+            "{method} is not a method of {}: objects are read with GET, uploaded with POST (and \
+             PUT to a resumable session), deleted with DELETE",
+            uri.path()
+        ),
+    })
+}
+
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     resource::error(&StoreError {
         code: 404,
         reason: "notFound",
         message: format!(
             "{method} {}: the emulator serves the Cloud Storage JSON API's objects only \
-             (insert by media or resumable upload, get, get with alt=media, list, delete)",
+             (insert by media, multipart or resumable upload, get, get with alt=media, list, delete)",
             uri.path()
         ),
     })
@@ -640,8 +842,19 @@ mod tests {
         assert_eq!(byte_range("bytes=10-", 100), Ok(Some((10, 99))));
         assert_eq!(byte_range("bytes=-10", 100), Ok(Some((90, 99))));
         assert_eq!(byte_range("bytes=100-", 100), Err(()));
-        assert_eq!(byte_range("bytes=5-2", 100), Err(()));
-        assert_eq!(byte_range("items=1-2", 100), Ok(None));
+        assert_eq!(byte_range("bytes=0-", 0), Err(()));
+        // Not one well-formed byte range: ignored, the whole object.
+        for ignored in [
+            "items=1-2",
+            "bytes=5-2",
+            "bytes=0-1,5-6",
+            "bytes=x-",
+            "bytes=-0",
+            "bytes=1",
+            "bytes=--1",
+        ] {
+            assert_eq!(byte_range(ignored, 100), Ok(None), "{ignored}");
+        }
     }
 
     #[test]
@@ -652,5 +865,8 @@ mod tests {
         assert_eq!(content_range("bytes */*"), Some((None, None)));
         assert_eq!(content_range("bytes 9-0/*"), None);
         assert_eq!(content_range("0-9/*"), None);
+        assert_eq!(range_length("bytes 0-9/*"), Some(10));
+        assert_eq!(range_length("bytes */20"), Some(0));
+        assert_eq!(range_length("bytes 9-0/*"), None);
     }
 }

@@ -38,7 +38,7 @@ pub(super) fn object(meta: &ObjectMeta, base: &str) -> Value {
         "name": meta.name,
         "bucket": meta.bucket,
         "generation": meta.generation.to_string(),
-        "metageneration": "1",
+        "metageneration": meta.metageneration.to_string(),
         "contentType": meta.content_type,
         "storageClass": "STANDARD",
         "size": meta.size.to_string(),
@@ -64,8 +64,12 @@ fn rfc3339(time: SystemTime) -> String {
     prost_types::Timestamp::from(time).to_string()
 }
 
-/// An error as the JSON API writes them.
+/// An error as the JSON API writes them; a 304 (a read whose `NotMatch` condition failed)
+/// has no body, as HTTP requires.
 pub(super) fn error(err: &StoreError) -> Response {
+    if err.code == 304 {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({
         "error": {

@@ -14,6 +14,7 @@ use axum::body::Bytes;
 
 use super::super::clock::lock;
 use super::super::gcs_folder::GcsFolder;
+use super::conditions::{Access, Conditions};
 
 /// Folder-backed uploads are written here (under the root) and renamed into place when they
 /// complete; bucket names cannot start with a dot, so no bucket can collide with it.
@@ -26,6 +27,8 @@ pub(crate) struct ObjectMeta {
     pub(crate) name: String,
     pub(crate) size: u64,
     pub(crate) generation: i64,
+    /// 1: the emulator has no metadata updates, which would raise it.
+    pub(crate) metageneration: i64,
     pub(crate) updated: SystemTime,
     pub(crate) content_type: String,
 }
@@ -81,8 +84,14 @@ pub(crate) struct ObjectStore {
 #[derive(Debug)]
 struct Inner {
     backend: Backend,
-    /// Generations grow with every write, as the service's do.
+    /// Generations grow with every write, as the service's do: the last one given.
     next_generation: AtomicU64,
+    /// Names the in-flight uploads' temporary files.
+    next_upload: AtomicU64,
+    /// Held while a folder's object is checked against a request's conditions and replaced
+    /// or removed, so that two conditional writes cannot both pass. (A memory store holds
+    /// its map's lock for the same.)
+    commits: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -100,8 +109,8 @@ struct MemoryObject {
 /// Bytes of an object, ready to stream.
 pub(crate) enum ObjectData {
     Memory(Bytes),
-    /// A file positioned at the first byte wanted, and how many bytes to read.
-    File(File, u64),
+    /// A file, positioned at the first byte wanted.
+    File(File),
 }
 
 impl ObjectStore {
@@ -124,6 +133,8 @@ impl ObjectStore {
             inner: Arc::new(Inner {
                 backend,
                 next_generation: AtomicU64::new(now),
+                next_upload: AtomicU64::new(0),
+                commits: Mutex::new(()),
             }),
         }
     }
@@ -136,13 +147,33 @@ impl ObjectStore {
         }
     }
 
-    fn next_generation(&self) -> i64 {
-        self.inner.next_generation.fetch_add(1, Ordering::Relaxed) as i64 + 1
+    /// A new generation: above every one given before, above `replaced` (the generation of
+    /// the object a write replaces) and at least the current time in microseconds, so
+    /// generations grow per object across restarts over the same folder too.
+    fn next_generation(&self, replaced: Option<i64>) -> i64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
+        let floor = replaced
+            .map_or(0, |g| (g.max(0) as u64).saturating_add(1))
+            .max(now);
+        let previous = self
+            .inner
+            .next_generation
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(last.saturating_add(1).max(floor))
+            })
+            .unwrap_or_else(|last| last);
+        previous.saturating_add(1).max(floor).min(i64::MAX as u64) as i64
     }
 
     /// Whether the bucket exists: in memory, once something was written to it; in a folder,
     /// when `ROOT/bucket` is a directory.
     pub(crate) fn has_bucket(&self, bucket: &str) -> bool {
+        if check_bucket(bucket).is_err() {
+            return false;
+        }
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
                 .range((bucket.to_owned(), String::new())..)
@@ -152,8 +183,88 @@ impl ObjectStore {
         }
     }
 
+    /// An object's metadata, if `conditions` hold (see [`Conditions::check`]).
+    pub(crate) fn meta_if(
+        &self,
+        bucket: &str,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<ObjectMeta, StoreError> {
+        let meta = self.live(bucket, name)?;
+        conditions.check(meta.as_ref(), Access::Read, bucket, name)?;
+        meta.ok_or_else(|| StoreError::not_found(bucket, name))
+    }
+
+    /// Whether a write under `conditions` would pass now (it is checked again when it
+    /// commits): an upload's conditions are checked when it starts, as the service does.
+    pub(crate) fn check_write(
+        &self,
+        bucket: &str,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<(), StoreError> {
+        check_name(name)?;
+        let meta = self.live(bucket, name)?;
+        conditions.check(meta.as_ref(), Access::Write, bucket, name)
+    }
+
+    /// The live object's metadata, `None` when there is none.
+    fn live(&self, bucket: &str, name: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        match self.meta(bucket, name) {
+            Ok(meta) => Ok(Some(meta)),
+            Err(err) if err.code == 404 => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// An object's bytes and the metadata of the very generation they are, if `conditions`
+    /// hold: the file is opened first and its metadata read from the open file, so a write
+    /// that replaces it meanwhile changes neither.
+    pub(crate) fn open_if(
+        &self,
+        bucket: &str,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<(ObjectMeta, ObjectData), StoreError> {
+        check_bucket(bucket)?;
+        let (meta, data) = match &self.inner.backend {
+            Backend::Memory(objects) => {
+                let objects = lock(objects);
+                match objects.get(&(bucket.to_owned(), name.to_owned())) {
+                    Some(object) => (
+                        Some(object.meta.clone()),
+                        Some(ObjectData::Memory(object.data.clone())),
+                    ),
+                    None => (None, None),
+                }
+            }
+            Backend::Folder(folder) => {
+                let path = object_path(folder, bucket, name)?;
+                match open(&path, bucket, name) {
+                    Ok(file) => {
+                        let meta = file
+                            .metadata()
+                            .map_err(|e| StoreError::io("could not read the object", &e))?;
+                        (
+                            Some(meta_of(&meta, bucket, name)),
+                            Some(ObjectData::File(file)),
+                        )
+                    }
+                    Err(err) if err.code == 404 => (None, None),
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        conditions.check(meta.as_ref(), Access::Read, bucket, name)?;
+        match (meta, data) {
+            (Some(meta), Some(data)) => Ok((meta, data)),
+            _ => Err(StoreError::not_found(bucket, name)),
+        }
+    }
+
     /// An object's metadata.
     pub(crate) fn meta(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
+        check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
                 .get(&(bucket.to_owned(), name.to_owned()))
@@ -174,6 +285,7 @@ impl ObjectStore {
         first: u64,
         len: u64,
     ) -> Result<ObjectData, StoreError> {
+        check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => {
                 let objects = lock(objects);
@@ -190,7 +302,7 @@ impl ObjectStore {
                 let mut file = open(&path, bucket, name)?;
                 file.seek(SeekFrom::Start(first))
                     .map_err(|e| StoreError::io("could not read the object", &e))?;
-                Ok(ObjectData::File(file, len))
+                Ok(ObjectData::File(file))
             }
         }
     }
@@ -203,7 +315,7 @@ impl ObjectStore {
     ) -> Result<Box<dyn BufRead + Send>, StoreError> {
         Ok(match self.read(bucket, name, 0, u64::MAX)? {
             ObjectData::Memory(bytes) => Box::new(Cursor::new(bytes)),
-            ObjectData::File(file, _) => Box::new(BufReader::new(file)),
+            ObjectData::File(file) => Box::new(BufReader::new(file)),
         })
     }
 
@@ -216,6 +328,7 @@ impl ObjectStore {
         name: &str,
         content_type: &str,
     ) -> Result<ObjectWriter, StoreError> {
+        check_bucket(bucket)?;
         check_name(name)?;
         let sink = match &self.inner.backend {
             Backend::Memory(_) => Sink::Memory(Vec::new()),
@@ -224,7 +337,11 @@ impl ObjectStore {
                 let dir = folder.root().join(UPLOADS_DIR);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| StoreError::io("could not start the upload", &e))?;
-                let temp = dir.join(format!("{}", self.next_generation()));
+                let temp = dir.join(format!(
+                    "{}-{}",
+                    std::process::id(),
+                    self.inner.next_upload.fetch_add(1, Ordering::Relaxed)
+                ));
                 let file = File::create(&temp)
                     .map_err(|e| StoreError::io("could not start the upload", &e))?;
                 Sink::File {
@@ -241,6 +358,7 @@ impl ObjectStore {
             content_type: content_type.to_owned(),
             written: 0,
             sink,
+            conditions: Conditions::default(),
         })
     }
 
@@ -253,6 +371,7 @@ impl ObjectStore {
         after: Option<&str>,
         max: usize,
     ) -> Result<(Vec<ObjectMeta>, bool), StoreError> {
+        check_bucket(bucket)?;
         if !self.has_bucket(bucket) {
             return Err(StoreError::no_bucket(bucket));
         }
@@ -298,18 +417,32 @@ impl ObjectStore {
         Ok((found, more))
     }
 
-    /// Deletes an object.
-    pub(crate) fn delete(&self, bucket: &str, name: &str) -> Result<(), StoreError> {
+    /// Deletes an object, if `conditions` hold (a missing object is a 404 first).
+    pub(crate) fn delete_if(
+        &self,
+        bucket: &str,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<(), StoreError> {
+        check_bucket(bucket)?;
+        let check = |meta: Option<&ObjectMeta>| {
+            if meta.is_none() {
+                return Err(StoreError::not_found(bucket, name));
+            }
+            conditions.check(meta, Access::Write, bucket, name)
+        };
         match &self.inner.backend {
-            Backend::Memory(objects) => lock(objects)
-                .remove(&(bucket.to_owned(), name.to_owned()))
-                .map(drop)
-                .ok_or_else(|| StoreError::not_found(bucket, name)),
+            Backend::Memory(objects) => {
+                let mut objects = lock(objects);
+                let key = (bucket.to_owned(), name.to_owned());
+                check(objects.get(&key).map(|object| &object.meta))?;
+                objects.remove(&key);
+                Ok(())
+            }
             Backend::Folder(folder) => {
                 let path = object_path(folder, bucket, name)?;
-                if !path.is_file() {
-                    return Err(StoreError::not_found(bucket, name));
-                }
+                let _commit = lock(&self.inner.commits);
+                check(self.live(bucket, name)?.as_ref())?;
                 std::fs::remove_file(&path)
                     .map_err(|e| StoreError::io("could not delete the object", &e))
             }
@@ -325,6 +458,9 @@ pub(crate) struct ObjectWriter {
     content_type: String,
     written: u64,
     sink: Sink,
+    /// Checked when the upload commits (a request's conditions were also checked when it
+    /// started).
+    conditions: Conditions,
 }
 
 enum Sink {
@@ -342,9 +478,16 @@ impl ObjectWriter {
         self.written
     }
 
-    /// Makes the object visible, replacing any object of that name.
+    /// The conditions the object must meet when the upload commits.
+    pub(crate) fn with_conditions(mut self, conditions: Conditions) -> Self {
+        self.conditions = conditions;
+        self
+    }
+
+    /// Makes the object visible, replacing any object of that name, if the writer's
+    /// conditions hold then (412 and nothing written otherwise). Its generation is greater
+    /// than that of the object it replaces.
     pub(crate) fn commit(mut self) -> Result<ObjectMeta, StoreError> {
-        let generation = self.store.next_generation();
         // Taken out, so that the drop that follows has no temporary file left to remove.
         let sink = std::mem::replace(&mut self.sink, Sink::Memory(Vec::new()));
         let (bucket, name) = (
@@ -353,18 +496,28 @@ impl ObjectWriter {
         );
         match sink {
             Sink::Memory(data) => {
+                let Backend::Memory(objects) = &self.store.inner.backend else {
+                    return Err(StoreError::io(
+                        "could not finish the upload",
+                        &io::Error::other("a memory upload in a folder store"),
+                    ));
+                };
+                let mut objects = lock(objects);
+                let key = (bucket.clone(), name.clone());
+                let replaced = objects.get(&key).map(|object| &object.meta);
+                self.conditions
+                    .check(replaced, Access::Write, &bucket, &name)?;
+                let generation = self.store.next_generation(replaced.map(|m| m.generation));
                 let meta = ObjectMeta {
                     bucket: bucket.clone(),
                     name: name.clone(),
                     size: data.len() as u64,
                     generation,
+                    metageneration: 1,
                     updated: SystemTime::now(),
                     content_type: std::mem::take(&mut self.content_type),
                 };
-                let Backend::Memory(objects) = &self.store.inner.backend else {
-                    unreachable!("a memory sink belongs to a memory store");
-                };
-                lock(objects).insert(
+                objects.insert(
                     (bucket, name),
                     MemoryObject {
                         data: Bytes::from(data),
@@ -376,13 +529,28 @@ impl ObjectWriter {
             Sink::File { file, temp, target } => {
                 let failed = |e: &io::Error| StoreError::io("could not finish the upload", e);
                 let file = file.into_inner().map_err(|e| failed(e.error()))?;
-                file.sync_all().map_err(|e| failed(&e))?;
+                let store = self.store.clone();
+                let _commit = lock(&store.inner.commits);
+                let discard = |err: StoreError| {
+                    let _ = std::fs::remove_file(&temp);
+                    err
+                };
+                let replaced = store.live(&bucket, &name).map_err(discard)?;
+                self.conditions
+                    .check(replaced.as_ref(), Access::Write, &bucket, &name)
+                    .map_err(discard)?;
+                // The folder's generation is the file's modification time in microseconds:
+                // set to the new generation, which later reads of the file then see.
+                let generation = store.next_generation(replaced.map(|m| m.generation));
+                let mtime = UNIX_EPOCH + std::time::Duration::from_micros(generation as u64);
+                file.set_modified(mtime).map_err(|e| discard(failed(&e)))?;
+                file.sync_all().map_err(|e| discard(failed(&e)))?;
+                drop(file);
                 if let Some(dir) = target.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+                    std::fs::create_dir_all(dir).map_err(|e| discard(failed(&e)))?;
                 }
                 if let Err(e) = std::fs::rename(&temp, &target) {
-                    let _ = std::fs::remove_file(&temp);
-                    return Err(failed(&e));
+                    return Err(discard(failed(&e)));
                 }
                 file_meta(&target, &bucket, &name)
             }
@@ -420,6 +588,28 @@ impl Drop for ObjectWriter {
     }
 }
 
+/// A bucket name as Cloud Storage takes it: 3 to 63 characters (222 with dots, 63 a
+/// dot-separated part), lower-case letters, digits, `-`, `_` and `.`, starting and ending with
+/// a letter or digit. Checked wherever a bucket appears, so no name reaches outside the
+/// folder's root (`..`, `%2F`) or into its in-flight uploads (`.vertex-batch-uploads`).
+pub(crate) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let max = if bucket.contains('.') { 222 } else { 63 };
+    if (3..=max).contains(&bucket.len())
+        && bucket.chars().all(allowed)
+        && edge(bucket.chars().next())
+        && edge(bucket.chars().last())
+        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
+    {
+        return Ok(());
+    }
+    Err(StoreError::invalid(format!(
+        "Invalid bucket name: {bucket:?} (3 to 63 lower-case letters, digits, `-`, `_` or `.`, \
+         222 with dots, starting and ending with a letter or digit)"
+    )))
+}
+
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
         return Err(StoreError::invalid(format!(
@@ -447,35 +637,51 @@ fn open(path: &Path, bucket: &str, name: &str) -> Result<File, StoreError> {
     match File::open(path) {
         Ok(file) if path.is_file() => Ok(file),
         Ok(_) => Err(StoreError::not_found(bucket, name)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::not_found(bucket, name)),
+        Err(e) if absent(&e) => Err(StoreError::not_found(bucket, name)),
         Err(e) => Err(StoreError::io("could not read the object", &e)),
     }
+}
+
+/// An error that means "no such file": not there, or a path through a file (`a/b` where `a`
+/// is an object), which is a missing object too, not a failure.
+fn absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 fn file_meta(path: &Path, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => meta,
         Ok(_) => return Err(StoreError::not_found(bucket, name)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(e) if absent(&e) => {
             return Err(StoreError::not_found(bucket, name));
         }
         Err(e) => return Err(StoreError::io("could not read the object's metadata", &e)),
     };
+    Ok(meta_of(&meta, bucket, name))
+}
+
+/// A file's object metadata. Its generation is its modification time in microseconds: a
+/// commit sets that to a new generation, above the one before (so two writes in one
+/// microsecond still differ), and a file written there by hand gets a new one too.
+fn meta_of(meta: &std::fs::Metadata, bucket: &str, name: &str) -> ObjectMeta {
     let updated = meta.modified().unwrap_or_else(|_| SystemTime::now());
-    // A file's generation is its modification time in microseconds: it changes when the file
-    // is written again.
     let generation = updated
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_micros() as i64;
-    Ok(ObjectMeta {
+        .as_micros()
+        .min(i64::MAX as u128) as i64;
+    ObjectMeta {
         bucket: bucket.to_owned(),
         name: name.to_owned(),
         size: meta.len(),
         generation,
+        metageneration: 1,
         updated,
         content_type: content_type(name).to_owned(),
-    })
+    }
 }
 
 /// The content type the folder reports for a file (it keeps none of its own).

@@ -1,0 +1,550 @@
+//! One round: create its jobs (at most so many not yet ended), wait for them through the
+//! client's one polling loop, and read each job's output as it ends.
+//!
+//! Waiting follows the client's rule for errors while polling (`client/poll.rs`): a poll that
+//! fails with `UNAVAILABLE` or a broken connection is skipped and tried again an interval
+//! later, so an outage of Vertex AI is waited out; creating and cancelling follow the same
+//! rule. Stuck work has deadlines: a job still queued after the queue deadline is cancelled
+//! (its rows go to the next round, or are reported with code 408 when none is left), and once
+//! the run's deadline passes the run ends as an end asked for does: live jobs are cancelled,
+//! no job is created, what was answered is kept. A job of the manifest the service no longer
+//! has is resolved from its outputs in Cloud Storage.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{BoxStream, SelectAll};
+use futures_util::{Future, StreamExt};
+use tokio::time::Instant;
+
+use super::collect::collect_job;
+use super::driver::Ctx;
+use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
+use super::manifest::{JobRecord, Manifest, ManifestFile};
+use super::progress::{JobProgress, RunPhase, RunProgress};
+use super::results::{MissingReasons, RunSummary};
+use super::rows::{JobRows, RowTable, Tally};
+use super::spool::LineSpool;
+use super::status::http_code_of_grpc;
+use crate::client::poll::{poll_again_after, poll_until_done};
+use crate::error::Result;
+use crate::job::OutputLocation;
+use crate::storage::ObjectUri;
+use crate::v1::{BatchPredictionJob, JobState};
+
+/// Why a run is ending before its work is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Ended for good on purpose ([`BatchRun::end`](super::BatchRun::end)).
+    ByUser,
+    /// The run's deadline passed.
+    Deadline,
+}
+
+impl Ending {
+    /// The code and message of a row the end left unanswered.
+    fn reason(self, what: &str) -> (u16, String) {
+        match self {
+            Ending::ByUser => (499, format!("the run was ended: {what}")),
+            Ending::Deadline => (504, format!("the run's deadline passed: {what}")),
+        }
+    }
+}
+
+/// Everything the rounds share.
+pub(crate) struct RunState<'a> {
+    pub(crate) ctx: &'a Ctx,
+    pub(crate) file: ManifestFile,
+    pub(crate) manifest: Manifest,
+    pub(crate) table: RowTable,
+    pub(crate) spool: LineSpool,
+    pub(crate) tally: Tally,
+    pub(crate) missing: MissingReasons,
+    pub(crate) progress: RunProgress,
+    pub(crate) summary: RunSummary,
+    /// When the run's deadline passes.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) ending: Option<Ending>,
+}
+
+/// A job being waited on.
+struct LiveJob {
+    job: BatchPredictionJob,
+    first_seen: Instant,
+    /// Why the run cancelled it, once it did: the code and message of its rows left undone.
+    cancelled: Option<(u16, String)>,
+}
+
+/// What the manifest's job of a shard turned out to be.
+enum Found {
+    Live(BatchPredictionJob),
+    Ended(BatchPredictionJob),
+    /// The service no longer has it.
+    Lost(String),
+}
+
+/// The polls of the jobs being waited on, as one stream of (shard, answer).
+type Polls = SelectAll<BoxStream<'static, (usize, Result<BatchPredictionJob>)>>;
+
+impl RunState<'_> {
+    pub(crate) fn report(&self) {
+        self.ctx.report(&self.progress);
+    }
+
+    /// Creates the round's jobs, at most `max_running_jobs` not yet ended, and reads each one's
+    /// output as it ends.
+    pub(crate) async fn run_round(&mut self, round: u8) -> Result<()> {
+        let ctx = self.ctx;
+        let r = usize::from(round);
+        let shard_count = self.manifest.rounds[r].shards.len();
+        if self.missing.len() <= r {
+            self.missing.resize(r + 1, Vec::new());
+        }
+        self.missing[r] = vec![(500, String::new()); shard_count];
+        self.progress.phase = RunPhase::Running;
+        self.progress.round = round;
+        let mut states: Vec<Option<JobState>> = vec![None; shard_count];
+        let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
+        let mut polls = Polls::new();
+        let mut next = 0;
+        // Shards from here on get no job (the run is ending).
+        let mut end_at = shard_count;
+        loop {
+            if let Some(ending) = self.ending {
+                // No job is created once the run is ending (jobs are made in shard order, so
+                // those made are the first ones).
+                let made = self.manifest.rounds[r]
+                    .shards
+                    .iter()
+                    .take_while(|shard| shard.job.is_some())
+                    .count();
+                let keep = made.max(next);
+                for index in keep..end_at {
+                    self.never_created(round, index, ending);
+                }
+                end_at = end_at.min(keep);
+            }
+            while live.len() < ctx.config.max_running_jobs && next < end_at {
+                let index = next;
+                next += 1;
+                match self.job_of(round, index).await? {
+                    Found::Ended(job) => {
+                        states[index] = Some(job.state());
+                        self.job_ended(round, index, &job, None).await?;
+                    }
+                    Found::Live(job) => {
+                        states[index] = Some(job.state());
+                        polls.push(self.poll(index, &job.name));
+                        live.insert(
+                            index,
+                            LiveJob {
+                                job,
+                                first_seen: Instant::now(),
+                                cancelled: None,
+                            },
+                        );
+                    }
+                    Found::Lost(name) => self.job_lost(round, index, &name).await?,
+                }
+            }
+            if let Some(ending) = self.ending {
+                // The live jobs are cancelled.
+                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
+                    if self.cancel(&job.job.name).await? {
+                        let reason = ending.reason(&format!(
+                            "its job {} was cancelled before this row was answered",
+                            job.job.name
+                        ));
+                        job.cancelled = Some(reason.clone());
+                        self.record_cancel(round, *index, reason).await?;
+                    }
+                }
+            }
+            self.show_jobs(&states, &live, end_at.saturating_sub(next));
+            if live.is_empty() && next >= end_at {
+                return Ok(());
+            }
+            let answer = match (self.deadline, self.ending) {
+                (Some(deadline), None) => tokio::select! {
+                    answer = polls.next() => answer,
+                    () = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
+                        self.ending = Some(Ending::Deadline);
+                        continue;
+                    }
+                },
+                _ => polls.next().await,
+            };
+            let Some((index, answer)) = answer else {
+                // Every poll ended without its job's end: cannot happen, but never wait forever.
+                return Err(crate::Error::internal("the run lost track of its jobs"));
+            };
+            match answer {
+                Ok(job) => {
+                    states[index] = Some(job.state());
+                    if job.has_ended() {
+                        let reason = live.remove(&index).and_then(|job| job.cancelled);
+                        self.job_ended(round, index, &job, reason).await?;
+                    } else if let Some(entry) = live.get_mut(&index) {
+                        entry.job = job;
+                        if let Some(reason) = self.check_queue_deadline(entry).await? {
+                            entry.cancelled = Some(reason.clone());
+                            self.record_cancel(round, index, reason).await?;
+                        }
+                    }
+                }
+                Err(err) if err.is_not_found() => {
+                    if let Some(gone) = live.remove(&index) {
+                        self.job_lost(round, index, &gone.job.name).await?;
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// The polls of one job until it ends, through the client's polling loop.
+    fn poll(
+        &self,
+        index: usize,
+        name: &str,
+    ) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
+        let client = self.ctx.client.clone();
+        let name = name.to_owned();
+        let poll = {
+            let name = name.clone();
+            move || {
+                let (client, name) = (client.clone(), name.clone());
+                async move { client.get(&name).await }
+            }
+        };
+        poll_until_done(
+            name.clone(),
+            &self.ctx.config.wait,
+            None,
+            BatchPredictionJob::has_ended,
+            |job| format!("{} ({})", job.state().short_name(), job.progress()),
+            poll,
+            move |_, _| crate::Error::internal(format!("polling {name} timed out")),
+        )
+        .map(move |answer| (index, answer))
+        .boxed()
+    }
+
+    /// Cancels a job still queued after the queue deadline; gives why, once cancelled.
+    async fn check_queue_deadline(&self, entry: &LiveJob) -> Result<Option<(u16, String)>> {
+        let deadline = self.ctx.config.queue_deadline;
+        let queued = matches!(
+            entry.job.state(),
+            JobState::Queued | JobState::Pending | JobState::Unspecified
+        );
+        if !queued || entry.cancelled.is_some() || age(&entry.job, entry.first_seen) < deadline {
+            return Ok(None);
+        }
+        tracing::warn!(
+            target: "vertex_batch::run::step",
+            job = %entry.job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
+        );
+        if !self.cancel(&entry.job.name).await? {
+            return Ok(None);
+        }
+        Ok(Some((
+            408,
+            format!(
+                "job {} was still queued after the queue deadline ({}); the run cancelled it",
+                entry.job.name,
+                duration_text(deadline)
+            ),
+        )))
+    }
+
+    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
+    /// process started again reports its rows the same way.
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
+            record.cancelled = Some(reason);
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the service to cancel a job; false when the service could not be reached (the
+    /// next poll asks again).
+    async fn cancel(&self, name: &str) -> Result<bool> {
+        match self.ctx.client.cancel(name).await {
+            Ok(()) => Ok(true),
+            // Ended meanwhile, or already gone: the polls see it.
+            Err(err)
+                if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) =>
+            {
+                Ok(true)
+            }
+            Err(err) if poll_again_after(&err) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Repeats `call` while the service is unreachable (the polling rule), an interval of the
+    /// run's wait options apart.
+    async fn patiently<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut intervals = self.ctx.config.wait.intervals();
+        loop {
+            match call().await {
+                Err(err) if poll_again_after(&err) => {
+                    let pause = intervals
+                        .next()
+                        .unwrap_or_else(|| self.ctx.config.wait.max_interval());
+                    tracing::warn!(target: "vertex_batch::run::step", %err, what, ?pause, "service unreachable; trying again");
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+        let ctx = self.ctx;
+        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
+        if let Some(record) = &shard.job {
+            let name = record.name.clone();
+            return match self.patiently("get", || ctx.client.get(&name)).await {
+                Ok(job) if job.has_ended() => Ok(Found::Ended(job)),
+                Ok(job) => Ok(Found::Live(job)),
+                Err(err) if err.is_not_found() => Ok(Found::Lost(name)),
+                Err(err) => Err(err),
+            };
+        }
+        let output = ctx.config.layout.output_prefix(round, index)?;
+        let template = JobTemplate {
+            model: ctx.config.model.clone(),
+            generation_config: ctx.config.generation_config.clone(),
+            run_id: self.manifest.run_id.clone(),
+        };
+        let job = template.job(&ctx.client, round, index, shard, &output)?;
+        let request_id = shard.request_id.clone();
+        ctx.lease.check(ctx.config.layout.staging())?;
+        let (job, _created) = self
+            .patiently("create", || {
+                find_or_create(&ctx.client, job.clone(), &request_id)
+            })
+            .await?;
+        self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
+            name: job.name.clone(),
+            state: job.state().as_str_name().to_owned(),
+            ended: false,
+            cancelled: None,
+        });
+        self.save_manifest().await?;
+        Ok(if job.has_ended() {
+            Found::Ended(job)
+        } else {
+            Found::Live(job)
+        })
+    }
+
+    pub(crate) async fn save_manifest(&mut self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())?;
+        self.file.save(&self.ctx.storage, &self.manifest).await
+    }
+
+    fn job_rows(&self, round: u8, index: usize) -> JobRows {
+        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
+        JobRows {
+            round,
+            shard: index as u32,
+            first: shard.first_row,
+            last: shard.last_row,
+        }
+    }
+
+    /// Reads an ended job's output into the join and records the end. `cancelled`: why the
+    /// run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<()> {
+        let dir = match job.output_location() {
+            Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
+            _ => self.ctx.config.layout.output_prefix(round, index)?,
+        };
+        let cancelled = cancelled.or_else(|| {
+            self.manifest.rounds[usize::from(round)].shards[index]
+                .job
+                .as_ref()
+                .and_then(|record| record.cancelled.clone())
+        });
+        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
+        let retriable = match &cancelled {
+            Some((code, _)) => *code == 408,
+            None => missing_rows_retriable(job),
+        };
+        let reason = cancelled.unwrap_or_else(|| missing_reason(job));
+        self.collect(round, index, &dir, retriable, reason).await?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            job = %job.name, state = job.state().as_str_name(), "job output read"
+        );
+        self.record_end(round, index, &job.name, job.state().as_str_name())
+            .await
+    }
+
+    /// A job of the manifest the service no longer has: its rows are read from whatever it
+    /// wrote under its output prefix, and the rest go to the next round.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
+        tracing::warn!(
+            target: "vertex_batch::run::step",
+            job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
+        );
+        let dir = self.ctx.config.layout.output_prefix(round, index)?;
+        let reason = (
+            500,
+            format!("no output line for this request: job {name} no longer exists"),
+        );
+        self.collect(round, index, &dir, true, reason).await?;
+        self.record_end(round, index, name, "LOST").await
+    }
+
+    /// A shard whose job the run's end kept from being created.
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) {
+        let rows = self.job_rows(round, index);
+        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
+        let mut tally = Tally::default();
+        self.table.close_job(rows, false, &mut tally);
+    }
+
+    /// Reads the output files under `dir` into the join; rows not found are missing with
+    /// `reason`, to be sent again when `retriable`.
+    async fn collect(
+        &mut self,
+        round: u8,
+        index: usize,
+        dir: &ObjectUri,
+        retriable: bool,
+        reason: (u16, String),
+    ) -> Result<()> {
+        let rows = self.job_rows(round, index);
+        let mut tally = Tally::default();
+        let started = std::time::Instant::now();
+        self.summary.output_bytes += collect_job(
+            &self.ctx.storage,
+            dir,
+            rows,
+            &mut self.table,
+            &mut self.spool,
+            &mut tally,
+        )
+        .await?;
+        self.summary.collecting_time += started.elapsed();
+        self.table.close_job(rows, retriable, &mut tally);
+        self.tally.add(tally);
+        self.missing[usize::from(round)][index] = reason;
+        Ok(())
+    }
+
+    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
+        let record = self.manifest.rounds[usize::from(round)].shards[index]
+            .job
+            .get_or_insert_with(|| JobRecord {
+                name: name.to_owned(),
+                state: String::new(),
+                ended: false,
+                cancelled: None,
+            });
+        let changed = !record.ended || record.state != state;
+        record.state = state.to_owned();
+        record.ended = true;
+        if changed {
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+
+    fn show_jobs(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        let mut jobs = BTreeMap::new();
+        for state in states.iter().flatten() {
+            *jobs.entry(*state).or_insert(0) += 1;
+        }
+        let (mut answered, mut failed) = self.table.counts();
+        let mut live_jobs = Vec::with_capacity(live.len());
+        for (index, entry) in live {
+            let done = entry.job.progress();
+            answered += done.successful;
+            failed += done.failed;
+            live_jobs.push(JobProgress {
+                shard: *index,
+                name: entry.job.name.clone(),
+                state: entry.job.state(),
+                age: age(&entry.job, entry.first_seen),
+            });
+        }
+        self.progress.jobs = jobs;
+        self.progress.live_jobs = live_jobs;
+        self.progress.jobs_waiting = waiting as u64;
+        self.progress.answered = answered;
+        self.progress.failed = failed;
+        self.report();
+    }
+}
+
+/// How long a job has existed: since its `create_time` by this machine's clock, or since this
+/// process first saw it when that is longer (a clock behind the service's).
+fn age(job: &BatchPredictionJob, first_seen: Instant) -> Duration {
+    let created = job
+        .create_time
+        .as_ref()
+        .and_then(|t| SystemTime::try_from(*t).ok())
+        .and_then(|created| SystemTime::now().duration_since(created).ok())
+        .unwrap_or_default();
+    created.max(first_seen.elapsed())
+}
+
+/// The code and message of the rows a job ended without.
+fn missing_reason(job: &BatchPredictionJob) -> (u16, String) {
+    let state = job.state();
+    let code = match (&job.error, state) {
+        (Some(error), _) if error.code != 0 => http_code_of_grpc(error.code),
+        (_, JobState::Expired) => 504,
+        (_, JobState::Cancelled) => 499,
+        _ => 500,
+    };
+    let mut message = format!(
+        "no output line for this request in job {}, which ended {}",
+        job.name,
+        state.as_str_name().trim_start_matches("JOB_STATE_")
+    );
+    if let Some(error) = job.error.as_ref().filter(|e| !e.message.is_empty()) {
+        message.push_str(": ");
+        message.push_str(&error.message);
+    }
+    (code, message)
+}
+
+/// A deadline as a person reads it: `72 h`, `90 min`, `45 s`.
+fn duration_text(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{:?}", duration)
+    }
+}
