@@ -733,9 +733,10 @@ fn check_label(key: &str, value: &str) -> Result<()> {
 }
 
 /// What breaks GCP's label rules in a key and value, if anything. International characters
-/// are allowed, as GCP allows them: lower-case letters of any script and letters of scripts
-/// without case (`数据`), never an upper-case one. The emulator and batch runs apply the same
-/// rules.
+/// are allowed, as GCP allows them: keys are `[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}` and
+/// values `[\p{Ll}\p{Lo}\p{N}_-]{0,63}` (Resource Manager's label rules): lower-case letters
+/// of any script and letters of scripts without case (`数据`), never an upper-case one. The
+/// emulator and batch runs apply the same rules.
 pub(crate) fn label_problem(key: &str, value: &str) -> Option<String> {
     let letter = |c: char| c.is_lowercase() || (c.is_alphabetic() && !c.is_uppercase());
     let allowed = |c: char| letter(c) || c.is_numeric() || matches!(c, '_' | '-');
