@@ -422,3 +422,49 @@ fn a_killed_runs_scratch_folder_is_removed_by_the_next_run_and_its_own_too() {
         "the leftover and the run's own scratch folder are gone"
     );
 }
+
+/// A run stopped by SIGINT or SIGTERM removes its scratch folder (and leaves no temporary
+/// beside `--out`): nothing of the prompts' keys or answers stays in the temporary directory.
+#[cfg(unix)]
+#[test]
+fn a_run_stopped_by_a_signal_leaves_no_scratch_folder() {
+    use std::io::{BufRead, BufReader};
+    for signal in ["-INT", "-TERM"] {
+        let dir = scratch(&format!("scratch-signal{signal}"));
+        // The first job stays queued until cancelled: the run is still going when stopped.
+        let emu = start_emulator(&dir, &["--stuck-jobs", "1"]);
+        let input = dir.join("prompts.jsonl");
+        write_input(&input, 5);
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let mut command = vb(&emu);
+        command
+            .env("TMPDIR", &tmp)
+            .env("RUST_LOG", "vertex_batch::run::step=info")
+            .args(run_args(&input, "gs://runs/signal", &dir.join("out.jsonl")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        // Stopped once its job exists, with its scratch folder in use.
+        for line in stderr.by_ref() {
+            if line.unwrap().contains("job created") {
+                break;
+            }
+        }
+        assert_eq!(names_in(&tmp).len(), 1, "the run's scratch folder");
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let rest: Vec<String> = stderr.map_while(Result::ok).collect();
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+        assert!(names_in(&tmp).is_empty(), "{signal}: {:?}", names_in(&tmp));
+        assert!(
+            !names_in(&dir).iter().any(|name| name.contains("partial")),
+            "{:?}",
+            names_in(&dir)
+        );
+    }
+}
