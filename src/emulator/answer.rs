@@ -226,7 +226,12 @@ mod tests {
             let message = status_message(&row);
             assert!(message.contains(expected), "{labels}: {message}");
         }
-        for labels in [r#"{"équipe": "données", "empty": ""}"#, "null", "{}"] {
+        for labels in [
+            r#"{"équipe": "données", "empty": ""}"#,
+            r#"{"数据": "值"}"#,
+            "null",
+            "{}",
+        ] {
             assert!(row(line(labels).as_bytes(), "m", TIME).is_ok(), "{labels}");
         }
     }

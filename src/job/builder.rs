@@ -732,13 +732,17 @@ fn check_label(key: &str, value: &str) -> Result<()> {
     }
 }
 
-/// What breaks GCP's label rules in a key and value, if anything: international lower-case
-/// letters are allowed, as GCP allows them. The emulator applies the same rules.
+/// What breaks GCP's label rules in a key and value, if anything. International characters
+/// are allowed, as GCP allows them: keys are `[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}` and
+/// values `[\p{Ll}\p{Lo}\p{N}_-]{0,63}` (Resource Manager's label rules): lower-case letters
+/// of any script and letters of scripts without case (`数据`), never an upper-case one. The
+/// emulator and batch runs apply the same rules.
 pub(crate) fn label_problem(key: &str, value: &str) -> Option<String> {
-    let allowed = |c: char| c.is_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
+    let letter = |c: char| c.is_lowercase() || (c.is_alphabetic() && !c.is_uppercase());
+    let allowed = |c: char| letter(c) || c.is_numeric() || matches!(c, '_' | '-');
     let key_reason = if key.is_empty() {
         Some("the key is empty".to_owned())
-    } else if !key.starts_with(char::is_lowercase) {
+    } else if !key.starts_with(letter) {
         Some("the key does not start with a lower-case letter".to_owned())
     } else if key.chars().count() > MAX_LABEL_CHARS {
         Some(format!(
@@ -1128,6 +1132,22 @@ mod tests {
             .with_label("a".repeat(63), "b".repeat(63))
             .build(&parent())
             .unwrap();
+        // International characters: lower-case letters of any script, scripts without case.
+        for (key, value) in [
+            ("数据", "值"),
+            ("équipe", "données"),
+            ("ключ", "значение-1"),
+        ] {
+            gcs_job().with_label(key, value).build(&parent()).unwrap();
+        }
+        for (key, value, why) in [
+            ("Équipe", "x", "does not start with a lower-case letter"),
+            ("équipe", "Été", "contains 'É'"),
+            ("_team", "x", "does not start with a lower-case letter"),
+        ] {
+            let (_, reason) = refused(gcs_job().with_label(key, value), &parent());
+            assert!(reason.contains(why), "{key}={value}: {reason}");
+        }
     }
 
     #[test]

@@ -196,6 +196,33 @@ fn a_fifo_or_device_out_is_written_to_not_replaced() {
     assert_eq!(streamed.lines().count(), 6, "{streamed}");
     assert!(streamed.lines().all(|line| line.contains("\"key\"")));
 
+    // /dev/stdout, to a pipe and to a file the shell opened: written through, never renamed
+    // over (its link names a descriptor, not a path).
+    let done = run(&emu, &input, "fifo", Path::new("/dev/stdout"));
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    let rows = text(&done.stdout)
+        .lines()
+        .filter(|line| line.starts_with("{\"key\""))
+        .count();
+    assert_eq!(rows, 6, "{}", text(&done.stdout));
+    let redirected = dir.join("redirected.txt");
+    let mut command = vb(&emu);
+    command
+        .args(run_args(&input, "gs://runs/fifo", Path::new("/dev/stdout")))
+        .stdout(std::fs::File::create(&redirected).unwrap())
+        .stderr(std::process::Stdio::piped());
+    let done = command.output().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    let written = std::fs::read_to_string(&redirected).unwrap();
+    assert_eq!(
+        written
+            .lines()
+            .filter(|line| line.starts_with("{\"key\""))
+            .count(),
+        6,
+        "{written}"
+    );
+
     // A device: /dev/null stays a device (as root, a rename would have replaced it).
     let done = run(&emu, &input, "fifo", Path::new("/dev/null"));
     assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
@@ -394,4 +421,50 @@ fn a_killed_runs_scratch_folder_is_removed_by_the_next_run_and_its_own_too() {
         [foreign.file_name().unwrap().to_string_lossy()],
         "the leftover and the run's own scratch folder are gone"
     );
+}
+
+/// A run stopped by SIGINT or SIGTERM removes its scratch folder (and leaves no temporary
+/// beside `--out`): nothing of the prompts' keys or answers stays in the temporary directory.
+#[cfg(unix)]
+#[test]
+fn a_run_stopped_by_a_signal_leaves_no_scratch_folder() {
+    use std::io::{BufRead, BufReader};
+    for signal in ["-INT", "-TERM"] {
+        let dir = scratch(&format!("scratch-signal{signal}"));
+        // The first job stays queued until cancelled: the run is still going when stopped.
+        let emu = start_emulator(&dir, &["--stuck-jobs", "1"]);
+        let input = dir.join("prompts.jsonl");
+        write_input(&input, 5);
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let mut command = vb(&emu);
+        command
+            .env("TMPDIR", &tmp)
+            .env("RUST_LOG", "vertex_batch::run::step=info")
+            .args(run_args(&input, "gs://runs/signal", &dir.join("out.jsonl")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        // Stopped once its job exists, with its scratch folder in use.
+        for line in stderr.by_ref() {
+            if line.unwrap().contains("job created") {
+                break;
+            }
+        }
+        assert_eq!(names_in(&tmp).len(), 1, "the run's scratch folder");
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let rest: Vec<String> = stderr.map_while(Result::ok).collect();
+        assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+        assert!(names_in(&tmp).is_empty(), "{signal}: {:?}", names_in(&tmp));
+        assert!(
+            !names_in(&dir).iter().any(|name| name.contains("partial")),
+            "{:?}",
+            names_in(&dir)
+        );
+    }
 }

@@ -246,6 +246,15 @@ async fn a_run_killed_at_ten_points_and_started_again_ends_as_an_uninterrupted_r
         expected,
         "the same results as the uninterrupted run"
     );
+    // The results' temporary is made only once they are ready: no kill left one behind.
+    let partials: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.ends_with(".partial").then_some(name)
+        })
+        .collect();
+    assert!(partials.is_empty(), "{partials:?}");
 
     let jobs = jobs_of(&emu).await;
     let mut by_request: BTreeMap<String, usize> = BTreeMap::new();

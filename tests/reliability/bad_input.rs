@@ -182,6 +182,11 @@ fn every_malformed_input_names_its_field() {
         "projects/p/locations/us-central1/models/",
         "a/b/c",
         "gemini\t",
+        // Publishers and model ids are lower case: the service finds no such model.
+        "GEMINI-2.0-FLASH",
+        "Gemini-2.0-flash-001",
+        "publishers/Google/models/gemini-2.0-flash-001",
+        "projects/my-project/locations/us-central1/publishers/google/models/GEMINI",
     ] {
         t.case(format!("model {model:?}"), "model", ModelName::parse(model));
         t.job(
@@ -232,7 +237,16 @@ fn every_malformed_input_names_its_field() {
     );
     let no_output = BatchPredictionJob::builder("gemini-2.0-flash-001").with_input("gs://bucket/i");
     t.job("no output", "output_config", no_output);
-    for uri in ["s3://bucket/o", "gs://", "bq://", "file:///tmp/o"] {
+    for uri in [
+        "s3://bucket/o",
+        "gs://",
+        "bq://",
+        "file:///tmp/o",
+        // White space in an output prefix, which the service refuses.
+        "gs://bucket/runs/a b",
+        "gs://bucket/o\u{3000}",
+        "gs://bucket/o /",
+    ] {
         t.job(
             &format!("output {uri:?}"),
             "output_config",
@@ -272,11 +286,11 @@ fn every_malformed_input_names_its_field() {
         "labels",
         good().with_label("team", "Ünï"),
     );
-    t.job(
-        "label value of letters without case",
-        "labels",
-        good().with_label("team", "日本"),
-    );
+    // Letters without case (`日本`, \p{Lo}) are GCP label characters: accepted.
+    good()
+        .with_label("チーム", "日本")
+        .build(&parent())
+        .expect("letters without case are label characters");
     t.job(
         "label value too long",
         "labels",

@@ -1,7 +1,8 @@
 //! `run --out`: the results file, written as what the user named, never over the input.
 //!
 //! - A regular file (or a name with nothing there yet) is written to a temporary file beside
-//!   it, made exclusively (`O_EXCL`, a random name, mode 0600), and moved over it when whole:
+//!   it, made exclusively (`O_EXCL`, a random name, mode 0600) once the results are ready, and
+//!   moved over it when whole:
 //!   a file at that name is always a whole run's results, two runs with one `--out` never share
 //!   a temporary, and no file that was already there (say an INPUT named like a temporary) is
 //!   emptied or deleted. The results get the mode of the file they replace (a new one: 0666
@@ -29,9 +30,13 @@ pub struct OutFile {
 }
 
 enum Target {
-    /// A regular file: a private temporary beside it, moved over it when whole.
+    /// A regular file: a private temporary beside it, made when the first row comes (so a
+    /// run killed before its results are ready leaves none), moved over it when whole.
     Replace {
-        out: BufWriter<tempfile::NamedTempFile>,
+        out: Option<BufWriter<tempfile::NamedTempFile>>,
+        /// Where the temporary goes, and the start of its name.
+        dir: PathBuf,
+        prefix: String,
         path: PathBuf,
         /// The mode of the file replaced, or none for a new file.
         mode: Option<u32>,
@@ -61,8 +66,37 @@ impl OutFile {
             ))
             .into());
         }
-        let resolved = follow_links(path)
-            .with_context(|| format!("--out {}: cannot follow its links", path.display()))?;
+        // What the kernel finds at the name (every link followed, /dev/stdout's too) says
+        // whether it is a stream; only a regular file or none is replaced by a rename.
+        let kernel = std::fs::metadata(path);
+        if let Ok(meta) = &kernel
+            && !meta.is_file()
+            && !meta.is_dir()
+        {
+            return Ok(OutFile {
+                named,
+                target: Target::Stream {
+                    path: path.to_path_buf(),
+                    out: None,
+                },
+            });
+        }
+        let resolved = match follow_links(path)
+            .with_context(|| format!("--out {}: cannot follow its links", path.display()))?
+        {
+            Some(resolved) => resolved,
+            // A descriptor's link (`/dev/stdout` to a file the shell opened): written through
+            // the name given, as a stream, never renamed over.
+            None => {
+                return Ok(OutFile {
+                    named,
+                    target: Target::Stream {
+                        path: path.to_path_buf(),
+                        out: None,
+                    },
+                });
+            }
+        };
         let target = match std::fs::metadata(&resolved) {
             Ok(meta) if meta.is_dir() => {
                 return Err(Usage(format!(
@@ -85,21 +119,13 @@ impl OutFile {
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "results".to_owned());
-                // tempfile opens with O_CREAT | O_EXCL and mode 0600, under a random name.
-                let temp = tempfile::Builder::new()
-                    .prefix(&format!("{name}."))
-                    .suffix(".partial")
-                    .rand_bytes(8)
-                    .tempfile_in(&dir)
-                    .with_context(|| {
-                        format!(
-                            "--out {}: cannot write there (no temporary file in {})",
-                            path.display(),
-                            dir.display()
-                        )
-                    })?;
+                let prefix = format!("{name}.");
+                // A first temporary, removed at once, says now that one can be made there.
+                drop(temporary(&dir, &prefix, path)?);
                 Target::Replace {
-                    out: BufWriter::with_capacity(1 << 20, temp),
+                    out: None,
+                    dir,
+                    prefix,
                     path: resolved,
                     mode,
                 }
@@ -125,7 +151,15 @@ impl OutFile {
         };
         let named = &self.named;
         let out: &mut dyn Write = match &mut self.target {
-            Target::Replace { out, .. } => out,
+            Target::Replace {
+                out, dir, prefix, ..
+            } => match out {
+                Some(out) => out,
+                None => out.insert(BufWriter::with_capacity(
+                    1 << 20,
+                    temporary(dir, prefix, named)?,
+                )),
+            },
             Target::Stream { path, out } => match out {
                 Some(out) => out,
                 None => out.insert(BufWriter::with_capacity(1 << 20, open_stream(path, named)?)),
@@ -141,7 +175,18 @@ impl OutFile {
         let named = self.named;
         let write_error = || format!("--out {}: could not write", named.display());
         match self.target {
-            Target::Replace { out, path, mode } => {
+            Target::Replace {
+                out,
+                dir,
+                prefix,
+                path,
+                mode,
+            } => {
+                // No rows: an empty file.
+                let out = match out {
+                    Some(out) => out,
+                    None => BufWriter::new(temporary(&dir, &prefix, &named)?),
+                };
                 let temp = out
                     .into_inner()
                     .map_err(|e| e.into_error())
@@ -167,6 +212,23 @@ impl OutFile {
     }
 }
 
+/// A new temporary file in `dir` named `PREFIX<random>.partial`: made with O_CREAT | O_EXCL
+/// and mode 0600 (tempfile's way), removed when dropped unless persisted.
+fn temporary(dir: &Path, prefix: &str, named: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".partial")
+        .rand_bytes(8)
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "--out {}: cannot write there (no temporary file in {})",
+                named.display(),
+                dir.display()
+            )
+        })
+}
+
 /// Whether `a` and `b` are one file (device and inode, links followed); false when either
 /// cannot be read.
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -188,11 +250,16 @@ fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 
-/// The path `path`'s symbolic links lead to (a link to nothing leads to the name it holds).
-fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+/// The path `path`'s symbolic links lead to (a link to nothing leads to the name it holds);
+/// `None` when they pass through `/proc` (`/dev/stdout` is `/proc/self/fd/1`), whose links name
+/// open descriptors rather than paths to rename over.
+fn follow_links(path: &Path) -> std::io::Result<Option<PathBuf>> {
     let mut path = path.to_path_buf();
     // As the kernel's own limit on links followed in one lookup.
     for _ in 0..40 {
+        if path.starts_with("/proc") {
+            return Ok(None);
+        }
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link = std::fs::read_link(&path)?;
@@ -201,17 +268,42 @@ fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
                     _ => link,
                 };
             }
-            _ => return Ok(path),
+            _ => return Ok(Some(path)),
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 fn open_stream(path: &Path, named: &Path) -> anyhow::Result<File> {
+    let context = || format!("--out {}: cannot write there", named.display());
+    // The process's own stdout or stderr: written through the descriptor it has (a copy of
+    // it), so that what the tool prints there after the results follows them rather than
+    // overwrites them, as a reopened file would from its start.
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let name = path.as_os_str();
+        let own = if ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+            .map(std::ffi::OsStr::new)
+            .contains(&name)
+        {
+            Some(std::io::stdout().as_fd().try_clone_to_owned())
+        } else if ["/dev/stderr", "/dev/fd/2", "/proc/self/fd/2"]
+            .map(std::ffi::OsStr::new)
+            .contains(&name)
+        {
+            Some(std::io::stderr().as_fd().try_clone_to_owned())
+        } else {
+            None
+        };
+        if let Some(fd) = own {
+            return Ok(File::from(fd.with_context(context)?));
+        }
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .with_context(|| format!("--out {}: cannot write there", named.display()))
+        .with_context(context)
 }
 
 #[cfg(unix)]
