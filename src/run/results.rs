@@ -140,13 +140,16 @@ pub struct RunResults {
     /// The reader, when no batch is being read.
     reader: Option<Box<Reader>>,
     /// A batch being read on the blocking pool.
-    reading: Option<tokio::task::JoinHandle<(Box<Reader>, VecDeque<Result<RowResult>>)>>,
+    reading: Option<tokio::task::JoinHandle<Batch>>,
     /// Results read and not yet given.
     ready: VecDeque<Result<RowResult>>,
 }
 
 /// Results read from the scratch files a batch at a time.
 const BATCH: usize = 512;
+
+/// A batch read on the blocking pool, and the reader back.
+type Batch = (Box<Reader>, VecDeque<Result<RowResult>>);
 
 /// Reads results from the scratch files, in input order.
 #[derive(Debug)]
