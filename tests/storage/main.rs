@@ -14,6 +14,8 @@ mod support;
 
 mod escapes;
 mod faults;
+mod flat;
+mod hashes;
 mod preconditions;
 mod raw;
 mod restart;
