@@ -76,6 +76,7 @@ mod echo;
 mod faults;
 mod filter;
 mod gcs_folder;
+mod http1;
 pub mod launcher;
 mod lifecycle;
 mod operations;
