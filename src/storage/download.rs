@@ -54,7 +54,7 @@ impl Storage {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Storage`](crate::Error::Storage) 404 when there is no such object, 416 when the
+    /// [`Error::Storage`] 404 when there is no such object, 416 when the
     /// range starts past its end; errors while streaming come as items of the stream (a 404
     /// saying the object changed when it was replaced mid-download).
     pub async fn download(
