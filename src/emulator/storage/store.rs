@@ -266,9 +266,26 @@ impl ObjectStore {
         name: &str,
         conditions: &Conditions,
     ) -> Result<ObjectMeta, StoreError> {
-        let meta = self.live(bucket, name)?;
+        let meta = match self.meta(bucket, name) {
+            Ok(meta) => Some(meta),
+            Err(err) if err.code == 404 => None,
+            Err(err) => return Err(err),
+        };
         conditions.check(meta.as_ref(), Access::Read, bucket, name)?;
         meta.ok_or_else(|| StoreError::not_found(bucket, name))
+    }
+
+    /// `look`'s answer, looked again under the commit lock when it found nothing in a folder:
+    /// a commit or delete may have been moving the object's file between its own path and
+    /// its folder's [`FOLDER_OBJECT`] at that moment. Not for callers holding the lock.
+    fn settled<T>(&self, look: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match look() {
+            Err(err) if err.code == 404 && self.folder_backend().is_some() => {
+                let _commit = lock(&self.inner.commits);
+                look()
+            }
+            other => other,
+        }
     }
 
     /// Whether a write under `conditions` would pass now (it is checked again when it
@@ -286,7 +303,7 @@ impl ObjectStore {
 
     /// The live object's metadata, `None` when there is none.
     fn live(&self, bucket: &str, name: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        match self.meta(bucket, name) {
+        match self.meta_now(bucket, name) {
             Ok(meta) => Ok(Some(meta)),
             Err(err) if err.code == 404 => Ok(None),
             Err(err) => Err(err),
@@ -315,9 +332,13 @@ impl ObjectStore {
                 }
             }
             Backend::Folder(folder) => {
-                let path = object_file(folder, bucket, name)?;
-                match open(&path, bucket, name) {
-                    Ok(file) => {
+                let opened = self.settled(|| {
+                    let path = object_file(folder, bucket, name)?;
+                    let file = open(&path, bucket, name)?;
+                    Ok((path, file))
+                });
+                match opened {
+                    Ok((path, file)) => {
                         let meta = self.meta_of_file(&file, &path, bucket, name)?;
                         (Some(meta), Some(ObjectData::File(file)))
                     }
@@ -335,6 +356,11 @@ impl ObjectStore {
 
     /// An object's metadata.
     pub(crate) fn meta(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
+        self.settled(|| self.meta_now(bucket, name))
+    }
+
+    /// [`meta`](Self::meta) as the store is now, for callers holding the commit lock.
+    fn meta_now(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
         check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
@@ -369,8 +395,8 @@ impl ObjectStore {
                 ))
             }
             Backend::Folder(folder) => {
-                let path = object_file(folder, bucket, name)?;
-                let mut file = open(&path, bucket, name)?;
+                let mut file =
+                    self.settled(|| open(&object_file(folder, bucket, name)?, bucket, name))?;
                 file.seek(SeekFrom::Start(first))
                     .map_err(|e| StoreError::io("could not read the object", &e))?;
                 Ok(ObjectData::File(file))
