@@ -840,7 +840,8 @@ impl ObjectStore {
         let mut dir = bucket_dir;
         for component in &components[..components.len().saturating_sub(1)] {
             dir.push(component);
-            match std::fs::symlink_metadata(&dir) {
+            // Followed: a link to a folder, put there by hand, stays the folder it was.
+            match std::fs::metadata(&dir) {
                 Ok(meta) if meta.is_dir() => {}
                 Ok(_) => {
                     // An object's file where a folder must be: it moves into that folder.
