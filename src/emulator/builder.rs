@@ -240,7 +240,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`.
+    /// A local folder standing in for Cloud Storage: `gs://bucket/path` is `root/bucket/path`
+    /// (with the whole flat namespace: names no file can have as they are get a path of their
+    /// own inside `root`, see [`Emulator::local_path`](super::Emulator::local_path)).
     ///
     /// A job whose input is `gs://` then really reads its JSONL files, and one whose destination
     /// is `gs://` writes `predictions.jsonl` in its output directory

@@ -13,7 +13,7 @@
 //! emulator's job table is locked, so other calls wait for it: fine for test-sized inputs.
 
 use std::io::{self, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -21,7 +21,7 @@ use super::answer;
 use super::echo;
 use super::lifecycle::status;
 use super::row_faults::{RowFate, RowFaults};
-use super::storage::{ObjectStore, StoreError};
+use super::storage::{ObjectStore, StoreError, check_bucket};
 use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
 use crate::error::size_text;
 use crate::proto::google::rpc;
@@ -50,36 +50,120 @@ impl GcsFolder {
         &self.root
     }
 
-    /// The local path of `uri`, or why it has none. Segments that would leave the root (`..`)
-    /// are refused: a client must not reach files outside the folder.
+    /// The local path of `uri`: an object's file ([`object_path`](Self::object_path)), or
+    /// for a URI ending in `/` (or naming only a bucket), the folder of the objects below it.
+    /// Every name maps inside the root; the error says why `uri` is not a `gs://` URI.
     pub(crate) fn local_path(&self, uri: &str) -> Result<PathBuf, String> {
         let Some(path) = uri.strip_prefix("gs://") else {
             return Err(format!(
                 "`{uri}` is not a Cloud Storage URI: expected `gs://bucket/object`"
             ));
         };
-        let mut local = self.root.to_path_buf();
-        for segment in path.split('/').filter(|segment| !segment.is_empty()) {
-            let mut components = Path::new(segment).components();
-            match (components.next(), components.next()) {
-                (Some(Component::Normal(_)), None) if !segment.contains('\\') => {
-                    local.push(segment)
-                }
-                _ => {
-                    return Err(format!(
-                        "`{uri}`: the segment `{segment}` is not an object name the emulator's \
-                         local gs:// folder can map"
-                    ));
-                }
+        let (bucket, name) = path.split_once('/').unwrap_or((path, ""));
+        check_bucket(bucket).map_err(|err| format!("`{uri}`: {}", err.message))?;
+        Ok(match name.strip_suffix('/') {
+            _ if name.is_empty() => self.root.join(bucket),
+            Some(prefix) => self.object_path(bucket, prefix),
+            None => self.object_path(bucket, name),
+        })
+    }
+
+    /// The one mapping of object names to the folder: `ROOT/bucket/` and then each
+    /// `/`-separated segment of `name` as a path component ([`encode_segment`]), so ordinary
+    /// names are at their natural paths (`gs://bucket/dir/file.jsonl` is
+    /// `ROOT/bucket/dir/file.jsonl`) and every name has a path of its own inside the root.
+    /// An object whose path is also a folder (objects `a` and `a/b`) is the file
+    /// [`FOLDER_OBJECT`] in that folder; the store resolves that ([`ObjectStore`]).
+    pub(crate) fn object_path(&self, bucket: &str, name: &str) -> PathBuf {
+        let mut path = self.root.join(bucket);
+        for segment in name.split('/') {
+            path.push(&*encode_segment(segment));
+        }
+        path
+    }
+}
+
+/// The file, inside a folder, that holds the object named as that folder: objects `a` and
+/// `a/b` are `a/%%` and `a/b`. No segment encodes as `%%`.
+pub(crate) const FOLDER_OBJECT: &str = "%%";
+
+/// A name segment as a path component. A segment that is a file name as it is stays so; one
+/// that is not (empty, as in `a//b` or `/x`; `.` or `..`; holding `\` or NUL) or that starts
+/// with `%` becomes `%` and the segment with `%`, `.`, `\` and NUL percent-encoded: `a//b` is
+/// `a/%/b`, `x/../y` is `x/%%2E%2E/y`, `%d` is `%%25d`. A component starting with `%` is
+/// therefore always an encoded one, and [`decode_component`] undoes it.
+pub(crate) fn encode_segment(segment: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && !segment.starts_with('%')
+        && !segment.contains(['\\', '\0']);
+    if plain {
+        return segment.into();
+    }
+    let mut encoded = String::with_capacity(segment.len() + 4);
+    encoded.push('%');
+    for c in segment.chars() {
+        match c {
+            '%' | '.' | '\\' | '\0' => encoded.push_str(&format!("%{:02X}", c as u32)),
+            c => encoded.push(c),
+        }
+    }
+    encoded.into()
+}
+
+/// The name segment a path component holds (see [`encode_segment`]); a `%` not followed by
+/// two hex digits is itself. `None` for [`FOLDER_OBJECT`], which names its folder.
+pub(crate) fn decode_component(component: &str) -> Option<String> {
+    if component == FOLDER_OBJECT {
+        return None;
+    }
+    let Some(encoded) = component.strip_prefix('%') else {
+        return Some(component.to_owned());
+    };
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
             }
         }
-        if local == *self.root {
-            return Err(format!(
-                "`{uri}` names no bucket: expected `gs://bucket/object`"
-            ));
-        }
-        Ok(local)
     }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The object name of a file, from its path's components below the bucket's folder; `None`
+/// for a path that names no object: a [`FOLDER_OBJECT`] anywhere but last or directly in the
+/// bucket's folder, or a component that is not the one [`encode_segment`] gives (a file put
+/// there by hand as `%zz`, which no name maps to).
+pub(crate) fn name_of(components: &[&str]) -> Option<String> {
+    let segment = |component: &str| {
+        decode_component(component).filter(|segment| encode_segment(segment) == component)
+    };
+    let (last, parents) = components.split_last()?;
+    let mut segments = parents
+        .iter()
+        .map(|component| segment(component))
+        .collect::<Option<Vec<_>>>()?;
+    match segment(last) {
+        Some(segment) => segments.push(segment),
+        None if *last != FOLDER_OBJECT || segments.is_empty() => return None,
+        // The object named as its folder.
+        None => {}
+    }
+    Some(segments.join("/"))
 }
 
 /// What reading and writing a job's files gave.
@@ -492,22 +576,62 @@ mod tests {
     #[test]
     fn uris_map_under_the_root_and_never_leave_it() {
         let folder = GcsFolder::new(PathBuf::from("/srv/gcs"));
-        assert_eq!(
-            folder.local_path("gs://bucket/dir/prompts.jsonl").unwrap(),
-            PathBuf::from("/srv/gcs/bucket/dir/prompts.jsonl")
-        );
-        assert_eq!(
-            folder.local_path("gs://bucket/out/").unwrap(),
-            PathBuf::from("/srv/gcs/bucket/out")
-        );
-        for bad in [
-            "gs://bucket/../../etc/passwd",
-            "gs://bucket/./x",
-            "gs://",
-            "s3://b/x",
-            "gs://b/a\\b",
+        for (uri, path) in [
+            ("gs://bucket/dir/prompts.jsonl", "bucket/dir/prompts.jsonl"),
+            ("gs://bucket/out/", "bucket/out"),
+            ("gs://bucket/", "bucket"),
+            ("gs://bucket", "bucket"),
+            ("gs://bucket//x", "bucket/%/x"),
+            ("gs://bucket/a//b/", "bucket/a/%/b"),
+            (
+                "gs://bucket/../../etc/passwd",
+                "bucket/%%2E%2E/%%2E%2E/etc/passwd",
+            ),
+            ("gs://bucket/./x", "bucket/%%2E/x"),
+            ("gs://bucket/a\\b", "bucket/%a%5Cb"),
+            ("gs://bucket/100%", "bucket/100%"),
+            ("gs://bucket/%d", "bucket/%%25d"),
+            ("gs://bucket/%%", "bucket/%%25%25"),
         ] {
+            let local = folder.local_path(uri).unwrap();
+            assert_eq!(local, Path::new("/srv/gcs").join(path), "{uri}");
+        }
+        for bad in ["gs://", "s3://b/x", "gs://../x", "gs://B/x", "gs:///x"] {
             assert!(folder.local_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn every_name_has_a_path_of_its_own_and_comes_back_from_it() {
+        let names = [
+            "a", "a/b", "a/", "/a", "//", "/", "a//b", ".a", "a/./b", "a/../b", "...", "%", "%%",
+            "%2E", "%25", "a\\b", "a\0b", "100%", "é/ü", "a/%%/b", "x.jsonl",
+        ];
+        let folder = GcsFolder::new(PathBuf::from("/r"));
+        let mut paths = std::collections::BTreeSet::new();
+        for name in names {
+            let path = folder.object_path("bucket", name);
+            assert!(path.starts_with("/r/bucket/"), "{name}: {}", path.display());
+            let relative = path.strip_prefix("/r/bucket").unwrap();
+            let components: Vec<String> = relative
+                .components()
+                .map(|c| {
+                    assert!(matches!(c, std::path::Component::Normal(_)), "{name}");
+                    c.as_os_str().to_string_lossy().into_owned()
+                })
+                .collect();
+            assert!(!components.iter().any(|c| c == FOLDER_OBJECT), "{name}");
+            let components: Vec<&str> = components.iter().map(String::as_str).collect();
+            assert_eq!(name_of(&components).as_deref(), Some(name), "{name}");
+            assert!(paths.insert(path), "{name} shares a path");
+        }
+        // An object displaced into its folder keeps its name; `%%` alone names nothing.
+        assert_eq!(name_of(&["a", "b", FOLDER_OBJECT]).as_deref(), Some("a/b"));
+        assert_eq!(name_of(&[FOLDER_OBJECT]), None);
+        assert_eq!(name_of(&["a", FOLDER_OBJECT, "b"]), None);
+        // A file put there by hand is the object of its name, unless no name maps to it.
+        assert_eq!(name_of(&["50%off"]).as_deref(), Some("50%off"));
+        assert_eq!(name_of(&["%zz"]), None);
+        assert_eq!(name_of(&["%%2e"]), None);
     }
 }

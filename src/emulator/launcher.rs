@@ -96,8 +96,9 @@ pub struct EmulatorArgs {
     /// Seconds a job runs.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RUNNING_SECS)]
     running_secs: u64,
-    /// A local folder standing in for gs:// (gs://bucket/path is DIR/bucket/path): jobs then
-    /// read their JSONL input and write predictions.jsonl there.
+    /// A local folder standing in for gs:// (gs://bucket/path is DIR/bucket/path; names no
+    /// file can have as they are, like gs://bucket//x, are encoded inside DIR): jobs then read
+    /// their JSONL input and write predictions.jsonl there.
     #[arg(long, value_name = "DIR")]
     gcs_root: Option<PathBuf>,
     /// Print a bearer token the emulator accepts (for `curl -H "Authorization: Bearer ..."`;

@@ -76,6 +76,7 @@ mod echo;
 mod faults;
 mod filter;
 mod gcs_folder;
+mod http1;
 pub mod launcher;
 mod lifecycle;
 mod operations;
@@ -193,11 +194,19 @@ impl Emulator {
     }
 
     /// Where `gs://bucket/path` is in the local folder: `ROOT/bucket/path`. Use it to put input
-    /// files in place and to read a job's output directory.
+    /// files in place and to read a job's output directory. A URI ending in `/` is the folder
+    /// of the objects below it.
+    ///
+    /// The folder holds Cloud Storage's flat namespace, every name at a path of its own inside
+    /// the root: a segment that is no file name as it is (empty, as in `gs://b//x`; `.` or
+    /// `..`; holding `\`; starting with `%`) is `%` and the segment percent-encoded
+    /// (`gs://b//x` is `ROOT/b/%/x`), and an object that shares its path with a folder (objects
+    /// `a` and `a/b`) is the file `%%` in that folder (`ROOT/b/a/%%`; this method answers the
+    /// folder then).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when the emulator has no local folder, or `uri` is not a
-    /// `gs://bucket/...` URI the folder can hold (no `.` or `..` segments).
+    /// `gs://bucket/...` URI with a valid bucket name.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -205,7 +214,12 @@ impl Emulator {
     /// let root = std::env::temp_dir();
     /// let emu = vertex_batch::emulator::Emulator::builder().with_gcs_root(&root).start().await?;
     /// assert_eq!(emu.local_path("gs://bucket/out/")?, root.join("bucket/out"));
-    /// assert!(emu.local_path("gs://bucket/../../etc/passwd").unwrap_err().is_invalid_input());
+    /// assert_eq!(emu.local_path("gs://bucket//x")?, root.join("bucket/%/x"));
+    /// assert_eq!(
+    ///     emu.local_path("gs://bucket/../../etc/passwd")?,
+    ///     root.join("bucket/%%2E%2E/%%2E%2E/etc/passwd"),
+    /// );
+    /// assert!(emu.local_path("gs://Bucket/x").unwrap_err().is_invalid_input());
     /// # Ok(()) }
     /// ```
     pub fn local_path(&self, uri: &str) -> Result<PathBuf, Error> {

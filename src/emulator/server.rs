@@ -13,6 +13,7 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+use super::http1::{self, HEADER_READ_TIMEOUT};
 use super::lifecycle::Durations;
 use super::operations::OperationsService;
 use super::rest::{self, Services};
@@ -181,23 +182,14 @@ pub(crate) async fn serve(
     let token_signal = stopped(signal);
     let tokens = tokio::spawn(async move {
         let app = token_endpoint::router(endpoint);
-        if let Err(error) = axum::serve(token_listener, app)
-            .with_graceful_shutdown(token_signal)
-            .await
-        {
-            tracing::error!(%error, "the emulator's token endpoint stopped");
-        }
+        http1::serve(token_listener, app, HEADER_READ_TIMEOUT, token_signal).await;
     });
 
     let storage_signal = stopped(shutdown.subscribe());
     let storage = storage_api.clone();
     let objects = tokio::spawn(async move {
-        if let Err(error) = axum::serve(storage_listener, storage::router(storage_api))
-            .with_graceful_shutdown(storage_signal)
-            .await
-        {
-            tracing::error!(%error, "the emulator's storage server stopped");
-        }
+        let app = storage::router(storage_api);
+        http1::serve(storage_listener, app, HEADER_READ_TIMEOUT, storage_signal).await;
     });
 
     Ok(Running {

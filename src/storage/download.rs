@@ -7,6 +7,11 @@
 //! same generation. If the object was replaced meanwhile, that generation is gone (404) and
 //! the stream ends with an error saying so, never with bytes of two versions. A body that
 //! stalls (no byte within the retry policy's attempt timeout) is resumed the same way.
+//!
+//! A download of a whole object checks its bytes against the hash Cloud Storage keeps of that
+//! generation (its metadata's CRC32C, or its MD5 when it has no CRC32C), across resumes too: a
+//! mismatch ends the stream with an error instead of its end. A range cannot be checked
+//! against the hash of the whole, and is not.
 
 use std::ops::{Bound, RangeBounds};
 use std::pin::Pin;
@@ -49,7 +54,7 @@ impl Storage {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Storage`](crate::Error::Storage) 404 when there is no such object, 416 when the
+    /// [`Error::Storage`] 404 when there is no such object, 416 when the
     /// range starts past its end; errors while streaming come as items of the stream (a 404
     /// saying the object changed when it was replaced mid-download).
     pub async fn download(
@@ -171,7 +176,11 @@ impl Storage {
             body: None,
             attempts: Attempts::new(),
             done: false,
+            check: None,
         };
+        if first == 0 && end == download.info.size {
+            download.check = Check::of(&download.info);
+        }
         download.body = Some(download.request().await?);
         Ok(download)
     }
@@ -193,6 +202,74 @@ struct Download {
     attempts: Attempts,
     /// An error was yielded: nothing more comes.
     done: bool,
+    /// The hash the bytes must have, for a download of the whole object.
+    check: Option<Check>,
+}
+
+/// The hash of an object's bytes so far, and the one its metadata says it has.
+enum Check {
+    Crc32c {
+        expected: u32,
+        running: u32,
+    },
+    Md5 {
+        expected: [u8; 16],
+        running: md5::Md5,
+    },
+}
+
+impl Check {
+    /// The check of `info`'s hashes: its CRC32C (cheap), else its MD5; `None` when it has
+    /// neither in the form the service writes them (base64 of 4 and 16 bytes).
+    fn of(info: &ObjectInfo) -> Option<Self> {
+        use base64::Engine;
+        let decode = |text: &str| base64::engine::general_purpose::STANDARD.decode(text).ok();
+        if let Some(bytes) = info.crc32c.as_deref().and_then(decode)
+            && let Ok(bytes) = <[u8; 4]>::try_from(bytes)
+        {
+            return Some(Check::Crc32c {
+                expected: u32::from_be_bytes(bytes),
+                running: 0,
+            });
+        }
+        let bytes = info.md5_hash.as_deref().and_then(decode)?;
+        Some(Check::Md5 {
+            expected: <[u8; 16]>::try_from(bytes).ok()?,
+            running: <md5::Md5 as md5::Digest>::new(),
+        })
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Check::Crc32c { running, .. } => *running = crc32c::crc32c_append(*running, bytes),
+            Check::Md5 { running, .. } => md5::Digest::update(running, bytes),
+        }
+    }
+
+    /// `None` when the bytes have the hash expected; else what differs.
+    fn mismatch(self) -> Option<String> {
+        use base64::Engine;
+        let text = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        match self {
+            Check::Crc32c { expected, running } => (expected != running).then(|| {
+                format!(
+                    "CRC32C {} (their metadata says {})",
+                    text(&running.to_be_bytes()),
+                    text(&expected.to_be_bytes())
+                )
+            }),
+            Check::Md5 { expected, running } => {
+                let got: [u8; 16] = md5::Digest::finalize(running).into();
+                (expected != got).then(|| {
+                    format!(
+                        "MD5 {} (their metadata says {})",
+                        text(&got),
+                        text(&expected)
+                    )
+                })
+            }
+        }
+    }
 }
 
 impl Download {
@@ -252,7 +329,7 @@ impl Download {
         loop {
             let Some(body) = self.body.as_mut() else {
                 if self.next >= self.end {
-                    return None;
+                    return self.finish();
                 }
                 match self.request().await {
                     Ok(body) => self.body = Some(body),
@@ -299,6 +376,9 @@ impl Download {
                     }
                     self.next = received;
                     self.attempts.reset();
+                    if let Some(check) = &mut self.check {
+                        check.update(&bytes);
+                    }
                     return Some(Ok(bytes));
                 }
                 Some(Err(err)) => {
@@ -317,7 +397,7 @@ impl Download {
                 None => {
                     self.body = None;
                     if self.next >= self.end {
-                        return None;
+                        return self.finish();
                     }
                     // The body ended early without an error: as a broken connection.
                     let what = format!("the body ended after byte {} of {}", self.next, self.end);
@@ -337,6 +417,26 @@ impl Download {
             };
             tokio::time::sleep(cut).await;
         }
+    }
+
+    /// The end of the bytes: `None`, or an error when they do not have the object's hash.
+    fn finish(&mut self) -> Option<Result<Bytes>> {
+        self.done = true;
+        let mismatch = self.check.take()?.mismatch()?;
+        let err = storage(
+            Op::Download,
+            &self.uri.to_string(),
+            502,
+            format!(
+                "the {} bytes received of generation {} have {mismatch}: they changed on the way \
+                 or where they are kept; download it again, and if it happens again the object \
+                 itself is damaged (at {})",
+                self.end,
+                self.info.generation,
+                self.storage.endpoint()
+            ),
+        );
+        Some(Err(err))
     }
 
     fn fail(&mut self, err: Error) -> Option<Result<Bytes>> {

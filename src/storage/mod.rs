@@ -6,7 +6,7 @@
 //! with this crate's own token cache, so Vertex AI and Cloud Storage share one token source
 //! ([`StorageBuilder::with_tokens_of`]). [`Storage::from_env`] honours `STORAGE_EMULATOR_HOST`
 //! as Google's storage clients do; the crate's emulator serves the same API
-//! ([`EmulatorHandle::storage_uri`](crate::emulator::EmulatorHandle::storage_uri) with feature
+//! ([`Emulator::storage_uri`](crate::emulator::Emulator::storage_uri) with feature
 //! `emulator`). The README's "Cloud Storage" section says why this crate and what it costs to
 //! build.
 //!

@@ -322,7 +322,14 @@ async fn bigquery_jobs_and_bad_roots_are_left_alone() {
         "only the bucket folder"
     );
 
-    let err = emu.local_path("gs://bucket/../../etc/passwd").unwrap_err();
+    // Every name maps inside the root.
+    let inside = emu.local_path("gs://bucket/../../etc/passwd").unwrap();
+    assert!(
+        inside.starts_with(folder.0.join("bucket")),
+        "{}",
+        inside.display()
+    );
+    let err = emu.local_path("gs://../etc/passwd").unwrap_err();
     assert!(err.is_invalid_input());
     emu.shutdown().await;
 

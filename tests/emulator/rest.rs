@@ -477,6 +477,35 @@ async fn malformed_json_and_wrong_types_are_a_clear_400_and_the_emulator_keeps_s
 }
 
 #[tokio::test]
+async fn a_body_too_large_is_a_413_with_googles_json_error() {
+    let emu = emulator().await;
+    let rest = Rest::new(&emu);
+    // A 5 MB job: its display name alone.
+    let body = format!(r#"{{"displayName": "{}"}}"#, "x".repeat(5 * 1024 * 1024));
+    let answer = rest.post(JOBS, &body).await;
+    assert_eq!(answer.status, 413, "{:#}", answer.json);
+    assert!(
+        answer.content_type.starts_with("application/json"),
+        "{}",
+        answer.content_type
+    );
+    assert_eq!(answer.json["error"]["code"], 413);
+    assert_eq!(answer.json["error"]["status"], "INVALID_ARGUMENT");
+    assert!(
+        answer.message().contains("larger than the 2 MiB"),
+        "{}",
+        answer.message()
+    );
+    // Just under the limit is read (and refused for what it says, not its size).
+    let body = format!(
+        r#"{{"displayNam": "{}"}}"#,
+        "x".repeat(2 * 1024 * 1024 - 100)
+    );
+    assert_eq!(rest.post(JOBS, &body).await.status, 400);
+    ok(rest.post(JOBS, GCS_BODY).await);
+}
+
+#[tokio::test]
 async fn one_job_seen_from_both_protocols() {
     let emu = emulator().await;
     let rest = Rest::new(&emu);

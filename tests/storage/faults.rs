@@ -19,7 +19,7 @@ const KIB: usize = 1024;
 
 /// Retries quick enough for a test and many enough that a 50% failure rate never spends them
 /// (2^-40), bounded by attempts, not time.
-fn patient() -> RetryPolicy {
+pub(super) fn patient() -> RetryPolicy {
     RetryPolicy::default()
         .with_initial_backoff(Duration::from_millis(1))
         .with_max_backoff(Duration::from_millis(4))

@@ -7,13 +7,17 @@
 //! stores), `faults` (every call through the emulator's storage failure and drop rates, and
 //! the retries' log), `stall` (stalled downloads and unanswered requests), `restart` (fixed
 //! ports across a restart, the launchers' storage flags), `secrets` (no token in clear text or
-//! to an emulator host), `escapes` (bucket names, odd requests); `raw` sends raw HTTP.
+//! to an emulator host), `escapes` (bucket names, odd requests), `flat` (the flat namespace,
+//! `a` and `a/b`, `//x`, in memory and in the folder), `hashes` (CRC32C and MD5 in metadata and
+//! `x-goog-hash`, downloads checked against them); `raw` sends raw HTTP.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod escapes;
 mod faults;
+mod flat;
+mod hashes;
 mod preconditions;
 mod raw;
 mod restart;

@@ -86,16 +86,24 @@ impl Emulator {
     }
 }
 
+/// The largest request body REST takes: 2 MiB (a job is a few KiB). A larger one is a 413
+/// with Google's JSON error.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 async fn handle(
     State(services): State<Arc<Services>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let query = match query::parse(uri.query()) {
         Ok(query) => query,
         Err(status) => return failure(&status, Output::default()),
+    };
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let Some((route, bound)) = routes::find(&method, uri.path()) else {
         return failure(&error::no_route(&method, uri.path()), query.output);
@@ -112,6 +120,53 @@ async fn handle(
         Ok(text) => json_response(http::StatusCode::OK, text),
         Err(status) => failure(&status, query.output),
     }
+}
+
+/// How much of a body too large is still read (and dropped) before the 413 is sent, so that
+/// a client still sending gets the answer rather than a reset connection.
+const DRAIN_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The request's body, at most [`MAX_BODY_BYTES`]; a larger one is answered 413 with
+/// Google's JSON error (once up to [`DRAIN_BYTES`] of it were read), a body that breaks off
+/// 400.
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    use futures_util::StreamExt;
+    let mut collected = Vec::new();
+    let mut total: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            failure(
+                &tonic::Status::invalid_argument(format!("the request body broke off: {e}")),
+                Output::default(),
+            )
+        })?;
+        total = total.saturating_add(chunk.len() as u64);
+        if total > DRAIN_BYTES {
+            break;
+        }
+        if total <= MAX_BODY_BYTES as u64 {
+            collected.extend_from_slice(&chunk);
+        }
+    }
+    if total <= MAX_BODY_BYTES as u64 {
+        return Ok(Bytes::from(collected));
+    }
+    let size = if total > DRAIN_BYTES {
+        format!("more than {DRAIN_BYTES} bytes")
+    } else {
+        format!("{total} bytes")
+    };
+    let status = tonic::Status::invalid_argument(format!(
+        "The request body ({size}) is larger than the {} MiB the emulator's REST API takes; a \
+         batch prediction job is a few KiB: send the job, not its data (put the data in Cloud \
+         Storage and name it in inputConfig)",
+        MAX_BODY_BYTES / (1024 * 1024)
+    ));
+    let mut error = error::body(&status);
+    error["error"]["code"] = serde_json::json!(413);
+    let text = json::text(&error, Output::default()).unwrap_or_default();
+    Err(json_response(http::StatusCode::PAYLOAD_TOO_LARGE, text))
 }
 
 /// Calls the RPC; its answer as protobuf bytes.

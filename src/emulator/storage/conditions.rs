@@ -130,6 +130,10 @@ mod tests {
             metageneration: 1,
             updated: SystemTime::UNIX_EPOCH,
             content_type: "text/plain".into(),
+            hashes: super::super::store::Hashes {
+                crc32c: 0,
+                md5: [0; 16],
+            },
         }
     }
 

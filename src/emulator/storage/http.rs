@@ -635,7 +635,8 @@ async fn delete_object(
 }
 
 /// The object's bytes, or the range the `Range` header asks for (206 with `Content-Range`),
-/// with the generation they are in `x-goog-generation` as the service sends it.
+/// with the generation they are in `x-goog-generation` and the whole object's CRC32C and MD5
+/// in `x-goog-hash`, as the service sends them.
 fn media(
     api: &StorageApi,
     bucket: &str,
@@ -700,6 +701,15 @@ fn media(
         "x-goog-metageneration",
         HeaderValue::from(meta.metageneration),
     );
+    // The whole object's hashes, also for a range, as the service sends them.
+    for hash in [
+        format!("crc32c={}", meta.hashes.crc32c_base64()),
+        format!("md5={}", meta.hashes.md5_base64()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&hash) {
+            headers.append("x-goog-hash", v);
+        }
+    }
     if let Some((first, last)) = range {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {

@@ -13,4 +13,4 @@ mod store;
 pub use faults::StorageFaultCounts;
 pub(crate) use faults::StorageFaults;
 pub(crate) use http::{StorageApi, router};
-pub(crate) use store::{ObjectStore, StoreError};
+pub(crate) use store::{ObjectStore, StoreError, check_bucket};

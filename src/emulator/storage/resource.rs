@@ -43,6 +43,8 @@ pub(super) fn object(meta: &ObjectMeta, base: &str) -> Value {
         "storageClass": "STANDARD",
         "size": meta.size.to_string(),
         "etag": format!("emulator-{}", meta.generation),
+        "crc32c": meta.hashes.crc32c_base64(),
+        "md5Hash": meta.hashes.md5_base64(),
         "timeCreated": time,
         "updated": time,
     })

@@ -1,6 +1,18 @@
 //! The objects the emulator holds: in memory, or in its local folder (`gs://bucket/name` =
-//! `ROOT/bucket/name`). One store serves the JSON API and the jobs, so a job reads what a
-//! client uploaded and a client downloads what a job wrote.
+//! `ROOT/bucket/name`, every name distinct by [`GcsFolder::object_path`]'s one mapping). One
+//! store serves the JSON API and the jobs, so a job reads what a client uploaded and a client
+//! downloads what a job wrote.
+//!
+//! The folder holds Cloud Storage's flat namespace: objects `a` and `a/b` at once (`a` is then
+//! the file `a/%%`: an object whose file would be in the way of a folder moves into it when
+//! that folder is made, and back when it empties; a write whose path is a folder lands
+//! there), names with empty
+//! segments (`/x`, `a//b`, `a/`) and `.`/`..` segments, encoded ([`encode_segment`]). A
+//! path through an object is a missing object (404).
+//!
+//! Every object carries the hashes Cloud Storage keeps, CRC32C and MD5 ([`Hashes`]): computed
+//! as an upload's bytes are written, or for a file put in the folder by hand, from the file
+//! the first time it is asked about (and again when it changes).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,7 +25,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 
 use super::super::clock::lock;
-use super::super::gcs_folder::GcsFolder;
+#[cfg(doc)]
+use super::super::gcs_folder::encode_segment;
+use super::super::gcs_folder::{FOLDER_OBJECT, GcsFolder, name_of};
 use super::conditions::{Access, Conditions};
 
 /// Folder-backed uploads are written here (under the root) and renamed into place when they
@@ -31,6 +45,65 @@ pub(crate) struct ObjectMeta {
     pub(crate) metageneration: i64,
     pub(crate) updated: SystemTime,
     pub(crate) content_type: String,
+    pub(crate) hashes: Hashes,
+}
+
+/// The hashes Cloud Storage keeps of an object's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hashes {
+    pub(crate) crc32c: u32,
+    pub(crate) md5: [u8; 16],
+}
+
+impl Hashes {
+    /// The CRC32C as the service writes it: base64 of its 4 bytes, big-endian.
+    pub(crate) fn crc32c_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.crc32c.to_be_bytes())
+    }
+
+    /// The MD5 as the service writes it: base64 of its 16 bytes.
+    pub(crate) fn md5_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.md5)
+    }
+
+    /// The hashes of everything `reader` yields.
+    fn of_reader(mut reader: impl io::Read) -> io::Result<Self> {
+        let mut hasher = Hasher::default();
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return Ok(hasher.finish()),
+                Ok(n) => hasher.update(&buffer[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Both hashes, fed as bytes are written.
+#[derive(Clone, Default)]
+struct Hasher {
+    crc32c: u32,
+    md5: md5::Md5,
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        use md5::Digest;
+        self.crc32c = crc32c::crc32c_append(self.crc32c, bytes);
+        self.md5.update(bytes);
+    }
+
+    fn finish(self) -> Hashes {
+        use md5::Digest;
+        Hashes {
+            crc32c: self.crc32c,
+            md5: self.md5.finalize().into(),
+        }
+    }
 }
 
 /// Why a store operation failed, as the JSON API reports it.
@@ -92,6 +165,8 @@ struct Inner {
     /// or removed, so that two conditional writes cannot both pass. (A memory store holds
     /// its map's lock for the same.)
     commits: Mutex<()>,
+    /// A folder's files' hashes, by path, with the generation and size they are of.
+    hashes: Mutex<std::collections::HashMap<PathBuf, (i64, u64, Hashes)>>,
 }
 
 #[derive(Debug)]
@@ -135,6 +210,7 @@ impl ObjectStore {
                 next_generation: AtomicU64::new(now),
                 next_upload: AtomicU64::new(0),
                 commits: Mutex::new(()),
+                hashes: Mutex::default(),
             }),
         }
     }
@@ -190,9 +266,26 @@ impl ObjectStore {
         name: &str,
         conditions: &Conditions,
     ) -> Result<ObjectMeta, StoreError> {
-        let meta = self.live(bucket, name)?;
+        let meta = match self.meta(bucket, name) {
+            Ok(meta) => Some(meta),
+            Err(err) if err.code == 404 => None,
+            Err(err) => return Err(err),
+        };
         conditions.check(meta.as_ref(), Access::Read, bucket, name)?;
         meta.ok_or_else(|| StoreError::not_found(bucket, name))
+    }
+
+    /// `look`'s answer, looked again under the commit lock when it found nothing in a folder:
+    /// a commit or delete may have been moving the object's file between its own path and
+    /// its folder's [`FOLDER_OBJECT`] at that moment. Not for callers holding the lock.
+    fn settled<T>(&self, look: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match look() {
+            Err(err) if err.code == 404 && self.folder_backend().is_some() => {
+                let _commit = lock(&self.inner.commits);
+                look()
+            }
+            other => other,
+        }
     }
 
     /// Whether a write under `conditions` would pass now (it is checked again when it
@@ -210,7 +303,7 @@ impl ObjectStore {
 
     /// The live object's metadata, `None` when there is none.
     fn live(&self, bucket: &str, name: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        match self.meta(bucket, name) {
+        match self.meta_now(bucket, name) {
             Ok(meta) => Ok(Some(meta)),
             Err(err) if err.code == 404 => Ok(None),
             Err(err) => Err(err),
@@ -239,16 +332,15 @@ impl ObjectStore {
                 }
             }
             Backend::Folder(folder) => {
-                let path = object_path(folder, bucket, name)?;
-                match open(&path, bucket, name) {
-                    Ok(file) => {
-                        let meta = file
-                            .metadata()
-                            .map_err(|e| StoreError::io("could not read the object", &e))?;
-                        (
-                            Some(meta_of(&meta, bucket, name)),
-                            Some(ObjectData::File(file)),
-                        )
+                let opened = self.settled(|| {
+                    let path = object_file(folder, bucket, name)?;
+                    let file = open(&path, bucket, name)?;
+                    Ok((path, file))
+                });
+                match opened {
+                    Ok((path, file)) => {
+                        let meta = self.meta_of_file(&file, &path, bucket, name)?;
+                        (Some(meta), Some(ObjectData::File(file)))
                     }
                     Err(err) if err.code == 404 => (None, None),
                     Err(err) => return Err(err),
@@ -264,6 +356,11 @@ impl ObjectStore {
 
     /// An object's metadata.
     pub(crate) fn meta(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
+        self.settled(|| self.meta_now(bucket, name))
+    }
+
+    /// [`meta`](Self::meta) as the store is now, for callers holding the commit lock.
+    fn meta_now(&self, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
         check_bucket(bucket)?;
         match &self.inner.backend {
             Backend::Memory(objects) => lock(objects)
@@ -271,8 +368,8 @@ impl ObjectStore {
                 .map(|object| object.meta.clone())
                 .ok_or_else(|| StoreError::not_found(bucket, name)),
             Backend::Folder(folder) => {
-                let path = object_path(folder, bucket, name)?;
-                file_meta(&path, bucket, name)
+                let path = object_file(folder, bucket, name)?;
+                self.file_meta(&path, bucket, name)
             }
         }
     }
@@ -298,8 +395,8 @@ impl ObjectStore {
                 ))
             }
             Backend::Folder(folder) => {
-                let path = object_path(folder, bucket, name)?;
-                let mut file = open(&path, bucket, name)?;
+                let mut file =
+                    self.settled(|| open(&object_file(folder, bucket, name)?, bucket, name))?;
                 file.seek(SeekFrom::Start(first))
                     .map_err(|e| StoreError::io("could not read the object", &e))?;
                 Ok(ObjectData::File(file))
@@ -357,6 +454,7 @@ impl ObjectStore {
             name: name.to_owned(),
             content_type: content_type.to_owned(),
             written: 0,
+            hasher: Hasher::default(),
             sink,
             conditions: Conditions::default(),
         })
@@ -403,12 +501,17 @@ impl ObjectStore {
                 }
             }
             Backend::Folder(folder) => {
-                for name in folder_names(folder, bucket, prefix)? {
+                for (name, path) in folder_names(folder, bucket, prefix)? {
                     if after.is_some_and(|after| name.as_str() <= after) {
                         continue;
                     }
-                    let path = object_path(folder, bucket, &name)?;
-                    if !take(file_meta(&path, bucket, &name)?) {
+                    let meta = match self.file_meta(&path, bucket, &name) {
+                        Ok(meta) => meta,
+                        // Deleted since the folder was read.
+                        Err(err) if err.code == 404 => continue,
+                        Err(err) => return Err(err),
+                    };
+                    if !take(meta) {
                         break;
                     }
                 }
@@ -440,11 +543,14 @@ impl ObjectStore {
                 Ok(())
             }
             Backend::Folder(folder) => {
-                let path = object_path(folder, bucket, name)?;
                 let _commit = lock(&self.inner.commits);
                 check(self.live(bucket, name)?.as_ref())?;
+                let path = object_file(folder, bucket, name)?;
                 std::fs::remove_file(&path)
-                    .map_err(|e| StoreError::io("could not delete the object", &e))
+                    .map_err(|e| StoreError::io("could not delete the object", &e))?;
+                lock(&self.inner.hashes).remove(&path);
+                self.tidy(folder, bucket, &path);
+                Ok(())
             }
         }
     }
@@ -457,6 +563,7 @@ pub(crate) struct ObjectWriter {
     name: String,
     content_type: String,
     written: u64,
+    hasher: Hasher,
     sink: Sink,
     /// Checked when the upload commits (a request's conditions were also checked when it
     /// started).
@@ -516,6 +623,7 @@ impl ObjectWriter {
                     metageneration: 1,
                     updated: SystemTime::now(),
                     content_type: std::mem::take(&mut self.content_type),
+                    hashes: std::mem::take(&mut self.hasher).finish(),
                 };
                 objects.insert(
                     (bucket, name),
@@ -545,14 +653,21 @@ impl ObjectWriter {
                 let mtime = UNIX_EPOCH + std::time::Duration::from_micros(generation as u64);
                 file.set_modified(mtime).map_err(|e| discard(failed(&e)))?;
                 file.sync_all().map_err(|e| discard(failed(&e)))?;
+                let size = file.metadata().map_err(|e| discard(failed(&e)))?.len();
                 drop(file);
-                if let Some(dir) = target.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| discard(failed(&e)))?;
-                }
+                let Backend::Folder(folder) = &store.inner.backend else {
+                    return Err(discard(failed(&io::Error::other(
+                        "a folder upload in a memory store",
+                    ))));
+                };
+                let target = store.make_room(folder, &bucket, &target).map_err(discard)?;
+                let hashes = std::mem::take(&mut self.hasher).finish();
+                lock(&store.inner.hashes).insert(target.clone(), (generation, size, hashes));
                 if let Err(e) = std::fs::rename(&temp, &target) {
-                    return Err(discard(failed(&e)));
+                    lock(&store.inner.hashes).remove(&target);
+                    return Err(discard(name_error(&e).unwrap_or_else(|| failed(&e))));
                 }
-                file_meta(&target, &bucket, &name)
+                store.file_meta(&target, &bucket, &name)
             }
         }
     }
@@ -567,6 +682,7 @@ impl Write for ObjectWriter {
             }
             Sink::File { file, .. } => file.write(buf)?,
         };
+        self.hasher.update(&buf[..n]);
         self.written += n as u64;
         Ok(n)
     }
@@ -610,27 +726,160 @@ pub(crate) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
     )))
 }
 
+/// An object name as Cloud Storage takes it: 1 to 1024 bytes of UTF-8, no carriage return or
+/// line feed, not `.` or `..`.
 fn check_name(name: &str) -> Result<(), StoreError> {
-    if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
+    if name.is_empty()
+        || name.len() > 1024
+        || name.contains(['\r', '\n'])
+        || name == "."
+        || name == ".."
+    {
         return Err(StoreError::invalid(format!(
-            "{name:?} is not an object name: 1 to 1024 bytes of UTF-8 without carriage returns \
-             or line feeds"
+            "The object name {name:?} is not valid: 1 to 1024 bytes of UTF-8 without carriage \
+             returns or line feeds, and not `.` or `..`"
         )));
     }
     Ok(())
 }
 
+/// The path `name` maps to ([`GcsFolder::object_path`]), which may be a folder.
 fn object_path(folder: &GcsFolder, bucket: &str, name: &str) -> Result<PathBuf, StoreError> {
     check_name(name)?;
-    if name.ends_with('/') || name.contains("//") {
-        return Err(StoreError::invalid(format!(
-            "{name:?}: the emulator's local gs:// folder cannot hold object names with an empty \
-             segment (a trailing or doubled `/`)"
-        )));
+    Ok(folder.object_path(bucket, name))
+}
+
+/// The file that holds `name` if it exists: its path, or [`FOLDER_OBJECT`] in it when that
+/// path is a folder (objects below it too).
+fn object_file(folder: &GcsFolder, bucket: &str, name: &str) -> Result<PathBuf, StoreError> {
+    let path = object_path(folder, bucket, name)?;
+    Ok(if path.is_dir() {
+        path.join(FOLDER_OBJECT)
+    } else {
+        path
+    })
+}
+
+impl ObjectStore {
+    /// A path, in the folder of in-flight uploads, to put a file aside while it moves.
+    fn aside(&self, folder: &GcsFolder) -> io::Result<PathBuf> {
+        let dir = folder.root().join(UPLOADS_DIR);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!(
+            "{}-{}-moving",
+            std::process::id(),
+            self.inner.next_upload.fetch_add(1, Ordering::Relaxed)
+        )))
     }
-    folder
-        .local_path(&format!("gs://{bucket}/{name}"))
-        .map_err(StoreError::invalid)
+
+    /// After the file `removed` went: the folders it leaves empty go, and an object left
+    /// alone in its folder (as [`FOLDER_OBJECT`]) moves back to that folder's path, so that
+    /// names are at their natural paths again (`a/%%` is `a` once no object is below `a/`).
+    /// Best effort: what cannot be tidied stays as it is, still found by its name. Called
+    /// under the commit lock.
+    fn tidy(&self, folder: &GcsFolder, bucket: &str, removed: &Path) {
+        let bucket_dir = folder.root().join(bucket);
+        let mut dir = removed.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&bucket_dir) && *d != bucket_dir) {
+            let entries: Vec<_> = match std::fs::read_dir(d) {
+                Ok(entries) => entries.take(2).filter_map(Result::ok).collect(),
+                Err(_) => return,
+            };
+            match entries.as_slice() {
+                [] => {
+                    if std::fs::remove_dir(d).is_err() {
+                        return;
+                    }
+                    dir = d.parent();
+                }
+                [only] if only.file_name() == FOLDER_OBJECT => {
+                    let Ok(aside) = self.aside(folder) else {
+                        return;
+                    };
+                    let inside = d.join(FOLDER_OBJECT);
+                    if std::fs::rename(&inside, &aside).is_err() {
+                        return;
+                    }
+                    if std::fs::remove_dir(d).is_err() || std::fs::rename(&aside, d).is_err() {
+                        // Put back where it was found.
+                        let _ = std::fs::create_dir_all(d);
+                        let _ = std::fs::rename(&aside, &inside);
+                        return;
+                    }
+                    let mut hashes = lock(&self.inner.hashes);
+                    if let Some(known) = hashes.remove(&inside) {
+                        hashes.insert(d.to_path_buf(), known);
+                    }
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Makes the folders `target`'s file goes in, moving an object whose file is in the way
+    /// into the folder made there (as [`FOLDER_OBJECT`]), and answers where the file goes:
+    /// `target`, or [`FOLDER_OBJECT`] in it when it is a folder. Called under the commit lock.
+    fn make_room(
+        &self,
+        folder: &GcsFolder,
+        bucket: &str,
+        target: &Path,
+    ) -> Result<PathBuf, StoreError> {
+        let failed = |e: &io::Error| {
+            name_error(e).unwrap_or_else(|| StoreError::io("could not finish the upload", e))
+        };
+        let bucket_dir = folder.root().join(bucket);
+        std::fs::create_dir_all(&bucket_dir).map_err(|e| failed(&e))?;
+        let Ok(below) = target.strip_prefix(&bucket_dir) else {
+            return Err(failed(&io::Error::other(
+                "an object path outside its bucket",
+            )));
+        };
+        let components: Vec<_> = below.components().collect();
+        let mut dir = bucket_dir;
+        for component in &components[..components.len().saturating_sub(1)] {
+            dir.push(component);
+            // Followed: a link to a folder, put there by hand, stays the folder it was.
+            match std::fs::metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    // An object's file where a folder must be: it moves into that folder.
+                    let aside = self.aside(folder).map_err(|e| failed(&e))?;
+                    std::fs::rename(&dir, &aside).map_err(|e| failed(&e))?;
+                    if let Err(e) = std::fs::create_dir(&dir) {
+                        let _ = std::fs::rename(&aside, &dir);
+                        return Err(failed(&e));
+                    }
+                    std::fs::rename(&aside, dir.join(FOLDER_OBJECT)).map_err(|e| failed(&e))?;
+                    let mut hashes = lock(&self.inner.hashes);
+                    if let Some(known) = hashes.remove(&dir) {
+                        hashes.insert(dir.join(FOLDER_OBJECT), known);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&dir).map_err(|e| failed(&e))?;
+                }
+                Err(e) => return Err(failed(&e)),
+            }
+        }
+        Ok(if target.is_dir() {
+            target.join(FOLDER_OBJECT)
+        } else {
+            target.to_path_buf()
+        })
+    }
+}
+
+/// A file system's refusal of a name (a segment longer than its 255 bytes), as a 400.
+fn name_error(e: &io::Error) -> Option<StoreError> {
+    (e.kind() == io::ErrorKind::InvalidFilename).then(|| {
+        StoreError::invalid(format!(
+            "The emulator's local gs:// folder cannot hold this object name: a segment between \
+             two `/` is longer than its file system takes ({e}); use shorter segments, or the \
+             emulator without --gcs-root (objects in memory)"
+        ))
+    })
 }
 
 fn open(path: &Path, bucket: &str, name: &str) -> Result<File, StoreError> {
@@ -642,45 +891,77 @@ fn open(path: &Path, bucket: &str, name: &str) -> Result<File, StoreError> {
     }
 }
 
-/// An error that means "no such file": not there, or a path through a file (`a/b` where `a`
-/// is an object), which is a missing object too, not a failure.
+/// An error that means "no such file": not there, a path through a file (`a/b` where `a`
+/// is an object's file), or a name no file can have (too long a segment): a missing object,
+/// not a failure.
 fn absent(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
     )
 }
 
-fn file_meta(path: &Path, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => meta,
-        Ok(_) => return Err(StoreError::not_found(bucket, name)),
-        Err(e) if absent(&e) => {
-            return Err(StoreError::not_found(bucket, name));
+impl ObjectStore {
+    /// The metadata of the object in the file at `path`.
+    fn file_meta(&self, path: &Path, bucket: &str, name: &str) -> Result<ObjectMeta, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(StoreError::not_found(bucket, name)),
+            Err(e) if absent(&e) => return Err(StoreError::not_found(bucket, name)),
+            Err(e) => return Err(StoreError::io("could not read the object's metadata", &e)),
         }
-        Err(e) => return Err(StoreError::io("could not read the object's metadata", &e)),
-    };
-    Ok(meta_of(&meta, bucket, name))
-}
+        let file = open(path, bucket, name)?;
+        self.meta_of_file(&file, path, bucket, name)
+    }
 
-/// A file's object metadata. Its generation is its modification time in microseconds: a
-/// commit sets that to a new generation, above the one before (so two writes in one
-/// microsecond still differ), and a file written there by hand gets a new one too.
-fn meta_of(meta: &std::fs::Metadata, bucket: &str, name: &str) -> ObjectMeta {
-    let updated = meta.modified().unwrap_or_else(|_| SystemTime::now());
-    let generation = updated
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros()
-        .min(i64::MAX as u128) as i64;
-    ObjectMeta {
-        bucket: bucket.to_owned(),
-        name: name.to_owned(),
-        size: meta.len(),
-        generation,
-        metageneration: 1,
-        updated,
-        content_type: content_type(name).to_owned(),
+    /// The metadata of the object in `file`, open at `path`: its hashes from the store's
+    /// memory of that path, or read from the file when it changed or was never seen (`file`
+    /// is then left at its start again).
+    fn meta_of_file(
+        &self,
+        file: &File,
+        path: &Path,
+        bucket: &str,
+        name: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let read_failed = |e: &io::Error| StoreError::io("could not read the object", e);
+        let meta = file.metadata().map_err(|e| read_failed(&e))?;
+        let updated = meta.modified().unwrap_or_else(|_| SystemTime::now());
+        let generation = updated
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros()
+            .min(i64::MAX as u128) as i64;
+        let size = meta.len();
+        let known = lock(&self.inner.hashes)
+            .get(path)
+            .filter(|(g, s, _)| *g == generation && *s == size)
+            .map(|(_, _, hashes)| *hashes);
+        let hashes = match known {
+            Some(hashes) => hashes,
+            None => {
+                let mut reader = file;
+                reader
+                    .seek(SeekFrom::Start(0))
+                    .map_err(|e| read_failed(&e))?;
+                let hashes = Hashes::of_reader(reader).map_err(|e| read_failed(&e))?;
+                reader
+                    .seek(SeekFrom::Start(0))
+                    .map_err(|e| read_failed(&e))?;
+                lock(&self.inner.hashes).insert(path.to_path_buf(), (generation, size, hashes));
+                hashes
+            }
+        };
+        Ok(ObjectMeta {
+            bucket: bucket.to_owned(),
+            name: name.to_owned(),
+            size,
+            generation,
+            metageneration: 1,
+            updated,
+            content_type: content_type(name).to_owned(),
+            hashes,
+        })
     }
 }
 
@@ -695,45 +976,47 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// The names of the files under `ROOT/bucket` starting with `prefix`, sorted. Only the
-/// directory the prefix points into is walked.
-fn folder_names(folder: &GcsFolder, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+/// The objects under `ROOT/bucket` whose names start with `prefix`, with their files, sorted
+/// by name. Only the folder of the prefix's whole segments is walked.
+fn folder_names(
+    folder: &GcsFolder,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<(String, PathBuf)>, StoreError> {
     let bucket_dir = folder.root().join(bucket);
-    let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
-    let mut start = bucket_dir.clone();
-    for segment in dir_part.split('/').filter(|s| !s.is_empty()) {
-        if segment == "." || segment == ".." {
-            return Ok(Vec::new());
-        }
-        start.push(segment);
-    }
+    let start = match prefix.rsplit_once('/') {
+        Some((whole, _)) => folder.object_path(bucket, whole),
+        None => bucket_dir.clone(),
+    };
+    let listing = |e: &io::Error| StoreError::io("could not list the bucket", e);
     let mut names = Vec::new();
     let mut stack = vec![start];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io("could not list the bucket", &e)),
+            // Nothing there, or a path through an object's file: nothing below.
+            Err(e) if absent(&e) => continue,
+            Err(e) => return Err(listing(&e)),
         };
         for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io("could not list the bucket", &e))?;
+            let entry = entry.map_err(|e| listing(&e))?;
             let path = entry.path();
-            let kind = entry
-                .file_type()
-                .map_err(|e| StoreError::io("could not list the bucket", &e))?;
+            let kind = entry.file_type().map_err(|e| listing(&e))?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
                 let Ok(relative) = path.strip_prefix(&bucket_dir) else {
                     continue;
                 };
-                let name = relative
+                let components: Vec<_> = relative
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                if name.starts_with(prefix) {
-                    names.push(name);
+                    .collect();
+                let components: Vec<&str> = components.iter().map(|c| c.as_ref()).collect();
+                if let Some(name) = name_of(&components)
+                    && name.starts_with(prefix)
+                {
+                    names.push((name, path));
                 }
             }
         }
