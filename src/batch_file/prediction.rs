@@ -32,9 +32,11 @@ use super::content::Content;
 ///
 /// let failed: Prediction = serde_json::from_str(r#"{
 ///     "request": {"contents": []},
-///     "status": "Bad Request: {\"error\": {\"code\": 400, \"message\": \"contents is required\"}}"
+///     "status": "Bad Request: {\"error\": {\"code\": 400, \"message\": \"contents is required\"}}",
+///     "response": {}
 /// }"#).unwrap();
 /// assert!(!failed.is_ok());
+/// assert!(failed.response.is_none());
 /// assert!(failed.error().unwrap().starts_with("Bad Request"));
 /// assert_eq!(failed.text(), None);
 /// ```
@@ -106,9 +108,14 @@ impl From<PredictionLine> for Prediction {
             }
             _ => line.status,
         };
+        // The service writes `"response": {}` on a failed row (GoogleCloudPlatform/generative-ai
+        // #1308): no answer.
+        let response = line
+            .response
+            .filter(|response| status.is_empty() || *response != GenerateContentResponse::default());
         Prediction {
             request: line.request,
-            response: line.response,
+            response,
             status,
             processed_time: line.processed_time,
         }

@@ -8,6 +8,7 @@ use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::{Durations, MAX_PHASE};
 use super::row_faults::RowFaults;
+use super::truth::Truth;
 use super::storage::{ObjectStore, StorageFaults};
 use super::{Emulator, EmulatorState, server, tls, validate};
 use crate::Error;
@@ -40,6 +41,7 @@ impl Emulator {
             state: None,
             gcs_root: None,
             row_faults: RowFaultOptions::default(),
+            truth: Truth::default(),
             stuck_jobs: 0,
             outage: None,
             storage_addr: None,
@@ -66,6 +68,7 @@ pub struct EmulatorBuilder {
     state: Option<EmulatorState>,
     gcs_root: Option<PathBuf>,
     row_faults: RowFaultOptions,
+    truth: Truth,
     stuck_jobs: u64,
     outage: Option<(Duration, Duration)>,
     storage_addr: Option<SocketAddr>,
@@ -318,6 +321,35 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Whether a job's output echoes `request.labels` with the request (default `true`). Only
+    /// client code that reads it back shows the service does (BerriAI/litellm pull request
+    /// #25627), no captured line, so a client that joins by labels can be tested without them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_echoed_labels(false)
+    ///     .with_type_conflicts_refused(false)
+    ///     .start()
+    ///     .await?;
+    /// # emu.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_echoed_labels(mut self, echoed: bool) -> Self {
+        self.truth.echo_labels = echoed;
+        self
+    }
+
+    /// Whether a field whose JSON type differs between the rows of a job's input fails the
+    /// whole job's import, FAILED with code 3 (default `true`), as the service's importer
+    /// infers one type per field across the file. Only the array-beside-a-scalar case was
+    /// captured, so a client can be tested without it.
+    pub fn with_type_conflicts_refused(mut self, refused: bool) -> Self {
+        self.truth.refuse_type_conflicts = refused;
+        self
+    }
+
     /// The seed of the row and storage fault draws (default: random at start).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.row_faults.seed = Some(seed);
@@ -432,6 +464,7 @@ impl EmulatorBuilder {
                 None => state.inner.memory_store.clone(),
             },
             row_faults: row_faults.clone(),
+            truth: self.truth,
             storage_faults,
             storage_addr: self.storage_addr,
             token_addr: self.token_addr,

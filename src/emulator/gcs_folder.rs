@@ -19,9 +19,11 @@ use std::time::SystemTime;
 
 use super::answer;
 use super::echo;
+use super::import::{IMPORT_FAILED, Import};
 use super::lifecycle::status;
 use super::row_faults::{RowFate, RowFaults};
 use super::storage::{ObjectStore, StoreError, check_bucket};
+use super::truth::Truth;
 use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
 use crate::error::size_text;
 use crate::proto::google::rpc;
@@ -258,6 +260,7 @@ const PERMANENT_STATUS: &str = r#"Bad Request: {"error": {"code": 400, "message"
 pub(crate) struct FolderJob {
     store: ObjectStore,
     faults: RowFaults,
+    truth: Truth,
     /// The job's creation order, for the row fault draws.
     seq: u64,
     /// Rows exported before the job expires, when it is the job made to expire.
@@ -271,6 +274,7 @@ impl FolderJob {
     pub(crate) fn new(
         store: ObjectStore,
         faults: RowFaults,
+        truth: Truth,
         seq: u64,
         job: &BatchPredictionJob,
     ) -> Self {
@@ -279,6 +283,7 @@ impl FolderJob {
             expire_after: if reads { faults.take_expiry() } else { None },
             store,
             faults,
+            truth,
             seq,
             outcome: Arc::default(),
         }
@@ -371,6 +376,7 @@ impl FolderJob {
             }
             inputs.push((uri, bucket, name));
         }
+        self.import(&inputs)?;
 
         let mut output = match output_dir {
             Some(dir) => {
@@ -423,6 +429,11 @@ impl FolderJob {
                     continue;
                 }
                 let mut row = answer::row(trimmed, model_version, &processed_time);
+                if !self.truth.echo_labels
+                    && let Some(request) = row.request.as_object_mut()
+                {
+                    request.remove("labels");
+                }
                 if row.is_ok() {
                     match self.faults.fate(self.seq, index) {
                         RowFate::Answered => {}
@@ -453,6 +464,7 @@ impl FolderJob {
                         .transpose()
                         .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
                     let text = echo::line(
+                        &extra_fields(trimmed),
                         &row.status,
                         &processed_time,
                         &row.request,
@@ -484,6 +496,59 @@ impl FolderJob {
             expired: self.expire_after.is_some_and(|after| row_index > after),
         })
     }
+}
+
+impl FolderJob {
+    /// The import the service runs over every input line before any row
+    /// ([`super::import`]): a line it cannot load fails the whole job, code 3, and nothing is
+    /// written.
+    fn import(&self, inputs: &[(&String, &str, &str)]) -> Result<(), rpc::Status> {
+        let mut import = Import::new(self.truth.refuse_type_conflicts);
+        let mut line = Vec::new();
+        for (uri, bucket, name) in inputs {
+            let read_failed = |err: String| {
+                status(
+                    tonic::Code::Internal,
+                    &format!("could not read the input file {uri}: {err}"),
+                )
+            };
+            let mut reader = self
+                .store
+                .reader(bucket, name)
+                .map_err(|err| read_failed(err.message))?;
+            let mut line_number: u64 = 0;
+            loop {
+                line_number += 1;
+                match read_line(&mut reader, &mut line, MAX_LINE_BYTES)
+                    .map_err(|err| read_failed(err.to_string()))?
+                {
+                    Line::End => break,
+                    Line::TooLong => return Err(too_long(uri, line_number)),
+                    Line::Read => {}
+                }
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(line.trim_ascii())
+                else {
+                    continue;
+                };
+                if let Err(reason) = import.check(&value) {
+                    return Err(status(
+                        tonic::Code::InvalidArgument,
+                        &format!("{IMPORT_FAILED} {reason} (input file {uri}, line {line_number})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fields of an input line beside `request`, echoed in its output line; none when the
+/// line is not a JSON object.
+fn extra_fields(line: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(line).unwrap_or_default();
+    fields.remove("request");
+    fields
 }
 
 /// How many requests `job`'s input holds (its non-blank lines), so that progress counts them

@@ -120,6 +120,13 @@ pub struct EmulatorArgs {
     /// Share of Cloud Storage downloads (0 to 1) that drop the connection part way through.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     storage_drop_rate: f64,
+    /// Jobs' output leaves `labels` out of the echoed request (the service echoing them is
+    /// shown only by client code).
+    #[arg(long)]
+    no_echoed_labels: bool,
+    /// A field whose JSON type differs between rows does not fail the job's import.
+    #[arg(long)]
+    allow_type_conflicts: bool,
     /// Seed of the row and storage fault draws (default: random).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
@@ -252,7 +259,9 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
         .with_row_failure_rate(args.row_failure_rate)
         .with_row_permanent_failure_rate(args.row_permanent_failure_rate)
         .with_storage_failure_rate(args.storage_failure_rate)
-        .with_storage_drop_rate(args.storage_drop_rate);
+        .with_storage_drop_rate(args.storage_drop_rate)
+        .with_echoed_labels(!args.no_echoed_labels)
+        .with_type_conflicts_refused(!args.allow_type_conflicts);
     if let Some(rows) = args.expire_after_rows {
         builder = builder.with_expire_after_rows(rows);
     }

@@ -279,8 +279,9 @@ impl StoredJob {
         Some(match destination {
             Destination::GcsDestination(gcs) => OutputInfo {
                 output_location: Some(OutputLocation::GcsOutputDirectory(format!(
-                    "{}/prediction-model-{stamp}",
-                    gcs.output_uri_prefix.trim_end_matches('/')
+                    "{}/{}",
+                    gcs.output_uri_prefix.trim_end_matches('/'),
+                    super::echo::output_folder(self.created)
                 ))),
                 ..OutputInfo::default()
             },

@@ -77,6 +77,7 @@ mod faults;
 mod filter;
 mod gcs_folder;
 mod http1;
+mod import;
 pub mod launcher;
 mod lifecycle;
 mod operations;
@@ -92,6 +93,7 @@ mod storage;
 mod tls;
 mod tls_incoming;
 mod token_endpoint;
+mod truth;
 mod validate;
 
 use std::net::SocketAddr;

@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) store: ObjectStore,
     /// Row failures and expiry for jobs that read the store.
     pub(crate) row_faults: RowFaults,
+    /// What the emulator does where the evidence is thin.
+    pub(crate) truth: super::truth::Truth,
     /// Storage requests failed and downloads dropped, at rates.
     pub(crate) storage_faults: Arc<StorageFaults>,
     /// Where the storage API listens; `None`: a free port on the gRPC server's interface.

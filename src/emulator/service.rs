@@ -148,6 +148,7 @@ impl JobService for JobServiceImpl {
         let folder = FolderJob::new(
             self.config.store.clone(),
             self.config.row_faults.clone(),
+            self.config.truth,
             seq,
             &created_as,
         );
