@@ -110,11 +110,16 @@ pub struct Part {
     /// Text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// A file by URI (`gs://...`, `https://...`) with its MIME type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A file by URI (`gs://...`, `https://...`) with its MIME type. Read from `file_data`
+    /// too, as the service reads it (Google's batch notebook sends snake_case).
+    #[serde(default, alias = "file_data", skip_serializing_if = "Option::is_none")]
     pub file_data: Option<FileData>,
     /// Bytes carried in the line itself, base64 on the wire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "inline_data",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inline_data: Option<InlineData>,
     /// Set by a thinking model on its thought summaries; [`Content::text`] leaves them out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -263,8 +268,10 @@ fn check_mime_type(field: &str, mime_type: &str) -> Result<()> {
 #[serde(rename_all = "camelCase")]
 pub struct FileData {
     /// Where the file is: `gs://bucket/object`, an `https://` URL.
+    #[serde(alias = "file_uri")]
     pub file_uri: String,
     /// Its MIME type, e.g. `image/jpeg`, `application/pdf`, `video/mp4`.
+    #[serde(alias = "mime_type")]
     pub mime_type: String,
 }
 
@@ -280,6 +287,7 @@ pub struct FileData {
 #[serde(rename_all = "camelCase")]
 pub struct InlineData {
     /// The MIME type of the bytes.
+    #[serde(alias = "mime_type")]
     pub mime_type: String,
     /// The bytes, standard base64 with padding.
     pub data: String,

@@ -110,9 +110,9 @@ impl From<PredictionLine> for Prediction {
         };
         // The service writes `"response": {}` on a failed row (GoogleCloudPlatform/generative-ai
         // #1308): no answer.
-        let response = line
-            .response
-            .filter(|response| status.is_empty() || *response != GenerateContentResponse::default());
+        let response = line.response.filter(|response| {
+            status.is_empty() || *response != GenerateContentResponse::default()
+        });
         Prediction {
             request: line.request,
             response,

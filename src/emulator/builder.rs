@@ -8,8 +8,8 @@ use super::clock::Clock;
 use super::gcs_folder::GcsFolder;
 use super::lifecycle::{Durations, MAX_PHASE};
 use super::row_faults::RowFaults;
-use super::truth::Truth;
 use super::storage::{ObjectStore, StorageFaults};
+use super::truth::Truth;
 use super::{Emulator, EmulatorState, server, tls, validate};
 use crate::Error;
 

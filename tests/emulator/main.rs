@@ -16,4 +16,5 @@ mod gcs_folder;
 mod lifecycle;
 mod list;
 mod rest;
+mod truth;
 mod validation;
