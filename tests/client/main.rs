@@ -13,5 +13,6 @@ mod batch_file;
 mod batch_file_memory;
 mod builder;
 mod faults;
+mod golden;
 mod lifecycle;
 mod rpc_spans;
