@@ -13,6 +13,7 @@ mod cli_checks;
 mod cli_create;
 mod cli_emulator;
 mod cli_files;
+mod cli_golden;
 mod cli_input;
 mod cli_jobs;
 mod cli_lasting;
