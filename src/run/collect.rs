@@ -130,4 +130,94 @@ mod tests {
         );
         emu.shutdown().await;
     }
+
+    /// Output lines typed in from public samples of Vertex AI's output (each line's source in
+    /// `tests/data/golden_predictions.md`).
+    const GOLDEN: &str = include_str!("../../tests/data/golden_predictions.jsonl");
+
+    /// Collects `text` as the one output file of a job sent rows 0..=4.
+    async fn collect_text(text: String) -> (RowTable, Tally) {
+        let emu = crate::emulator::Emulator::builder().start().await.unwrap();
+        let storage = Storage::builder()
+            .with_endpoint(emu.storage_uri())
+            .with_credentials(Credentials::none())
+            .build()
+            .unwrap();
+        let dir: ObjectUri = "gs://bucket/out/prediction-model-2025-12-26T20:29:02.829566Z/"
+            .parse()
+            .unwrap();
+        storage
+            .upload_bytes(&dir.join("predictions.jsonl").unwrap(), text.into_bytes())
+            .await
+            .unwrap();
+        let scratch = ScratchDir::new(&std::env::temp_dir(), "collectgolden").unwrap();
+        let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
+        let mut table = RowTable::new(5);
+        let rows = JobRows {
+            round: 0,
+            shard: 0,
+            first: 0,
+            last: 4,
+        };
+        let mut tally = Tally::default();
+        collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)
+            .await
+            .unwrap();
+        table.close_job(rows, true, &mut tally);
+        emu.shutdown().await;
+        (table, tally)
+    }
+
+    #[tokio::test]
+    async fn golden_lines_without_a_row_id_are_counted_not_joined() {
+        let (table, tally) = collect_text(GOLDEN.to_owned()).await;
+        assert_eq!(
+            tally,
+            Tally {
+                repeated: 0,
+                unexpected: 5,
+                unreadable: 0,
+                missing: 5
+            }
+        );
+        assert_eq!(table.counts(), (0, 5));
+    }
+
+    /// The golden lines with this run's row id added to each echoed request, the rest of
+    /// each line as the service wrote it.
+    #[tokio::test]
+    async fn golden_lines_join_by_row_id() {
+        let labelled: String = GOLDEN
+            .lines()
+            .enumerate()
+            .map(|(row, line)| {
+                let with_id = line.replacen(
+                    "\"request\": {",
+                    &format!("\"request\": {{\"labels\": {{\"vertex_batch_row\": \"{row}\"}}, "),
+                    1,
+                );
+                assert_ne!(with_id, line);
+                with_id + "\n"
+            })
+            .collect();
+        let (table, tally) = collect_text(labelled).await;
+        assert_eq!(tally, Tally::default());
+        let states: Vec<RowState> = (0..5).map(|row| table.slot(row).state).collect();
+        assert_eq!(
+            states,
+            [
+                RowState::Answered,
+                RowState::Answered,
+                RowState::Failed, // no response
+                RowState::Failed, // "response": {}
+                RowState::Answered,
+            ]
+        );
+        assert!(
+            !table.slot(2).transient && !table.slot(3).transient,
+            "400 is final"
+        );
+        assert_eq!(table.usage.prompt_token_count, 264 + 29180 + 6);
+        assert_eq!(table.usage.total_token_count, 374 + 29216 + 10);
+    }
 }
