@@ -21,4 +21,5 @@ mod cli_output;
 mod cli_results;
 mod cli_run;
 mod cli_truth;
+mod cli_truth_flags;
 mod examples;
