@@ -101,15 +101,28 @@ impl Import {
                 depth - 1
             ));
         }
+        let mut path = String::new();
         for (name, value) in fields {
-            self.field(name, value)?;
+            self.field(&mut path, name, value)?;
         }
         Ok(())
     }
 
-    fn field(&mut self, path: &str, value: &Value) -> Result<(), String> {
-        let name = path.rsplit('.').next().unwrap_or(path);
+    /// The field `name` of the record at `path` (empty for the line itself); `path` is
+    /// restored on return, so no row allocates a path per field.
+    fn field(&mut self, path: &mut String, name: &str, value: &Value) -> Result<(), String> {
         check_name(name)?;
+        let len = path.len();
+        if len > 0 {
+            path.push('.');
+        }
+        path.push_str(name);
+        let checked = self.value(path, value);
+        path.truncate(len);
+        checked
+    }
+
+    fn value(&mut self, path: &mut String, value: &Value) -> Result<(), String> {
         self.kind(path, value)?;
         match value {
             Value::Object(fields) if fields.is_empty() => {
@@ -117,7 +130,7 @@ impl Import {
             }
             Value::Object(fields) => {
                 for (name, value) in fields {
-                    self.field(&format!("{path}.{name}"), value)?;
+                    self.field(path, name, value)?;
                 }
                 Ok(())
             }
@@ -131,17 +144,21 @@ impl Import {
         }
     }
 
-    /// An element of the array at `path`: its type is the elements' type, its fields the
-    /// array's.
-    fn element(&mut self, path: &str, item: &Value) -> Result<(), String> {
-        self.kind(&format!("{path}[]"), item)?;
+    /// An element of the array at `path`: its type is the elements' type (kept under
+    /// `path[]`), its fields the array's.
+    fn element(&mut self, path: &mut String, item: &Value) -> Result<(), String> {
+        let len = path.len();
+        path.push_str("[]");
+        let kind = self.kind(path, item);
+        path.truncate(len);
+        kind?;
         match item {
             Value::Object(fields) if fields.is_empty() => {
                 Err(format!("Cannot store struct '{path}' with no fields"))
             }
             Value::Object(fields) => {
                 for (name, value) in fields {
-                    self.field(&format!("{path}.{name}"), value)?;
+                    self.field(path, name, value)?;
                 }
                 Ok(())
             }
@@ -257,7 +274,7 @@ mod tests {
 
     #[test]
     fn names_bigquery_refuses_fail() {
-        for name in ["$defs", "$schema", "first name", "a-b", "1st", ""] {
+        for name in ["$defs", "$schema", "first name", "a-b", "a.b", "1st", ""] {
             let line = json!({"request": {"schema": {name: "x"}}});
             let message = refused(&[line]).unwrap();
             assert!(
