@@ -501,7 +501,8 @@ impl FolderJob {
 impl FolderJob {
     /// The import the service runs over every input line before any row
     /// ([`super::import`]): a line it cannot load fails the whole job, code 3, and nothing is
-    /// written.
+    /// written. The message is the service's; the input file and line at its end are the
+    /// emulator's own, to say where (the service's wording there is not on record).
     fn import(&self, inputs: &[(&String, &str, &str)]) -> Result<(), rpc::Status> {
         let mut import = Import::new(self.truth.refuse_type_conflicts);
         let mut line = Vec::new();
