@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::builder::{BatchRun, Clock, RunConfig};
+use super::files::FileRows;
 use super::fingerprint::Fingerprint;
 use super::label::{stage_checked_line, stage_line};
 use super::layout::request_id;
@@ -54,6 +55,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// The run's rows, where they live between its input and its results.
+    pub(crate) fn rows(&self) -> FileRows<'_> {
+        FileRows {
+            storage: &self.storage,
+            config: &self.config,
+        }
+    }
+
     pub(crate) fn report(&self, progress: &RunProgress) {
         if let Some(report) = &self.progress {
             report(progress);
@@ -150,12 +159,7 @@ where
     // Round 0: every request, read once; uploaded unless an earlier process staged it.
     let mut writer = match existing {
         Some(_) => None,
-        None => Some(ShardWriter::new(
-            &ctx.storage,
-            &config.layout.input_folder(0)?,
-            config.max_requests_per_job,
-            config.max_bytes_per_file,
-        )),
+        None => Some(ctx.rows().writer(0)?),
     };
     let staging_started = std::time::Instant::now();
     let input = read_input(ctx, requests, writer.as_mut(), &scratch, &mut progress).await?;
