@@ -102,14 +102,23 @@ where
         .with_generation_config(config.generation_config.clone())
         .build(client.location())?;
     let storage_retries_before = storage.retries();
-    let lease = Lease::take(
+    let mut stop = stop;
+    // A stop asked for while waiting for the lease ends the wait.
+    let lease_uri = config.layout.lease()?;
+    let take = Lease::take(
         &storage,
-        &config.layout.lease()?,
+        &lease_uri,
         config.layout.staging(),
         config.lease,
         &config.wait,
-    )
-    .await?;
+    );
+    let lease = match stop.as_mut() {
+        Some(stop) => tokio::select! {
+            lease = take => lease?,
+            () = stop => return Err(stopped(&config, "it was asked to stop")),
+        },
+        None => take.await?,
+    };
     let ctx = Ctx {
         client,
         storage,
@@ -151,6 +160,15 @@ where
         max_bytes_per_file: config.max_bytes_per_file,
     };
     let (mut file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
+    if config.end && existing.is_none() {
+        return Err(Error::invalid(
+            "staging",
+            format!(
+                "{}: no run is staged there to end (nothing was started with this staging prefix)",
+                config.layout.staging()
+            ),
+        ));
+    }
     let work_dir = config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = ScratchDir::new(&work_dir, "scratch")?;
     let mut progress = RunProgress::new();
@@ -269,7 +287,12 @@ where
     summary.unexpected_lines = state.tally.unexpected;
     summary.unreadable_lines = state.tally.unreadable;
     summary.missing_rows = state.tally.missing;
-    summary.ended = state.manifest.ended.clone();
+    summary.ended = match state.ending {
+        Some(Ending::Deadline) => Some(
+            "its deadline passed (started again, the run goes on with a new deadline)".to_owned(),
+        ),
+        _ => state.manifest.ended.clone(),
+    };
     summary.storage_retries = ctx
         .storage
         .retries()
