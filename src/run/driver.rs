@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::builder::{BatchRun, Clock, RunConfig};
+use super::files::FileRows;
 use super::fingerprint::Fingerprint;
 use super::label::{stage_checked_line, stage_line};
 use super::layout::request_id;
@@ -54,6 +55,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// The run's rows, where they live between its input and its results.
+    pub(crate) fn rows(&self) -> FileRows<'_> {
+        FileRows {
+            storage: &self.storage,
+            config: &self.config,
+        }
+    }
+
     pub(crate) fn report(&self, progress: &RunProgress) {
         if let Some(report) = &self.progress {
             report(progress);
@@ -93,14 +102,23 @@ where
         .with_generation_config(config.generation_config.clone())
         .build(client.location())?;
     let storage_retries_before = storage.retries();
-    let lease = Lease::take(
+    let mut stop = stop;
+    // A stop asked for while waiting for the lease ends the wait.
+    let lease_uri = config.layout.lease()?;
+    let take = Lease::take(
         &storage,
-        &config.layout.lease()?,
+        &lease_uri,
         config.layout.staging(),
         config.lease,
         &config.wait,
-    )
-    .await?;
+    );
+    let lease = match stop.as_mut() {
+        Some(stop) => tokio::select! {
+            lease = take => lease?,
+            () = stop => return Err(stopped(&config, "it was asked to stop")),
+        },
+        None => take.await?,
+    };
     let ctx = Ctx {
         client,
         storage,
@@ -142,6 +160,15 @@ where
         max_bytes_per_file: config.max_bytes_per_file,
     };
     let (mut file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
+    if config.end && existing.is_none() {
+        return Err(Error::invalid(
+            "staging",
+            format!(
+                "{}: no run is staged there to end (nothing was started with this staging prefix)",
+                config.layout.staging()
+            ),
+        ));
+    }
     let work_dir = config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = ScratchDir::new(&work_dir, "scratch")?;
     let mut progress = RunProgress::new();
@@ -150,12 +177,7 @@ where
     // Round 0: every request, read once; uploaded unless an earlier process staged it.
     let mut writer = match existing {
         Some(_) => None,
-        None => Some(ShardWriter::new(
-            &ctx.storage,
-            &config.layout.input_folder(0)?,
-            config.max_requests_per_job,
-            config.max_bytes_per_file,
-        )),
+        None => Some(ctx.rows().writer(0)?),
     };
     let staging_started = std::time::Instant::now();
     let input = read_input(ctx, requests, writer.as_mut(), &scratch, &mut progress).await?;
@@ -265,7 +287,12 @@ where
     summary.unexpected_lines = state.tally.unexpected;
     summary.unreadable_lines = state.tally.unreadable;
     summary.missing_rows = state.tally.missing;
-    summary.ended = state.manifest.ended.clone();
+    summary.ended = match state.ending {
+        Some(Ending::Deadline) => Some(
+            "its deadline passed (started again, the run goes on with a new deadline)".to_owned(),
+        ),
+        _ => state.manifest.ended.clone(),
+    };
     summary.storage_retries = ctx
         .storage
         .retries()

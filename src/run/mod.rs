@@ -46,6 +46,7 @@
 mod builder;
 mod collect;
 mod driver;
+mod files;
 mod fingerprint;
 mod input;
 mod jobs;

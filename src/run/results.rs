@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::rows::{RowState, RowTable, status_text};
+use super::rows::{RowState, RowTable};
 use super::spool::{KeyReader, LineSpool, ScratchDir};
 use super::status::RowStatus;
 use crate::batch_file::UsageMetadata;
@@ -334,7 +334,7 @@ impl Reader {
             RowState::Failed => {
                 self.spool.read(slot.offset, slot.len, &mut self.line)?;
                 let chosen: Chosen<'_> = serde_json::from_slice(&self.line).map_err(corrupt)?;
-                let status = RowStatus::parse(&chosen.status.map(status_text).unwrap_or_default());
+                let status = RowStatus::of(chosen.status).unwrap_or_else(|| RowStatus::parse(""));
                 Ok(RowError {
                     code: status.code,
                     message: status.message,

@@ -18,7 +18,6 @@ use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{Future, StreamExt};
 use tokio::time::Instant;
 
-use super::collect::collect_job;
 use super::driver::Ctx;
 use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
 use super::manifest::{JobRecord, Manifest, ManifestFile};
@@ -456,15 +455,11 @@ impl RunState<'_> {
         let rows = self.job_rows(round, index);
         let mut tally = Tally::default();
         let started = std::time::Instant::now();
-        self.summary.output_bytes += collect_job(
-            &self.ctx.storage,
-            dir,
-            rows,
-            &mut self.table,
-            &mut self.spool,
-            &mut tally,
-        )
-        .await?;
+        self.summary.output_bytes += self
+            .ctx
+            .rows()
+            .collect(dir, rows, &mut self.table, &mut self.spool, &mut tally)
+            .await?;
         self.summary.collecting_time += started.elapsed();
         self.table.close_job(rows, retriable, &mut tally);
         self.tally.add(tally);

@@ -139,7 +139,8 @@ impl RowTable {
             return Ok(());
         };
         let slot = &mut self.slots[row as usize];
-        let ok = peek.status.is_none_or(status_is_ok);
+        let failure = RowStatus::of(peek.status);
+        let ok = failure.is_none();
         if slot.seen == rows.round + 1 {
             tally.repeated += 1;
             // The first good answer stays; a good one replaces a failure.
@@ -159,8 +160,7 @@ impl RowTable {
             }
         } else {
             slot.state = RowState::Failed;
-            let text = peek.status.map(status_text).unwrap_or_default();
-            slot.transient = RowStatus::parse(&text).transient;
+            slot.transient = failure.is_some_and(|status| status.transient);
         }
         Ok(())
     }
@@ -214,15 +214,6 @@ impl RowTable {
             .count() as u64;
         (answered, failed)
     }
-}
-
-fn status_is_ok(status: &RawValue) -> bool {
-    matches!(status.get().trim(), "\"\"" | "null" | "{}")
-}
-
-/// A status as text: a JSON string unescaped, anything else as written.
-pub(crate) fn status_text(status: &RawValue) -> String {
-    serde_json::from_str::<String>(status.get()).unwrap_or_else(|_| status.get().to_owned())
 }
 
 /// What the join reads of an output line; everything else is skipped without being built.

@@ -29,6 +29,19 @@ pub(crate) struct RowStatus {
 }
 
 impl RowStatus {
+    /// The one reading of an output line's `status` (as it was written: a JSON string, or
+    /// anything else): `None` when the row succeeded (absent, empty, `null` or `{}`), else
+    /// the failure read.
+    pub(crate) fn of(status: Option<&serde_json::value::RawValue>) -> Option<RowStatus> {
+        let raw = status?.get().trim();
+        if matches!(raw, "\"\"" | "null" | "{}") {
+            return None;
+        }
+        // A JSON string unescaped; anything else as written.
+        let text = serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned());
+        Some(RowStatus::parse(&text))
+    }
+
     /// Reads a status text.
     pub(crate) fn parse(text: &str) -> RowStatus {
         let json = text

@@ -268,3 +268,98 @@ async fn jobs_deleted_from_under_a_finished_run_are_resolved_from_their_outputs(
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_run_that_was_never_started_is_refused_before_anything_is_staged() {
+    let (emu, client, storage) = emulator_with(|b| b).await;
+    let run = BatchRun::new(client, storage, MODEL, "gs://runs/never".parse().unwrap()).end();
+    let err = run_all(run, prompts(10)).await.unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert!(
+        err.to_string().contains("no run is staged there to end"),
+        "{err}"
+    );
+    assert_eq!(emu.job_count(), 0);
+    assert!(
+        !emu.storage_requests().iter().any(|r| r.contains("input")),
+        "nothing staged"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_waiting_for_the_lease_stops_when_asked() {
+    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let staging: ObjectUri = "gs://runs/waiting".parse().unwrap();
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
+    let running_tx = std::sync::Mutex::new(Some(running_tx));
+    let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
+        .with_progress(move |p| {
+            if p.phase == RunPhase::Running
+                && let Some(tx) = running_tx.lock().unwrap().take()
+            {
+                let _ = tx.send(());
+            }
+        });
+    let first = tokio::spawn(run_all(first, prompts(10)));
+    running_rx.await.unwrap();
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let second = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
+        .with_lease_wait(true)
+        .with_stop_signal(async move {
+            let _ = stop_rx.await;
+        });
+    let second = tokio::spawn(run_all(second, prompts(10)));
+    // Wait for the outcome: the second start is looking at the lease again and again.
+    let looks = || {
+        emu.storage_requests()
+            .iter()
+            .filter(|r| r.contains("lease.json"))
+            .count()
+    };
+    let before = looks();
+    while looks() < before + 5 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    stop_tx.send(()).unwrap();
+    let err = second.await.unwrap().unwrap_err();
+    assert!(err.is_run_stopped(), "{err}");
+    assert_eq!(emu.job_count(), 1, "the waiting start made nothing");
+    first.abort();
+    let _ = first.await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_run_deadline_live_jobs_are_cancelled_and_unanswered_rows_get_504() {
+    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let run = BatchRun::new(
+        client,
+        storage,
+        MODEL,
+        "gs://runs/deadline".parse().unwrap(),
+    )
+    .with_max_requests_per_job(10)
+    .with_max_running_jobs(1)
+    .with_run_deadline(Duration::ZERO);
+    let (summary, rows) = run_all(run, prompts(30)).await.unwrap();
+    assert_eq!(emu.job_count(), 1, "no job created past the deadline");
+    assert_eq!(summary.failed_by_code.get(&504), Some(&30), "{summary:?}");
+    assert!(
+        summary
+            .ended
+            .as_deref()
+            .unwrap()
+            .contains("deadline passed")
+    );
+    assert!(
+        rows.iter().all(|row| row
+            .outcome
+            .as_ref()
+            .is_err_and(|e| e.message.starts_with("the run's deadline passed"))),
+        "{:?}",
+        rows[0]
+    );
+    emu.shutdown().await;
+}

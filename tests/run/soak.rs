@@ -210,19 +210,26 @@ async fn three_virtual_days_of_faults_end_by_themselves_as_a_fault_free_run() {
     let unreachable: u64 = summaries.iter().map(|s| s.service_unreachable).sum();
     assert!(emu.outage_refusals() > 0, "the outage was met");
     assert!(
+        emu.tokens_issued() >= 2,
+        "tokens expired and were fetched again: {}",
+        emu.tokens_issued()
+    );
+    assert!(
         unreachable > 0,
         "the outage and the restart were waited out"
     );
     eprintln!(
         "soak: {:.2} virtual days in {:.1} wall seconds ({:.0} virtual hours a wall second); \
          {resent} storage requests resent for {} injected faults; {unreachable} Vertex AI calls \
-         repeated while unreachable ({} refused by the outage); {} storage requests in all",
+         repeated while unreachable ({} refused by the outage); {} storage requests in all; {} \
+         tokens issued",
         virtual_time.as_secs_f64() / 86_400.0,
         wall.as_secs_f64(),
         virtual_time.as_secs_f64() / 3600.0 / wall.as_secs_f64(),
         faults.failed() + faults.dropped,
         emu.outage_refusals(),
         faults.requests,
+        emu.tokens_issued(),
     );
     emu.shutdown().await;
 }

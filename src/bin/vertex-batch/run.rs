@@ -398,14 +398,20 @@ impl Bars {
                 if p.jobs_waiting > 0 {
                     jobs.push(format!("{} waiting", p.jobs_waiting));
                 }
-                // The oldest job not yet ended, with its state and age: a job stuck in the
-                // queue shows here.
-                if let Some(oldest) = p.live_jobs.iter().max_by_key(|job| job.age) {
+                // Each job not yet ended with its state and age (a job stuck in the queue shows
+                // here), oldest first; at most four, then how many more.
+                let mut live: Vec<_> = p.live_jobs.iter().collect();
+                live.sort_by_key(|job| std::cmp::Reverse(job.age));
+                for job in live.iter().take(4) {
                     jobs.push(format!(
-                        "oldest {} for {}",
-                        oldest.state.short_name(),
-                        crate::print::age(oldest.age)
+                        "s{} {} {}",
+                        job.shard,
+                        job.state.short_name(),
+                        crate::print::age(job.age)
                     ));
+                }
+                if live.len() > 4 {
+                    jobs.push(format!("{} more", live.len() - 4));
                 }
                 self.rows.set_message(format!(
                     "rows; {} answered, {} failed; jobs: {}",
