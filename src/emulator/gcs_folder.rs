@@ -4,7 +4,9 @@
 //! A job whose input is `gs://` really reads its JSONL objects and, when its destination is
 //! `gs://` too, writes `predictions.jsonl` in its output directory: one row per non-blank input
 //! line, in input order, each written as the service writes it ([`super::echo`]), with the row
-//! faults the emulator was given ([`RowFaults`]). With objects in memory, a job reads the store
+//! faults the emulator was given ([`RowFaults`]), once every line has passed the import the
+//! service runs first ([`super::import`]: a line it refuses fails the whole job, nothing
+//! written). With objects in memory, a job reads the store
 //! only when its input's bucket exists there (something was uploaded to it); otherwise it keeps
 //! the synthetic 100 rows of an emulator without storage. The work happens once, the first time
 //! the job is seen ended (job states are computed from the clock on every read, so there is no
