@@ -73,7 +73,7 @@ mod client;
 pub mod emulator;
 pub mod endpoint;
 pub mod env;
-mod error;
+pub mod error;
 pub mod job;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]

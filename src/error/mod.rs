@@ -10,6 +10,7 @@
 
 mod advice;
 mod audience;
+mod field;
 mod from_status;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::v1::JobState;
 
 pub use audience::Audience;
 pub(crate) use audience::Remedy;
+pub use field::Field;
 pub(crate) use from_status::{flatten, from_status, from_transport};
 
 /// A `Result` whose error is the crate's [`Error`].
@@ -46,8 +48,10 @@ pub enum Error {
     /// what is expected.
     #[error("invalid {field}: {reason}")]
     InvalidInput {
-        /// The argument, field or option at fault, e.g. `location`, `input_config.gcs_source.uris[0]`.
-        field: String,
+        /// The argument, field or option at fault, e.g. [`Field::Location`],
+        /// [`Field::InputLine`], or a path such as `input_config.gcs_source.uris[0]`
+        /// ([`Field::Other`]); it displays as the library's name for it.
+        field: Field,
         /// What is wrong and what a good value looks like.
         reason: String,
     },
@@ -183,8 +187,9 @@ pub enum TransportFailure {
 }
 
 impl Error {
-    /// An [`Error::InvalidInput`] for `field`, with `reason` saying what is expected.
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidInput`] for `field` (a [`Field`], or its name: `"location"` is
+    /// [`Field::Location`], other text [`Field::Other`]), with `reason` saying what is expected.
+    pub fn invalid(field: impl Into<Field>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field: field.into(),
             reason: reason.into(),
@@ -202,6 +207,23 @@ impl Error {
     /// Bad input, caught before any call.
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, Error::InvalidInput { .. })
+    }
+
+    /// The field of an [`Error::InvalidInput`]: which setting or input was refused.
+    ///
+    /// ```
+    /// use vertex_batch::Error;
+    /// use vertex_batch::error::Field;
+    ///
+    /// let err = Error::invalid(Field::MaxRunningJobs, "0: at least 1 job must be allowed to run");
+    /// assert_eq!(err.field(), Some(&Field::MaxRunningJobs));
+    /// assert_eq!(err.to_string(), "invalid max_running_jobs: 0: at least 1 job must be allowed to run");
+    /// ```
+    pub fn field(&self) -> Option<&Field> {
+        match self {
+            Error::InvalidInput { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     /// The connection to the endpoint could not be made or broke (a TLS certificate problem

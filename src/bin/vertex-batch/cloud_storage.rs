@@ -26,12 +26,7 @@ pub fn storage_for(
     let storage = builder
         .with_tokens_of(connected.client.channel())
         .build()
-        .map_err(|err| match err {
-            vertex_batch::Error::InvalidInput { field, reason } if field == "endpoint" => {
-                anyhow::anyhow!("invalid --storage-endpoint: {reason}")
-            }
-            other => other.into(),
-        })?;
+        .map_err(crate::flags::storage_words)?;
     tracing::debug!(endpoint = storage.endpoint(), "Cloud Storage");
     Ok(storage)
 }

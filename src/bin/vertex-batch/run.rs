@@ -209,14 +209,8 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     if args.end {
         run = run.end();
     }
-    let requests = input.into_stream().map(|request| {
-        request.map_err(|err| match err {
-            vertex_batch::Error::InvalidInput { field, reason } => {
-                vertex_batch::Error::invalid(field.replacen("input", "INPUT", 1), reason)
-            }
-            other => other,
-        })
-    });
+    // Its errors name `input line N`: `main` words them as INPUT's (`flags.rs`).
+    let requests = input.into_stream();
     let mut results = match run.run(requests).await {
         Ok(results) => results,
         Err(
@@ -232,7 +226,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
                 Exit::Interrupted
             });
         }
-        Err(err) => return Err(flag_names(err)),
+        Err(err) => return Err(err.into()),
     };
     bars.finish();
     let summary = results.summary().clone();
@@ -262,25 +256,6 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send 
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
-}
-
-/// The library names settings as fields; here they are flags.
-fn flag_names(err: vertex_batch::Error) -> anyhow::Error {
-    match err {
-        vertex_batch::Error::InvalidInput { field, reason } => {
-            let flag = match field.as_str() {
-                "max_requests_per_job" => "--max-requests-per-job".to_owned(),
-                "max_bytes_per_file" => "--max-bytes-per-file".to_owned(),
-                "max_running_jobs" => "--max-running-jobs".to_owned(),
-                "retry_rounds" => "--retry-rounds".to_owned(),
-                "staging" => "--staging".to_owned(),
-                "model" => "--model".to_owned(),
-                other => other.replacen("input line", "INPUT line", 1),
-            };
-            anyhow::anyhow!("invalid {flag}: {reason}")
-        }
-        other => other.into(),
-    }
 }
 
 fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
