@@ -56,9 +56,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS,
           value_parser = clap::value_parser!(u8).range(0..=i64::from(vertex_batch::run::MAX_RETRY_ROUNDS)))]
     retry_rounds: u8,
-    /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
-    #[arg(long, value_name = "URL")]
-    storage_endpoint: Option<String>,
+    #[command(flatten)]
+    storage: crate::cloud_storage::StorageArgs,
     /// Cancel a job still queued after this long and send its rows again (`90m`, `12h`, `3d`;
     /// default 72h, the service's own queue limit, after which it EXPIRES the job).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -188,7 +187,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     })?;
     let mut out = OutFile::create(&args.out, &args.input)?;
     let connected = globals.connect().await?;
-    let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
+    let storage = storage_for(globals, &connected, &args.storage)?;
     let bars = Bars::new();
     let progress = bars.clone();
     let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
