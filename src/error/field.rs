@@ -98,19 +98,21 @@ impl From<&str> for Field {
         if let Some((field, _)) = NAMED.iter().find(|(_, n)| *n == name) {
             return field.clone();
         }
-        let number = |prefix: &str| {
-            name.strip_prefix(prefix)
-                .filter(|n| !n.starts_with(['0', '+']))
-                .and_then(|n| n.parse::<u64>().ok())
-        };
-        if let Some(line) = number("input line ") {
+        if let Some(line) = number(name, "input line ") {
             return Field::InputLine(line);
         }
-        if let Some(n) = number("request ") {
+        if let Some(n) = number(name, "request ") {
             return Field::Request(n);
         }
         Field::Other(name.to_owned())
     }
+}
+
+/// The number after `prefix` in `name`, written as `Display` writes it (no sign, no leading 0).
+fn number(name: &str, prefix: &str) -> Option<u64> {
+    name.strip_prefix(prefix)
+        .filter(|n| *n == "0" || !n.starts_with(['0', '+']))
+        .and_then(|n| n.parse::<u64>().ok())
 }
 
 impl From<String> for Field {
@@ -132,8 +134,12 @@ impl From<&String> for Field {
 impl PartialEq<str> for Field {
     fn eq(&self, other: &str) -> bool {
         match self {
-            Field::Other(name) => name == other,
-            typed => *typed == Field::from(other),
+            Field::Other(name) => name == other && matches!(Field::from(other), Field::Other(_)),
+            Field::InputLine(line) => number(other, "input line ") == Some(*line),
+            Field::Request(n) => number(other, "request ") == Some(*n),
+            named => NAMED
+                .iter()
+                .any(|(field, name)| field == named && *name == other),
         }
     }
 }
@@ -152,6 +158,7 @@ mod tests {
     fn every_field_displays_as_the_name_it_is_made_from() {
         let mut all: Vec<Field> = NAMED.iter().map(|(field, _)| field.clone()).collect();
         all.extend([
+            Field::InputLine(0),
             Field::InputLine(1),
             Field::InputLine(u64::MAX),
             Field::Request(42),

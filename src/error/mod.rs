@@ -19,7 +19,6 @@ use std::time::Duration;
 use crate::v1::JobState;
 
 pub use audience::Audience;
-pub(crate) use audience::Remedy;
 pub use field::Field;
 pub(crate) use from_status::{flatten, from_status, from_transport};
 
