@@ -160,7 +160,11 @@ pub fn parse_staging(text: &str) -> Result<ObjectUri, String> {
         ));
     }
     text.parse::<ObjectUri>()
-        .map_err(|err| err.to_string())
+        .map_err(|err| match err {
+            // clap names the flag; the library's field (`uri`) would be a second name.
+            vertex_batch::Error::InvalidInput { reason, .. } => reason,
+            other => other.to_string(),
+        })
         .and_then(|uri| {
             if uri.name().is_empty() {
                 Err(format!(
