@@ -5,8 +5,11 @@
 //!   one path every RPC's failure takes ([`AuthChannel::error_from_status`](crate::transport::AuthChannel::error_from_status)).
 //! - `advice.rs`: every piece of advice an error message gives (wrong endpoint, permissions,
 //!   an untrusted certificate, nothing listening, ...).
-//! - `audience.rs`: who reads the advice ([`Audience`]), and each piece of advice worded for a
-//!   program (functions) and for the command line (flags).
+//! - `field.rs`: [`Field`], what an [`Error::InvalidInput`] is about, typed; it displays as the
+//!   library's name (`max_requests_per_job`, `input line 3`), and a tool maps it to its own
+//!   words (the `vertex-batch` CLI to its flags, in one table of its own).
+//! - `audience.rs`: who reads the advice of a status or a failed connection ([`Audience`]), and
+//!   each piece of it worded for a program (functions) and for the command line (flags).
 
 mod advice;
 mod audience;
