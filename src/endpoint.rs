@@ -15,7 +15,6 @@ use tonic::transport::{Certificate, ClientTlsConfig};
 
 use crate::Error;
 use crate::env::{self, LOCATION_VAR};
-use crate::error::{Audience, Remedy};
 
 /// Which certificate authorities a TLS connection trusts (besides any [`Endpoint::with_ca_pem`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -354,13 +353,8 @@ impl Endpoint {
         self.lazy_connect
     }
 
-    /// The tonic endpoint with every setting applied; `user_agent` names this crate, errors are
-    /// worded for `audience`.
-    pub(crate) fn to_tonic(
-        &self,
-        user_agent: &str,
-        audience: Audience,
-    ) -> Result<tonic::transport::Endpoint, Error> {
+    /// The tonic endpoint with every setting applied; `user_agent` names this crate.
+    pub(crate) fn to_tonic(&self, user_agent: &str) -> Result<tonic::transport::Endpoint, Error> {
         let mut ep = tonic::transport::Endpoint::from(self.uri.clone())
             .user_agent(user_agent.to_owned())
             .map_err(|e| Error::invalid("user_agent", e.to_string()))?
@@ -383,9 +377,8 @@ impl Endpoint {
             return Err(Error::invalid(
                 "ca_pem",
                 format!(
-                    "{} (#{}) holds no PEM certificate \
+                    "CA certificate #{} holds no PEM certificate \
                      (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)",
-                    Remedy::CaCertificateSource.text(audience),
                     index + 1
                 ),
             ));
@@ -395,10 +388,9 @@ impl Endpoint {
                 Error::invalid(
                     "ca_pem",
                     format!(
-                        "the TLS settings were refused ({}): {} must be a PEM certificate \
-                         (-----BEGIN CERTIFICATE-----)",
+                        "the TLS settings were refused ({}): a CA certificate must be a PEM \
+                         certificate (-----BEGIN CERTIFICATE-----)",
                         crate::error::flatten(&e),
-                        Remedy::CaCertificateSource.text(audience)
                     ),
                 )
             })?;

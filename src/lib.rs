@@ -37,7 +37,8 @@
 //! - [`JobClient`]: create (exactly once), get, list (a stream across pages), cancel, delete and
 //!   wait for batch prediction jobs, with retries ([`RetryPolicy`]), polling that grows
 //!   ([`WaitOptions`]) and one [`Error`] type whose messages say what to do (naming functions,
-//!   or with [`Audience::CommandLine`] the `vertex-batch` flags).
+//!   or with [`Audience::CommandLine`] the `vertex-batch` flags); bad input says which setting
+//!   or input is at fault as a typed [`error::Field`] ([`Error::field`]).
 //! - [`v1::BatchPredictionJob::builder`]: the job builder ([`BatchJobBuilder`]); model names,
 //!   `gs://` and `bq://` URIs, labels and [`GenerationConfig`] are checked before any call.
 //!   Inherent methods on [`v1::BatchPredictionJob`] and [`v1::JobState`] read a job: state,
@@ -73,7 +74,7 @@ mod client;
 pub mod emulator;
 pub mod endpoint;
 pub mod env;
-mod error;
+pub mod error;
 pub mod job;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]

@@ -735,7 +735,7 @@ mod tests {
 
     fn reason(err: Error) -> (String, String) {
         match err {
-            Error::InvalidInput { field, reason } => (field, reason),
+            Error::InvalidInput { field, reason } => (field.to_string(), reason),
             other => panic!("expected InvalidInput, got {other:?}"),
         }
     }

@@ -383,10 +383,22 @@ impl TryFrom<&GenerationConfig> for prost_types::Value {
 /// # Ok::<(), vertex_batch::Error>(())
 /// ```
 pub fn json_from_str(text: &str) -> Result<Json> {
-    let json = serde_json::from_str(text)
-        .map_err(|e| Error::invalid("value", format!("not JSON: {e}")))?;
+    json_from_str_at(text, "value")
+}
+
+/// [`json_from_str`], naming paths under `root` instead of `value` (a parameter's name, say).
+///
+/// ```
+/// use vertex_batch::params::json_from_str_at;
+///
+/// let err = json_from_str_at(r#"{"a": [18446744073709551616]}"#, "seed").unwrap_err();
+/// assert_eq!(err.field().map(ToString::to_string).as_deref(), Some("seed.a[0]"));
+/// ```
+pub fn json_from_str_at(text: &str, root: &str) -> Result<Json> {
+    let json =
+        serde_json::from_str(text).map_err(|e| Error::invalid(root, format!("not JSON: {e}")))?;
     match big_integers::in_text(text) {
-        Some(big) => Err(big_integer_error("value", &big)),
+        Some(big) => Err(big_integer_error(root, &big)),
         None => Ok(json),
     }
 }
@@ -682,7 +694,7 @@ mod tests {
 
     fn field_and_reason(err: Error) -> (String, String) {
         match err {
-            Error::InvalidInput { field, reason } => (field, reason),
+            Error::InvalidInput { field, reason } => (field.to_string(), reason),
             other => panic!("expected InvalidInput, got {other:?}"),
         }
     }

@@ -238,7 +238,7 @@ impl AuthChannelBuilder {
             user_project,
         });
 
-        let tonic_endpoint = endpoint.to_tonic(USER_AGENT, self.audience)?;
+        let tonic_endpoint = endpoint.to_tonic(USER_AGENT)?;
         let inner = if endpoint.is_lazy_connect() {
             tonic_endpoint.connect_lazy()
         } else {

@@ -288,6 +288,7 @@ fn validate_parts(field: &str, parts: &[Part]) -> Result<()> {
 fn in_request(err: Error) -> Error {
     match err {
         Error::InvalidInput { field, reason } => {
+            let field = field.to_string();
             let key = field.strip_prefix("generation_config.").unwrap_or(&field);
             Error::invalid(format!("request.generationConfig.{key}"), reason)
         }

@@ -82,7 +82,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     tls: bool,
     /// Refuse calls without a bearer token from the emulator's token endpoint (DIR/key.json
-    /// gets one).
+    /// gets one), Cloud Storage's too (`vertex-batch ... --storage-token` sends it there).
     #[arg(long)]
     require_auth: bool,
     /// Where to write key.json (a service-account key whose tokens come from the emulator)
@@ -364,7 +364,8 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     line(
         "tokens",
         &if args.require_auth {
-            "required (--require-auth): the key file below gets them (--credentials)"
+            "required (--require-auth), Cloud Storage's too: the key file below gets them \
+             (--credentials; --storage-token sends them to STORAGE_EMULATOR_HOST)"
         } else {
             "accepted, not required"
         },

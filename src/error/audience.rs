@@ -41,8 +41,6 @@ pub(crate) enum Remedy {
     Deadline,
     /// DEADLINE_EXCEEDED: what tonic's own deadline stands for, as the status's message.
     CallDeadline,
-    /// Where an extra CA certificate came from, in errors about it.
-    CaCertificateSource,
 }
 
 impl Remedy {
@@ -93,8 +91,6 @@ impl Remedy {
             Remedy::CallDeadline => {
                 "no answer before the call's deadline (RetryPolicy::with_attempt_timeout)"
             }
-            Remedy::CaCertificateSource if cli => "the --ca-cert file",
-            Remedy::CaCertificateSource => "a CA certificate given with Endpoint::with_ca_pem",
         }
     }
 }
@@ -103,7 +99,7 @@ impl Remedy {
 mod tests {
     use super::*;
 
-    const ALL: [Remedy; 9] = [
+    const ALL: [Remedy; 8] = [
         Remedy::RegionalEndpoint,
         Remedy::EndpointLocation,
         Remedy::TrustIssuer,
@@ -112,7 +108,6 @@ mod tests {
         Remedy::Quota,
         Remedy::Deadline,
         Remedy::CallDeadline,
-        Remedy::CaCertificateSource,
     ];
 
     #[test]

@@ -5,11 +5,15 @@
 //!   one path every RPC's failure takes ([`AuthChannel::error_from_status`](crate::transport::AuthChannel::error_from_status)).
 //! - `advice.rs`: every piece of advice an error message gives (wrong endpoint, permissions,
 //!   an untrusted certificate, nothing listening, ...).
-//! - `audience.rs`: who reads the advice ([`Audience`]), and each piece of advice worded for a
-//!   program (functions) and for the command line (flags).
+//! - `field.rs`: [`Field`], what an [`Error::InvalidInput`] is about, typed; it displays as the
+//!   library's name (`max_requests_per_job`, `input line 3`), and a tool maps it to its own
+//!   words (the `vertex-batch` CLI to its flags, in one table of its own).
+//! - `audience.rs`: who reads the advice of a status or a failed connection ([`Audience`]), and
+//!   each piece of it worded for a program (functions) and for the command line (flags).
 
 mod advice;
 mod audience;
+mod field;
 mod from_status;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ use std::time::Duration;
 use crate::v1::JobState;
 
 pub use audience::Audience;
-pub(crate) use audience::Remedy;
+pub use field::Field;
 pub(crate) use from_status::{flatten, from_status, from_transport};
 
 /// A `Result` whose error is the crate's [`Error`].
@@ -46,8 +50,10 @@ pub enum Error {
     /// what is expected.
     #[error("invalid {field}: {reason}")]
     InvalidInput {
-        /// The argument, field or option at fault, e.g. `location`, `input_config.gcs_source.uris[0]`.
-        field: String,
+        /// The argument, field or option at fault, e.g. [`Field::Location`],
+        /// [`Field::InputLine`], or a path such as `input_config.gcs_source.uris[0]`
+        /// ([`Field::Other`]); it displays as the library's name for it.
+        field: Field,
         /// What is wrong and what a good value looks like.
         reason: String,
     },
@@ -183,8 +189,9 @@ pub enum TransportFailure {
 }
 
 impl Error {
-    /// An [`Error::InvalidInput`] for `field`, with `reason` saying what is expected.
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidInput`] for `field` (a [`Field`], or its name: `"location"` is
+    /// [`Field::Location`], other text [`Field::Other`]), with `reason` saying what is expected.
+    pub fn invalid(field: impl Into<Field>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field: field.into(),
             reason: reason.into(),
@@ -202,6 +209,23 @@ impl Error {
     /// Bad input, caught before any call.
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, Error::InvalidInput { .. })
+    }
+
+    /// The field of an [`Error::InvalidInput`]: which setting or input was refused.
+    ///
+    /// ```
+    /// use vertex_batch::Error;
+    /// use vertex_batch::error::Field;
+    ///
+    /// let err = Error::invalid(Field::MaxRunningJobs, "0: at least 1 job must be allowed to run");
+    /// assert_eq!(err.field(), Some(&Field::MaxRunningJobs));
+    /// assert_eq!(err.to_string(), "invalid max_running_jobs: 0: at least 1 job must be allowed to run");
+    /// ```
+    pub fn field(&self) -> Option<&Field> {
+        match self {
+            Error::InvalidInput { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     /// The connection to the endpoint could not be made or broke (a TLS certificate problem

@@ -806,7 +806,7 @@ mod tests {
     /// The field and reason of the error `builder` fails with under `parent`.
     fn refused(builder: BatchJobBuilder, parent: &LocationName) -> (String, String) {
         match builder.build(parent) {
-            Err(Error::InvalidInput { field, reason }) => (field, reason),
+            Err(Error::InvalidInput { field, reason }) => (field.to_string(), reason),
             other => panic!("expected InvalidInput, got {other:?}"),
         }
     }

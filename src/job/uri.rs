@@ -180,7 +180,7 @@ mod tests {
 
     fn field_and_reason(err: Error) -> (String, String) {
         match err {
-            Error::InvalidInput { field, reason } => (field, reason),
+            Error::InvalidInput { field, reason } => (field.to_string(), reason),
             other => panic!("expected InvalidInput, got {other:?}"),
         }
     }

@@ -11,7 +11,7 @@ use super::tls::http_client;
 use super::tokens::{CachedTokens, Provider};
 use crate::RetryPolicy;
 use crate::auth::{Credentials, TokenCache};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::transport::AuthChannel;
 
 /// The public Cloud Storage endpoint.
@@ -54,7 +54,7 @@ pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
 pub struct StorageBuilder {
     endpoint: String,
     /// Which setting the endpoint came from, for error messages.
-    endpoint_field: &'static str,
+    endpoint_field: Field,
     tokens: Tokens,
     extra_ca_pems: Vec<String>,
     upload_chunk_size: usize,
@@ -73,7 +73,7 @@ impl StorageBuilder {
     pub(super) fn new() -> Self {
         StorageBuilder {
             endpoint: DEFAULT_ENDPOINT.to_owned(),
-            endpoint_field: "endpoint",
+            endpoint_field: Field::Endpoint,
             tokens: Tokens::Credentials(Credentials::application_default()),
             extra_ca_pems: Vec::new(),
             upload_chunk_size: DEFAULT_UPLOAD_CHUNK_SIZE,
@@ -99,7 +99,7 @@ impl StorageBuilder {
                 };
                 StorageBuilder {
                     endpoint,
-                    endpoint_field: EMULATOR_HOST_ENV,
+                    endpoint_field: Field::StorageEmulatorHost,
                     ..builder
                 }
                 .with_credentials(Credentials::none())
@@ -117,7 +117,7 @@ impl StorageBuilder {
     /// [`Credentials::none`].
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
-        self.endpoint_field = "endpoint";
+        self.endpoint_field = Field::Endpoint;
         self
     }
 
@@ -238,7 +238,7 @@ impl StorageBuilder {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn build(self) -> Result<Storage> {
-        let endpoint = check_endpoint(&self.endpoint, self.endpoint_field)?;
+        let endpoint = check_endpoint(&self.endpoint, &self.endpoint_field)?;
         if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
         {
             return Err(Error::invalid(
@@ -268,8 +268,8 @@ impl StorageBuilder {
                 self.endpoint_field,
                 format!(
                     "{endpoint} is plain HTTP to a host other than this machine: a token sent \
-                     there could be read on the way. Use an https:// endpoint, or no \
-                     credentials (Credentials::none()) for an emulator that needs no token"
+                     there could be read on the way; use an https:// endpoint, or send no token \
+                     to an emulator that needs none"
                 ),
             ));
         }
@@ -311,11 +311,11 @@ fn token_safe(endpoint: &str) -> bool {
 }
 
 /// `endpoint` without a trailing slash, or why it is not an endpoint.
-fn check_endpoint(endpoint: &str, field: &str) -> Result<String> {
+fn check_endpoint(endpoint: &str, field: &Field) -> Result<String> {
     let trimmed = endpoint.trim_end_matches('/');
     let bad = |why: &str| {
         Error::invalid(
-            field,
+            field.clone(),
             format!(
                 "{endpoint:?} {why}: expected an http(s) URL with a host and no path, like \
                  `https://storage.googleapis.com` or `http://127.0.0.1:9023`"
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn endpoints_are_checked_and_lose_their_trailing_slash() {
         assert_eq!(
-            check_endpoint("http://127.0.0.1:9023/", "endpoint").unwrap(),
+            check_endpoint("http://127.0.0.1:9023/", &Field::Endpoint).unwrap(),
             "http://127.0.0.1:9023"
         );
         for bad in [
@@ -353,7 +353,9 @@ mod tests {
             "http://",
             "https://x?a=b",
         ] {
-            let err = check_endpoint(bad, "endpoint").unwrap_err().to_string();
+            let err = check_endpoint(bad, &Field::Endpoint)
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 
 /// A reqwest client trusting the webpki roots and `extra_ca_pems`, giving up on a connection
 /// not made within `connect_timeout`.
@@ -18,27 +18,33 @@ pub(super) fn http_client(
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for (i, pem) in extra_ca_pems.iter().enumerate() {
-        let field = format!("ca_pem[{i}]");
+        let number = i + 1;
         let mut found = false;
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| {
                 Error::invalid(
-                    &field,
-                    format!("not a PEM certificate ({e}): expected -----BEGIN CERTIFICATE-----"),
+                    Field::CaPem,
+                    format!(
+                        "CA certificate #{number} is not a PEM certificate ({e}): expected \
+                         -----BEGIN CERTIFICATE-----"
+                    ),
                 )
             })?;
             roots.add(cert).map_err(|e| {
                 Error::invalid(
-                    &field,
-                    format!("the certificate cannot be trusted as a CA: {e}"),
+                    Field::CaPem,
+                    format!("CA certificate #{number} cannot be trusted as a CA: {e}"),
                 )
             })?;
             found = true;
         }
         if !found {
             return Err(Error::invalid(
-                field,
-                "no certificate in it: expected a PEM block -----BEGIN CERTIFICATE-----",
+                Field::CaPem,
+                format!(
+                    "CA certificate #{number} holds no certificate: expected a PEM block \
+                     -----BEGIN CERTIFICATE-----"
+                ),
             ));
         }
     }

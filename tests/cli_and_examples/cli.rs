@@ -143,6 +143,8 @@ pub(crate) fn bare() -> Command {
         "GOOGLE_CLOUD_QUOTA_PROJECT",
         "GOOGLE_APPLICATION_CREDENTIALS",
         "RUST_LOG",
+        "STORAGE_EMULATOR_HOST",
+        "VERTEX_BATCH_STORAGE_TOKEN",
     ] {
         command.env_remove(var);
     }

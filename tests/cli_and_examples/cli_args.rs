@@ -178,7 +178,7 @@ fn arguments_that_would_change_meaning_are_refused() {
             1,
         );
         assert!(
-            line.contains("invalid endpoint") && line.contains("1 to 65535"),
+            line.contains("invalid --endpoint") && line.contains("1 to 65535"),
             "{line}"
         );
     }

@@ -63,11 +63,14 @@ pub(crate) fn start_emulator(dir: &Path, faults: &[&str]) -> EmulatorProcess {
     }
 }
 
-/// `vertex-batch` pointed at `emu` as at Vertex AI.
+/// `vertex-batch` pointed at `emu` as at Vertex AI. Its storage requires tokens
+/// (`--require-auth`): the Vertex AI token goes there too (`VERTEX_BATCH_STORAGE_TOKEN`, as
+/// `--storage-token`), which the CLI sends to no `STORAGE_EMULATOR_HOST` unless asked.
 pub(crate) fn vb(emu: &EmulatorProcess) -> Command {
     let mut command = crate::cli::bare();
     command
         .env("STORAGE_EMULATOR_HOST", &emu.storage_host)
+        .env("VERTEX_BATCH_STORAGE_TOKEN", "1")
         .arg("--endpoint")
         .arg(&emu.uri)
         .arg("--ca-cert")

@@ -57,7 +57,7 @@ impl Table {
         for (case, field, outcome) in self.cases {
             match outcome {
                 Err(Error::InvalidInput { field: got, reason })
-                    if got.starts_with(&field) && !reason.is_empty() =>
+                    if got.to_string().starts_with(&field) && !reason.is_empty() =>
                 {
                     let text = Error::invalid(got.clone(), reason).to_string();
                     assert!(

@@ -168,7 +168,7 @@ proptest! {
                 prop_assert!(job.model.starts_with("publishers/") || job.model.starts_with("projects/"), "{}", job.model);
                 prop_assert_eq!(resolve_model(&model).unwrap(), job.model);
             }
-            Err(Error::InvalidInput { field, .. }) => prop_assert!(!field.is_empty()),
+            Err(Error::InvalidInput { field, .. }) => prop_assert!(!field.to_string().is_empty()),
             Err(other) => prop_assert!(false, "not an input error: {}", other),
         }
     }

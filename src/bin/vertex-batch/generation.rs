@@ -108,10 +108,8 @@ fn parse_param(s: &str) -> Result<(String, Json), String> {
         ));
     }
     // Integers beyond 2^53, also those beyond 64 bits that parsing alone would round.
-    let value = vertex_batch::params::json_from_str(value).map_err(|e| match e {
-        vertex_batch::Error::InvalidInput { field, reason } => {
-            format!("{}: {reason}", field.replacen("value", key, 1))
-        }
+    let value = vertex_batch::params::json_from_str_at(value, key).map_err(|e| match e {
+        vertex_batch::Error::InvalidInput { field, reason } => format!("{field}: {reason}"),
         other => other.to_string(),
     })?;
     Ok((key.to_owned(), value))

@@ -12,6 +12,7 @@ mod create;
 mod delete;
 mod emulator;
 mod exit;
+mod flags;
 mod generation;
 mod get;
 mod list;
@@ -137,6 +138,16 @@ fn usage(error: &str) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let context = match cli.command {
+        Command::Submit(_) => flags::Context::Submit,
+        _ => flags::Context::Command,
+    };
+    run_command(cli)
+        .await
+        .map_err(|error| flags::in_words(error, context))
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<Exit> {
     let globals = cli.globals;
     match cli.command {
         Command::Submit(args) => submit::run(&globals, args).await,

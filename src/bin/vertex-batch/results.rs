@@ -39,10 +39,8 @@ pub struct ResultsArgs {
     /// local or gs://, means the predictions*.jsonl files directly in it, not in folders below.
     #[arg(value_name = "PATH|gs://DIR|JOB")]
     path: PathBuf,
-    /// The Cloud Storage endpoint for gs:// (default STORAGE_EMULATOR_HOST when set, else
-    /// Google's).
-    #[arg(long, value_name = "URL")]
-    storage_endpoint: Option<String>,
+    #[command(flatten)]
+    storage: crate::cloud_storage::StorageArgs,
     /// Print every row (line, prompt, answer, error) in this format instead of a summary
     /// (CSV cells that a spreadsheet would run as formulas start with `'`: see below).
     #[arg(long, value_enum)]
@@ -73,7 +71,7 @@ pub async fn run(globals: &Globals, args: ResultsArgs) -> anyhow::Result<Exit> {
     let downloaded = if reads_local(&args.path) {
         None
     } else {
-        Some(download(globals, &text, args.storage_endpoint.as_deref()).await?)
+        Some(download(globals, &text, &args.storage).await?)
     };
     let path = downloaded
         .as_ref()
@@ -122,7 +120,7 @@ impl Downloaded {
 async fn download(
     globals: &Globals,
     source: &str,
-    endpoint: Option<&str>,
+    storage_args: &crate::cloud_storage::StorageArgs,
 ) -> anyhow::Result<Downloaded> {
     let connected = globals.connect().await?;
     let dir = if source.starts_with("gs://") {
@@ -145,7 +143,7 @@ async fn download(
         }
     };
     let prefix: ObjectUri = format!("{}/", dir.trim_end_matches('/')).parse()?;
-    let storage: Storage = storage_for(globals, &connected, endpoint)?;
+    let storage: Storage = storage_for(globals, &connected, storage_args)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix("vertex-batch-results-");
     // tempfile leaves a folder's mode to the umask unless told.

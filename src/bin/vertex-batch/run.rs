@@ -56,9 +56,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS,
           value_parser = clap::value_parser!(u8).range(0..=i64::from(vertex_batch::run::MAX_RETRY_ROUNDS)))]
     retry_rounds: u8,
-    /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
-    #[arg(long, value_name = "URL")]
-    storage_endpoint: Option<String>,
+    #[command(flatten)]
+    storage: crate::cloud_storage::StorageArgs,
     /// Cancel a job still queued after this long and send its rows again (`90m`, `12h`, `3d`;
     /// default 72h, the service's own queue limit, after which it EXPIRES the job).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -161,7 +160,11 @@ pub fn parse_staging(text: &str) -> Result<ObjectUri, String> {
         ));
     }
     text.parse::<ObjectUri>()
-        .map_err(|err| err.to_string())
+        .map_err(|err| match err {
+            // clap names the flag; the library's field (`uri`) would be a second name.
+            vertex_batch::Error::InvalidInput { reason, .. } => reason,
+            other => other.to_string(),
+        })
         .and_then(|uri| {
             if uri.name().is_empty() {
                 Err(format!(
@@ -188,7 +191,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     })?;
     let mut out = OutFile::create(&args.out, &args.input)?;
     let connected = globals.connect().await?;
-    let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
+    let storage = storage_for(globals, &connected, &args.storage)?;
     let bars = Bars::new();
     let progress = bars.clone();
     let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
@@ -209,14 +212,8 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     if args.end {
         run = run.end();
     }
-    let requests = input.into_stream().map(|request| {
-        request.map_err(|err| match err {
-            vertex_batch::Error::InvalidInput { field, reason } => {
-                vertex_batch::Error::invalid(field.replacen("input", "INPUT", 1), reason)
-            }
-            other => other,
-        })
-    });
+    // Its errors name `input line N`: `main` words them as INPUT's (`flags.rs`).
+    let requests = input.into_stream();
     let mut results = match run.run(requests).await {
         Ok(results) => results,
         Err(
@@ -232,7 +229,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
                 Exit::Interrupted
             });
         }
-        Err(err) => return Err(flag_names(err)),
+        Err(err) => return Err(err.into()),
     };
     bars.finish();
     let summary = results.summary().clone();
@@ -262,25 +259,6 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send 
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     })
-}
-
-/// The library names settings as fields; here they are flags.
-fn flag_names(err: vertex_batch::Error) -> anyhow::Error {
-    match err {
-        vertex_batch::Error::InvalidInput { field, reason } => {
-            let flag = match field.as_str() {
-                "max_requests_per_job" => "--max-requests-per-job".to_owned(),
-                "max_bytes_per_file" => "--max-bytes-per-file".to_owned(),
-                "max_running_jobs" => "--max-running-jobs".to_owned(),
-                "retry_rounds" => "--retry-rounds".to_owned(),
-                "staging" => "--staging".to_owned(),
-                "model" => "--model".to_owned(),
-                other => other.replacen("input line", "INPUT line", 1),
-            };
-            anyhow::anyhow!("invalid {flag}: {reason}")
-        }
-        other => other.into(),
-    }
 }
 
 fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {

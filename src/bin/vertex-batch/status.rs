@@ -22,14 +22,13 @@ pub struct StatusArgs {
     /// The run's staging prefix, as given to `run --staging`.
     #[arg(value_name = "gs://BUCKET/PREFIX", value_parser = crate::run::parse_staging)]
     staging: ObjectUri,
-    /// The Cloud Storage endpoint (default STORAGE_EMULATOR_HOST when set, else Google's).
-    #[arg(long, value_name = "URL")]
-    storage_endpoint: Option<String>,
+    #[command(flatten)]
+    storage: crate::cloud_storage::StorageArgs,
 }
 
 pub async fn run(globals: &Globals, args: StatusArgs) -> anyhow::Result<Exit> {
     let connected = globals.connect().await?;
-    let storage = storage_for(globals, &connected, args.storage_endpoint.as_deref())?;
+    let storage = storage_for(globals, &connected, &args.storage)?;
     let view = RunView::read(&connected.client, &storage, &args.staging).await?;
     let mut out = out::stdout();
     writeln!(out, "run {}: {} requests", view.staging, view.rows)?;
