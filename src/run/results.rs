@@ -146,7 +146,7 @@ pub struct RunResults {
 }
 
 /// Results read from the scratch files a batch at a time.
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
 
 /// A batch read on the blocking pool, and the reader back.
 type Batch = (Box<Reader>, VecDeque<Result<RowResult>>);
@@ -235,47 +235,59 @@ impl futures_util::Stream for RunResults {
         let this = self.get_mut();
         loop {
             if let Some(ready) = this.ready.pop_front() {
+                // The next batch is read while this one is given out.
+                this.read_ahead();
                 return Poll::Ready(Some(ready));
             }
             if let Some(reading) = &mut this.reading {
-                let (reader, batch) = match std::task::ready!(Pin::new(reading).poll(cx)) {
+                let done = std::task::ready!(Pin::new(reading).poll(cx));
+                this.reading = None;
+                let (reader, batch) = match done {
                     Ok(done) => done,
                     Err(err) => {
-                        this.reading = None;
                         return Poll::Ready(Some(Err(Error::internal(format!(
                             "reading a run's results stopped: {err}"
                         )))));
                     }
                 };
-                this.reading = None;
-                this.ready = batch;
-                this.reader = Some(reader);
-                if this.ready.is_empty() {
-                    this.reader = None;
+                if batch.is_empty() {
                     return Poll::Ready(None);
                 }
+                this.reader = Some(reader);
+                this.ready = batch;
                 continue;
             }
-            let Some(mut reader) = this.reader.take() else {
+            if this.reader.is_none() {
                 return Poll::Ready(None);
-            };
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    this.reading = Some(runtime.spawn_blocking(move || {
-                        let batch = reader.read_batch(BATCH);
-                        (reader, batch)
-                    }));
-                }
-                // Polled outside tokio: read here.
-                Err(_) => {
-                    this.ready = reader.read_batch(BATCH);
-                    if !this.ready.is_empty() {
-                        this.reader = Some(reader);
-                    }
-                }
             }
-            if this.ready.is_empty() && this.reading.is_none() {
-                return Poll::Ready(None);
+            this.read_ahead();
+        }
+    }
+}
+
+impl RunResults {
+    /// Starts reading the next batch, on the blocking pool (or here, outside a tokio runtime),
+    /// unless one is being read or every result was read.
+    fn read_ahead(&mut self) {
+        if self.reading.is_some() {
+            return;
+        }
+        let Some(mut reader) = self.reader.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                self.reading = Some(runtime.spawn_blocking(move || {
+                    let batch = reader.read_batch(BATCH);
+                    (reader, batch)
+                }));
+            }
+            Err(_) => {
+                let batch = reader.read_batch(BATCH);
+                if !batch.is_empty() {
+                    self.reader = Some(reader);
+                }
+                self.ready.extend(batch);
             }
         }
     }
