@@ -11,6 +11,26 @@ use super::{emulator_with, outcome, prompts, run_all};
 
 const MODEL: &str = "gemini-2.0-flash-001";
 
+/// Starts `run` over `requests` prompts as a task of its own, and waits for the outcome that
+/// its jobs are running.
+async fn start_until_running(
+    run: BatchRun,
+    requests: usize,
+) -> tokio::task::JoinHandle<vertex_batch::Result<(RunSummary, Vec<RowResult>)>> {
+    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
+    let running_tx = std::sync::Mutex::new(Some(running_tx));
+    let run = run.with_progress(move |p| {
+        if p.phase == RunPhase::Running
+            && let Some(tx) = running_tx.lock().unwrap().take()
+        {
+            let _ = tx.send(());
+        }
+    });
+    let task = tokio::spawn(run_all(run, prompts(requests)));
+    running_rx.await.unwrap();
+    task
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_concurrent_starts_of_one_run_make_one_job_per_shard() {
     let (emu, client, storage) =
@@ -51,18 +71,8 @@ async fn three_concurrent_starts_of_one_run_make_one_job_per_shard() {
 async fn a_second_start_while_the_first_runs_fails_at_once_naming_the_holder() {
     let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/held".parse().unwrap();
-    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
-    let running_tx = std::sync::Mutex::new(Some(running_tx));
-    let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
-        .with_progress(move |p| {
-            if p.phase == RunPhase::Running
-                && let Some(tx) = running_tx.lock().unwrap().take()
-            {
-                let _ = tx.send(());
-            }
-        });
-    let first = tokio::spawn(run_all(first, prompts(10)));
-    running_rx.await.unwrap();
+    let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone());
+    let first = start_until_running(first, 10).await;
 
     let second = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone());
     let err = run_all(second, prompts(10)).await.unwrap_err();
@@ -159,17 +169,7 @@ async fn a_dropped_run_is_taken_over_at_once_and_resumes() {
         BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
             .with_max_requests_per_job(10)
     };
-    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
-    let running_tx = std::sync::Mutex::new(Some(running_tx));
-    let first = make().with_progress(move |p| {
-        if p.phase == RunPhase::Running
-            && let Some(tx) = running_tx.lock().unwrap().take()
-        {
-            let _ = tx.send(());
-        }
-    });
-    let first = tokio::spawn(run_all(first, prompts(20)));
-    running_rx.await.unwrap();
+    let first = start_until_running(make(), 20).await;
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
     let jobs = emu.job_count();
@@ -291,18 +291,8 @@ async fn ending_a_run_that_was_never_started_is_refused_before_anything_is_stage
 async fn a_start_waiting_for_the_lease_stops_when_asked() {
     let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/waiting".parse().unwrap();
-    let (running_tx, running_rx) = tokio::sync::oneshot::channel::<()>();
-    let running_tx = std::sync::Mutex::new(Some(running_tx));
-    let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
-        .with_progress(move |p| {
-            if p.phase == RunPhase::Running
-                && let Some(tx) = running_tx.lock().unwrap().take()
-            {
-                let _ = tx.send(());
-            }
-        });
-    let first = tokio::spawn(run_all(first, prompts(10)));
-    running_rx.await.unwrap();
+    let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone());
+    let first = start_until_running(first, 10).await;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let second = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())

@@ -201,10 +201,11 @@ async fn three_virtual_days_of_faults_end_by_themselves_as_a_fault_free_run() {
     assert!(faults.failed() > 0 && faults.dropped > 0, "{faults:?}");
     // Each injected fault is met by a resend, counted in the summary of the start that met it,
     // but for a request whose task ended with it (a lease renewal stopped by the run's end, a
-    // waiter's look at the lease as it was released): a handful at most.
+    // waiter's look at the lease as it was released): a handful at most. The restart adds
+    // resends of its own (connections refused while the emulator is down), a few more.
     let injected = faults.failed() + faults.dropped;
     assert!(
-        resent <= injected && resent + 5 >= injected,
+        resent + 5 >= injected && resent <= injected + 50,
         "every storage fault was met by a resend: {resent} resent, {faults:?}"
     );
     let unreachable: u64 = summaries.iter().map(|s| s.service_unreachable).sum();
