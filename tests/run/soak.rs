@@ -114,8 +114,16 @@ async fn three_virtual_days_of_faults_end_by_themselves_as_a_fault_free_run() {
     let mut restarted = false;
     while !starts.iter().all(|start| start.is_finished()) {
         // Wait for the outcome: the runs called the service since the clock last moved.
+        // A guard, not a synchronisation: a run that stops calling fails the test rather than
+        // hanging it.
         let calls = emu.calls().len();
+        let waiting = Instant::now();
         while emu.calls().len() == calls && !starts.iter().all(|start| start.is_finished()) {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(300),
+                "the runs stopped calling the service at virtual hour {}",
+                virtual_time.as_secs() / 3600
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         // Through the outage the clock moves 30 s a step: more refused calls than the client's
