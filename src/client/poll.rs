@@ -207,9 +207,11 @@ where
 }
 
 /// The rule for errors while polling: a failed poll is skipped when its error is one an
-/// endpoint restarting or a network blip gives.
+/// endpoint restarting or a network blip gives. A server certificate this client refuses is
+/// not one: waiting does not change it.
 pub(crate) fn poll_again_after(error: &Error) -> bool {
-    error.code() == Some(tonic::Code::Unavailable) || error.is_transport()
+    error.code() == Some(tonic::Code::Unavailable)
+        || (error.is_transport() && !error.is_tls_certificate())
 }
 
 #[cfg(test)]
