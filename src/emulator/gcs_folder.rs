@@ -398,86 +398,65 @@ impl FolderJob {
         let create_time = prost_types::Timestamp::from(ended).to_string();
         let (mut successful, mut failed, mut incomplete) = (0, 0, 0);
         let mut row_index: u64 = 0;
-        let mut line = Vec::new();
-        for (uri, bucket, name) in inputs {
-            let read_failed = |err: String| {
-                status(
-                    tonic::Code::Internal,
-                    &format!("could not read the input file {uri}: {err}"),
-                )
-            };
-            let mut reader = self
-                .store
-                .reader(bucket, name)
-                .map_err(|err| read_failed(err.message))?;
-            let mut line_number = 0;
-            loop {
-                line_number += 1;
-                match read_line(&mut reader, &mut line, MAX_LINE_BYTES)
-                    .map_err(|err| read_failed(err.to_string()))?
-                {
-                    Line::End => break,
-                    Line::TooLong => return Err(too_long(uri, line_number)),
-                    Line::Read => {}
-                }
-                let trimmed = line.trim_ascii();
-                if trimmed.is_empty() {
-                    continue;
-                }
-                let index = row_index;
-                row_index += 1;
-                if self.expire_after.is_some_and(|after| index >= after) {
-                    incomplete += 1;
-                    continue;
-                }
-                let mut row = answer::row(trimmed, model_version, &processed_time);
-                if !self.truth.echo_labels
-                    && let Some(request) = row.request.as_object_mut()
-                {
-                    request.remove("labels");
-                }
-                if row.is_ok() {
-                    match self.faults.fate(self.seq, index) {
-                        RowFate::Answered => {}
-                        RowFate::Transient => {
-                            row.response = None;
-                            row.status = TRANSIENT_STATUS.to_owned();
-                        }
-                        RowFate::Permanent => {
-                            row.response = None;
-                            row.status = PERMANENT_STATUS.to_owned();
-                        }
+        self.each_input_line(&inputs, |_, _, line| {
+            let trimmed = line.trim_ascii();
+            if trimmed.is_empty() {
+                return Ok(());
+            }
+            let index = row_index;
+            row_index += 1;
+            if self.expire_after.is_some_and(|after| index >= after) {
+                incomplete += 1;
+                return Ok(());
+            }
+            let mut row = answer::row(trimmed, model_version, &processed_time);
+            if !self.truth.echo_labels
+                && let Some(request) = row.request.as_object_mut()
+            {
+                request.remove("labels");
+            }
+            if row.is_ok() {
+                match self.faults.fate(self.seq, index) {
+                    RowFate::Answered => {}
+                    RowFate::Transient => {
+                        row.response = None;
+                        row.status = TRANSIENT_STATUS.to_owned();
+                    }
+                    RowFate::Permanent => {
+                        row.response = None;
+                        row.status = PERMANENT_STATUS.to_owned();
                     }
                 }
-                if let Some(response) = &mut row.response {
-                    response.create_time = Some(create_time.clone());
-                    response.response_id = Some(response_id(self.seq, index));
-                }
-                if row.is_ok() {
-                    successful += 1;
-                } else {
-                    failed += 1;
-                }
-                if let Some((out, uri)) = &mut output {
-                    let response = row
-                        .response
-                        .as_ref()
-                        .map(serde_json::to_value)
-                        .transpose()
-                        .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
-                    let text = echo::line(
-                        &extra_fields(trimmed),
-                        &row.status,
-                        &processed_time,
-                        &row.request,
-                        response.as_ref(),
-                    );
-                    out.write_all(text.as_bytes())
-                        .and_then(|()| out.write_all(b"\n"))
-                        .map_err(|err| write_failed(uri, &err))?;
-                }
             }
-        }
+            if let Some(response) = &mut row.response {
+                response.create_time = Some(create_time.clone());
+                response.response_id = Some(response_id(self.seq, index));
+            }
+            if row.is_ok() {
+                successful += 1;
+            } else {
+                failed += 1;
+            }
+            if let Some((out, uri)) = &mut output {
+                let response = row
+                    .response
+                    .as_ref()
+                    .map(serde_json::to_value)
+                    .transpose()
+                    .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
+                let text = echo::line(
+                    &extra_fields(trimmed),
+                    &row.status,
+                    &processed_time,
+                    &row.request,
+                    response.as_ref(),
+                );
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|err| write_failed(uri, &err))?;
+            }
+            Ok(())
+        })?;
         let written = match output {
             Some((out, uri)) => {
                 let writer = out
@@ -507,6 +486,27 @@ impl FolderJob {
     /// emulator's own, to say where (the service's wording there is not on record).
     fn import(&self, inputs: &[(&String, &str, &str)]) -> Result<(), rpc::Status> {
         let mut import = Import::new(self.truth.refuse_type_conflicts);
+        self.each_input_line(inputs, |uri, line_number, line| {
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(line.trim_ascii()) else {
+                return Ok(());
+            };
+            import.check(&value).map_err(|reason| {
+                status(
+                    tonic::Code::InvalidArgument,
+                    &format!("{IMPORT_FAILED} {reason} (input file {uri}, line {line_number})"),
+                )
+            })
+        })
+    }
+
+    /// Calls `each` with every line of the input files in order (its file and line number,
+    /// from 1), read a line at a time; a line past [`MAX_LINE_BYTES`] or a file that cannot
+    /// be read fails the job. The import and the rows both read the input through it.
+    fn each_input_line(
+        &self,
+        inputs: &[(&String, &str, &str)],
+        mut each: impl FnMut(&str, u64, &[u8]) -> Result<(), rpc::Status>,
+    ) -> Result<(), rpc::Status> {
         let mut line = Vec::new();
         for (uri, bucket, name) in inputs {
             let read_failed = |err: String| {
@@ -529,16 +529,7 @@ impl FolderJob {
                     Line::TooLong => return Err(too_long(uri, line_number)),
                     Line::Read => {}
                 }
-                let Ok(value) = serde_json::from_slice::<serde_json::Value>(line.trim_ascii())
-                else {
-                    continue;
-                };
-                if let Err(reason) = import.check(&value) {
-                    return Err(status(
-                        tonic::Code::InvalidArgument,
-                        &format!("{IMPORT_FAILED} {reason} (input file {uri}, line {line_number})"),
-                    ));
-                }
+                each(uri, line_number, &line)?;
             }
         }
         Ok(())

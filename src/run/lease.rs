@@ -279,6 +279,16 @@ impl Drop for Lease {
     }
 }
 
+/// Who holds the lease at `uri` now, if anyone (a lease this version cannot read counts as
+/// none): read without taking it, for a view of the run from elsewhere.
+pub(crate) async fn holder(storage: &Storage, uri: &ObjectUri) -> Result<Option<LeaseHolder>> {
+    match storage.read_object(uri, MAX_LEASE_BYTES).await {
+        Ok((bytes, _)) => Ok(decode(&bytes, uri).ok()),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
     held.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

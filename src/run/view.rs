@@ -4,15 +4,12 @@
 use std::time::{Duration, SystemTime};
 
 use super::layout::Layout;
-use super::lease::LeaseHolder;
-use super::manifest::Manifest;
+use super::lease::{self, LeaseHolder};
+use super::manifest::ManifestFile;
 use crate::client::JobClient;
 use crate::error::Result;
 use crate::storage::{ObjectUri, Storage};
 use crate::v1::JobState;
-
-/// The largest object read here (a manifest of a million shards is well below).
-const MAX_READ: u64 = 1 << 30;
 
 /// A batch run as its staging prefix and the service show it now.
 ///
@@ -91,21 +88,13 @@ impl RunView {
     ) -> Result<RunView> {
         let layout = Layout::new(staging.clone());
         let manifest_uri = layout.manifest()?;
-        let manifest = match storage.read_object(&manifest_uri, MAX_READ).await {
-            Ok((bytes, _)) => Manifest::parse(&bytes, &manifest_uri)?,
-            Err(err) if err.is_not_found() => {
-                return Err(crate::Error::invalid(
-                    "staging",
-                    format!("{staging}: no batch run is staged there (no {manifest_uri})"),
-                ));
-            }
-            Err(err) => return Err(err),
+        let Some(manifest) = ManifestFile::load(storage, manifest_uri.clone()).await?.1 else {
+            return Err(crate::Error::invalid(
+                "staging",
+                format!("{staging}: no batch run is staged there (no {manifest_uri})"),
+            ));
         };
-        let lease = match storage.read_object(&layout.lease()?, MAX_READ).await {
-            Ok((bytes, _)) => serde_json::from_slice::<LeaseHolder>(&bytes).ok(),
-            Err(err) if err.is_not_found() => None,
-            Err(err) => return Err(err),
-        };
+        let lease = lease::holder(storage, &layout.lease()?).await?;
         let mut rounds = Vec::with_capacity(manifest.rounds.len());
         for round in &manifest.rounds {
             let mut jobs = Vec::with_capacity(round.shards.len());

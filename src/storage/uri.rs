@@ -105,15 +105,7 @@ impl fmt::Display for ObjectUri {
 }
 
 fn check_bucket(bucket: &str, uri: &str) -> Result<()> {
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let max = if bucket.contains('.') { 222 } else { 63 };
-    if (3..=max).contains(&bucket.len())
-        && bucket.chars().all(allowed)
-        && edge(bucket.chars().next())
-        && edge(bucket.chars().last())
-        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
-    {
+    if crate::names::is_bucket_name(bucket) {
         return Ok(());
     }
     Err(Error::invalid(

@@ -709,15 +709,7 @@ impl Drop for ObjectWriter {
 /// a letter or digit. Checked wherever a bucket appears, so no name reaches outside the
 /// folder's root (`..`, `%2F`) or into its in-flight uploads (`.vertex-batch-uploads`).
 pub(crate) fn check_bucket(bucket: &str) -> Result<(), StoreError> {
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let max = if bucket.contains('.') { 222 } else { 63 };
-    if (3..=max).contains(&bucket.len())
-        && bucket.chars().all(allowed)
-        && edge(bucket.chars().next())
-        && edge(bucket.chars().last())
-        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
-    {
+    if crate::names::is_bucket_name(bucket) {
         return Ok(());
     }
     Err(StoreError::invalid(format!(
