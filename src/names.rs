@@ -729,6 +729,22 @@ fn model_location(name: &str, project: &str, location: &str) -> Result<()> {
         .map_err(|e| Error::invalid("model", format!("{name:?}: {e}")))
 }
 
+/// Whether `bucket` is a bucket name as Cloud Storage takes it: 3 to 63 characters (222 with
+/// dots, at most 63 between two), lower-case letters, digits, `-`, `_` and `.`, starting and
+/// ending with a letter or digit. The one rule for the storage client's URIs and the
+/// emulator's storage alike.
+#[cfg(any(feature = "storage", feature = "emulator"))]
+pub(crate) fn is_bucket_name(bucket: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let max = if bucket.contains('.') { 222 } else { 63 };
+    (3..=max).contains(&bucket.len())
+        && bucket.chars().all(allowed)
+        && edge(bucket.chars().next())
+        && edge(bucket.chars().last())
+        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1132,20 +1148,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Whether `bucket` is a bucket name as Cloud Storage takes it: 3 to 63 characters (222 with
-/// dots, at most 63 between two), lower-case letters, digits, `-`, `_` and `.`, starting and
-/// ending with a letter or digit. The one rule for the storage client's URIs and the
-/// emulator's storage alike.
-#[cfg(any(feature = "storage", feature = "emulator"))]
-pub(crate) fn is_bucket_name(bucket: &str) -> bool {
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let max = if bucket.contains('.') { 222 } else { 63 };
-    (3..=max).contains(&bucket.len())
-        && bucket.chars().all(allowed)
-        && edge(bucket.chars().next())
-        && edge(bucket.chars().last())
-        && bucket.split('.').all(|part| (1..=63).contains(&part.len()))
 }
