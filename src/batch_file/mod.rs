@@ -64,3 +64,21 @@ pub use reader::{MAX_LINE_BYTES, PredictionReader};
 pub use request::BatchRequest;
 pub use summary::{FailedRow, Summary};
 pub use writer::BatchFileWriter;
+
+/// Whether an object or file name ends in a `predictions*.jsonl` file name, as a Gemini job
+/// writes them in its `prediction-model-<timestamp>` folder (`predictions.jsonl`; older jobs and
+/// other models split it as `predictions_00001.jsonl`, ...). The one rule the reader, the run's
+/// collector and the `results` command use to pick a job's output files.
+///
+/// ```
+/// use vertex_batch::batch_file::is_predictions_file;
+///
+/// assert!(is_predictions_file("out/prediction-model-2025-12-26T20:29:02.829566Z/predictions.jsonl"));
+/// assert!(is_predictions_file("predictions_00002.jsonl"));
+/// assert!(!is_predictions_file("out/predictions/errors.jsonl"));
+/// assert!(!is_predictions_file("out/predictions.jsonl.tmp"));
+/// ```
+pub fn is_predictions_file(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or_default();
+    file.starts_with("predictions") && file.ends_with(".jsonl")
+}

@@ -240,8 +240,7 @@ impl PredictionReader<BufReader<File>> {
             let entry = entry.map_err(dir_error)?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("predictions") && name.ends_with(".jsonl") && entry.path().is_file()
-            {
+            if super::is_predictions_file(&name) && entry.path().is_file() {
                 files.push(entry.path());
             }
         }

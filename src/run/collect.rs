@@ -6,6 +6,7 @@ use futures_util::TryStreamExt;
 use super::lines::LineSplitter;
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
+use crate::batch_file::is_predictions_file;
 use crate::error::Result;
 use crate::storage::{ObjectUri, Storage};
 
@@ -22,8 +23,7 @@ pub(crate) async fn collect_job(
     let mut files: Vec<ObjectUri> = storage
         .list(dir)
         .try_filter_map(|object| async move {
-            let name = object.uri.name().rsplit('/').next().unwrap_or_default();
-            Ok((name.starts_with("predictions") && name.ends_with(".jsonl")).then_some(object.uri))
+            Ok(is_predictions_file(object.uri.name()).then_some(object.uri))
         })
         .try_collect()
         .await?;

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::rows::{RowState, RowTable};
 use super::spool::{KeyReader, LineSpool, ScratchDir};
 use super::status::RowStatus;
-use crate::batch_file::UsageMetadata;
+use crate::batch_file::{GenerateContentResponse, UsageMetadata};
 use crate::error::{Error, Result};
 
 /// One request's result.
@@ -334,9 +334,7 @@ impl Reader {
                 |r| RawValue::from_string(r.get().to_owned()),
             )
             .map_err(corrupt)?;
-        let text = serde_json::from_str::<TextView>(response.get())
-            .ok()
-            .and_then(TextView::text);
+        let text = answer_text(&response);
         Ok(Answer { response, text })
     }
 
@@ -375,6 +373,14 @@ impl Reader {
     }
 }
 
+/// A response's text, read with `batch_file`'s types (the one reading of an output line), so a
+/// run's answer text is what [`PredictionReader`](crate::batch_file::PredictionReader) gives.
+fn answer_text(response: &RawValue) -> Option<String> {
+    serde_json::from_str::<GenerateContentResponse>(response.get())
+        .ok()?
+        .text()
+}
+
 fn corrupt(err: serde_json::Error) -> Error {
     Error::Io {
         path: None,
@@ -391,41 +397,27 @@ struct Chosen<'a> {
     status: Option<&'a RawValue>,
 }
 
-/// The first candidate's text parts.
-#[derive(Deserialize)]
-struct TextView {
-    #[serde(default)]
-    candidates: Vec<CandidateView>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch_file::PredictionReader;
 
-#[derive(Deserialize)]
-struct CandidateView {
-    #[serde(default)]
-    content: Option<ContentView>,
-}
-
-#[derive(Deserialize)]
-struct ContentView {
-    #[serde(default)]
-    parts: Vec<PartView>,
-}
-
-#[derive(Deserialize)]
-struct PartView {
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    thought: bool,
-}
-
-impl TextView {
-    fn text(self) -> Option<String> {
-        let parts = self.candidates.into_iter().next()?.content?.parts;
-        let texts: Vec<String> = parts
-            .into_iter()
-            .filter(|part| !part.thought)
-            .filter_map(|part| part.text)
+    /// Each golden line (typed in from Vertex AI's public samples): the run's text of its
+    /// response is the reader's.
+    #[test]
+    fn the_runs_text_is_the_readers_text_on_every_golden_line() {
+        let golden = include_str!("../../tests/data/golden_predictions.jsonl");
+        let rows: Vec<_> = PredictionReader::new(golden.as_bytes())
+            .map(|row| row.unwrap())
             .collect();
-        (!texts.is_empty()).then(|| texts.concat())
+        assert_eq!(rows.len(), golden.lines().count());
+        let mut answered = 0;
+        for (line, row) in golden.lines().zip(&rows) {
+            let chosen: Chosen<'_> = serde_json::from_str(line).unwrap();
+            let text = chosen.response.and_then(answer_text);
+            assert_eq!(text, row.text(), "{line}");
+            answered += usize::from(text.is_some());
+        }
+        assert!(answered >= 2, "the golden lines hold answers with text");
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use futures_util::TryStreamExt;
 use vertex_batch::OutputLocation;
-use vertex_batch::batch_file::{Prediction, PredictionReader, Summary};
+use vertex_batch::batch_file::{Prediction, PredictionReader, Summary, is_predictions_file};
 use vertex_batch::storage::{ObjectUri, Storage};
 
 use crate::cloud_storage::storage_for;
@@ -201,12 +201,6 @@ async fn download(
         );
     }
     Ok(downloaded)
-}
-
-/// Whether an object's name ends in a `predictions*.jsonl` file name, as a job writes them.
-fn is_predictions_file(name: &str) -> bool {
-    let file = name.rsplit('/').next().unwrap_or_default();
-    file.starts_with("predictions") && file.ends_with(".jsonl")
 }
 
 fn summarise(summary: Summary) -> std::io::Result<()> {
