@@ -86,6 +86,8 @@ pub mod routing;
 #[cfg(feature = "storage")]
 #[cfg_attr(docsrs, doc(cfg(feature = "storage")))]
 pub mod run;
+#[cfg(any(feature = "storage", feature = "emulator"))]
+mod scan;
 #[cfg(feature = "storage")]
 #[cfg_attr(docsrs, doc(cfg(feature = "storage")))]
 pub mod storage;

@@ -83,6 +83,7 @@ struct RowFaultOptions {
     transient_rate: f64,
     permanent_rate: f64,
     expire_after_rows: Option<u64>,
+    id_fault_rate: f64,
     seed: Option<u64>,
 }
 
@@ -321,6 +322,30 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A share of output lines (0 to 1) that carry the wrong row ids: the input line's `key`
+    /// and the request's `labels` swapped with the next line's (half of these), only the
+    /// `key` swapped (a quarter: key and labels then disagree), or both left out (a quarter).
+    /// Default 0. The answer stays with its own request, so a client that checks the echoed
+    /// request against what it sent joins none of them to the wrong prompt (users report
+    /// answers joined to the wrong prompts: python-genai #1909, python-aiplatform #1166,
+    /// curator #276).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_row_id_fault_rate(0.1)
+    ///     .with_seed(7)
+    ///     .start()
+    ///     .await?;
+    /// # emu.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_row_id_fault_rate(mut self, rate: f64) -> Self {
+        self.row_faults.id_fault_rate = rate;
+        self
+    }
+
     /// Whether a job's output echoes `request.labels` with the request (default `true`). Only
     /// client code that reads it back shows the service does (BerriAI/litellm pull request
     /// #25627), no captured line, so a client that joins by labels can be tested without them.
@@ -404,6 +429,15 @@ impl EmulatorBuilder {
             self.row_faults.transient_rate,
             self.row_faults.permanent_rate,
         )?;
+        if !(0.0..=1.0).contains(&self.row_faults.id_fault_rate) {
+            return Err(crate::Error::invalid(
+                "row_id_fault_rate",
+                format!(
+                    "{}: a rate is a share of the rows, from 0 to 1 (0.05 is 5%)",
+                    self.row_faults.id_fault_rate
+                ),
+            ));
+        }
         StorageFaults::check_rates(self.storage_failure_rate, self.storage_drop_rate)?;
         let seed = self.row_faults.seed.unwrap_or_else(rand::random);
         let row_faults = RowFaults::new(
@@ -413,6 +447,7 @@ impl EmulatorBuilder {
         );
 
         row_faults.expire_next_job_after(self.row_faults.expire_after_rows);
+        row_faults.set_id_fault_rate(self.row_faults.id_fault_rate);
         let gcs_folder = self.gcs_root.map(GcsFolder::new);
         let state = self.state.unwrap_or_else(|| {
             EmulatorState::new(if self.manual_clock {

@@ -23,7 +23,7 @@ use super::answer;
 use super::echo;
 use super::import::{IMPORT_FAILED, Import};
 use super::lifecycle::status;
-use super::row_faults::{RowFate, RowFaults};
+use super::row_faults::{IdFate, RowFate, RowFaults};
 use super::storage::{ObjectStore, StoreError, check_bucket};
 use super::truth::Truth;
 use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
@@ -398,6 +398,7 @@ impl FolderJob {
         let create_time = prost_types::Timestamp::from(ended).to_string();
         let (mut successful, mut failed, mut incomplete) = (0, 0, 0);
         let mut row_index: u64 = 0;
+        let mut held: Option<(OutLine, IdFate)> = None;
         self.each_input_line(&inputs, |_, _, line| {
             let trimmed = line.trim_ascii();
             if trimmed.is_empty() {
@@ -444,19 +445,33 @@ impl FolderJob {
                     .map(serde_json::to_value)
                     .transpose()
                     .map_err(|err| write_failed(uri, &io::Error::from(err)))?;
-                let text = echo::line(
-                    &extra_fields(trimmed),
-                    &row.status,
-                    &processed_time,
-                    &row.request,
-                    response.as_ref(),
-                );
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|err| write_failed(uri, &err))?;
+                let mut line = OutLine {
+                    extra: extra_fields(trimmed),
+                    status: std::mem::take(&mut row.status),
+                    request: std::mem::take(&mut row.request),
+                    response,
+                };
+                // The row-id fault: a line held until the next one swaps ids with it.
+                let fate = self.faults.id_fate(self.seq, index);
+                match (fate, held.take()) {
+                    (IdFate::Kept, None) => {}
+                    (IdFate::Dropped, None) => line.drop_ids(),
+                    (IdFate::Swapped | IdFate::KeySwapped, None) => {
+                        held = Some((line, fate));
+                        return Ok(());
+                    }
+                    (_, Some((mut first, how))) => {
+                        first.swap_ids(&mut line, how == IdFate::Swapped);
+                        write_line(out, uri, &first, &processed_time)?;
+                    }
+                }
+                write_line(out, uri, &line, &processed_time)?;
             }
             Ok(())
         })?;
+        if let (Some((out, uri)), Some((line, _))) = (&mut output, held.take()) {
+            write_line(out, uri, &line, &processed_time)?;
+        }
         let written = match output {
             Some((out, uri)) => {
                 let writer = out
@@ -487,10 +502,7 @@ impl FolderJob {
     fn import(&self, inputs: &[(&String, &str, &str)]) -> Result<(), rpc::Status> {
         let mut import = Import::new(self.truth.refuse_type_conflicts);
         self.each_input_line(inputs, |uri, line_number, line| {
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(line.trim_ascii()) else {
-                return Ok(());
-            };
-            import.check(&value).map_err(|reason| {
+            import.check(line.trim_ascii()).map_err(|reason| {
                 status(
                     tonic::Code::InvalidArgument,
                     &format!("{IMPORT_FAILED} {reason} (input file {uri}, line {line_number})"),
@@ -534,6 +546,68 @@ impl FolderJob {
         }
         Ok(())
     }
+}
+
+/// An output line before it is written.
+struct OutLine {
+    extra: serde_json::Map<String, serde_json::Value>,
+    status: String,
+    request: serde_json::Value,
+    response: Option<serde_json::Value>,
+}
+
+impl OutLine {
+    /// The row-id fault: `key` (and with `labels`, `request.labels`) swapped with `other`'s.
+    fn swap_ids(&mut self, other: &mut OutLine, labels: bool) {
+        let key = self.extra.remove("key");
+        let other_key = other.extra.remove("key");
+        if let Some(key) = key {
+            other.extra.insert("key".to_owned(), key);
+        }
+        if let Some(key) = other_key {
+            self.extra.insert("key".to_owned(), key);
+        }
+        if labels
+            && let (Some(mine), Some(theirs)) =
+                (self.request.as_object_mut(), other.request.as_object_mut())
+        {
+            let a = mine.remove("labels");
+            let b = theirs.remove("labels");
+            if let Some(a) = a {
+                theirs.insert("labels".to_owned(), a);
+            }
+            if let Some(b) = b {
+                mine.insert("labels".to_owned(), b);
+            }
+        }
+    }
+
+    /// The row-id fault: no `key`, no `request.labels`.
+    fn drop_ids(&mut self) {
+        self.extra.remove("key");
+        if let Some(request) = self.request.as_object_mut() {
+            request.remove("labels");
+        }
+    }
+}
+
+/// Writes one output line.
+fn write_line(
+    out: &mut impl Write,
+    uri: &str,
+    line: &OutLine,
+    processed_time: &str,
+) -> Result<(), rpc::Status> {
+    let text = echo::line(
+        &line.extra,
+        &line.status,
+        processed_time,
+        &line.request,
+        line.response.as_ref(),
+    );
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|err| write_failed(uri, &err))
 }
 
 /// The fields of an input line beside `request`, echoed in its output line; none when the

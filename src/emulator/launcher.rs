@@ -111,6 +111,10 @@ pub struct EmulatorArgs {
     /// Share of rows (0 to 1) that fail with a permanent 400 status.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     row_permanent_failure_rate: f64,
+    /// Share of output lines (0 to 1) whose row ids (`key`, `request.labels`) are swapped
+    /// with the next line's or left out.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    row_id_fault_rate: f64,
     /// The first job that reads gs:// input ends EXPIRED after exporting N rows.
     #[arg(long, value_name = "N")]
     expire_after_rows: Option<u64>,
@@ -258,6 +262,7 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     builder = builder
         .with_row_failure_rate(args.row_failure_rate)
         .with_row_permanent_failure_rate(args.row_permanent_failure_rate)
+        .with_row_id_fault_rate(args.row_id_fault_rate)
         .with_storage_failure_rate(args.storage_failure_rate)
         .with_storage_drop_rate(args.storage_drop_rate)
         .with_echoed_labels(!args.no_echoed_labels)

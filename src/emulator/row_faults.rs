@@ -1,6 +1,9 @@
 //! Row faults for tests of what a batch run does with failed rows: a share of the rows fail
 //! with a transient status (429, to be retried), a share with a permanent one (400), and one job
-//! can end EXPIRED part way, having exported only its first rows. The draws are a function of
+//! can end EXPIRED part way, having exported only its first rows, and a share of the output
+//! lines can carry the wrong row ids (another row's `key` and `request.labels`, or none), as
+//! users report batch outputs joined to the wrong prompts (python-genai #1909,
+//! python-aiplatform #1166, curator #276). The draws are a function of
 //! the seed, the job's creation order and the row's index, so a seeded emulator fails the same
 //! rows of the same jobs every run.
 
@@ -19,6 +22,8 @@ struct Settings {
     transient_rate: f64,
     permanent_rate: f64,
     seed: u64,
+    /// Share of output lines whose row ids are swapped or dropped.
+    id_fault_rate: f64,
     /// Taken by the next job created that reads Cloud Storage input.
     expire_next_after: Option<u64>,
 }
@@ -41,6 +46,7 @@ impl RowFaults {
                 transient_rate,
                 permanent_rate,
                 seed,
+                id_fault_rate: 0.0,
                 expire_next_after: None,
             })),
         }
@@ -68,6 +74,28 @@ impl RowFaults {
             ));
         }
         Ok(())
+    }
+
+    /// The share of output lines whose row ids are swapped or dropped.
+    pub(crate) fn set_id_fault_rate(&self, rate: f64) {
+        lock(&self.inner).id_fault_rate = rate;
+    }
+
+    /// What happens to the row ids of row `row` of the job created `job_seq`-th.
+    pub(crate) fn id_fate(&self, job_seq: u64, row: u64) -> IdFate {
+        let settings = lock(&self.inner).clone();
+        if settings.id_fault_rate == 0.0 {
+            return IdFate::Kept;
+        }
+        let draw = mix(settings.seed ^ mix(job_seq ^ 0x1d) ^ mix(row.wrapping_add(0x1d5)));
+        if unit(draw) >= settings.id_fault_rate {
+            return IdFate::Kept;
+        }
+        match mix(draw) % 4 {
+            0 | 1 => IdFate::Swapped,
+            2 => IdFate::KeySwapped,
+            _ => IdFate::Dropped,
+        }
     }
 
     pub(crate) fn set_rates(&self, transient: f64, permanent: f64) {
@@ -105,6 +133,19 @@ impl RowFaults {
             RowFate::Answered
         }
     }
+}
+
+/// What happens to the row ids (`key`, `request.labels`) of a row's output line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdFate {
+    /// As sent.
+    Kept,
+    /// Swapped with the next row's line: each names the other's row.
+    Swapped,
+    /// Only the `key` swapped with the next row's: the key and the label disagree.
+    KeySwapped,
+    /// Both left out.
+    Dropped,
 }
 
 /// splitmix64's finaliser: a good 64-bit mix of a counter.

@@ -50,17 +50,35 @@ mod tests {
     use crate::run::spool::ScratchDir;
 
     /// Output lines as a service might re-serialise them: rows out of order and across two
-    /// files, repeated, keys in another order, snake_case, the row id as a number, a row of no
-    /// job of this run, a row missing.
+    /// files, repeated, keys in another order, snake_case, numbers written another way, the
+    /// row id as a number, in the key or in the labels, a row of no job of this run, a row
+    /// missing, and a line echoing another row's request.
     const FILE_1: &str = r#"{"status":"","processed_time":"t","request":{"contents":[],"labels":{"vertex_batch_row":5}},"response":{"candidates":[],"usage_metadata":{"prompt_token_count":1,"total_token_count":3}}}
-{"status":"Too Many Requests: {\"error\": {\"code\": 429}}","request":{"labels":{"vertex_batch_row":"0"},"contents":[]}}
+{"key":"0","status":"Too Many Requests: {\"error\": {\"code\": 429}}","request":{"labels":{"vertex_batch_row":"0"},"contents":[]}}
 {"response":{"usageMetadata":{"promptTokenCount":2,"totalTokenCount":4}},"request":{"generation_config":{"temperature":2e-1},"labels":{"team":"x","vertex_batch_row":"3"}},"status":null}
-{"status":"","request":{"labels":{"vertex_batch_row":"0"}},"response":{"usageMetadata":{"totalTokenCount":10}}}
+{"status":"","key":0,"request":{"contents":[]},"response":{"usageMetadata":{"totalTokenCount":10}}}
 "#;
-    const FILE_2: &str = r#"{"status":"","request":{"labels":{"vertex_batch_row":"3"}},"response":{"usageMetadata":{"totalTokenCount":100}}}
-{"status":"","request":{"labels":{"vertex_batch_row":"1","a":"b"}},"response":{"usageMetadata":{"totalTokenCount":20}}}
+    const FILE_2: &str = r#"{"status":"","request":{"labels":{"vertex_batch_row":"3","team":"x"},"generation_config":{"temperature":0.2}},"response":{"usageMetadata":{"totalTokenCount":100}}}
+{"status":"","request":{"labels":{"vertex_batch_row":"1","a":"b"},"contents":[]},"response":{"usageMetadata":{"totalTokenCount":20}}}
 {"status":"","request":{"labels":{"vertex_batch_row":"9"}},"response":{}}
-{"status":"Bad Request: {\"error\": {\"code\": 400}}","request":{"labels":{"vertex_batch_row":"2"}}}"#;
+{"status":"","request":{"labels":{"vertex_batch_row":"4"},"contents":[{"parts":[{"text":"another prompt"}]}]},"response":{"usageMetadata":{"totalTokenCount":1000}}}
+{"key":"2","status":"Bad Request: {\"error\": {\"code\": 400}}","request":{"contents":[]}}"#;
+
+    /// The requests staged for rows 0 to 5 of the lines above.
+    fn staged_hashes() -> Vec<u64> {
+        use crate::run::rows::tests::hash_of;
+        [
+            r#"{"contents": []}"#,
+            r#"{"contents": [], "labels": {"a": "b"}}"#,
+            r#"{"contents": []}"#,
+            r#"{"generation_config": {"temperature": 0.2}, "labels": {"team": "x"}}"#,
+            r#"{"contents": [{"parts": [{"text": "row 4's prompt"}]}]}"#,
+            r#"{"contents": []}"#,
+        ]
+        .iter()
+        .map(|request| hash_of(request))
+        .collect()
+    }
 
     #[tokio::test]
     async fn outputs_in_any_order_across_files_with_repeats_join_by_row_id() {
@@ -89,7 +107,7 @@ mod tests {
             .unwrap();
         let scratch = ScratchDir::new(&std::env::temp_dir(), "collecttest").unwrap();
         let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(6);
+        let mut table = RowTable::new(staged_hashes());
         let rows = JobRows {
             round: 0,
             shard: 0,
@@ -108,19 +126,21 @@ mod tests {
                 RowState::Answered, // a failure, then a good answer
                 RowState::Answered,
                 RowState::Failed,
-                RowState::Answered, // seen twice: the first answer kept
-                RowState::Missing,
+                RowState::Answered,   // seen twice: the first answer kept
+                RowState::Mismatched, // its only line echoed another prompt
                 RowState::Answered,
             ]
         );
         assert!(!table.slot(2).transient);
+        assert!(table.slot(4).transient, "a mismatched row is sent again");
         assert_eq!(
             tally,
             Tally {
                 repeated: 2,
                 unexpected: 1,
                 unreadable: 0,
-                missing: 1
+                missing: 0,
+                mismatched: 1,
             }
         );
         assert_eq!(
@@ -134,6 +154,23 @@ mod tests {
     /// Output lines typed in from public samples of Vertex AI's output (each line's source in
     /// `tests/data/golden_predictions.md`).
     const GOLDEN: &str = include_str!("../../tests/data/golden_predictions.jsonl");
+
+    /// The requests of the golden lines as a user would have sent them: in their order, camel
+    /// or snake case as the line has it, no null-filled parts (the inputs of the notebook and
+    /// of the "Batch inference from Cloud Storage" page).
+    fn golden_staged_hashes() -> Vec<u64> {
+        use crate::run::rows::tests::hash_of;
+        [
+            r#"{"contents": [{"role": "user", "parts": [{"text": "List objects in this image."}, {"file_data": {"file_uri": "gs://cloud-samples-data/generative-ai/image/gardening-tools.jpeg", "mime_type": "image/jpeg"}}]}], "generationConfig": {"temperature": 0.4}}"#,
+            r#"{"contents": [{"role": "user", "parts": [{"text": "What is the relation between the following video and image samples?"}, {"fileData": {"fileUri": "gs://cloud-samples-data/generative-ai/video/animals.mp4", "mimeType": "video/mp4"}}, {"fileData": {"fileUri": "gs://cloud-samples-data/generative-ai/image/cricket.jpeg", "mimeType": "image/jpeg"}}]}], "generationConfig": {"temperature": 0.9, "topP": 1.0, "maxOutputTokens": 256}}"#,
+            r#"{"contents": [{"role": "assistant", "parts": [{"text": "Hello"}]}]}"#,
+            r#"{"contents": [{"role": "assistant", "parts": [{"text": "Hello"}]}]}"#,
+            r#"{"contents": [{"role": "user", "parts": [{"text": "Why is the sky blue?"}]}]}"#,
+        ]
+        .iter()
+        .map(|request| hash_of(request))
+        .collect()
+    }
 
     /// Collects `text` as the one output file of a job sent rows 0..=4.
     async fn collect_text(text: String) -> (RowTable, Tally) {
@@ -152,7 +189,7 @@ mod tests {
             .unwrap();
         let scratch = ScratchDir::new(&std::env::temp_dir(), "collectgolden").unwrap();
         let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(5);
+        let mut table = RowTable::new(golden_staged_hashes());
         let rows = JobRows {
             round: 0,
             shard: 0,
@@ -177,7 +214,8 @@ mod tests {
                 repeated: 0,
                 unexpected: 5,
                 unreadable: 0,
-                missing: 5
+                missing: 5,
+                mismatched: 0,
             }
         );
         assert_eq!(table.counts(), (0, 5));

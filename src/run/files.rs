@@ -9,13 +9,14 @@ use futures_util::TryStreamExt;
 
 use super::builder::RunConfig;
 use super::collect::collect_job;
+use super::label::staged_row;
 use super::layout::request_id;
 use super::lines::LineSplitter;
 use super::manifest::{Round, Shard};
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
 use super::stage::ShardWriter;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::{ObjectUri, Storage};
 
 /// A run's rows as files under its staging prefix.
@@ -50,24 +51,31 @@ impl FileRows<'_> {
             let uri: ObjectUri = file.uri.parse()?;
             let mut stream = self.storage.download(&uri, ..).await?;
             let mut splitter = LineSplitter::default();
-            let mut row = file.first_row;
             // Lines of this file going again, gathered per chunk (the splitter's callback
             // cannot wait on the upload).
             let mut chosen: Vec<(u64, Vec<u8>)> = Vec::new();
-            let take = |line: &[u8], chosen: &mut Vec<(u64, Vec<u8>)>, row: &mut u64| {
-                if table.is_sent_in(*row, round) {
-                    chosen.push((*row, line.to_vec()));
+            // Each staged line starts with its row id (`label.rs`).
+            let take = |line: &[u8], chosen: &mut Vec<(u64, Vec<u8>)>| {
+                let row = staged_row(line).ok_or_else(|| {
+                    Error::invalid(
+                        "staging",
+                        format!(
+                            "{}: a line does not start with the row id the run staged it \
+                             with; the staged files changed since: use another staging prefix",
+                            file.uri
+                        ),
+                    )
+                })?;
+                if table.is_sent_in(row, round) {
+                    chosen.push((row, line.to_vec()));
                 }
-                *row += 1;
                 Ok(())
             };
             loop {
                 let chunk = stream.try_next().await?;
                 match &chunk {
-                    Some(chunk) => {
-                        splitter.feed(chunk, |line| take(line, &mut chosen, &mut row))?
-                    }
-                    None => splitter.finish(|line| take(line, &mut chosen, &mut row))?,
+                    Some(chunk) => splitter.feed(chunk, |line| take(line, &mut chosen))?,
+                    None => splitter.finish(|line| take(line, &mut chosen))?,
                 }
                 for (row, line) in chosen.drain(..) {
                     line_with_end.clear();

@@ -1,23 +1,33 @@
-//! The row id a run puts in each request's `labels`, and the staged line that carries it.
+//! The row id a run puts in each staged line, twice, and the staged line that carries it.
 //!
 //! A batch job's output has no id of its own per row and its order is not the input's
-//! (googleapis/python-aiplatform issue #2621), but each output line echoes its request, and a
-//! `GenerateContentRequest` has a `labels` map (user metadata) that travels inside the request
-//! and comes back with it (the output sample in LiteLLM's Vertex AI batch docs; LiteLLM joins by a
-//! label too, BerriAI/litellm pull request #25627). So the run writes `"labels":
-//! {"vertex_batch_row": "<row>"}` into every request, `<row>` the request's position in the input
-//! counting from 0: a valid label value (digits, at most 20 of them). The user's key stays on
-//! this side. The echo is re-serialised (keys sorted, snake_case or camelCase, numbers in another
-//! format), so the row id is read from the parsed `labels`, as a string or as a number.
+//! (googleapis/python-aiplatform issue #2621), but each output line echoes its request and the
+//! input line's other fields. So the run writes the row id (the request's position in the
+//! input, counting from 0) in two places, and joins by whichever comes back
+//! (issue 20):
+//! - a top-level `"key": "<row>"` beside `request`: fields of the input line beside `request`
+//!   are echoed (Gemini embedding batch input is documented as `{"key": "id_1", "request":
+//!   {...}}` with the key in the output, "Get batch predictions for Gemini embeddings";
+//!   google/langextract `langextract/providers/gemini_batch.py` writes and reads `key`);
+//! - `"labels": {"vertex_batch_row": "<row>"}` in the request: a `GenerateContentRequest`'s
+//!   user metadata, echoed inside the request (the output sample in LiteLLM's Vertex AI batch
+//!   docs; LiteLLM joins by a label, BerriAI/litellm pull request #25627), but shown by no
+//!   captured line.
+//!
+//! A staged line is `{"key":"<row>","request":{"labels":{...,"vertex_batch_row":"<row>"},...}}`:
+//! the key first, so that the row id of a line the service echoes as raw text is found at its
+//! start. The user's key stays on this side. The echo is re-serialised (keys sorted,
+//! numbers in another format), so the row id is read from the parsed line, as a string or as a
+//! number.
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The label key that carries a request's row id.
-pub const ROW_LABEL: &str = "vertex_batch_row";
+use crate::scan::Facts;
+pub use crate::scan::ROW_LABEL;
 
 /// The most labels a request may have, the run's own included (as a job's labels).
 const MAX_LABELS: usize = 64;
@@ -64,7 +74,8 @@ pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(
         }
     }
     labels.insert(ROW_LABEL.to_owned(), row.to_string());
-    out.extend_from_slice(b"{\"request\":{\"labels\":");
+    line_start(row, out);
+    out.extend_from_slice(b"\"labels\":");
     serde_json::to_writer(&mut *out, &labels).map_err(|err| err.to_string())?;
     for (key, raw) in &entries {
         if key == "labels" {
@@ -79,17 +90,33 @@ pub(crate) fn stage_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-/// [`stage_line`] for a request already known to be a JSON object: when its text holds no
-/// `"labels"` (and no `\u` escape that could spell one), the row's labels are spliced in
-/// after its opening brace without parsing it again. Otherwise as [`stage_line`].
-pub(crate) fn stage_checked_line(request: &str, row: u64, out: &mut Vec<u8>) -> Result<(), String> {
-    let body = request.trim_start();
-    let plain = memchr::memmem::find(body.as_bytes(), b"\"labels\"").is_none()
-        && memchr::memmem::find(body.as_bytes(), b"\\u").is_none();
-    let Some(rest) = body.strip_prefix('{').filter(|_| plain) else {
+/// The start of every staged line, up to the request's first field:
+/// `{"key":"<row>","request":{`.
+fn line_start(row: u64, out: &mut Vec<u8>) {
+    let mut digits = [0; 20];
+    let row = itoa(row, &mut digits);
+    out.extend_from_slice(b"{\"key\":\"");
+    out.extend_from_slice(row);
+    out.extend_from_slice(b"\",\"request\":{");
+}
+
+/// [`stage_line`] for a request whose one scan (`facts`) found it a JSON object: when it has
+/// no `labels`, the row's labels are spliced in after its opening brace without parsing it
+/// again. Otherwise as [`stage_line`], which checks the request's own labels.
+pub(crate) fn stage_scanned_line(
+    request: &str,
+    facts: &Facts,
+    row: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if facts.has_row_label || facts.labels.is_some() {
+        return stage_line(request, row, out);
+    }
+    let Some(rest) = request.trim_start().strip_prefix('{') else {
         return stage_line(request, row, out);
     };
-    out.extend_from_slice(b"{\"request\":{\"labels\":{\"");
+    line_start(row, out);
+    out.extend_from_slice(b"\"labels\":{\"");
     out.extend_from_slice(ROW_LABEL.as_bytes());
     out.extend_from_slice(b"\":\"");
     out.extend_from_slice(itoa(row, &mut [0; 20]));
@@ -102,12 +129,31 @@ pub(crate) fn stage_checked_line(request: &str, row: u64, out: &mut Vec<u8>) -> 
     Ok(())
 }
 
+/// The row id at the start of a line the run staged (`{"key":"<row>",...`): how a
+/// follow-up round finds the row of each line it reads back.
+pub(crate) fn staged_row(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"key\":\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    digits_row(std::str::from_utf8(&rest[..end]).ok()?)
+}
+
+/// A row id written as digits.
+fn digits_row(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The row id in a staged line (or its request) that the service could not parse and echoed
 /// as a string (a lone surrogate `\ud800`, a number past f64, nesting past its limit), so that
-/// the row keeps the status the service gave it. The run writes the labels first
-/// (`{"request":{"labels":{...}`), and label keys and values hold no `"` nor `}`, so the id is
-/// read from that first object only, never from a prompt's text.
+/// the row keeps the status the service gave it. The run writes the key first and the labels
+/// first in the request, and label keys and values hold no `"` nor `}`, so the id is read
+/// from those places only, never from a prompt's text.
 pub(crate) fn row_id_in_raw_line(raw: &str) -> Option<u64> {
+    if let Some(row) = staged_row(raw.as_bytes()) {
+        return Some(row);
+    }
     let labels = raw
         .strip_prefix("{\"request\":{\"labels\":{")
         .or_else(|| raw.strip_prefix("{\"labels\":{"))?;
@@ -115,10 +161,59 @@ pub(crate) fn row_id_in_raw_line(raw: &str) -> Option<u64> {
     let key = format!("\"{ROW_LABEL}\":\"");
     let at = labels.find(&key)? + key.len();
     let (digits, _) = labels[at..].split_once('"')?;
-    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    digits_row(digits)
+}
+
+/// The row id in an output line's top-level `key`: `"42"` or `42`; `None` when it is missing
+/// or not a row id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct KeyRow(pub(crate) Option<u64>);
+
+impl<'de> Deserialize<'de> for KeyRow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyRow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a row id")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyRow, E> {
+                Ok(KeyRow(digits_row(v.trim())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyRow, E> {
+                Ok(KeyRow(Some(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeyRow, E> {
+                Ok(KeyRow(None))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyRow, E> {
+                Ok(KeyRow(
+                    (v.fract() == 0.0 && (0.0..9.0e15).contains(&v)).then_some(v as u64),
+                ))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeyRow, E> {
+                Ok(KeyRow(None))
+            }
+            fn visit_unit<E>(self) -> Result<KeyRow, E> {
+                Ok(KeyRow(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyRow, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(KeyRow(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyRow, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(KeyRow(None))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
-    digits.parse().ok()
 }
 
 /// `n` in decimal, without allocating.
@@ -131,105 +226,6 @@ fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
         if n == 0 {
             return &buf[i..];
         }
-    }
-}
-
-/// The row id in an echoed request's `labels` object: `"42"` or `42` under [`ROW_LABEL`];
-/// `None` when it is missing or not a row id. Reads without allocating.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct RowId(pub(crate) Option<u64>);
-
-impl<'de> Deserialize<'de> for RowId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Labels;
-        impl<'de> Visitor<'de> for Labels {
-            type Value = RowId;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a labels object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowId, A::Error> {
-                let mut row = None;
-                while let Some(IsRowLabel(is_row)) = map.next_key()? {
-                    if is_row {
-                        row = map.next_value::<LabelValue>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(RowId(row))
-            }
-            fn visit_unit<E>(self) -> Result<RowId, E> {
-                Ok(RowId(None))
-            }
-        }
-        deserializer.deserialize_any(Labels)
-    }
-}
-
-/// Whether a label key is [`ROW_LABEL`].
-struct IsRowLabel(bool);
-
-impl<'de> Deserialize<'de> for IsRowLabel {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = IsRowLabel;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a label key")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<IsRowLabel, E> {
-                Ok(IsRowLabel(v == ROW_LABEL))
-            }
-        }
-        deserializer.deserialize_str(V)
-    }
-}
-
-/// A row id label value as it may come back: text as sent, or a number when re-serialised.
-struct LabelValue(Option<u64>);
-
-impl<'de> Deserialize<'de> for LabelValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LabelValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a label value")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<LabelValue, E> {
-                Ok(LabelValue(v.trim().parse().ok()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<LabelValue, E> {
-                Ok(LabelValue(Some(v)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<LabelValue, E> {
-                Ok(LabelValue(None))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<LabelValue, E> {
-                // 42.0 or 4.2e1: a whole number written another way.
-                Ok(LabelValue(
-                    (v.fract() == 0.0 && (0.0..9.0e15).contains(&v)).then_some(v as u64),
-                ))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<LabelValue, E> {
-                Ok(LabelValue(None))
-            }
-            fn visit_unit<E>(self) -> Result<LabelValue, E> {
-                Ok(LabelValue(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelValue, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(LabelValue(None))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<LabelValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LabelValue(None))
-            }
-        }
-        deserializer.deserialize_any(V)
     }
 }
 
@@ -274,11 +270,11 @@ mod tests {
                 7
             )
             .unwrap(),
-            "{\"request\":{\"labels\":{\"vertex_batch_row\":\"7\"},\"contents\":[{\"role\": \"user\"}],\"generationConfig\":{\"seed\": 1}}}\n"
+            "{\"key\":\"7\",\"request\":{\"labels\":{\"vertex_batch_row\":\"7\"},\"contents\":[{\"role\": \"user\"}],\"generationConfig\":{\"seed\": 1}}}\n"
         );
         assert_eq!(
             staged(r#"{"labels": {"team": "ml"}, "contents": []}"#, 0).unwrap(),
-            "{\"request\":{\"labels\":{\"team\":\"ml\",\"vertex_batch_row\":\"0\"},\"contents\":[]}}\n"
+            "{\"key\":\"0\",\"request\":{\"labels\":{\"team\":\"ml\",\"vertex_batch_row\":\"0\"},\"contents\":[]}}\n"
         );
     }
 
@@ -292,7 +288,10 @@ mod tests {
         ] {
             for row in [0, 7, 1234567890123] {
                 let mut short = Vec::new();
-                stage_checked_line(request, row, &mut short).unwrap();
+                let facts = crate::scan::Scanner::default()
+                    .scan(request.as_bytes(), crate::scan::Root::Request)
+                    .unwrap();
+                stage_scanned_line(request, &facts, row, &mut short).unwrap();
                 let short: serde_json::Value =
                     serde_json::from_slice(&short).expect("the short way writes JSON");
                 let long: serde_json::Value =
@@ -344,10 +343,8 @@ mod tests {
             let line = staged(request, row).unwrap();
             let line = line.trim_end();
             assert_eq!(row_id_in_raw_line(line), Some(row), "{line}");
-            let request_only = line
-                .strip_prefix("{\"request\":")
-                .and_then(|rest| rest.strip_suffix('}'))
-                .unwrap();
+            assert_eq!(staged_row(line.as_bytes()), Some(row), "{line}");
+            let request_only = &line[line.find("{\"labels\"").unwrap()..line.len() - 1];
             assert_eq!(
                 row_id_in_raw_line(request_only),
                 Some(row),
@@ -359,6 +356,7 @@ mod tests {
             r#"{"request":{"contents":[{"parts":[{"text":"\"vertex_batch_row\":\"5\""}]}]}}"#,
             r#"{"request":{"labels":{"vertex_batch_row":"x5"}}}"#,
             r#"{"request":{"labels":{"vertex_batch_row":""}}}"#,
+            r#"{"key":"1x","request":{}}"#,
         ] {
             assert_eq!(row_id_in_raw_line(raw), None, "{raw}");
         }
@@ -367,16 +365,37 @@ mod tests {
     #[test]
     fn the_row_id_reads_back_as_text_or_as_a_number() {
         for (labels, expected) in [
-            (r#"{"vertex_batch_row": "42", "team": "ml"}"#, Some(42)),
-            (r#"{"vertex_batch_row": 42}"#, Some(42)),
-            (r#"{"vertex_batch_row": 4.2e1}"#, Some(42)),
-            (r#"{"vertex_batch_row": "x"}"#, None),
-            (r#"{"team": "ml"}"#, None),
-            (r#"{"vertex_batch_row": ["1"], "b": {"c": 1}}"#, None),
-            (r#"{"vertex\u005fbatch_row": "9"}"#, Some(9)),
+            (
+                r#"{"labels": {"vertex_batch_row": "42", "team": "ml"}}"#,
+                Some(42),
+            ),
+            (r#"{"labels": {"vertex_batch_row": 42}}"#, Some(42)),
+            (r#"{"labels": {"vertex_batch_row": 4.2e1}}"#, Some(42)),
+            (r#"{"labels": {"vertex_batch_row": "x"}}"#, None),
+            (r#"{"labels": {"team": "ml"}}"#, None),
+            (
+                r#"{"labels": {"vertex_batch_row": ["1"], "b": {"c": 1}}}"#,
+                None,
+            ),
+            (r#"{"labels": {"vertex\u005fbatch_row": "9"}}"#, Some(9)),
+            (r#"{"other": {"vertex_batch_row": "9"}}"#, None),
         ] {
-            let row: RowId = serde_json::from_str(labels).unwrap();
-            assert_eq!(row.0, expected, "{labels}");
+            let facts = crate::scan::Scanner::default()
+                .scan(labels.as_bytes(), crate::scan::Root::Request)
+                .unwrap();
+            assert_eq!(facts.row_label, expected, "{labels}");
+        }
+        for (key, expected) in [
+            (r#""42""#, Some(42)),
+            ("42", Some(42)),
+            ("4.2e1", Some(42)),
+            (r#""x""#, None),
+            ("-1", None),
+            ("null", None),
+            (r#"{"a": 1}"#, None),
+        ] {
+            let row: KeyRow = serde_json::from_str(key).unwrap();
+            assert_eq!(row.0, expected, "{key}");
         }
     }
 }

@@ -153,7 +153,7 @@ pub(crate) struct ShardFile {
     pub(crate) uri: String,
     pub(crate) rows: u64,
     pub(crate) bytes: u64,
-    /// The row id of its first line (round 0 files hold consecutive rows).
+    /// The row id of its first line (each line starts with its own, `label::staged_row`).
     pub(crate) first_row: u64,
 }
 

@@ -36,6 +36,9 @@ pub struct RunProgress {
     pub answered: u64,
     /// Requests failed so far (some may be tried again in a later round).
     pub failed: u64,
+    /// Output lines joined to no row so far because they echoed another request than the one
+    /// staged for their row ([`RunSummary::mismatched_lines`](super::RunSummary::mismatched_lines)).
+    pub mismatched: u64,
     /// The jobs of this round by state, as last seen.
     pub jobs: BTreeMap<JobState, u64>,
     /// Jobs of this round not yet created.
@@ -68,6 +71,7 @@ impl RunProgress {
             staged_bytes: 0,
             answered: 0,
             failed: 0,
+            mismatched: 0,
             jobs: BTreeMap::new(),
             jobs_waiting: 0,
             live_jobs: Vec::new(),

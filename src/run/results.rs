@@ -100,6 +100,10 @@ pub struct RunSummary {
     /// Times a row sent in a job was missing from its output (each was tried again or
     /// reported).
     pub missing_rows: u64,
+    /// Output lines joined to no row because their echoed request was not the one staged for
+    /// the row they name, or because their key and their request's label named two rows;
+    /// each such row was sent again (or reported, after the last round).
+    pub mismatched_lines: u64,
     /// Bytes staged by this process (a resumed run does not stage again what was staged).
     pub staged_bytes: u64,
     /// Time this process spent reading the input and staging it (round 0 and follow-ups).
@@ -189,7 +193,7 @@ impl RunResults {
         for row in 0..reader.table.len() {
             if matches!(
                 reader.table.slot(row).state,
-                RowState::Failed | RowState::Missing | RowState::Pending
+                RowState::Failed | RowState::Missing | RowState::Mismatched | RowState::Pending
             ) {
                 let code = reader.error_of(row)?.code;
                 *summary.failed_by_code.entry(code).or_default() += 1;
@@ -364,6 +368,16 @@ impl Reader {
                     transient: slot.transient,
                 })
             }
+            RowState::Mismatched => Ok(RowError {
+                code: 502,
+                message: format!(
+                    "the output of this row's job in round {} had a line for it echoing another \
+                     request than the one staged for it (or naming another row too): it was \
+                     not joined",
+                    slot.round
+                ),
+                transient: true,
+            }),
             RowState::Pending | RowState::Answered => Ok(RowError {
                 code: 500,
                 message: "the run ended before this row was sent".to_owned(),

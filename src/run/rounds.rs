@@ -514,6 +514,7 @@ impl RunState<'_> {
         self.progress.jobs_waiting = waiting as u64;
         self.progress.answered = answered;
         self.progress.failed = failed;
+        self.progress.mismatched = self.tally.mismatched;
         self.report();
     }
 }

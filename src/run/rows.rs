@@ -1,22 +1,31 @@
 //! The join: one fixed-size slot per input row, filled from output lines in whatever order and
-//! however often they come.
+//! however often they come, and only by a line that echoes the request staged for that row.
 //!
 //! A slot is 16 bytes (a test checks it): where the row's chosen output line is in the spool, its
-//! state, and the rounds it was last sent in and last seen in. The first good answer of a row
-//! wins; a failed line is kept until a good one comes; a row seen twice in one round is counted
-//! as repeated; a line whose row id this run did not send in that job is counted as unexpected;
-//! a row sent but never seen is missing. Nothing is dropped without being counted.
+//! state, and the rounds it was last sent in and last seen in; beside it, the canonical hash of
+//! the row's request (8 bytes, `scan::hash`), computed as the input is read. The first good
+//! answer of a row wins; a failed line is kept until a good one comes; a row seen twice in one
+//! round is counted as repeated; a line whose row id this run did not send in that job is
+//! counted as unexpected; a row sent but never seen is missing. Nothing is dropped without being
+//! counted.
+//!
+//! The row id is read from the line's top-level `key` or from its request's labels, whichever
+//! came back (`label.rs`); when both came back and disagree, the line joins no row. A line whose
+//! echoed request does not hash as the one staged for its row joins no row either: it is counted
+//! as mismatched, logged naming the row, and the row (unless another line answers it) goes to
+//! the next round. Answers paired with the wrong prompt are the loudest complaint about batch
+//! output (python-genai #1909, python-aiplatform #1166, curator #276); this is why it cannot
+//! happen here.
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use std::fmt;
 
-use super::label::RowId;
+use super::label::{KeyRow, row_id_in_raw_line};
 use super::spool::LineSpool;
 use super::status::RowStatus;
 use crate::batch_file::UsageMetadata;
 use crate::error::Result;
+use crate::scan::{Root, Scanner};
 
 /// Where a row stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +39,9 @@ pub(crate) enum RowState {
     Failed,
     /// Sent, but its job's output has no line for it; `offset` holds the job's shard index.
     Missing,
+    /// Sent, and its job's output has only lines for it that echo another request (or name
+    /// it beside another row); `offset` holds the job's shard index. Always sent again.
+    Mismatched,
 }
 
 /// One row. `offset` and `len` locate its line in the spool (for a missing row, `offset` is
@@ -57,10 +69,14 @@ pub(crate) struct Tally {
     pub(crate) unreadable: u64,
     /// Rows sent and not seen.
     pub(crate) missing: u64,
+    /// Lines whose echoed request is not the one staged for their row, or whose two row ids
+    /// disagree: joined to no row.
+    pub(crate) mismatched: u64,
 }
 
 impl Tally {
     pub(crate) fn add(&mut self, other: Tally) {
+        self.mismatched += other.mismatched;
         self.repeated += other.repeated;
         self.unexpected += other.unexpected;
         self.unreadable += other.unreadable;
@@ -72,6 +88,12 @@ impl Tally {
 #[derive(Debug)]
 pub(crate) struct RowTable {
     slots: Vec<Slot>,
+    /// Each row's request's canonical hash, as staged.
+    hashes: Vec<u64>,
+    /// Whether a line must echo its row's request to join it (always, but to measure what
+    /// the check costs).
+    check: bool,
+    scanner: Scanner,
     pub(crate) usage: UsageMetadata,
 }
 
@@ -85,8 +107,8 @@ pub(crate) struct JobRows {
 }
 
 impl RowTable {
-    /// `rows` rows, all to be sent in round 0.
-    pub(crate) fn new(rows: u64) -> Self {
+    /// A row per hash (each row's request's canonical hash), all to be sent in round 0.
+    pub(crate) fn new(hashes: Vec<u64>) -> Self {
         let slot = Slot {
             offset: 0,
             len: 0,
@@ -96,9 +118,18 @@ impl RowTable {
             seen: 0,
         };
         RowTable {
-            slots: vec![slot; rows as usize],
+            slots: vec![slot; hashes.len()],
+            hashes,
+            check: true,
+            scanner: Scanner::default(),
             usage: UsageMetadata::default(),
         }
+    }
+
+    /// Joins without checking echoed requests against the staged ones (to measure the check).
+    pub(crate) fn without_check(mut self) -> Self {
+        self.check = false;
+        self
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -128,18 +159,61 @@ impl RowTable {
             tally.unreadable += 1;
             return Ok(());
         };
-        let Some(row) = peek.request.and_then(|r| r.0).filter(|row| {
-            (rows.first..=rows.last).contains(row)
-                && self
+        let (label_row, echoed) = self.read_request(peek.request);
+        let key_row = peek.key.and_then(|key| key.0);
+        let sent = |table: &RowTable, row: u64| {
+            (rows.first..=rows.last).contains(&row)
+                && table
                     .slots
-                    .get(*row as usize)
+                    .get(row as usize)
                     .is_some_and(|s| s.round == rows.round)
-        }) else {
+        };
+        let row = match (key_row, label_row) {
+            (Some(key), Some(label)) if key != label => {
+                tracing::warn!(
+                    target: "vertex_batch::run::step",
+                    key_row = key, label_row = label, round = rows.round, shard = rows.shard,
+                    "an output line names two rows (its key and its request's label disagree): \
+                     joined to neither"
+                );
+                tally.mismatched += 1;
+                for row in [key, label] {
+                    if sent(self, row) {
+                        self.mismatch(row, rows);
+                    }
+                }
+                return Ok(());
+            }
+            (Some(row), _) | (None, Some(row)) => row,
+            (None, None) => {
+                tally.unexpected += 1;
+                return Ok(());
+            }
+        };
+        if !sent(self, row) {
             tally.unexpected += 1;
             return Ok(());
-        };
-        let slot = &mut self.slots[row as usize];
+        }
+        // The echoed request must be the one staged for the row. A request the service could
+        // not parse and echoed as raw text is a failed row: its status is kept (no answer
+        // can join by it).
         let failure = RowStatus::of(peek.status);
+        let matches = match echoed {
+            Echoed::Hash(hash) => !self.check || hash == self.hashes[row as usize],
+            Echoed::Raw => failure.is_some(),
+            Echoed::Unreadable => false,
+        };
+        if !matches {
+            tracing::warn!(
+                target: "vertex_batch::run::step",
+                row, round = rows.round, shard = rows.shard,
+                "an output line's echoed request is not the request staged for its row: not joined"
+            );
+            tally.mismatched += 1;
+            self.mismatch(row, rows);
+            return Ok(());
+        }
+        let slot = &mut self.slots[row as usize];
         let ok = failure.is_none();
         if slot.seen == rows.round + 1 {
             tally.repeated += 1;
@@ -165,8 +239,36 @@ impl RowTable {
         Ok(())
     }
 
+    /// The row id in an echoed request's labels, and what the request was.
+    fn read_request(&mut self, request: Option<&RawValue>) -> (Option<u64>, Echoed) {
+        let Some(request) = request else {
+            return (None, Echoed::Unreadable);
+        };
+        let text = request.get();
+        if text.starts_with('"') {
+            let raw: String = serde_json::from_str(text).unwrap_or_default();
+            return (row_id_in_raw_line(&raw), Echoed::Raw);
+        }
+        match self.scanner.scan(text.as_bytes(), Root::Request) {
+            Ok(facts) => (facts.row_label, Echoed::Hash(facts.hash)),
+            Err(_) => (None, Echoed::Unreadable),
+        }
+    }
+
+    /// A line for `row` of the job sent `rows` echoed another request: the row, unless a line
+    /// of this round decided it already, is mismatched (sent again in the next round).
+    fn mismatch(&mut self, row: u64, rows: JobRows) {
+        let slot = &mut self.slots[row as usize];
+        if slot.seen != rows.round + 1 && slot.state == RowState::Pending {
+            slot.state = RowState::Mismatched;
+            slot.offset = u64::from(rows.shard);
+            slot.len = 0;
+            slot.transient = true;
+        }
+    }
+
     /// After every output line of the job sent `rows` is taken: its rows never seen are
-    /// missing, to be sent again when `retriable`.
+    /// missing, to be sent again when `retriable` (mismatched rows always are).
     pub(crate) fn close_job(&mut self, rows: JobRows, retriable: bool, tally: &mut Tally) {
         let (first, last) = (
             rows.first as usize,
@@ -176,7 +278,10 @@ impl RowTable {
             return;
         }
         for slot in &mut self.slots[first..=last] {
-            if slot.round == rows.round && slot.seen != rows.round + 1 {
+            if slot.round == rows.round
+                && slot.seen != rows.round + 1
+                && slot.state != RowState::Mismatched
+            {
                 slot.state = RowState::Missing;
                 slot.offset = u64::from(rows.shard);
                 slot.len = 0;
@@ -191,7 +296,11 @@ impl RowTable {
     pub(crate) fn plan_retry(&mut self, round: u8) -> u64 {
         let mut count = 0;
         for slot in &mut self.slots {
-            if matches!(slot.state, RowState::Failed | RowState::Missing) && slot.transient {
+            if matches!(
+                slot.state,
+                RowState::Failed | RowState::Missing | RowState::Mismatched
+            ) && slot.transient
+            {
                 slot.state = RowState::Pending;
                 slot.round = round;
                 count += 1;
@@ -210,7 +319,12 @@ impl RowTable {
         let failed = self
             .slots
             .iter()
-            .filter(|s| matches!(s.state, RowState::Failed | RowState::Missing))
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    RowState::Failed | RowState::Missing | RowState::Mismatched
+                )
+            })
             .count() as u64;
         (answered, failed)
     }
@@ -222,64 +336,21 @@ struct Peek<'a> {
     #[serde(default, borrow)]
     status: Option<&'a RawValue>,
     #[serde(default)]
-    request: Option<RequestRowId>,
+    key: Option<KeyRow>,
+    #[serde(default, borrow)]
+    request: Option<&'a RawValue>,
     #[serde(default)]
     response: Option<ResponseUsage>,
 }
 
-/// The row id in a request's labels, or in the raw text of a line the service echoed as a
-/// string; `None` when there is none.
-struct RequestRowId(Option<u64>);
-
-impl<'de> Deserialize<'de> for RequestRowId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RequestRowId;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a request")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestRowId, A::Error> {
-                let mut row = None;
-                while let Some(key) = map.next_key::<FieldIs>()? {
-                    if key.0 {
-                        row = map.next_value::<RowId>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(RequestRowId(row))
-            }
-            // A line the service could not parse is echoed as its raw text: the row id is
-            // still in it, and the row keeps the status the service gave.
-            fn visit_str<E>(self, raw: &str) -> Result<RequestRowId, E> {
-                Ok(RequestRowId(super::label::row_id_in_raw_line(raw)))
-            }
-            fn visit_unit<E>(self) -> Result<RequestRowId, E> {
-                Ok(RequestRowId(None))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// Whether a request key is `labels`, without allocating.
-struct FieldIs(bool);
-
-impl<'de> Deserialize<'de> for FieldIs {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = FieldIs;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<FieldIs, E> {
-                Ok(FieldIs(v == "labels"))
-            }
-        }
-        deserializer.deserialize_str(V)
-    }
+/// What an output line's `request` was.
+enum Echoed {
+    /// A JSON object, with its canonical hash.
+    Hash(u64),
+    /// The raw text of a line the service could not parse.
+    Raw,
+    /// Missing, or not what a request can be.
+    Unreadable,
 }
 
 /// A response's token counts, under either spelling.
@@ -290,7 +361,7 @@ struct ResponseUsage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::run::spool::ScratchDir;
 
@@ -299,6 +370,14 @@ mod tests {
             r#"{{"status":{status},"request":{{"contents":[],"labels":{{"team":"x","vertex_batch_row":{row}}}}},"response":{{"candidates":[{{"content":{{"parts":[{{"text":"{text}"}}]}}}}],"usageMetadata":{{"promptTokenCount":2,"totalTokenCount":5}}}}}}"#
         )
         .into_bytes()
+    }
+
+    /// A request's canonical hash, as staging computes it.
+    pub(crate) fn hash_of(request: &str) -> u64 {
+        Scanner::default()
+            .scan(request.as_bytes(), Root::Request)
+            .unwrap()
+            .hash
     }
 
     #[test]
@@ -310,7 +389,7 @@ mod tests {
     fn rows_join_in_any_order_and_repeats_and_strays_are_counted() {
         let dir = ScratchDir::new(&std::env::temp_dir(), "rowstest").unwrap();
         let mut spool = LineSpool::create(dir.file("lines")).unwrap();
-        let mut table = RowTable::new(4);
+        let mut table = RowTable::new(vec![hash_of(r#"{"contents":[],"labels":{"team":"x"}}"#); 4]);
         let job = JobRows {
             round: 0,
             shard: 0,
@@ -337,7 +416,8 @@ mod tests {
                 repeated: 1,
                 unexpected: 1,
                 unreadable: 1,
-                missing: 1
+                missing: 1,
+                mismatched: 0,
             }
         );
         assert_eq!(table.slot(0).state, RowState::Answered);
@@ -386,5 +466,87 @@ mod tests {
         assert_eq!(table.counts(), (3, 1));
         assert!(!table.slot(1).transient);
         assert_eq!(table.plan_retry(2), 0);
+    }
+
+    /// An echoed line as a service might write it: the key and the label each optional.
+    fn echoed(key: Option<&str>, label: Option<&str>, request: &str) -> Vec<u8> {
+        let mut request: serde_json::Value = serde_json::from_str(request).unwrap();
+        if let Some(label) = label {
+            request["labels"] = serde_json::json!({ "vertex_batch_row": label });
+        }
+        let mut line = serde_json::json!({"status": "", "request": request, "response": {}});
+        if let Some(key) = key {
+            line["key"] = key.into();
+        }
+        line.to_string().into_bytes()
+    }
+
+    #[test]
+    fn a_line_echoing_another_request_or_naming_two_rows_joins_none() {
+        let dir = ScratchDir::new(&std::env::temp_dir(), "rowsmismatch").unwrap();
+        let mut spool = LineSpool::create(dir.file("lines")).unwrap();
+        let requests = [
+            r#"{"contents":[{"role":"user","parts":[{"text":"zero"}]}]}"#,
+            r#"{"contents":[{"role":"user","parts":[{"text":"one"}]}]}"#,
+            r#"{"contents":[{"role":"user","parts":[{"text":"two"}]}],"generationConfig":{"temperature":0.5}}"#,
+        ];
+        let mut table = RowTable::new(requests.iter().map(|r| hash_of(r)).collect());
+        let job = JobRows {
+            round: 0,
+            shard: 0,
+            first: 0,
+            last: 2,
+        };
+        let mut tally = Tally::default();
+        // Another row's request under row 0's ids; key and label naming two rows.
+        for line in [
+            echoed(Some("0"), Some("0"), requests[1]),
+            echoed(Some("1"), Some("2"), requests[1]),
+            // Row 2's own request, re-serialised (5e-1), by its key alone.
+            echoed(
+                Some("2"),
+                None,
+                r#"{"generationConfig":{"temperature":5e-1},"contents":[{"parts":[{"text":"two"}],"role":"user"}]}"#,
+            ),
+        ] {
+            table.take_line(&line, job, &mut spool, &mut tally).unwrap();
+        }
+        table.close_job(job, false, &mut tally);
+        assert_eq!(
+            tally,
+            Tally {
+                mismatched: 2,
+                ..Tally::default()
+            }
+        );
+        let states: Vec<RowState> = (0..3).map(|row| table.slot(row).state).collect();
+        assert_eq!(
+            states,
+            [
+                RowState::Mismatched,
+                RowState::Mismatched,
+                RowState::Answered
+            ]
+        );
+        // Sent again, whatever the job's end; then answered by the key or the label alone.
+        assert_eq!(table.plan_retry(1), 2);
+        let retry = JobRows {
+            round: 1,
+            shard: 0,
+            first: 0,
+            last: 1,
+        };
+        let mut tally = Tally::default();
+        for line in [
+            echoed(Some("0"), None, requests[0]),
+            echoed(None, Some("1"), requests[1]),
+        ] {
+            table
+                .take_line(&line, retry, &mut spool, &mut tally)
+                .unwrap();
+        }
+        table.close_job(retry, false, &mut tally);
+        assert_eq!(tally, Tally::default());
+        assert_eq!(table.counts(), (3, 0));
     }
 }

@@ -1,0 +1,720 @@
+//! One pass over a request's JSON text that finds, at once, everything a batch run needs to
+//! know of it before it is staged and after it is echoed: the canonical hash ([`hash`]), what
+//! the service's import refuses ([`import`]), and where its `labels` are (the row id goes
+//! there). A hand tokenizer over the bytes, strict to the JSON grammar, that builds no value:
+//! a `serde_json::Value` per line made staging cost 1.5 times the upload of the same bytes
+//! (issue 20), and the run only needs a few facts of each line.
+//!
+//! The run uses it on every input line (`run::input`, `run::label`) and on every echoed
+//! request it joins (`run::rows`); the emulator's import (`emulator::import`) runs the same
+//! rule over the same scan, so the run and the service it stands in for agree by one
+//! definition.
+
+pub(crate) mod hash;
+pub(crate) mod import;
+
+use std::ops::Range;
+
+use hash::{ArrayHash, ObjectHash};
+use import::{Finding, Kind, MAX_LEVEL};
+
+/// The label key that carries a request's row id (re-exported as `run::ROW_LABEL`).
+pub const ROW_LABEL: &str = "vertex_batch_row";
+
+/// The deepest nesting the scanner follows (serde_json's own limit): a deeper text is an error.
+const MAX_NESTING: usize = 128;
+
+/// What is being scanned, which decides the paths, levels and labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Root {
+    /// A request object as a run stages it: its fields are `request.*`, it is the first level
+    /// of records, and its `labels` will get the run's row label (so an empty `labels` is no
+    /// empty record).
+    Request,
+    /// A whole input line as the service imports it (`{"key": ..., "request": {...}}`): the
+    /// line is level 0.
+    Line,
+}
+
+/// What one scan found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// The canonical hash ([`hash`]); for a [`Root::Line`], of the whole line.
+    pub(crate) hash: u64,
+    /// The byte range of a request's top-level `labels` value ([`Root::Request`]).
+    pub(crate) labels: Option<Range<usize>>,
+    /// Whether a request's `labels` has the run's row label.
+    pub(crate) has_row_label: bool,
+    /// The row id under the run's row label, as text (`"42"`) or as a number (`42`).
+    pub(crate) row_label: Option<u64>,
+    /// The deepest level of records (the line is 0, `request` 1).
+    pub(crate) max_level: usize,
+    /// The first thing the import refuses for certain (nesting, an empty record, a name).
+    pub(crate) refusal: Option<Finding>,
+}
+
+/// Why a text is not JSON, at which byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NotJson {
+    pub(crate) at: usize,
+    pub(crate) what: &'static str,
+}
+
+/// One step of the path being scanned, to name a finding.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Key {
+        start: usize,
+        end: usize,
+        escaped: bool,
+    },
+    Index(usize),
+}
+
+/// Where the scanner stands in a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctx {
+    /// The root object of a [`Root::Request`].
+    RequestRoot,
+    /// The root object of a [`Root::Line`].
+    LineRoot,
+    /// `labels` at the top of a request.
+    Labels,
+    /// The value of the run's row label.
+    RowLabel,
+    Other,
+}
+
+/// The scanner's buffers, kept across lines so that a scan allocates nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Scanner {
+    /// A string unescaped.
+    scratch: Vec<u8>,
+    /// The path being scanned.
+    path: Vec<Step>,
+    /// Whether to record `kinds` (the import's types, for type conflicts).
+    pub(crate) record_kinds: bool,
+    /// The type of every field of the last text, by path hash: for an array, its elements'
+    /// under the array's path with `[]`.
+    pub(crate) kinds: Vec<(u64, Kind)>,
+}
+
+/// The path hash of a request's root (`request`), as a line's `request` field has it.
+pub(crate) fn request_path() -> u64 {
+    hash::field_path(LINE_PATH, hash::key(b"request"))
+}
+
+/// The path hash of a line's root.
+const LINE_PATH: u64 = 0;
+
+impl Scanner {
+    /// A scanner that records the fields' types too.
+    pub(crate) fn with_kinds() -> Self {
+        Scanner {
+            record_kinds: true,
+            ..Scanner::default()
+        }
+    }
+
+    /// Scans `text`, one JSON object (surrounding white space allowed) as `root` says.
+    pub(crate) fn scan(&mut self, text: &[u8], root: Root) -> Result<Facts, NotJson> {
+        self.walk(text, root, None).map(|(facts, _)| facts)
+    }
+
+    /// The path (BigQuery's column name, `request.contents.parts.text`, and the JSON path,
+    /// `request.contents[0].parts[1].text`) of the first field in `text` whose path hash is
+    /// `target`: to name a type conflict, found again in the text that has it.
+    pub(crate) fn path_of(&mut self, text: &[u8], root: Root, target: u64) -> Option<FieldPath> {
+        let record = std::mem::replace(&mut self.record_kinds, true);
+        let found = self
+            .walk(text, root, Some(target))
+            .ok()
+            .and_then(|(_, found)| found);
+        self.record_kinds = record;
+        found
+    }
+
+    fn walk(
+        &mut self,
+        text: &[u8],
+        root: Root,
+        target: Option<u64>,
+    ) -> Result<(Facts, Option<FieldPath>), NotJson> {
+        self.path.clear();
+        self.kinds.clear();
+        let mut walk = Walk {
+            text,
+            pos: 0,
+            scanner: self,
+            facts: Facts::default(),
+            root,
+            target,
+            found: None,
+        };
+        walk.ws();
+        if walk.peek() != Some(b'{') {
+            return Err(walk.error("expected a JSON object"));
+        }
+        walk.pos += 1;
+        let (path, level, ctx) = match root {
+            Root::Request => (request_path(), 1, Ctx::RequestRoot),
+            Root::Line => (LINE_PATH, 0, Ctx::LineRoot),
+        };
+        let (hash, _) = walk.object(path, level, ctx, 0)?;
+        walk.ws();
+        if walk.pos != text.len() {
+            return Err(walk.error("trailing characters after the JSON value"));
+        }
+        let mut facts = walk.facts;
+        facts.hash = hash;
+        if let Some(Finding::TooDeep { level, .. }) = &mut facts.refusal {
+            *level = facts.max_level;
+        }
+        Ok((facts, walk.found))
+    }
+}
+
+/// A field's path, both ways.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FieldPath {
+    /// As BigQuery names the column: dotted, no array indices.
+    pub(crate) column: String,
+    /// As a JSON path: `request.tools[0].google_search`.
+    pub(crate) json: String,
+}
+
+struct Walk<'t, 's> {
+    text: &'t [u8],
+    pos: usize,
+    scanner: &'s mut Scanner,
+    facts: Facts,
+    root: Root,
+    /// A path hash to name ([`Scanner::path_of`]), and its name once met.
+    target: Option<u64>,
+    found: Option<FieldPath>,
+}
+
+/// A string token: its text between the quotes, and whether it has escapes.
+#[derive(Clone, Copy)]
+struct Str {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+impl<'t> Walk<'t, '_> {
+    fn error(&self, what: &'static str) -> NotJson {
+        NotJson { at: self.pos, what }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), NotJson> {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(what))
+        }
+    }
+
+    /// A value's hash (`None` for `null`), its field path `path`, inside a record at `level`.
+    fn value(
+        &mut self,
+        path: u64,
+        level: usize,
+        ctx: Ctx,
+        nesting: usize,
+    ) -> Result<Option<u64>, NotJson> {
+        if nesting > MAX_NESTING {
+            return Err(self.error("nested too deeply"));
+        }
+        self.ws();
+        let Some(byte) = self.peek() else {
+            return Err(self.error("a value was expected"));
+        };
+        let (hash, kind) = match byte {
+            b'{' => {
+                self.pos += 1;
+                let (hash, counted) = self.object(path, level + 1, ctx, nesting + 1)?;
+                // The run's own label is not hashed, nor `labels` when it was all there was.
+                if ctx == Ctx::Labels && counted == 0 {
+                    self.kind(path, Kind::Record);
+                    return Ok(None);
+                }
+                (hash, Kind::Record)
+            }
+            b'[' => {
+                self.pos += 1;
+                (self.array(path, level, nesting + 1)?, Kind::Repeated)
+            }
+            b'"' => {
+                self.pos += 1;
+                let token = self.string()?;
+                let text = self.bytes_of(token);
+                if ctx == Ctx::RowLabel {
+                    self.facts.row_label = std::str::from_utf8(text)
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok());
+                }
+                (hash::string(self.bytes_of(token)), Kind::String)
+            }
+            b't' => {
+                self.literal(b"true")?;
+                (hash::TRUE, Kind::Bool)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                (hash::FALSE, Kind::Bool)
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                return Ok(None);
+            }
+            b'-' | b'0'..=b'9' => {
+                let (value, whole) = self.number()?;
+                if ctx == Ctx::RowLabel {
+                    self.facts.row_label = whole.or_else(|| {
+                        (value.fract() == 0.0 && (0.0..9.0e15).contains(&value))
+                            .then_some(value as u64)
+                    });
+                }
+                (hash::number(value), Kind::Number)
+            }
+            _ => return Err(self.error("a value was expected")),
+        };
+        self.kind(path, kind);
+        Ok(Some(hash))
+    }
+
+    #[inline]
+    fn kind(&mut self, path: u64, kind: Kind) {
+        if self.scanner.record_kinds {
+            self.scanner.kinds.push((path, kind));
+            if self.target == Some(path) && self.found.is_none() {
+                self.found = Some(self.field_path());
+            }
+        }
+    }
+
+    /// An object (after its `{`), a record at `level`; its hash and how many members it
+    /// hashed.
+    fn object(
+        &mut self,
+        path: u64,
+        level: usize,
+        ctx: Ctx,
+        nesting: usize,
+    ) -> Result<(u64, u64), NotJson> {
+        if level > self.facts.max_level {
+            self.facts.max_level = level;
+            if level == MAX_LEVEL + 1 && self.facts.refusal.is_none() {
+                self.facts.refusal = Some(Finding::TooDeep {
+                    path: self.field_path(),
+                    level,
+                });
+            }
+        }
+        let mut hash = ObjectHash::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            // The run adds its row label to a request's `labels`: never an empty record.
+            let filled = ctx == Ctx::Labels && self.root == Root::Request;
+            if !filled && self.facts.refusal.is_none() {
+                self.facts.refusal = Some(Finding::EmptyRecord {
+                    path: self.field_path(),
+                });
+            }
+            return Ok((hash.finish(), 0));
+        }
+        loop {
+            self.expect(b'"', "a key in quotes was expected")?;
+            let key = self.string()?;
+            let name = self.bytes_of(key);
+            let key_hash = hash::key(name);
+            let child = match ctx {
+                Ctx::RequestRoot if name == b"labels" => Ctx::Labels,
+                Ctx::LineRoot if name == b"request" => Ctx::RequestRoot,
+                Ctx::Labels if name == ROW_LABEL.as_bytes() => Ctx::RowLabel,
+                _ => Ctx::Other,
+            };
+            // A line's own fields (`key`, `request`) are the service's columns, not the
+            // user's; a label key is a map key, which the import stores as a field too.
+            let name_refused = !import::is_field_name(name);
+            self.scanner.path.push(Step::Key {
+                start: key.start,
+                end: key.end,
+                escaped: key.escaped,
+            });
+            if name_refused && self.facts.refusal.is_none() {
+                self.facts.refusal = Some(Finding::BadName {
+                    name: String::from_utf8_lossy(self.bytes_of(key)).into_owned(),
+                    path: self.field_path(),
+                });
+            }
+            self.expect(b':', "a ':' after the key was expected")?;
+            let value_start = self.pos;
+            let child_path = hash::field_path(path, key_hash);
+            let value = self.value(child_path, level, child, nesting)?;
+            self.scanner.path.pop();
+            match child {
+                Ctx::RowLabel => self.facts.has_row_label = true,
+                Ctx::Labels if self.root == Root::Request => {
+                    let start = value_start + count_ws(&self.text[value_start..]);
+                    self.facts.labels = Some(start..self.pos);
+                    if let Some(value) = value {
+                        hash.member(key_hash, value);
+                    }
+                }
+                _ => {
+                    if let Some(value) = value {
+                        hash.member(key_hash, value);
+                    }
+                }
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    let counted = hash.count();
+                    return Ok((hash.finish(), counted));
+                }
+                _ => return Err(self.error("a ',' or '}' was expected")),
+            }
+        }
+    }
+
+    /// An array (after its `[`) at field path `path`: its elements' types are recorded at
+    /// `path[]`, and an element record's fields below `path` (arrays add no level).
+    fn array(&mut self, path: u64, level: usize, nesting: usize) -> Result<u64, NotJson> {
+        let mut hash = ArrayHash::new();
+        let elements = hash::element_path(path);
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(hash.finish());
+        }
+        let mut index = 0;
+        loop {
+            self.scanner.path.push(Step::Index(index));
+            self.ws();
+            let value = if self.peek() == Some(b'{') {
+                self.pos += 1;
+                if nesting + 1 > MAX_NESTING {
+                    return Err(self.error("nested too deeply"));
+                }
+                let (value, _) = self.object(path, level + 1, Ctx::Other, nesting + 1)?;
+                self.kind(elements, Kind::Record);
+                Some(value)
+            } else {
+                let value = self.value(elements, level, Ctx::Other, nesting)?;
+                // `value` recorded the element's type under `path[]` already.
+                value
+            };
+            self.scanner.path.pop();
+            hash.element(value.unwrap_or(hash::NULL));
+            index += 1;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(hash.finish());
+                }
+                _ => return Err(self.error("a ',' or ']' was expected")),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), NotJson> {
+        if self.text[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.error("a value was expected"))
+        }
+    }
+
+    /// A number: its value, and the value as a whole number when it is written as one.
+    fn number(&mut self) -> Result<(f64, Option<u64>), NotJson> {
+        let start = self.pos;
+        let text = self.text;
+        let mut i = self.pos;
+        if text.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match text.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = text.get(i) {
+                    i += 1;
+                }
+            }
+            _ => {
+                self.pos = i;
+                return Err(self.error("a digit was expected"));
+            }
+        }
+        let int_end = i;
+        if text.get(i) == Some(&b'.') {
+            i += 1;
+            if !matches!(text.get(i), Some(b'0'..=b'9')) {
+                self.pos = i;
+                return Err(self.error("a digit after '.' was expected"));
+            }
+            while let Some(b'0'..=b'9') = text.get(i) {
+                i += 1;
+            }
+        }
+        if let Some(b'e' | b'E') = text.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = text.get(i) {
+                i += 1;
+            }
+            if !matches!(text.get(i), Some(b'0'..=b'9')) {
+                self.pos = i;
+                return Err(self.error("a digit in the exponent was expected"));
+            }
+            while let Some(b'0'..=b'9') = text.get(i) {
+                i += 1;
+            }
+        }
+        self.pos = i;
+        let digits = &text[start..i];
+        // Whole numbers of up to 15 digits are exact as f64: no float parsing.
+        if int_end == i && digits.len() <= 15 && digits[0] != b'-' {
+            let n = digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            return Ok((n as f64, Some(n)));
+        }
+        // The grammar was checked: std reads the rest (ASCII).
+        let text = std::str::from_utf8(digits).unwrap_or("0");
+        let value = text.parse::<f64>().unwrap_or(0.0);
+        let whole = if int_end == i && digits[0] != b'-' {
+            text.parse::<u64>().ok()
+        } else {
+            None
+        };
+        Ok((value, whole))
+    }
+
+    /// A string (after its opening quote): where its text is; unescaped into the scratch
+    /// buffer when it has escapes.
+    fn string(&mut self) -> Result<Str, NotJson> {
+        let start = self.pos;
+        let end = start + plain_run(&self.text[start..]);
+        match self.text.get(end) {
+            Some(b'"') => {
+                self.pos = end + 1;
+                return Ok(Str {
+                    start,
+                    end,
+                    escaped: false,
+                });
+            }
+            Some(b'\\') => {}
+            Some(_) => {
+                self.pos = end;
+                return Err(self.error("a control character in a string"));
+            }
+            None => {
+                self.pos = end;
+                return Err(self.error("a string without its closing quote"));
+            }
+        }
+        let scratch = &mut self.scanner.scratch;
+        scratch.clear();
+        scratch.extend_from_slice(&self.text[start..end]);
+        let mut i = end;
+        loop {
+            match self.text.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Str {
+                        start,
+                        end: i,
+                        escaped: true,
+                    });
+                }
+                Some(b'\\') => {
+                    let Some(&escape) = self.text.get(i + 1) else {
+                        self.pos = i;
+                        return Err(self.error("a string without its closing quote"));
+                    };
+                    i += 2;
+                    let byte = match escape {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 8,
+                        b'f' => 12,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            let Some(unit) = hex4(self.text.get(i..i + 4)) else {
+                                self.pos = i;
+                                return Err(self.error("four hex digits after \\u were expected"));
+                            };
+                            i += 4;
+                            let mut code = u32::from(unit);
+                            // A surrogate pair is one character; a lone surrogate is kept as
+                            // its code unit (the same on both sides of the join).
+                            if (0xd800..0xdc00).contains(&code)
+                                && self.text.get(i..i + 2) == Some(b"\\u")
+                                && let Some(low) = hex4(self.text.get(i + 2..i + 6))
+                                && (0xdc00..0xe000).contains(&u32::from(low))
+                            {
+                                code =
+                                    0x10000 + ((code - 0xd800) << 10) + (u32::from(low) - 0xdc00);
+                                i += 6;
+                            }
+                            push_code(scratch, code);
+                            continue;
+                        }
+                        _ => {
+                            self.pos = i - 1;
+                            return Err(self.error("an unknown escape in a string"));
+                        }
+                    };
+                    scratch.push(byte);
+                }
+                Some(&byte) if byte < 0x20 => {
+                    self.pos = i;
+                    return Err(self.error("a control character in a string"));
+                }
+                Some(_) => {
+                    let run = plain_run(&self.text[i..]);
+                    scratch.extend_from_slice(&self.text[i..i + run.max(1)]);
+                    i += run.max(1);
+                }
+                None => {
+                    self.pos = i;
+                    return Err(self.error("a string without its closing quote"));
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn bytes_of(&self, token: Str) -> &[u8] {
+        if token.escaped {
+            &self.scanner.scratch
+        } else {
+            &self.text[token.start..token.end]
+        }
+    }
+
+    /// The path being scanned, named.
+    fn field_path(&self) -> FieldPath {
+        let mut column = String::new();
+        let mut json = String::new();
+        if self.root == Root::Request {
+            column.push_str("request");
+            json.push_str("request");
+        }
+        for step in &self.scanner.path {
+            match *step {
+                Step::Key {
+                    start,
+                    end,
+                    escaped,
+                } => {
+                    let raw = &self.text[start..end];
+                    let name = if escaped {
+                        let quoted = [b"\"", raw, b"\""].concat();
+                        serde_json::from_slice::<String>(&quoted).unwrap_or_default()
+                    } else {
+                        String::from_utf8_lossy(raw).into_owned()
+                    };
+                    for path in [&mut column, &mut json] {
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(&name);
+                    }
+                }
+                Step::Index(index) => {
+                    json.push_str(&format!("[{index}]"));
+                }
+            }
+        }
+        FieldPath { column, json }
+    }
+}
+
+/// White space at the start of `text`.
+fn count_ws(text: &[u8]) -> usize {
+    text.iter()
+        .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        .count()
+}
+
+/// Four hex digits as a code unit.
+fn hex4(digits: Option<&[u8]>) -> Option<u16> {
+    let digits = digits?;
+    let text = std::str::from_utf8(digits).ok()?;
+    if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u16::from_str_radix(text, 16).ok()
+}
+
+/// Appends a code point as UTF-8 (a lone surrogate as the three bytes its code would take).
+fn push_code(out: &mut Vec<u8>, code: u32) {
+    match char::from_u32(code) {
+        Some(c) => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        None => out.extend_from_slice(&[
+            0xe0 | (code >> 12) as u8,
+            0x80 | ((code >> 6) & 0x3f) as u8,
+            0x80 | (code & 0x3f) as u8,
+        ]),
+    }
+}
+
+/// How many bytes at the start of `text` need no attention in a string: not `"`, not `\\`,
+/// not a control character. Eight bytes at a time.
+#[inline]
+fn plain_run(text: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` somewhere in `w` (n <= 128): the classic bit trick; a set bit may also
+    // be a borrow from a lower special byte, so the word is then read byte by byte.
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGHS;
+    let mut i = 0;
+    while let Some(word) = text.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let special = below(w, 0x20)
+            | below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1);
+        if special != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&byte) = text.get(i) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
