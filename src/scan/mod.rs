@@ -431,8 +431,10 @@ impl<'t> Walk<'t, '_> {
         self.ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            // The run adds its row label to a request's `labels`: never an empty record.
-            let filled = ctx == Ctx::Labels && self.root == Root::Request;
+            // The run adds its row label to a request's `labels` (and so `labels` to the
+            // request): neither is an empty record once staged.
+            let filled =
+                self.root == Root::Request && matches!(ctx, Ctx::Labels | Ctx::RequestRoot);
             if !filled && self.facts.refusal.is_none() {
                 self.facts.refusal = Some(Finding::EmptyRecord {
                     path: self.field_path(),
@@ -1002,9 +1004,14 @@ mod tests {
             .scan(br#"{"schema": {"$defs": {"a": 1}}}"#, Root::Request)
             .unwrap();
         assert_eq!(facts.refusal.unwrap().json_path(), "request.schema.$defs");
-        // An empty `labels` gets the run's row label: not an empty record.
+        // An empty `labels` gets the run's row label, an empty request `labels`: not empty
+        // records once staged.
         let facts = scanner.scan(br#"{"labels": {}}"#, Root::Request).unwrap();
         assert_eq!(facts.refusal, None);
+        let facts = scanner.scan(b"{ }", Root::Request).unwrap();
+        assert_eq!(facts.refusal, None);
+        let facts = scanner.scan(br#"{"a": {}}"#, Root::Request).unwrap();
+        assert!(facts.refusal.is_some());
         let path = scanner.path_of(
             br#"{"a": [{"b": 1}, {"b": "x"}]}"#,
             Root::Request,
