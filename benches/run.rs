@@ -8,6 +8,10 @@
 //! VB_BENCH_ROWS=100000 VB_BENCH_PROMPT_BYTES=2000 VB_BENCH_MEMORY=0 cargo bench --bench run --features storage,emulator
 //! ```
 //!
+//! After the main run, the same input runs again with the join's check of each echoed request
+//! against the hash of the request staged for its row turned off: the two collecting times
+//! are what the check costs (`VB_BENCH_CHECK=0` skips it).
+//!
 //! After the main run (1,000,000 rows of 20-byte prompts unless told), three more measure
 //! memory (`VB_BENCH_MEMORY=0` skips them): half the rows, then a tenth of the rows with
 //! prompts 20 and 200 times longer. The growth from the first to the main run, per row, is
@@ -139,6 +143,7 @@ fn bench_in_child(rows: usize, prompt_bytes: usize) -> u64 {
         .env("VB_BENCH_ROWS", rows.to_string())
         .env("VB_BENCH_PROMPT_BYTES", prompt_bytes.to_string())
         .env("VB_BENCH_MEMORY", "0")
+        .env("VB_BENCH_CHECK", "0")
         .stderr(Stdio::inherit())
         .output()
         .unwrap();
@@ -212,7 +217,7 @@ fn bench(rows: usize, prompt_bytes: usize) -> u64 {
         // The peak of each phase: read and reset as the phase changes.
         let peaks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
         let seen = peaks.clone();
-        let mut results = BatchRun::new(client, storage.clone(), "gemini-2.0-flash-001", staging)
+        let mut results = BatchRun::new(client.clone(), storage.clone(), "gemini-2.0-flash-001", staging)
             .with_work_dir(&dir)
             .with_progress(move |p| {
                 let name = format!("{:?} round {}", p.phase, p.round);
@@ -323,6 +328,31 @@ fn bench(rows: usize, prompt_bytes: usize) -> u64 {
             run_peak as f64 / rows as f64
         );
         println!("peak memory so far at the end of each phase: {}", by_phase.join("; "));
+        if env_or("VB_BENCH_CHECK", 1) == 1 {
+            // The same input again, joined without checking the echoed requests.
+            let requests = InputLines::open(&input, InputFormat::Jsonl).unwrap();
+            let unchecked = BatchRun::new(
+                client,
+                storage.clone(),
+                "gemini-2.0-flash-001",
+                "gs://bench/unchecked".parse().unwrap(),
+            )
+            .with_work_dir(&dir)
+            .with_unchecked_join_to_measure_it()
+            .run(requests.into_stream())
+            .await
+            .unwrap();
+            let without = unchecked.summary().collecting_time;
+            drop(unchecked);
+            let with = summary.collecting_time;
+            println!(
+                "the join's check (each echoed request hashed and compared): collect+join {:.2} s \
+                 with it, {:.2} s without it: {:.2}x",
+                with.as_secs_f64(),
+                without.as_secs_f64(),
+                with.as_secs_f64() / without.as_secs_f64()
+            );
+        }
         println!("peak bytes: {run_peak}");
         run_peak
     });

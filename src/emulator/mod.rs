@@ -72,7 +72,7 @@
 mod answer;
 mod builder;
 mod clock;
-mod echo;
+pub(crate) mod echo;
 mod faults;
 mod filter;
 mod gcs_folder;

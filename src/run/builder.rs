@@ -68,6 +68,10 @@ pub(crate) struct RunConfig {
     pub(crate) wait: WaitOptions,
     /// End the run for good: cancel its live jobs, create none, give what was gathered.
     pub(crate) end: bool,
+    /// Refuse a line the service's import would refuse, before any job (`isolate.rs`).
+    pub(crate) refuse_unimportable: bool,
+    /// Join without checking echoed requests (only to measure what the check costs).
+    pub(crate) unchecked_join: bool,
 }
 
 /// A batch run: a stream of requests in, every result joined to its request out, in input
@@ -139,6 +143,8 @@ impl BatchRun {
                 },
                 wait,
                 end: false,
+                refuse_unimportable: false,
+                unchecked_join: false,
             },
             progress: None,
             stop: None,
@@ -167,6 +173,42 @@ impl BatchRun {
     /// Jobs not yet ended at a time (default 8).
     pub fn with_max_running_jobs(mut self, jobs: usize) -> Self {
         self.config.max_running_jobs = jobs;
+        self
+    }
+
+    /// Refuse a request the service's BigQuery-style import would refuse (nesting deeper than
+    /// 15, an empty object, a field name BigQuery refuses, a field whose type differs from
+    /// earlier requests'), before any job: an [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// naming its line and the JSON path. By default (`false`) such requests are staged in
+    /// shards of their own, so that if the service refuses them only their jobs fail, each of
+    /// their results carrying the import's error, and the summary counts them
+    /// ([`RunSummary::staged_apart`](super::RunSummary::staged_apart)).
+    ///
+    /// ```no_run
+    /// # async fn run(run: vertex_batch::run::BatchRun) -> vertex_batch::Result<()> {
+    /// use vertex_batch::run::RunRequest;
+    ///
+    /// let empty_tool = RunRequest::from_json_text(
+    ///     r#"{"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "tools": [{"googleSearch": {}}]}"#,
+    /// );
+    /// let err = run
+    ///     .with_unimportable_refused(true)
+    ///     .run(futures_util::stream::iter([Ok(empty_tool)]))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("request.tools[0].googleSearch"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_unimportable_refused(mut self, refused: bool) -> Self {
+        self.config.refuse_unimportable = refused;
+        self
+    }
+
+    /// Joins output lines to rows by their row ids alone, without checking that each echoes
+    /// the request staged for its row: only for measuring what the check costs.
+    #[doc(hidden)]
+    pub fn with_unchecked_join_to_measure_it(mut self) -> Self {
+        self.config.unchecked_join = true;
         self
     }
 

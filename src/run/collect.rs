@@ -46,6 +46,7 @@ pub(crate) async fn collect_job(
 mod tests {
     use super::*;
     use crate::auth::Credentials;
+    use crate::run::isolate::{Apart, RowGroup};
     use crate::run::rows::RowState;
     use crate::run::spool::ScratchDir;
 
@@ -107,12 +108,13 @@ mod tests {
             .unwrap();
         let scratch = ScratchDir::new(&std::env::temp_dir(), "collecttest").unwrap();
         let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(staged_hashes());
+        let mut table = RowTable::new(staged_hashes(), Apart::default());
         let rows = JobRows {
             round: 0,
             shard: 0,
             first: 0,
             last: 5,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)
@@ -189,12 +191,13 @@ mod tests {
             .unwrap();
         let scratch = ScratchDir::new(&std::env::temp_dir(), "collectgolden").unwrap();
         let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(golden_staged_hashes());
+        let mut table = RowTable::new(golden_staged_hashes(), Apart::default());
         let rows = JobRows {
             round: 0,
             shard: 0,
             first: 0,
             last: 4,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)

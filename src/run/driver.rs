@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::builder::{BatchRun, Clock, RunConfig};
 use super::files::FileRows;
 use super::fingerprint::Fingerprint;
+use super::isolate::{Apart, ImportCheck, RowGroup};
 use super::label::{stage_line, stage_scanned_line};
 use super::layout::request_id;
 use super::lease::Lease;
@@ -31,7 +32,7 @@ use super::results::{RunResults, RunSummary};
 use super::rounds::{Ending, RunState};
 use super::rows::{RowTable, Tally};
 use super::spool::{KeyReader, KeyWriter, LineSpool, ScratchDir};
-use super::stage::ShardWriter;
+use super::stage::RoundWriter;
 use super::unique::KeyHashes;
 use crate::client::JobClient;
 use crate::error::{Error, Result};
@@ -186,6 +187,7 @@ where
     let mut manifest = match existing {
         Some(manifest) => {
             manifest.check_same(input.rows, &input.fingerprint, &settings, file.uri())?;
+            check_same_apart(&manifest, &input.apart, file.uri())?;
             tracing::info!(target: "vertex_batch::run::step", run = %manifest.run_id, "run resumed");
             manifest
         }
@@ -228,7 +230,11 @@ where
         ctx,
         file,
         manifest,
-        table: RowTable::new(input.hashes),
+        table: if config.unchecked_join {
+            RowTable::new(input.hashes, input.apart).without_check()
+        } else {
+            RowTable::new(input.hashes, input.apart)
+        },
         spool: LineSpool::create(scratch.file("lines"))?,
         tally: Tally::default(),
         missing: Vec::new(),
@@ -289,6 +295,8 @@ where
     summary.unreadable_lines = state.tally.unreadable;
     summary.missing_rows = state.tally.missing;
     summary.mismatched_lines = state.tally.mismatched;
+    summary.staged_apart = state.table.apart.len();
+    summary.staged_apart_by_reason = state.table.apart.by_kind().clone();
     summary.ended = match state.ending {
         Some(Ending::Deadline) => Some(
             "its deadline passed (started again, the run goes on with a new deadline)".to_owned(),
@@ -317,6 +325,8 @@ struct InputFacts {
     rows: u64,
     /// Each row's request's canonical hash (`scan::hash`), for the join's check.
     hashes: Vec<u64>,
+    /// The rows staged apart, and why.
+    apart: Apart,
     fingerprint: String,
     keys: std::path::PathBuf,
 }
@@ -325,7 +335,7 @@ struct InputFacts {
 async fn read_input<S>(
     ctx: &Ctx,
     requests: S,
-    mut writer: Option<&mut ShardWriter>,
+    mut writer: Option<&mut RoundWriter>,
     scratch: &ScratchDir,
     progress: &mut RunProgress,
 ) -> Result<InputFacts>
@@ -338,10 +348,12 @@ where
     let mut fingerprint = Fingerprint::new();
     let mut line = Vec::new();
     let mut rows: u64 = 0;
-    let mut scanner = Scanner::default();
+    let mut scanner = Scanner::with_kinds();
+    let mut import = ImportCheck::default();
+    let mut apart = Apart::default();
     let mut row_hashes = Vec::new();
     while let Some(request) = requests.next().await {
-        let (key, origin, request, _checked) = request?.into_parts();
+        let (key, origin, request, scanned) = request?.into_parts();
         let row = rows;
         rows += 1;
         let what = || request_name(origin, row);
@@ -351,22 +363,50 @@ where
         fingerprint.write_str(&request);
         keys.push(&key)?;
         line.clear();
-        match scanner.scan(request.as_bytes(), Root::Request) {
-            Ok(facts) => {
-                row_hashes.push(facts.hash);
-                stage_scanned_line(&request, &facts, row, &mut line)
+        // Read from a file, the request was scanned as it was read; else it is scanned here.
+        let scanned = match scanned {
+            Some(scanned) => Some(scanned),
+            None => scanner
+                .scan(request.as_bytes(), Root::Request)
+                .ok()
+                .map(|facts| import.scanned(&mut scanner, request.as_bytes(), facts)),
+        };
+        let group = match &scanned {
+            Some(scanned) => scanned.group.row_group(),
+            None => RowGroup::Importable,
+        };
+        match &scanned {
+            Some(scanned) => {
+                row_hashes.push(scanned.hash);
+                stage_scanned_line(&request, scanned, row, &mut line)
             }
             // Not a JSON object: the slow way says why, as serde_json words it.
-            Err(_) => stage_line(&request, row, &mut line)
+            None => stage_line(&request, row, &mut line)
                 .and_then(|()| Err("the request could not be read as JSON".to_owned())),
         }
         .map_err(|why| Error::invalid(what(), why))?;
+        if let Some(finding) = scanned.as_ref().and_then(|s| s.group.finding()) {
+            if ctx.config.refuse_unimportable {
+                return Err(Error::invalid(
+                    what(),
+                    format!(
+                        "the service's import would refuse it, and with it its whole job: {} at \
+                         {} ({}); a run that does not refuse unimportable requests stages it in \
+                         a job of its own",
+                        finding.kind(),
+                        finding.json_path(),
+                        finding.service_message()
+                    ),
+                ));
+            }
+            apart.add(row, group, finding);
+        }
         if let Some(writer) = writer.as_deref_mut() {
-            writer.push(row, &line, what).await?;
+            writer.push(group, row, &line, what).await?;
             if rows.is_multiple_of(STAGING_REPORT_EVERY) {
                 progress.rows = rows;
                 progress.staged_rows = rows;
-                progress.staged_bytes = writer.bytes;
+                progress.staged_bytes = writer.bytes();
                 ctx.report(progress);
             }
         }
@@ -395,9 +435,42 @@ where
     Ok(InputFacts {
         rows,
         hashes: row_hashes,
+        apart,
         fingerprint: format!("{:016x}", fingerprint.finish()),
         keys,
     })
+}
+
+/// A resumed run finds the rows staged apart where round 0 staged them: the same input and
+/// the same import rule give the same groups.
+fn check_same_apart(
+    manifest: &Manifest,
+    apart: &Apart,
+    uri: &crate::storage::ObjectUri,
+) -> Result<()> {
+    let staged: u64 = manifest
+        .rounds
+        .first()
+        .map(|round| {
+            round
+                .shards
+                .iter()
+                .filter(|shard| !shard.group.is_importable())
+                .map(|shard| shard.rows)
+                .sum()
+        })
+        .unwrap_or(0);
+    if staged == apart.len() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "staging",
+        format!(
+            "{uri}: the run staged {staged} requests apart as ones the service's import would \
+             refuse, and this version finds {}; use another staging prefix",
+            apart.len()
+        ),
+    ))
 }
 
 /// How an error names a request: by its input line, or its position in the stream.

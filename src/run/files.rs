@@ -15,7 +15,7 @@ use super::lines::LineSplitter;
 use super::manifest::{Round, Shard};
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
-use super::stage::ShardWriter;
+use super::stage::RoundWriter;
 use crate::error::{Error, Result};
 use crate::storage::{ObjectUri, Storage};
 
@@ -27,8 +27,8 @@ pub(crate) struct FileRows<'a> {
 
 impl FileRows<'_> {
     /// A writer of `round`'s shards, under the job limits.
-    pub(crate) fn writer(&self, round: u8) -> Result<ShardWriter> {
-        Ok(ShardWriter::new(
+    pub(crate) fn writer(&self, round: u8) -> Result<RoundWriter> {
+        Ok(RoundWriter::new(
             self.storage,
             &self.config.layout.input_folder(round)?,
             self.config.max_requests_per_job,
@@ -82,7 +82,9 @@ impl FileRows<'_> {
                     line_with_end.extend_from_slice(&line);
                     line_with_end.push(b'\n');
                     writer
-                        .push(row, &line_with_end, || format!("row {row}"))
+                        .push(table.apart.group_of(row), row, &line_with_end, || {
+                            format!("row {row}")
+                        })
                         .await?;
                 }
                 if chunk.is_none() {

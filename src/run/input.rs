@@ -18,10 +18,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::RunRequest;
+use super::isolate::{ImportCheck, Scanned};
 use super::request::text_request_into;
 use crate::batch_file::{Line as ReadLine, MAX_LINE_BYTES, read_line};
 use crate::error::size_text;
 use crate::error::{Error, Result};
+use crate::scan::{Key, Root, Scanner};
 
 /// How the lines of an input file read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,9 @@ pub struct InputLines<R> {
     max_line_bytes: usize,
     /// A line past the limit was met: reading stops there.
     ended: bool,
+    /// The one scan of each line (`scan`), and the import check across lines.
+    scanner: Scanner,
+    import: ImportCheck,
 }
 
 impl InputLines<std::io::BufReader<std::fs::File>> {
@@ -95,6 +100,8 @@ impl<R: BufRead> InputLines<R> {
             texts: String::new(),
             max_line_bytes: MAX_LINE_BYTES,
             ended: false,
+            scanner: Scanner::with_kinds(),
+            import: ImportCheck::default(),
         }
     }
 
@@ -122,38 +129,55 @@ impl<R: BufRead> InputLines<R> {
         format!("input line {}", self.number)
     }
 
-    /// Checks the line `text` and appends its request's JSON text and its key to `out`.
-    fn parse_into(&self, text: &str, out: &mut String) -> Result<Parts> {
-        let start = out.len();
-        let key = match self.format {
-            InputFormat::Text => {
-                text_request_into(text, out);
-                None
-            }
-            InputFormat::Jsonl => {
-                let line: Line<'_> = serde_json::from_str(text).map_err(|err| {
-                    let what = if err.is_data() {
-                        format!(
-                            "{err}; expected {{\"request\": {{\"contents\": [...]}}}} with an \
-                             optional \"key\": \"...\""
-                        )
-                    } else {
-                        format!("not JSON ({err})")
-                    };
-                    Error::invalid(self.field(), what)
-                })?;
-                let request = line.request.get();
-                if !request.starts_with('{') {
-                    return Err(Error::invalid(
-                        self.field(),
-                        "\"request\" is not an object: expected {\"request\": {\"contents\": [...]}}",
-                    ));
-                }
-                out.push_str(request);
-                line.key
+    /// The request of the line read into `buffer`, appended to `out`; `None` for a blank line.
+    fn parse_buffer(&mut self, buffer: &[u8], out: &mut String) -> Option<Result<Parts>> {
+        // A UTF-8 byte-order mark (as some editors write) starts the file, not the prompt.
+        let line = match buffer.strip_prefix(BOM) {
+            Some(rest) if self.number == 1 => rest,
+            _ => buffer,
+        };
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text.trim_end_matches(['\n', '\r']),
+            Err(_) => {
+                return Some(Err(Error::invalid(self.field(), "is not UTF-8 text")));
             }
         };
+        if text.trim().is_empty() {
+            return None;
+        }
+        Some(self.parse_into(text, out))
+    }
+
+    /// Checks the line `text` and appends its request's JSON text and its key to `out`, in one
+    /// pass over the line (`scan`) that also gives what staging needs of the request.
+    fn parse_into(&mut self, text: &str, out: &mut String) -> Result<Parts> {
+        let start = out.len();
+        let (key, facts) = match self.format {
+            InputFormat::Text => {
+                text_request_into(text, out);
+                let facts = self
+                    .scanner
+                    .scan(&out.as_bytes()[start..], Root::Request)
+                    .map_err(|err| Error::internal(format!("a text request: {err:?}")))?;
+                (None, facts)
+            }
+            InputFormat::Jsonl => match self.scanner.scan_input_line(text.as_bytes()) {
+                Some(line) => {
+                    out.push_str(&text[line.request.clone()]);
+                    let key = match line.key {
+                        None => None,
+                        Some(Key::Plain(range)) => Some(Cow::Borrowed(&text[range])),
+                        Some(Key::Unescaped(key)) => Some(Cow::Owned(key)),
+                    };
+                    (key, line.facts)
+                }
+                None => return Err(self.line_error(text)),
+            },
+        };
         let end = out.len();
+        let scanned = self
+            .import
+            .scanned(&mut self.scanner, &out.as_bytes()[start..end], facts);
         match key {
             Some(key) => out.push_str(&key),
             None => {
@@ -164,7 +188,34 @@ impl<R: BufRead> InputLines<R> {
             request: start..end,
             key: end..out.len(),
             line: self.number,
+            scanned,
         })
+    }
+
+    /// Why a line the scan could not read is not an input line, as serde_json words it.
+    fn line_error(&self, text: &str) -> Error {
+        match serde_json::from_str::<Line<'_>>(text) {
+            Err(err) => {
+                let what = if err.is_data() {
+                    format!(
+                        "{err}; expected {{\"request\": {{\"contents\": [...]}}}} with an \
+                         optional \"key\": \"...\""
+                    )
+                } else {
+                    format!("not JSON ({err})")
+                };
+                Error::invalid(self.field(), what)
+            }
+            Ok(line) if !line.request.get().starts_with('{') => Error::invalid(
+                self.field(),
+                "\"request\" is not an object: expected {\"request\": {\"contents\": [...]}}",
+            ),
+            // serde_json reads what the scan did not: a bug of the scan's, said as it is.
+            Ok(_) => Error::invalid(
+                self.field(),
+                "could not be read by the run's JSON scanner, though serde_json reads it",
+            ),
+        }
     }
 
     /// The next request's parts, appended to `out`; `None` at the end of the input.
@@ -195,36 +246,30 @@ impl<R: BufRead> InputLines<R> {
                 }
             }
             self.number += 1;
-            // A UTF-8 byte-order mark (as some editors write) starts the file, not the prompt.
-            let line = match self.line.strip_prefix(BOM) {
-                Some(rest) if self.number == 1 => rest,
-                _ => &self.line[..],
-            };
-            let text = match std::str::from_utf8(line) {
-                Ok(text) => text.trim_end_matches(['\n', '\r']),
-                Err(_) => {
-                    return Some(Err(Error::invalid(self.field(), "is not UTF-8 text")));
-                }
-            };
-            if text.trim().is_empty() {
-                continue;
+            // The line is lent out while it is parsed (which needs the reader's scanner).
+            let buffer = std::mem::take(&mut self.line);
+            let parsed = self.parse_buffer(&buffer, out);
+            self.line = buffer;
+            match parsed {
+                None => continue,
+                Some(parsed) => return Some(parsed),
             }
-            return Some(self.parse_into(text, out));
         }
     }
 }
 
-/// Where one request's texts are in a buffer of several, and its line.
+/// Where one request's texts are in a buffer of several, its line, and what its scan found.
 #[derive(Debug)]
 struct Parts {
     request: Range<usize>,
     key: Range<usize>,
     line: u64,
+    scanned: Scanned,
 }
 
 impl Parts {
-    fn request_in(&self, text: &str) -> RunRequest {
-        RunRequest::checked(&text[self.request.clone()])
+    fn request_in(self, text: &str) -> RunRequest {
+        RunRequest::scanned(&text[self.request.clone()], self.scanned)
             .with_key(&text[self.key.clone()])
             .at_line(self.line)
     }
@@ -257,8 +302,9 @@ impl Batch {
 struct Line<'a> {
     #[serde(borrow)]
     request: &'a RawValue,
-    #[serde(default, borrow)]
-    key: Option<Cow<'a, str>>,
+    /// Read for its errors only (a key that is not a string).
+    #[serde(default, borrow, rename = "key")]
+    _key: Option<Cow<'a, str>>,
 }
 
 /// The UTF-8 byte-order mark.

@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::scan::Facts;
+use super::isolate::Scanned;
 pub use crate::scan::ROW_LABEL;
 
 /// The most labels a request may have, the run's own included (as a job's labels).
@@ -100,16 +100,16 @@ fn line_start(row: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"request\":{");
 }
 
-/// [`stage_line`] for a request whose one scan (`facts`) found it a JSON object: when it has
+/// [`stage_line`] for a request whose one scan (`scanned`) found it a JSON object: when it has
 /// no `labels`, the row's labels are spliced in after its opening brace without parsing it
 /// again. Otherwise as [`stage_line`], which checks the request's own labels.
 pub(crate) fn stage_scanned_line(
     request: &str,
-    facts: &Facts,
+    scanned: &Scanned,
     row: u64,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    if facts.has_row_label || facts.labels.is_some() {
+    if scanned.has_row_label || scanned.has_labels {
         return stage_line(request, row, out);
     }
     let Some(rest) = request.trim_start().strip_prefix('{') else {
@@ -288,10 +288,16 @@ mod tests {
         ] {
             for row in [0, 7, 1234567890123] {
                 let mut short = Vec::new();
-                let facts = crate::scan::Scanner::default()
+                let mut scanner = crate::scan::Scanner::with_kinds();
+                let facts = scanner
                     .scan(request.as_bytes(), crate::scan::Root::Request)
                     .unwrap();
-                stage_scanned_line(request, &facts, row, &mut short).unwrap();
+                let scanned = super::super::isolate::ImportCheck::default().scanned(
+                    &mut scanner,
+                    request.as_bytes(),
+                    facts,
+                );
+                stage_scanned_line(request, &scanned, row, &mut short).unwrap();
                 let short: serde_json::Value =
                     serde_json::from_slice(&short).expect("the short way writes JSON");
                 let long: serde_json::Value =

@@ -6,11 +6,12 @@
 //! gs://BUCKET/PREFIX/
 //!   lease.json                    who runs the run now (lease.rs)
 //!   manifest.json                 what was staged, which jobs exist (manifest.rs)
-//!   r<round>/input/s<shard>-<file>.jsonl
+//!   r<round>/input/s<shard>-<file>.jsonl   (c..., x...: rows staged apart, isolate.rs)
 //!   r<round>/output/s<shard>/     each job's output_uri_prefix
 //! ```
 
 use super::fingerprint::Fingerprint;
+use super::isolate::RowGroup;
 use crate::error::Result;
 use crate::storage::ObjectUri;
 
@@ -48,9 +49,11 @@ impl Layout {
         self.staging.join(&format!("r{round}/input/"))
     }
 
-    /// The name of input file `index` of `shard` in its round's folder.
-    pub(crate) fn input_file(shard: usize, index: usize) -> String {
-        format!("s{shard:05}-{index:03}.jsonl")
+    /// The name of input file `index` of the `shard`-th shard of `group` in its round's
+    /// folder: `s00000-000.jsonl` for importable rows, `c...` and `x...` for those staged apart
+    /// (`isolate.rs`).
+    pub(crate) fn input_file(group: RowGroup, shard: usize, index: usize) -> String {
+        format!("{}{shard:05}-{index:03}.jsonl", group.file_prefix())
     }
 
     /// The output prefix of the job of `shard` in `round`.

@@ -8,13 +8,16 @@
 //! the jobs' outputs, which never change once a job has ended.
 
 use serde::{Deserialize, Serialize};
+
+use super::isolate::RowGroup;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::storage::{ObjectUri, Preconditions, Storage};
 
 /// The manifest's format; a run refuses a manifest of another format.
-const FORMAT: u32 = 1;
+/// 2: each staged line starts with its row id as `key`; shards of rows staged apart.
+const FORMAT: u32 = 2;
 
 /// The largest manifest read: a few hundred bytes a shard, so room for a million shards.
 const MAX_MANIFEST_BYTES: u64 = 1 << 30;
@@ -145,6 +148,9 @@ pub(crate) struct Shard {
     /// Its job, once created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) job: Option<JobRecord>,
+    /// The rows it holds: importable, or staged apart (`isolate.rs`).
+    #[serde(default, skip_serializing_if = "RowGroup::is_importable")]
+    pub(crate) group: RowGroup,
 }
 
 /// One staged input file.

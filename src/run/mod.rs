@@ -49,6 +49,7 @@ mod driver;
 mod files;
 mod fingerprint;
 mod input;
+mod isolate;
 mod jobs;
 mod label;
 mod layout;

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::isolate::Scanned;
 use crate::batch_file::BatchRequest;
 use crate::error::{Error, Result};
 
@@ -33,8 +34,8 @@ pub struct RunRequest {
     key: Option<String>,
     /// The input line it came from, for messages.
     line: Option<u64>,
-    /// Known to be a JSON object (built here, or read and checked from a line).
-    checked: bool,
+    /// What the one scan of it found, when it was scanned as it was read (`InputLines`).
+    scanned: Option<Scanned>,
     /// The request object as JSON text; checked when it is staged.
     request: String,
 }
@@ -47,26 +48,22 @@ impl RunRequest {
         RunRequest {
             key: None,
             line: None,
-            checked: false,
+            scanned: None,
             request: request.into(),
         }
     }
 
-    /// A request whose text is known to be a JSON object.
-    pub(crate) fn checked(request: impl Into<String>) -> Self {
+    /// A request scanned as it was read.
+    pub(crate) fn scanned(request: impl Into<String>, scanned: Scanned) -> Self {
         RunRequest {
-            checked: true,
+            scanned: Some(scanned),
             ..RunRequest::from_json_text(request)
         }
     }
 
     /// A request given as a JSON value (an object).
     pub fn from_json(request: &Value) -> Self {
-        if request.is_object() {
-            RunRequest::checked(request.to_string())
-        } else {
-            RunRequest::from_json_text(request.to_string())
-        }
+        RunRequest::from_json_text(request.to_string())
     }
 
     /// A request written with the typed [`BatchRequest`] builder (its line keys are not sent).
@@ -86,7 +83,7 @@ impl RunRequest {
     pub fn text(prompt: &str) -> Self {
         let mut request = String::new();
         text_request_into(prompt, &mut request);
-        RunRequest::checked(request)
+        RunRequest::from_json_text(request)
     }
 
     /// The key the result comes back under.
@@ -110,8 +107,8 @@ impl RunRequest {
         self
     }
 
-    pub(crate) fn into_parts(self) -> (Option<String>, Option<u64>, String, bool) {
-        (self.key, self.line, self.request, self.checked)
+    pub(crate) fn into_parts(self) -> (Option<String>, Option<u64>, String, Option<Scanned>) {
+        (self.key, self.line, self.request, self.scanned)
     }
 }
 

@@ -104,6 +104,14 @@ pub struct RunSummary {
     /// the row they name, or because their key and their request's label named two rows;
     /// each such row was sent again (or reported, after the last round).
     pub mismatched_lines: u64,
+    /// Requests the service's import would refuse (nesting deeper than 15, an empty object, a
+    /// field name BigQuery refuses, a field whose type differs from earlier requests'), staged
+    /// in shards of their own so that only their jobs can fail for them
+    /// ([`BatchRun::with_unimportable_refused`](super::BatchRun::with_unimportable_refused)
+    /// refuses them instead).
+    pub staged_apart: u64,
+    /// Those requests by what the import refuses in them (`"an empty object"`, ...).
+    pub staged_apart_by_reason: BTreeMap<String, u64>,
     /// Bytes staged by this process (a resumed run does not stage again what was staged).
     pub staged_bytes: u64,
     /// Time this process spent reading the input and staging it (round 0 and follow-ups).
@@ -356,12 +364,17 @@ impl Reader {
                 })
             }
             RowState::Missing => {
-                let (code, message) = self
+                let (code, mut message) = self
                     .missing
                     .get(usize::from(slot.round))
                     .and_then(|round| round.get(slot.offset as usize))
                     .cloned()
                     .unwrap_or((500, "missing from its job's output".to_owned()));
+                if let Some(reason) = self.table.apart.reason_of(row) {
+                    message.push_str(&format!(
+                        " (the request was staged in a job of its own: {reason})"
+                    ));
+                }
                 Ok(RowError {
                     code,
                     message,

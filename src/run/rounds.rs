@@ -380,6 +380,7 @@ impl RunState<'_> {
             shard: index as u32,
             first: shard.first_row,
             last: shard.last_row,
+            group: shard.group,
         }
     }
 

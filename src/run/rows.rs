@@ -20,6 +20,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::isolate::{Apart, RowGroup};
 use super::label::{KeyRow, row_id_in_raw_line};
 use super::spool::LineSpool;
 use super::status::RowStatus;
@@ -90,6 +91,8 @@ pub(crate) struct RowTable {
     slots: Vec<Slot>,
     /// Each row's request's canonical hash, as staged.
     hashes: Vec<u64>,
+    /// The rows staged apart (`isolate.rs`): their shards' row ranges overlap others'.
+    pub(crate) apart: Apart,
     /// Whether a line must echo its row's request to join it (always, but to measure what
     /// the check costs).
     check: bool,
@@ -97,18 +100,20 @@ pub(crate) struct RowTable {
     pub(crate) usage: UsageMetadata,
 }
 
-/// The rows of one job: sent in `round`, with row ids from `first` to `last`.
+/// The rows of one job: sent in `round`, of `group`, with row ids from `first` to `last`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct JobRows {
     pub(crate) round: u8,
     pub(crate) shard: u32,
     pub(crate) first: u64,
     pub(crate) last: u64,
+    pub(crate) group: RowGroup,
 }
 
 impl RowTable {
-    /// A row per hash (each row's request's canonical hash), all to be sent in round 0.
-    pub(crate) fn new(hashes: Vec<u64>) -> Self {
+    /// A row per hash (each row's request's canonical hash), all to be sent in round 0; the
+    /// rows staged apart in `apart`.
+    pub(crate) fn new(hashes: Vec<u64>, apart: Apart) -> Self {
         let slot = Slot {
             offset: 0,
             len: 0,
@@ -120,6 +125,7 @@ impl RowTable {
         RowTable {
             slots: vec![slot; hashes.len()],
             hashes,
+            apart,
             check: true,
             scanner: Scanner::default(),
             usage: UsageMetadata::default(),
@@ -167,6 +173,7 @@ impl RowTable {
                     .slots
                     .get(row as usize)
                     .is_some_and(|s| s.round == rows.round)
+                && table.apart.group_of(row) == rows.group
         };
         let row = match (key_row, label_row) {
             (Some(key), Some(label)) if key != label => {
@@ -277,8 +284,9 @@ impl RowTable {
         if self.slots.is_empty() || first > last {
             return;
         }
-        for slot in &mut self.slots[first..=last] {
+        for (row, slot) in (first..=last).zip(&mut self.slots[first..=last]) {
             if slot.round == rows.round
+                && self.apart.group_of(row as u64) == rows.group
                 && slot.seen != rows.round + 1
                 && slot.state != RowState::Mismatched
             {
@@ -389,12 +397,16 @@ pub(crate) mod tests {
     fn rows_join_in_any_order_and_repeats_and_strays_are_counted() {
         let dir = ScratchDir::new(&std::env::temp_dir(), "rowstest").unwrap();
         let mut spool = LineSpool::create(dir.file("lines")).unwrap();
-        let mut table = RowTable::new(vec![hash_of(r#"{"contents":[],"labels":{"team":"x"}}"#); 4]);
+        let mut table = RowTable::new(
+            vec![hash_of(r#"{"contents":[],"labels":{"team":"x"}}"#); 4],
+            Apart::default(),
+        );
         let job = JobRows {
             round: 0,
             shard: 0,
             first: 0,
             last: 3,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         let quota = r#""Too Many Requests: {\"error\": {\"code\": 429}}""#;
@@ -444,6 +456,7 @@ pub(crate) mod tests {
             shard: 0,
             first: 1,
             last: 3,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         for line in [
@@ -490,12 +503,16 @@ pub(crate) mod tests {
             r#"{"contents":[{"role":"user","parts":[{"text":"one"}]}]}"#,
             r#"{"contents":[{"role":"user","parts":[{"text":"two"}]}],"generationConfig":{"temperature":0.5}}"#,
         ];
-        let mut table = RowTable::new(requests.iter().map(|r| hash_of(r)).collect());
+        let mut table = RowTable::new(
+            requests.iter().map(|r| hash_of(r)).collect(),
+            Apart::default(),
+        );
         let job = JobRows {
             round: 0,
             shard: 0,
             first: 0,
             last: 2,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         // Another row's request under row 0's ids; key and label naming two rows.
@@ -535,6 +552,7 @@ pub(crate) mod tests {
             shard: 0,
             first: 0,
             last: 1,
+            group: RowGroup::Importable,
         };
         let mut tally = Tally::default();
         for line in [

@@ -5,10 +5,15 @@
 //! limit (a job may read several files). Each file is one resumable upload fed through a small
 //! channel, so memory holds about two upload chunks and a megabyte of lines, whatever the input:
 //! one chunk on the wire while the next one fills.
+//!
+//! A round has one writer per group of rows (`isolate.rs`): importable rows, and the rows
+//! staged apart so that the import refusing them fails their jobs only. Each group's shards
+//! hold its rows in order; the round's shards are the importable ones, then the others.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::isolate::RowGroup;
 use super::layout::Layout;
 use super::manifest::{Shard, ShardFile};
 use super::task::AbortOnDrop;
@@ -24,12 +29,72 @@ fn queue_for(storage: &Storage) -> usize {
     storage.upload_chunk_size().div_ceil(SEND_SIZE) + 1
 }
 
-/// Writes the shards of one round.
+/// Writes the shards of one round, a writer per group.
 #[derive(Debug)]
-pub(crate) struct ShardWriter {
+pub(crate) struct RoundWriter {
+    writers: Vec<ShardWriter>,
+}
+
+impl RoundWriter {
+    /// Writers of shards into `folder` (a round's input folder of the layout).
+    pub(crate) fn new(
+        storage: &Storage,
+        folder: &ObjectUri,
+        max_rows: u64,
+        max_bytes: u64,
+    ) -> Self {
+        RoundWriter {
+            writers: RowGroup::ALL
+                .iter()
+                .map(|group| ShardWriter::new(storage, folder, *group, max_rows, max_bytes))
+                .collect(),
+        }
+    }
+
+    /// Adds the staged line (newline included) of row `row` to its group's shards. `what`
+    /// names the request for an error (`input line 7`).
+    pub(crate) async fn push(
+        &mut self,
+        group: RowGroup,
+        row: u64,
+        line: &[u8],
+        what: impl FnOnce() -> String,
+    ) -> Result<()> {
+        self.writers[group.index()].push(row, line, what).await
+    }
+
+    /// Bytes handed to the uploads so far, for progress.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.writers.iter().map(|writer| writer.bytes).sum()
+    }
+
+    /// Ends the last files; gives the shards (importable first), each job's request id made by
+    /// `request_id` from its index in the round, and the bytes uploaded.
+    pub(crate) async fn finish(
+        self,
+        request_id: impl Fn(usize) -> String,
+    ) -> Result<(Vec<Shard>, u64)> {
+        let mut shards = Vec::new();
+        let mut bytes = 0;
+        for writer in self.writers {
+            let (group_shards, group_bytes) = writer.finish().await?;
+            shards.extend(group_shards);
+            bytes += group_bytes;
+        }
+        for (i, shard) in shards.iter_mut().enumerate() {
+            shard.request_id = request_id(i);
+        }
+        Ok((shards, bytes))
+    }
+}
+
+/// Writes the shards of one group of a round.
+#[derive(Debug)]
+struct ShardWriter {
     storage: Storage,
     /// `<staging>/r<round>/input/`.
     folder: ObjectUri,
+    group: RowGroup,
     max_rows: u64,
     max_bytes: u64,
     shards: Vec<Shard>,
@@ -51,16 +116,18 @@ struct OpenFile {
 }
 
 impl ShardWriter {
-    /// A writer of shards into `folder` (a round's input folder of the layout).
-    pub(crate) fn new(
+    /// A writer of `group`'s shards into `folder`.
+    fn new(
         storage: &Storage,
         folder: &ObjectUri,
+        group: RowGroup,
         max_rows: u64,
         max_bytes: u64,
     ) -> Self {
         ShardWriter {
             storage: storage.clone(),
             folder: folder.clone(),
+            group,
             max_rows,
             max_bytes,
             shards: Vec::new(),
@@ -72,12 +139,7 @@ impl ShardWriter {
 
     /// Adds the staged line (newline included) of row `row`. `what` names the request for an
     /// error (`input line 7`).
-    pub(crate) async fn push(
-        &mut self,
-        row: u64,
-        line: &[u8],
-        what: impl FnOnce() -> String,
-    ) -> Result<()> {
+    async fn push(&mut self, row: u64, line: &[u8], what: impl FnOnce() -> String) -> Result<()> {
         let len = line.len() as u64;
         if len > self.max_bytes {
             return Err(Error::invalid(
@@ -107,6 +169,7 @@ impl ShardWriter {
                 last_row: row,
                 request_id: String::new(),
                 job: None,
+                group: self.group,
             });
         }
         if self.file.is_none() {
@@ -126,24 +189,18 @@ impl ShardWriter {
         Ok(())
     }
 
-    /// Ends the last file; gives the shards, each job's request id made by `request_id`, and
-    /// the bytes uploaded.
-    pub(crate) async fn finish(
-        mut self,
-        request_id: impl Fn(usize) -> String,
-    ) -> Result<(Vec<Shard>, u64)> {
+    /// Ends the last file; gives the shards and the bytes uploaded.
+    async fn finish(mut self) -> Result<(Vec<Shard>, u64)> {
         self.close_file().await?;
-        let mut shards = std::mem::take(&mut self.shards);
-        for (i, shard) in shards.iter_mut().enumerate() {
-            shard.request_id = request_id(i);
-        }
-        Ok((shards, self.bytes))
+        Ok((std::mem::take(&mut self.shards), self.bytes))
     }
 
     fn open_file(&mut self, row: u64) -> Result<()> {
         let shard = self.shards.len() - 1;
         let index = self.shards[shard].files.len();
-        let uri = self.folder.join(&Layout::input_file(shard, index))?;
+        let uri = self
+            .folder
+            .join(&Layout::input_file(self.group, shard, index))?;
         let (sender, receiver) = mpsc::channel(queue_for(&self.storage));
         let storage = self.storage.clone();
         let target = uri.clone();

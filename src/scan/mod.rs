@@ -134,6 +134,88 @@ impl Scanner {
         found
     }
 
+    /// Scans an input line of a run, `{"request": {...}, "key": "..."}` (the key optional, in
+    /// either order), in one pass: where the request is, the key, and the request's facts
+    /// (as [`Root::Request`]). `None` for anything else (not JSON, another field, a request that
+    /// is not an object, a key that is not a string): the caller's slow way says what.
+    pub(crate) fn scan_input_line(&mut self, text: &[u8]) -> Option<InputLine> {
+        self.path.clear();
+        self.kinds.clear();
+        let mut walk = Walk {
+            text,
+            pos: 0,
+            scanner: self,
+            facts: Facts::default(),
+            root: Root::Request,
+            target: None,
+            found: None,
+        };
+        let mut request = None;
+        let mut key = None;
+        walk.expect(b'{', "").ok()?;
+        walk.ws();
+        if walk.peek() == Some(b'}') {
+            return None;
+        }
+        loop {
+            walk.expect(b'"', "").ok()?;
+            let name = walk.string().ok()?;
+            let name = walk.bytes_of(name);
+            let is_request = match name {
+                b"request" if request.is_none() => true,
+                b"key" if key.is_none() => false,
+                _ => return None,
+            };
+            walk.expect(b':', "").ok()?;
+            walk.ws();
+            if is_request {
+                if walk.peek() != Some(b'{') {
+                    return None;
+                }
+                let start = walk.pos;
+                walk.pos += 1;
+                let (hash, _) = walk.object(request_path(), 1, Ctx::RequestRoot, 0).ok()?;
+                walk.facts.hash = hash;
+                request = Some(start..walk.pos);
+            } else {
+                walk.expect(b'"', "").ok()?;
+                let token = walk.string().ok()?;
+                key = Some(if token.escaped {
+                    Key::Unescaped(String::from_utf8(walk.scanner.scratch.clone()).ok()?)
+                } else {
+                    Key::Plain(token.start..token.end)
+                });
+            }
+            walk.ws();
+            match walk.peek() {
+                Some(b',') => walk.pos += 1,
+                Some(b'}') => {
+                    walk.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        walk.ws();
+        if walk.pos != text.len() {
+            return None;
+        }
+        let mut facts = walk.facts;
+        if let Some(Finding::TooDeep { level, .. }) = &mut facts.refusal {
+            *level = facts.max_level;
+        }
+        // The labels' range is within the line: make it the request's.
+        let request = request?;
+        if let Some(labels) = &mut facts.labels {
+            *labels = labels.start - request.start..labels.end - request.start;
+        }
+        Some(InputLine {
+            request,
+            key,
+            facts,
+        })
+    }
+
     fn walk(
         &mut self,
         text: &[u8],
@@ -172,6 +254,24 @@ impl Scanner {
         }
         Ok((facts, walk.found))
     }
+}
+
+/// An input line of a run, scanned.
+#[derive(Debug)]
+pub(crate) struct InputLine {
+    /// Where the request object is in the line.
+    pub(crate) request: Range<usize>,
+    /// The line's key, if it has one.
+    pub(crate) key: Option<Key>,
+    /// The request's facts; `labels` relative to the request.
+    pub(crate) facts: Facts,
+}
+
+/// An input line's key: where it is in the line, or unescaped when it has escapes.
+#[derive(Debug)]
+pub(crate) enum Key {
+    Plain(Range<usize>),
+    Unescaped(String),
 }
 
 /// A field's path, both ways.
@@ -331,8 +431,10 @@ impl<'t> Walk<'t, '_> {
         self.ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            // The run adds its row label to a request's `labels`: never an empty record.
-            let filled = ctx == Ctx::Labels && self.root == Root::Request;
+            // The run adds its row label to a request's `labels` (and so `labels` to the
+            // request): neither is an empty record once staged.
+            let filled =
+                self.root == Root::Request && matches!(ctx, Ctx::Labels | Ctx::RequestRoot);
             if !filled && self.facts.refusal.is_none() {
                 self.facts.refusal = Some(Finding::EmptyRecord {
                     path: self.field_path(),
@@ -717,4 +819,254 @@ fn plain_run(text: &[u8]) -> usize {
         i += 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(text: &str) -> u64 {
+        Scanner::default()
+            .scan(text.as_bytes(), Root::Request)
+            .unwrap_or_else(|err| panic!("{text}: {err:?}"))
+            .hash
+    }
+
+    #[test]
+    fn what_the_service_changes_in_an_echo_does_not_change_the_hash() {
+        for (sent, echoed) in [
+            (r#"{"b": 1, "a": "x"}"#, r#"{"a":"x","b":1}"#),
+            (
+                r#"{"a": [{"t": "x"}, {"f": {"u": 1}}]}"#,
+                r#"{"a":[{"f":null,"t":"x"},{"f":{"u":1},"t":null}]}"#,
+            ),
+            (
+                r#"{"n": 0.2, "m": 1, "k": -0}"#,
+                r#"{"k":0,"m":1.0,"n":2e-1}"#,
+            ),
+            (r#"{"s": "caf\u00e9 a\/b"}"#, r#"{"s":"café a/b"}"#),
+            (r#"{"s": "\ud83d\ude00"}"#, "{\"s\":\"\u{1F600}\"}"),
+            (
+                r#"{"c": []}"#,
+                r#"{"labels":{"vertex_batch_row":"7"},"c":[]}"#,
+            ),
+            (
+                r#"{"labels": {"team": "ml"}}"#,
+                r#"{"labels":{"team":"ml","vertex_batch_row":7}}"#,
+            ),
+            (r#"{"labels": {}, "c": 1}"#, r#"{"c":1}"#),
+            (r#"{"x": null}"#, "{}"),
+        ] {
+            assert_eq!(hash(sent), hash(echoed), "{sent} / {echoed}");
+        }
+    }
+
+    #[test]
+    fn what_the_service_keeps_changes_the_hash() {
+        let base = r#"{"contents": [{"parts": [{"text": "a"}, {"text": "b"}]}], "n": 1}"#;
+        for other in [
+            r#"{"contents": [{"parts": [{"text": "b"}, {"text": "a"}]}], "n": 1}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"text": "c"}]}], "n": 1}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"text": "b"}]}], "n": 2}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"Text": "b"}]}], "n": 1}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"text": "b"}]}], "n": "1"}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"text": "b"}, null]}], "n": 1}"#,
+            r#"{"contents": [{"parts": [{"text": "ab"}]}], "n": 1}"#,
+            r#"{"contents": [{"parts": [{"text": "a"}, {"text": "b"}]}], "n": 1, "labels": {"a": "b"}}"#,
+        ] {
+            assert_ne!(hash(base), hash(other), "{other}");
+        }
+        // Keys and values are not confused.
+        assert_ne!(hash(r#"{"a": {"b": "c"}}"#), hash(r#"{"a": {"c": "b"}}"#));
+        assert_ne!(
+            hash(r#"{"a": "b", "c": "d"}"#),
+            hash(r#"{"a": "d", "c": "b"}"#)
+        );
+    }
+
+    /// serde_json's reading of a request as the run's input took it before the scan: any
+    /// JSON object, lone surrogates (`\ud800`) included, which the service echoes as text.
+    fn serde_reads(text: &str) -> bool {
+        serde_json::from_str::<&serde_json::value::RawValue>(text)
+            .is_ok_and(|raw| raw.get().starts_with('{'))
+    }
+
+    /// The scan refuses exactly the objects serde_json refuses.
+    #[test]
+    fn the_scan_is_as_strict_as_serde_json() {
+        let samples = [
+            r#"{"a": "x"}"#,
+            r#"{"a": "\x"}"#,
+            "{\"a\": \"tab\there\"}",
+            r#"{"a": "\u12"}"#,
+            r#"{"a": 01}"#,
+            r#"{"a": 1.}"#,
+            r#"{"a": .5}"#,
+            r#"{"a": -}"#,
+            r#"{"a": 1e}"#,
+            r#"{"a": 1E+2}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": [1,]}"#,
+            r#"{"a": [1 2]}"#,
+            r#"{"a": 1,}"#,
+            r#"{"a" 1}"#,
+            r#"{a: 1}"#,
+            r#"{"a": 1} x"#,
+            r#" {"a": {"b": [true, false, null, -0.5e-3]}} "#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": "\uDC00\ud800x"}"#,
+            r#"{"a": 1e400}"#,
+            r#"{"a": 123456789012345678901234567890}"#,
+            r#"{"a": "unterminated}"#,
+            "{\"a\": \"\u{7f}\u{80}\"}",
+            "{",
+            "",
+            "[]",
+            r#""x""#,
+        ];
+        for sample in samples {
+            let scan = Scanner::default().scan(sample.as_bytes(), Root::Request);
+            assert_eq!(scan.is_ok(), serde_reads(sample), "{sample}: {scan:?}");
+        }
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(200), "}".repeat(200));
+        assert!(
+            Scanner::default()
+                .scan(deep.as_bytes(), Root::Request)
+                .is_err()
+        );
+    }
+
+    /// Every cut of a valid line is refused, as serde_json refuses it (no panic on any prefix).
+    #[test]
+    fn every_prefix_of_a_line_is_read_without_panic_and_as_serde_json_does() {
+        let line = r#"{"contents": [{"role": "user", "parts": [{"text": "caf\u00e9 \"q\" \n"}, {"file_data": {"file_uri": "gs://b/x", "mime_type": "image/png"}}]}], "generationConfig": {"temperature": 0.25, "topK": 40, "stop": ["a", "b"], "json": true, "x": null}, "labels": {"team": "ml"}}"#;
+        for end in 0..line.len() {
+            let Some(prefix) = line.get(..end) else {
+                continue;
+            };
+            let scan = Scanner::with_kinds().scan(prefix.as_bytes(), Root::Request);
+            assert_eq!(scan.is_ok(), serde_reads(prefix), "{prefix}");
+        }
+        let facts = Scanner::default()
+            .scan(line.as_bytes(), Root::Request)
+            .unwrap();
+        assert_eq!(&line[facts.labels.clone().unwrap()], r#"{"team": "ml"}"#);
+        assert!(!facts.has_row_label);
+        assert_eq!(facts.refusal, None);
+    }
+
+    #[test]
+    fn an_input_line_is_read_in_one_pass_with_its_key() {
+        let mut scanner = Scanner::with_kinds();
+        let text = r#"{"key": "a\"b", "request": {"contents": [], "labels": {"x": "y"}}}"#;
+        let line = scanner.scan_input_line(text.as_bytes()).unwrap();
+        let request = &text[line.request.clone()];
+        assert_eq!(request, r#"{"contents": [], "labels": {"x": "y"}}"#);
+        assert_eq!(
+            &request[line.facts.labels.clone().unwrap()],
+            r#"{"x": "y"}"#
+        );
+        assert!(matches!(line.key, Some(Key::Unescaped(ref key)) if key == "a\"b"));
+        assert_eq!(line.facts.hash, hash(request));
+        let plain = scanner
+            .scan_input_line(br#"{"request": {"contents": []}, "key": "k1"}"#)
+            .unwrap();
+        assert!(matches!(plain.key, Some(Key::Plain(ref r)) if r.len() == 2));
+        for bad in [
+            r#"{"request": {}, "id": 3}"#,
+            r#"{"request": [1]}"#,
+            r#"{"request": {}, "key": 7}"#,
+            r#"{"key": "a"}"#,
+            r#"{"request": {}, "request": {}}"#,
+            r#"{"request": {"a": }}"#,
+            "{}",
+        ] {
+            assert!(scanner.scan_input_line(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn findings_name_their_path() {
+        let mut scanner = Scanner::with_kinds();
+        let facts = scanner
+            .scan(
+                br#"{"tools": [{"codeExecution": {"x": 1}}, {"googleSearch": {}}]}"#,
+                Root::Request,
+            )
+            .unwrap();
+        let finding = facts.refusal.unwrap();
+        assert_eq!(finding.json_path(), "request.tools[1].googleSearch");
+        assert_eq!(
+            finding.service_message(),
+            "Cannot store struct 'request.tools.googleSearch' with no fields"
+        );
+        let facts = scanner
+            .scan(br#"{"schema": {"$defs": {"a": 1}}}"#, Root::Request)
+            .unwrap();
+        assert_eq!(facts.refusal.unwrap().json_path(), "request.schema.$defs");
+        // An empty `labels` gets the run's row label, an empty request `labels`: not empty
+        // records once staged.
+        let facts = scanner.scan(br#"{"labels": {}}"#, Root::Request).unwrap();
+        assert_eq!(facts.refusal, None);
+        let facts = scanner.scan(b"{ }", Root::Request).unwrap();
+        assert_eq!(facts.refusal, None);
+        let facts = scanner.scan(br#"{"a": {}}"#, Root::Request).unwrap();
+        assert!(facts.refusal.is_some());
+        let path = scanner.path_of(
+            br#"{"a": [{"b": 1}, {"b": "x"}]}"#,
+            Root::Request,
+            hash::field_path(
+                hash::field_path(request_path(), hash::key(b"a")),
+                hash::key(b"b"),
+            ),
+        );
+        assert_eq!(
+            path,
+            Some(FieldPath {
+                column: "request.a.b".into(),
+                json: "request.a[0].b".into()
+            })
+        );
+    }
+
+    /// The emulator's re-serialisation (sorted, null-filled, compact) of random requests hashes
+    /// as the request sent.
+    #[cfg(feature = "emulator")]
+    #[test]
+    fn random_requests_hash_as_the_emulator_echoes_them() {
+        use serde_json::{Value, json};
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        fn value(next: &mut impl FnMut() -> u64, depth: u32) -> Value {
+            match next() % if depth > 3 { 4 } else { 6 } {
+                0 => json!(format!("t{}é\"\\", next() % 5)),
+                1 => json!((next() % 1000) as f64 / 8.0),
+                2 => json!(next().is_multiple_of(2)),
+                3 => Value::Null,
+                4 => Value::Array((0..next() % 4).map(|_| value(next, depth + 1)).collect()),
+                _ => {
+                    let mut map = serde_json::Map::new();
+                    for _ in 0..1 + next() % 4 {
+                        map.insert(format!("k{}", next() % 6), value(next, depth + 1));
+                    }
+                    Value::Object(map)
+                }
+            }
+        }
+        for _ in 0..500 {
+            let mut request = serde_json::Map::new();
+            for i in 0..1 + next() % 4 {
+                request.insert(format!("f{i}"), value(&mut next, 0));
+            }
+            let request = Value::Object(request);
+            let sent = serde_json::to_string_pretty(&request).unwrap();
+            let echoed = crate::emulator::echo::reserialised(&request).to_string();
+            assert_eq!(hash(&sent), hash(&echoed), "{sent}\n{echoed}");
+        }
+    }
 }

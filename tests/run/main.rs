@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod isolate;
 mod join;
 mod lasting;
 mod soak;

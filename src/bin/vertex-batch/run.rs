@@ -75,6 +75,12 @@ pub struct RunArgs {
     /// gathered so far (rows never answered get code 499). Give the same INPUT as before.
     #[arg(long)]
     end: bool,
+    /// Refuse a line the service's import would refuse (nesting deeper than 15, an empty
+    /// object, a field name BigQuery refuses, a field whose type differs from earlier lines'),
+    /// naming the line and the JSON path, before any job. Default: such lines are staged in
+    /// jobs of their own, so that only those jobs can fail for them.
+    #[arg(long)]
+    refuse_unimportable: bool,
     #[command(flatten)]
     generation: GenerationArgs,
 }
@@ -201,6 +207,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         .with_max_running_jobs(args.max_running_jobs)
         .with_retry_rounds(args.retry_rounds)
         .with_lease_wait(args.wait_for_lease)
+        .with_unimportable_refused(args.refuse_unimportable)
         .with_progress(move |p| progress.show(p))
         .with_stop_signal(stop_signal()?);
     if let Some(deadline) = args.queue_deadline {
@@ -280,7 +287,26 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
     )?;
     writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
     writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
+    if summary.staged_apart > 0 {
+        let reasons: Vec<String> = summary
+            .staged_apart_by_reason
+            .iter()
+            .map(|(reason, n)| format!("{n} × {reason}"))
+            .collect();
+        writeln!(
+            out,
+            "note: {} requests the service's import would refuse were staged in jobs of their \
+             own ({})",
+            summary.staged_apart,
+            reasons.join(", ")
+        )?;
+    }
     for (n, what) in [
+        (
+            summary.mismatched_lines,
+            "output lines echoed another request than the one staged for their row (not joined; \
+             the rows sent again or reported)",
+        ),
         (
             summary.missing_rows,
             "rows missing from their job's output (sent again or reported)",
