@@ -340,3 +340,17 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
     assert_eq!(rows[0]["status"], "");
     assert_eq!(answer_text(&rows[0]["response"]), Some("echo: prompt 1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bigquery_that_is_down_fails_the_job_saying_where() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let (_emu, jobs) = emulator_over(|b| b.with_bigquery_endpoint(dead.to_string())).await;
+    let input: TableUri = format!("bq://{PROJECT}.anywhere.prompts").parse().unwrap();
+    let job = submit(&jobs, &input, "bq://test-project.anywhere.out").await;
+    assert_eq!(job.state(), JobState::Failed);
+    let message = job.error.unwrap().message;
+    assert!(message.contains(&dead.to_string()), "{message}");
+    assert!(message.contains("BIGQUERY_EMULATOR_HOST"), "{message}");
+}
