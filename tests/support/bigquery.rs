@@ -14,15 +14,15 @@
 //!   stdin closes, so an emulator never outlives the test process that started it.
 //! - **No Python**: the test fails saying what to install; it never skips.
 //!
-//! One emulator serves a whole test binary ([`shared`]); each test keeps to a dataset of its own
-//! ([`BigQueryEmulator::dataset_name`]).
+//! One emulator serves a whole test binary ([`shared`]), one test at a time; each test keeps to
+//! a dataset of its own ([`BigQueryEmulator::dataset_name`]).
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::process::Launched;
 
@@ -95,6 +95,17 @@ impl BigQueryEmulator {
 pub fn shared() -> &'static BigQueryEmulator {
     static SHARED: OnceLock<BigQueryEmulator> = OnceLock::new();
     SHARED.get_or_init(BigQueryEmulator::start)
+}
+
+/// The calling test's turn at the shared emulator, held until the guard drops: each test that
+/// uses it takes its turn first, so the tests of one binary use it one at a time. bqemulator
+/// shares one DuckDB connection between its request threads, and under load requests from
+/// several tests at once have left it answering nothing for a minute; one client at a time,
+/// it answers in milliseconds.
+pub fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed during its turn leaves the emulator as usable as before.
+    TURN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The Python of the virtual environment, installed first if it is not whole.
