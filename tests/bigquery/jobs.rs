@@ -98,7 +98,7 @@ fn answer_text(response: &Value) -> Option<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_over_a_table_writes_the_services_columns_with_row_faults() {
-    let _turn = turn();
+    let _turn = turn().await;
     let bigquery = client(shared());
     let input = input_table(&bigquery, "faults", LOCATION, 60, 3).await;
     let (_emu, jobs) = emulator_over(|b| {
@@ -189,7 +189,7 @@ async fn a_job_over_a_table_writes_the_services_columns_with_row_faults() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expiring_job_writes_the_rows_it_exported() {
-    let _turn = turn();
+    let _turn = turn().await;
     let bigquery = client(shared());
     let input = input_table(&bigquery, "expiry", LOCATION, 12, 0).await;
     let (_emu, jobs) = emulator_over(|b| b.with_expire_after_rows(5)).await;
@@ -217,7 +217,7 @@ async fn an_expiring_job_writes_the_rows_it_exported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_checks_fail_the_job_saying_why() {
-    let _turn = turn();
+    let _turn = turn().await;
     let bigquery = client(shared());
     let (_emu, jobs) = emulator_over(|b| b).await;
 
@@ -291,7 +291,7 @@ async fn the_service_checks_fail_the_job_saying_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
-    let _turn = turn();
+    let _turn = turn().await;
     // "bq://myproject.mydataset.input_table" → "bq://myproject.mydataset.output_result".
     let bigquery = client(shared());
     bigquery
@@ -347,7 +347,7 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bigquery_that_is_down_fails_the_job_saying_where() {
-    let _turn = turn();
+    let _turn = turn().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = listener.local_addr().unwrap();
     drop(listener);

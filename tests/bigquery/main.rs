@@ -59,7 +59,7 @@ fn prompt_columns() -> Vec<Column> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_are_made_filled_read_and_deleted() {
-    let _turn = turn();
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "tables").await;
@@ -121,7 +121,7 @@ async fn tables_are_made_filled_read_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_are_read_page_by_page_to_the_last() {
-    let _turn = turn();
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = BigQuery::builder()
         .with_endpoint(emu.endpoint())
@@ -170,7 +170,7 @@ async fn rows_are_read_page_by_page_to_the_last() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_run_as_jobs_once_per_job_id() {
-    let _turn = turn();
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "queries").await;
@@ -232,7 +232,7 @@ async fn queries_run_as_jobs_once_per_job_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_queries_and_bad_input_are_errors_that_say_why() {
-    let _turn = turn();
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
 
@@ -268,7 +268,7 @@ async fn failed_queries_and_bad_input_are_errors_that_say_why() {
 
 #[test]
 fn bigquery_emulator_host_sets_the_endpoint_and_no_token() {
-    let _turn = turn();
+    let _turn = support::bigquery::turn_blocking();
     if support::isolation::rerun_alone(
         module_path!(),
         "bigquery_emulator_host_sets_the_endpoint_and_no_token",

@@ -47,7 +47,7 @@ fn text(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn results_reads_an_output_table_as_it_reads_files() {
-    let _turn = turn();
+    let _turn = turn().await;
     let bq = shared();
     let bigquery = client(bq);
     let dataset = bq.dataset_name("results");

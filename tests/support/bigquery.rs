@@ -21,8 +21,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::process::Launched;
 
@@ -101,12 +103,17 @@ pub fn shared() -> &'static BigQueryEmulator {
 /// uses it takes its turn first, so the tests of one binary use it one at a time. bqemulator
 /// shares one DuckDB connection between its request threads, and under load requests from
 /// several tests at once have left it answering nothing for a minute; one client at a time,
-/// it answers in milliseconds.
-pub fn turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    // A test that failed during its turn leaves the emulator as usable as before.
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+/// it answers in milliseconds. (A tokio mutex: the guard is held across the test's awaits.)
+pub async fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().await
 }
+
+/// [`turn`], for a test that is not async.
+pub fn turn_blocking() -> MutexGuard<'static, ()> {
+    TURN.blocking_lock()
+}
+
+static TURN: Mutex<()> = Mutex::const_new(());
 
 /// The Python of the virtual environment, installed first if it is not whole.
 pub fn venv_python() -> PathBuf {
