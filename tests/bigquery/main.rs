@@ -16,7 +16,7 @@ mod results;
 
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
-use support::bigquery::{BigQueryEmulator, shared};
+use support::bigquery::{BigQueryEmulator, shared, turn};
 use vertex_batch::auth::Credentials;
 use vertex_batch::bigquery::{BigQuery, Column, Query, Row, TableUri};
 
@@ -59,6 +59,7 @@ fn prompt_columns() -> Vec<Column> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_are_made_filled_read_and_deleted() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "tables").await;
@@ -120,6 +121,7 @@ async fn tables_are_made_filled_read_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_are_read_page_by_page_to_the_last() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = BigQuery::builder()
         .with_endpoint(emu.endpoint())
@@ -168,6 +170,7 @@ async fn rows_are_read_page_by_page_to_the_last() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_run_as_jobs_once_per_job_id() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "queries").await;
@@ -229,6 +232,7 @@ async fn queries_run_as_jobs_once_per_job_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_queries_and_bad_input_are_errors_that_say_why() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
 
@@ -264,6 +268,7 @@ async fn failed_queries_and_bad_input_are_errors_that_say_why() {
 
 #[test]
 fn bigquery_emulator_host_sets_the_endpoint_and_no_token() {
+    let _turn = support::bigquery::turn_blocking();
     if support::isolation::rerun_alone(
         module_path!(),
         "bigquery_emulator_host_sets_the_endpoint_and_no_token",

@@ -9,7 +9,7 @@ use serde_json::Value;
 use vertex_batch::bigquery::Column;
 
 use super::support::process::Launched;
-use super::{LOCATION, PROJECT, client, row, shared};
+use super::{LOCATION, PROJECT, client, row, shared, turn};
 
 fn vertex_batch(emulator: &Launched, bigquery_host: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
@@ -47,6 +47,7 @@ fn text(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn results_reads_an_output_table_as_it_reads_files() {
+    let _turn = turn().await;
     let bq = shared();
     let bigquery = client(bq);
     let dataset = bq.dataset_name("results");
