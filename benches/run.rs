@@ -9,8 +9,9 @@
 //! ```
 //!
 //! After the main run, the same input runs again with the join's check of each echoed request
-//! against the hash of the request staged for its row turned off: the two collecting times
-//! are what the check costs (`VB_BENCH_CHECK=0` skips it).
+//! against the hash of the request staged for its row turned off (each line joined by its key
+//! alone, its request not scanned): the two collecting times are what the check costs
+//! (`VB_BENCH_CHECK=0` skips it).
 //!
 //! After the main run (1,000,000 rows of 20-byte prompts unless told), three more measure
 //! memory (`VB_BENCH_MEMORY=0` skips them): half the rows, then a tenth of the rows with

@@ -21,8 +21,10 @@
 //!   the conflicting rows too: the service refuses these, so their jobs fail, with the
 //!   import's error as each row's result.
 //!
-//! Types are judged in the order the lines are read, so the same input gives the same groups
-//! in every process (a resumed run finds its shards where it left them). With
+//! Types are judged in the order the lines are read (for an [`InputLines`](super::InputLines)
+//! stream on its reading thread, for other requests as the run takes them), so the same input
+//! gives the same groups in every process (a resumed run checks that it finds as many rows
+//! apart as were staged). With
 //! [`BatchRun::with_unimportable_refused`](super::BatchRun::with_unimportable_refused) a line
 //! that is not importable is refused before any job instead, naming its line and JSON path.
 

@@ -92,7 +92,9 @@ pub(crate) struct Scanner {
     scratch: Vec<u8>,
     /// The path being scanned.
     path: Vec<Step>,
-    /// Whether to record `kinds` (the import's types, for type conflicts).
+    /// Whether to record `kinds` (the import's types, for type conflicts) and look for what
+    /// the import refuses, naming where (the path kept as the scan goes). Off, a scan gives
+    /// the hash, the labels and the row label only: what the join needs of an echo.
     pub(crate) record_kinds: bool,
     /// The type of every field of the last text, by path hash: for an array, its elements'
     /// under the array's path with `[]`.
@@ -420,7 +422,7 @@ impl<'t> Walk<'t, '_> {
     ) -> Result<(u64, u64), NotJson> {
         if level > self.facts.max_level {
             self.facts.max_level = level;
-            if level == MAX_LEVEL + 1 && self.facts.refusal.is_none() {
+            if level == MAX_LEVEL + 1 && self.scanner.record_kinds && self.facts.refusal.is_none() {
                 self.facts.refusal = Some(Finding::TooDeep {
                     path: self.field_path(),
                     level,
@@ -435,7 +437,7 @@ impl<'t> Walk<'t, '_> {
             // request): neither is an empty record once staged.
             let filled =
                 self.root == Root::Request && matches!(ctx, Ctx::Labels | Ctx::RequestRoot);
-            if !filled && self.facts.refusal.is_none() {
+            if !filled && self.scanner.record_kinds && self.facts.refusal.is_none() {
                 self.facts.refusal = Some(Finding::EmptyRecord {
                     path: self.field_path(),
                 });
@@ -455,23 +457,28 @@ impl<'t> Walk<'t, '_> {
             };
             // A line's own fields (`key`, `request`) are the service's columns, not the
             // user's; a label key is a map key, which the import stores as a field too.
-            let name_refused = !import::is_field_name(name);
-            self.scanner.path.push(Step::Key {
-                start: key.start,
-                end: key.end,
-                escaped: key.escaped,
-            });
-            if name_refused && self.facts.refusal.is_none() {
-                self.facts.refusal = Some(Finding::BadName {
-                    name: String::from_utf8_lossy(self.bytes_of(key)).into_owned(),
-                    path: self.field_path(),
+            let tracked = self.scanner.record_kinds;
+            if tracked {
+                let name_refused = !import::is_field_name(name);
+                self.scanner.path.push(Step::Key {
+                    start: key.start,
+                    end: key.end,
+                    escaped: key.escaped,
                 });
+                if name_refused && self.facts.refusal.is_none() {
+                    self.facts.refusal = Some(Finding::BadName {
+                        name: String::from_utf8_lossy(self.bytes_of(key)).into_owned(),
+                        path: self.field_path(),
+                    });
+                }
             }
             self.expect(b':', "a ':' after the key was expected")?;
             let value_start = self.pos;
             let child_path = hash::field_path(path, key_hash);
             let value = self.value(child_path, level, child, nesting)?;
-            self.scanner.path.pop();
+            if tracked {
+                self.scanner.path.pop();
+            }
             match child {
                 Ctx::RowLabel => self.facts.has_row_label = true,
                 Ctx::Labels if self.root == Root::Request => {
@@ -512,7 +519,9 @@ impl<'t> Walk<'t, '_> {
         }
         let mut index = 0;
         loop {
-            self.scanner.path.push(Step::Index(index));
+            if self.scanner.record_kinds {
+                self.scanner.path.push(Step::Index(index));
+            }
             self.ws();
             let value = if self.peek() == Some(b'{') {
                 self.pos += 1;
@@ -527,7 +536,9 @@ impl<'t> Walk<'t, '_> {
                 // `value` recorded the element's type under `path[]` already.
                 value
             };
-            self.scanner.path.pop();
+            if self.scanner.record_kinds {
+                self.scanner.path.pop();
+            }
             hash.element(value.unwrap_or(hash::NULL));
             index += 1;
             self.ws();

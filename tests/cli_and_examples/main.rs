@@ -8,6 +8,7 @@
 mod support;
 
 mod cli;
+mod cli_apart;
 mod cli_args;
 mod cli_checks;
 mod cli_create;

@@ -20,7 +20,17 @@ async fn run_against(
     )
     .with_max_requests_per_job(500)
     .with_retry_rounds(retry_rounds);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let most = seen.clone();
+    let run = run.with_progress(move |p| {
+        most.fetch_max(p.mismatched, std::sync::atomic::Ordering::Relaxed);
+    });
     let result = run_all(run, prompts(n)).await.unwrap();
+    // The progress counts the mismatched lines as the summary does.
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        result.0.mismatched_lines
+    );
     emu.shutdown().await;
     result
 }
