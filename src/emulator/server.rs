@@ -35,6 +35,9 @@ pub(crate) struct Config {
     pub(crate) require_auth: bool,
     /// Whether each call's metadata is kept for [`Emulator::calls`](super::Emulator::calls).
     pub(crate) record_calls: bool,
+    /// Whether REST shares the gRPC port (HTTP/1.1 accepted, requests told apart by content
+    /// type), or gRPC is served alone over HTTP/2.
+    pub(crate) rest: bool,
     pub(crate) durations: Durations,
     pub(crate) operation_duration: Duration,
     /// The objects: the local folder standing in for gs://, or memory.
@@ -138,6 +141,7 @@ pub(crate) async fn serve(
         .map(tls_incoming::acceptor)
         .transpose()
         .map_err(|e| Error::internal(format!("the emulator's TLS certificate was refused: {e}")))?;
+    let rest = config.rest;
     let config = Arc::new(config);
     let jobs = JobServiceImpl {
         state: state.clone(),
@@ -150,9 +154,13 @@ pub(crate) async fn serve(
     let grpc_routes = Routes::new(JobServiceServer::new(jobs.clone()))
         .add_service(OperationsServer::new(operations.clone()));
     // REST answers on the same port (rest::one_port), so the server takes HTTP/1.1 as well.
-    let router = Server::builder()
-        .accept_http1(true)
-        .add_routes(rest::one_port(grpc_routes, Services { jobs, operations }));
+    let router = if rest {
+        Server::builder()
+            .accept_http1(true)
+            .add_routes(rest::one_port(grpc_routes, Services { jobs, operations }))
+    } else {
+        Server::builder().add_routes(grpc_routes)
+    };
 
     let (shutdown, signal) = watch::channel(false);
     let grpc_signal = stopped(signal.clone());
