@@ -14,7 +14,8 @@
 //! Executors (`exec` column): `split` runs the server on a runtime of its own (two worker
 //! threads, as a separate process would have) and the clients on another (two workers);
 //! `shared` runs both on one runtime of two workers (as `benches/client.rs` does); `client-ct`
-//! runs the clients on a current-thread runtime beside the server's own.
+//! runs the clients on a current-thread runtime beside the server's own; `server-ct` runs the
+//! servers on a current-thread runtime on a thread of their own, the clients on two workers.
 //!
 //! Columns: at 1 call in flight, the per-call latency's median, 10th and 90th percentiles
 //! (the distribution, which has been bimodal) and mean; at 64 in flight, the wall time per call.
@@ -26,9 +27,10 @@
 //! cargo bench --features emulator --bench grpc_path
 //! ```
 //!
-//! `GRPC_PATH_ROWS=TEXT` keeps the rows whose `server / client` contains TEXT (the ratio columns
+//! `GRPC_PATH_ROWS=TEXT` keeps the rows whose `server / client` contains TEXT (ends with it
+//! when TEXT ends with `$`; the ratio columns
 //! then compare a row with itself when its server's raw row is filtered out);
-//! `GRPC_PATH_PERCENT=N` makes N% of the calls (for the difference of two runs under
+//! `GRPC_PATH_PERCENT=N` makes N% of the calls (`GRPC_PATH_PERCENT_64` for 64 in flight) (for the difference of two runs under
 //! `valgrind --tool=callgrind`: instructions per call);
 //! an argument (`split`, `shared`, `client-ct`) keeps that layout; `GRPC_PATH_TRACE=1` prints
 //! each row as it starts. With one row, the run is short enough for
@@ -55,7 +57,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Server};
@@ -142,6 +145,8 @@ enum ClientKind {
     RawCrateChannel,
     /// JobClient as a backend configures one (static token, quota project, default retries).
     JobClient,
+    /// The same without a per-attempt deadline (no `grpc-timeout`, so no timer on either end).
+    JobClientNoDeadline,
     /// HTTP/1.1 JSON through hyper, one connection per task (the emulator's REST side).
     Rest,
 }
@@ -152,6 +157,7 @@ impl ClientKind {
             ClientKind::Raw(tweak) => format!("raw stub, {}", tweak.label()),
             ClientKind::RawCrateChannel => "raw stub, crate channel".to_owned(),
             ClientKind::JobClient => "JobClient".to_owned(),
+            ClientKind::JobClientNoDeadline => "JobClient, no deadline".to_owned(),
             ClientKind::Rest => "REST (HTTP/1.1 JSON)".to_owned(),
         }
     }
@@ -163,6 +169,7 @@ enum Exec {
     Split,
     Shared,
     ClientCurrentThread,
+    ServerCurrentThread,
 }
 
 impl Exec {
@@ -171,6 +178,64 @@ impl Exec {
             Exec::Split => "split",
             Exec::Shared => "shared",
             Exec::ClientCurrentThread => "client-ct",
+            Exec::ServerCurrentThread => "server-ct",
+        }
+    }
+}
+
+/// Where the servers run: a runtime of their own (multi-thread, or current-thread on a thread
+/// of its own), or the clients' runtime.
+struct Serving {
+    handle: Handle,
+    _own: Option<Runtime>,
+    /// A current-thread runtime's thread, and what stops it.
+    thread: Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+impl Serving {
+    fn new(exec: Exec, client_rt: &Runtime) -> Serving {
+        match exec {
+            Exec::Shared => Serving {
+                handle: client_rt.handle().clone(),
+                _own: None,
+                thread: None,
+            },
+            Exec::ServerCurrentThread => {
+                let (stop, stopped) = oneshot::channel::<()>();
+                let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+                let thread = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    handle_tx
+                        .send(runtime.handle().clone())
+                        .expect("the handle");
+                    let _ = runtime.block_on(stopped);
+                });
+                Serving {
+                    handle: handle_rx.recv().expect("the server runtime's handle"),
+                    _own: None,
+                    thread: Some((stop, thread)),
+                }
+            }
+            Exec::Split | Exec::ClientCurrentThread => {
+                let runtime = multi_thread();
+                Serving {
+                    handle: runtime.handle().clone(),
+                    _own: Some(runtime),
+                    thread: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.thread.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
         }
     }
 }
@@ -208,7 +273,7 @@ struct Target {
 }
 
 /// Starts `kind` on `runtime`; `job` is what the bare server answers.
-fn start(runtime: &Runtime, kind: ServerKind, job: &BatchPredictionJob) -> Target {
+fn start(runtime: &Handle, kind: ServerKind, job: &BatchPredictionJob) -> Target {
     runtime.block_on(async {
         match kind {
             ServerKind::Emulator | ServerKind::EmulatorGrpcOnly => {
@@ -271,14 +336,18 @@ async fn connect(kind: ClientKind, target: &Target) -> Connected {
                 .expect("connect AuthChannel");
             Connected::CrateStub(JobServiceClient::new(channel))
         }
-        ClientKind::JobClient => Connected::Wrapped(
+        ClientKind::JobClient | ClientKind::JobClientNoDeadline => Connected::Wrapped(
             JobClient::builder()
                 .with_project(side_by_side::PROJECT)
                 .with_location(side_by_side::LOCATION)
                 .with_endpoint(Endpoint::custom(&target.uri).expect("a URI"))
                 .with_credentials(Credentials::static_token(target.token.clone()))
                 .with_quota_project("bench-billing")
-                .with_retry_policy(RetryPolicy::default())
+                .with_retry_policy(if matches!(kind, ClientKind::JobClient) {
+                    RetryPolicy::default()
+                } else {
+                    RetryPolicy::default().with_attempt_timeout(None)
+                })
                 .connect()
                 .await
                 .expect("connect JobClient"),
@@ -403,12 +472,20 @@ struct Row {
     best: Figures,
 }
 
-/// `GRPC_PATH_PERCENT`, default 100.
-fn percent_of_calls() -> usize {
-    std::env::var("GRPC_PATH_PERCENT")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(100)
+/// Whether `label` contains `only` (ends with it, when `only` ends with `$`).
+fn matches(label: &str, only: &str) -> bool {
+    match only.strip_suffix('$') {
+        Some(end) => label.ends_with(end),
+        None => label.contains(only),
+    }
+}
+
+/// `GRPC_PATH_PERCENT` (default 100) for 1 in flight, and for 64 unless
+/// `GRPC_PATH_PERCENT_64` says otherwise.
+fn percent_of_calls() -> (usize, usize) {
+    let read = |name: &str| std::env::var(name).ok().and_then(|text| text.parse().ok());
+    let one = read("GRPC_PATH_PERCENT").unwrap_or(100);
+    (one, read("GRPC_PATH_PERCENT_64").unwrap_or(one))
 }
 
 impl Row {
@@ -433,10 +510,10 @@ fn measure(client_rt: &Runtime, rows: &mut [Row]) {
             }
             // Without TCP_NODELAY a call can wait for a delayed ACK (tens of ms): fewer calls.
             let scale = if row.nagle() { 100 } else { 1 };
-            let percent = percent_of_calls();
+            let (percent_1, percent_64) = percent_of_calls();
             let (calls_1, calls_64) = (
-                CALLS_1 * percent / 100 / scale,
-                CALLS_64 * percent / 100 / scale,
+                CALLS_1 * percent_1 / 100 / scale,
+                CALLS_64 * percent_64 / 100 / scale,
             );
             // A warm-up: connections made, HPACK tables and pools filled.
             client_rt.block_on(gets(&row.connected, &row.name, (200 / scale).max(1), 1));
@@ -446,7 +523,7 @@ fn measure(client_rt: &Runtime, rows: &mut [Row]) {
             let at = |q: f64| micros(latencies[((latencies.len() - 1) as f64 * q) as usize]);
             let mean = latencies.iter().map(|d| micros(*d)).sum::<f64>() / latencies.len() as f64;
             let (wall, _) = client_rt.block_on(gets(&row.connected, &row.name, calls_64, 64));
-            let per_call_64 = micros(wall) / calls_64 as f64;
+            let per_call_64 = micros(wall) / calls_64.max(1) as f64;
             let best = &mut row.best;
             if mean < best.mean_1 {
                 (best.p10, best.p50, best.p90, best.mean_1) = (at(0.1), at(0.5), at(0.9), mean);
@@ -479,6 +556,7 @@ fn rows_of(exec: Exec) -> Vec<(ServerKind, ClientKind)> {
         }
         rows.push((server, ClientKind::RawCrateChannel));
         rows.push((server, ClientKind::JobClient));
+        rows.push((server, ClientKind::JobClientNoDeadline));
         if server == ServerKind::Emulator {
             rows.push((server, ClientKind::Rest));
         }
@@ -513,27 +591,24 @@ fn main() {
         "x1 raw",
         "x64 raw"
     );
-    for exec in [Exec::Split, Exec::Shared, Exec::ClientCurrentThread] {
+    for exec in [
+        Exec::Split,
+        Exec::Shared,
+        Exec::ClientCurrentThread,
+        Exec::ServerCurrentThread,
+    ] {
         if !filter.is_empty() && !filter.iter().any(|f| exec.label().contains(f.as_str())) {
             continue;
         }
-        let server_rt = multi_thread();
         let client_rt = match exec {
-            Exec::Split => multi_thread(),
-            Exec::Shared => multi_thread(),
             Exec::ClientCurrentThread => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime"),
+            _ => multi_thread(),
         };
-        // Shared: the servers start on the clients' runtime.
-        let server_rt = if exec == Exec::Shared {
-            drop(server_rt);
-            None
-        } else {
-            Some(server_rt)
-        };
-        let serving = server_rt.as_ref().unwrap_or(&client_rt);
+        let server = Serving::new(exec, &client_rt);
+        let serving = &server.handle;
         let emulator = start(
             serving,
             ServerKind::Emulator,
@@ -554,7 +629,7 @@ fn main() {
         let mut rows = Vec::new();
         for (server, client) in rows_of(exec) {
             if let Ok(only) = std::env::var("GRPC_PATH_ROWS")
-                && !format!("{} / {}", server.label(), client.label()).contains(&only)
+                && !matches(&format!("{} / {}", server.label(), client.label()), &only)
             {
                 continue;
             }
@@ -603,7 +678,7 @@ fn main() {
         drop(rows);
         drop(targets);
         drop(client_rt);
-        drop(server_rt);
+        drop(server);
     }
     println!(
         "load average before {load_before}, after {}; {ROUNDS} interleaved rounds, best kept; \
