@@ -27,6 +27,9 @@
 //! cargo bench --features emulator --bench grpc_path
 //! ```
 //!
+//! `cargo bench --features emulator --bench grpc_path side-by-side` runs the side-by-side of
+//! `benches/official-crate` instead, its REST half a hyper client (no crate outside the package).
+//!
 //! `GRPC_PATH_ROWS=TEXT` keeps the rows whose `server / client` contains TEXT (ends with it
 //! when TEXT ends with `$`; the ratio columns
 //! then compare a row with itself when its server's raw row is filtered out);
@@ -46,7 +49,6 @@
 #[allow(dead_code)]
 mod minimal_get_job;
 #[path = "support/side_by_side.rs"]
-#[allow(dead_code)]
 mod side_by_side;
 
 use std::net::SocketAddr;
@@ -571,12 +573,66 @@ fn rows_of(exec: Exec) -> Vec<(ServerKind, ClientKind)> {
     rows
 }
 
+/// The REST side of `side-by-side`: HTTP/1.1 JSON Gets through hyper, over a pool of
+/// keep-alive connections (one per call in flight).
+fn rest_side(addr: SocketAddr) -> side_by_side::Side {
+    type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+    let pool: Arc<std::sync::Mutex<Vec<Sender>>> = Arc::default();
+    side_by_side::Side {
+        label: "REST (hyper, HTTP/1.1 JSON)",
+        get: Arc::new(move |name: String| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let pooled = pool.lock().expect("the pool").pop();
+                let mut sender = match pooled {
+                    Some(sender) => sender,
+                    None => {
+                        let tcp = TcpStream::connect(addr).await.expect("connect REST");
+                        tcp.set_nodelay(true).expect("TCP_NODELAY");
+                        let (sender, connection) =
+                            hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                                .await
+                                .expect("an HTTP/1.1 handshake");
+                        tokio::spawn(connection);
+                        sender
+                    }
+                };
+                let request = http::Request::get(format!("/v1/{name}"))
+                    .header(http::header::HOST, addr.to_string())
+                    .body(Empty::<Bytes>::new())
+                    .expect("a request");
+                let response = sender.send_request(request).await.expect("REST get");
+                assert!(response.status().is_success(), "{}", response.status());
+                response.into_body().collect().await.expect("a body");
+                pool.lock().expect("the pool").push(sender);
+            })
+        }),
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument picks executors by label.
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
+    if filter.iter().any(|arg| arg == "side-by-side") {
+        // The official crate's side-by-side with its REST half replaced by hyper: the same
+        // harness (benches/support/side_by_side.rs), no crate outside the package.
+        side_by_side::compare(
+            || Box::pin(side_by_side::emulator(true, true)),
+            |emu| {
+                Box::pin(async move {
+                    let job_client = side_by_side::job_client(emu).await;
+                    vec![
+                        side_by_side::job_client_side(job_client),
+                        rest_side(emu.local_addr()),
+                    ]
+                })
+            },
+        );
+        return;
+    }
     let load_before = side_by_side::load_average();
     println!(
         "{:<9} {:<27} {:<34} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7}",
