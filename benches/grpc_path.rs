@@ -574,14 +574,15 @@ fn rows_of(exec: Exec) -> Vec<(ServerKind, ClientKind)> {
 }
 
 /// The REST side of `side-by-side`: HTTP/1.1 JSON Gets through hyper, over a pool of
-/// keep-alive connections (one per call in flight).
-fn rest_side(addr: SocketAddr) -> side_by_side::Side {
+/// keep-alive connections (one per call in flight), sending `token` as a bearer token.
+fn rest_side(addr: SocketAddr, token: String) -> side_by_side::Side {
+    let bearer = format!("Bearer {token}");
     type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
     let pool: Arc<std::sync::Mutex<Vec<Sender>>> = Arc::default();
     side_by_side::Side {
         label: "REST (hyper, HTTP/1.1 JSON)",
         get: Arc::new(move |name: String| {
-            let pool = pool.clone();
+            let (pool, bearer) = (pool.clone(), bearer.clone());
             Box::pin(async move {
                 let pooled = pool.lock().expect("the pool").pop();
                 let mut sender = match pooled {
@@ -599,6 +600,7 @@ fn rest_side(addr: SocketAddr) -> side_by_side::Side {
                 };
                 let request = http::Request::get(format!("/v1/{name}"))
                     .header(http::header::HOST, addr.to_string())
+                    .header(http::header::AUTHORIZATION, bearer)
                     .body(Empty::<Bytes>::new())
                     .expect("a request");
                 let response = sender.send_request(request).await.expect("REST get");
@@ -626,7 +628,7 @@ fn main() {
                     let job_client = side_by_side::job_client(emu).await;
                     vec![
                         side_by_side::job_client_side(job_client),
-                        rest_side(emu.local_addr()),
+                        rest_side(emu.local_addr(), emu.issue_token()),
                     ]
                 })
             },
