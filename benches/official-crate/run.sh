@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # JobClient against Google's own crate (google-cloud-aiplatform-v1, feature job-service): a cold
 # `cargo build --release` and the binary size of the smallest program of each (make a client,
-# get a job), then GetBatchPredictionJob throughput on one emulator (src/main.rs). Not run by CI.
+# get a job), then GetBatchPredictionJob throughput on one emulator, the median of three runs
+# (src/main.rs). Not run by CI; but JobClient's half of both programs is in the package
+# (../support/side_by_side.rs, ../support/minimal_get_job.rs), which CI compiles.
 #
 #   bash benches/official-crate/run.sh          # WORK=DIR keeps the build folders there
 #

@@ -29,6 +29,7 @@ impl Emulator {
             tls: false,
             require_auth: false,
             record_calls: true,
+            rest: true,
             token_lifetime: Duration::from_secs(3600),
             manual_clock: false,
             durations: Durations {
@@ -62,6 +63,7 @@ pub struct EmulatorBuilder {
     tls: bool,
     require_auth: bool,
     record_calls: bool,
+    rest: bool,
     token_lifetime: Duration,
     manual_clock: bool,
     durations: Durations,
@@ -123,6 +125,22 @@ impl EmulatorBuilder {
     /// it off for long runs and benchmarks: the record grows with every call.
     pub fn with_record_calls(mut self, record: bool) -> Self {
         self.record_calls = record;
+        self
+    }
+
+    /// Whether the gRPC port answers REST too (default on: HTTP/JSON at the REST API's paths,
+    /// over HTTP/1.1 or HTTP/2, told from gRPC by content type; see [`Emulator::rest_uri`]).
+    /// Off, the port serves gRPC alone over HTTP/2, as Vertex AI's gRPC endpoint does; a REST
+    /// request there fails as it would there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder().with_rest(false).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_rest(mut self, rest: bool) -> Self {
+        self.rest = rest;
         self
     }
 
@@ -537,6 +555,7 @@ impl EmulatorBuilder {
             location: self.location.clone(),
             require_auth: self.require_auth,
             record_calls: self.record_calls,
+            rest: self.rest,
             durations: self.durations,
             operation_duration: self.operation_duration,
             store: match &gcs_folder {

@@ -635,3 +635,46 @@ async fn the_emulator_command_prints_its_rest_url_and_a_token() {
     );
     the_banner_is_enough_for_rest(&rest_uri, &token, PARENT).await;
 }
+
+/// `with_rest(false)`: the port speaks gRPC over HTTP/2 alone, as Vertex AI's gRPC endpoint
+/// does; an HTTP/1.1 request gets no HTTP answer, and gRPC calls are served as ever.
+#[tokio::test]
+async fn a_grpc_only_emulator_serves_grpc_and_answers_no_http1_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let emu = Emulator::builder()
+        .with_manual_clock(true)
+        .with_rest(false)
+        .start()
+        .await
+        .unwrap();
+    let mut stub = client(&emu).await;
+    let created = stub
+        .create_batch_prediction_job(create(job("grpc-only")))
+        .await
+        .expect("gRPC create")
+        .into_inner();
+    let seen = stub
+        .get_batch_prediction_job(get(&created.name))
+        .await
+        .expect("gRPC get")
+        .into_inner();
+    assert_eq!(seen.name, created.name);
+
+    let mut tcp = tokio::net::TcpStream::connect(emu.local_addr())
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET {} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+        path_of(&created.name)
+    );
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    // The server closes the connection (an HTTP/2 GOAWAY at most): read to the end.
+    let _ = tcp.read_to_end(&mut answer).await;
+    assert!(
+        !answer.starts_with(b"HTTP/1."),
+        "an HTTP/1.1 answer from a gRPC-only port: {}",
+        String::from_utf8_lossy(&answer)
+    );
+}
