@@ -8,9 +8,9 @@ mod inspect;
 mod output_location;
 mod progress;
 mod state;
-mod uri;
+pub(crate) mod uri;
 
-#[cfg(feature = "emulator")]
+#[cfg(any(feature = "emulator", feature = "storage"))]
 pub(crate) use builder::label_problem;
 pub use builder::{BatchJobBuilder, REQUEST_ID_LABEL};
 pub use output_location::OutputLocation;

@@ -68,6 +68,9 @@
 
 pub mod auth;
 pub mod batch_file;
+#[cfg(feature = "bigquery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bigquery")))]
+pub mod bigquery;
 mod client;
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]

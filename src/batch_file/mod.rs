@@ -58,7 +58,7 @@ pub use content::{Content, FileData, InlineData, Part};
 pub use prediction::{
     Candidate, GenerateContentResponse, Prediction, PromptFeedback, UsageMetadata,
 };
-#[cfg(feature = "emulator")]
+#[cfg(any(feature = "emulator", feature = "storage"))]
 pub(crate) use reader::{Line, read_line};
 pub use reader::{MAX_LINE_BYTES, PredictionReader};
 pub use request::BatchRequest;

@@ -33,6 +33,9 @@ pub enum Field {
     /// The Cloud Storage emulator's address read from `STORAGE_EMULATOR_HOST`
     /// (`Storage::from_env`), `STORAGE_EMULATOR_HOST`.
     StorageEmulatorHost,
+    /// The BigQuery emulator's address read from `BIGQUERY_EMULATOR_HOST`
+    /// (`BigQuery::from_env`), `BIGQUERY_EMULATOR_HOST`.
+    BigQueryEmulatorHost,
     /// An extra CA certificate (`Endpoint::with_ca_pem`, `StorageBuilder::with_ca_pem`),
     /// `ca_pem`.
     CaPem,
@@ -61,11 +64,12 @@ pub enum Field {
 }
 
 /// The typed variants without a number, with their names.
-const NAMED: [(Field, &str); 12] = [
+const NAMED: [(Field, &str); 13] = [
     (Field::Project, "project"),
     (Field::Location, "location"),
     (Field::Endpoint, "endpoint"),
     (Field::StorageEmulatorHost, "STORAGE_EMULATOR_HOST"),
+    (Field::BigQueryEmulatorHost, "BIGQUERY_EMULATOR_HOST"),
     (Field::CaPem, "ca_pem"),
     (Field::Model, "model"),
     (Field::Staging, "staging"),

@@ -126,6 +126,23 @@ pub enum Error {
         message: String,
     },
 
+    /// BigQuery refused a request about a table, a dataset or a job, or a query job ended with
+    /// an error (feature `bigquery`).
+    #[error("BigQuery refused {what} {target}: {message} ({reason}, HTTP {code})")]
+    BigQuery {
+        /// What was asked: `the query`, `the metadata of`, `the creation of`, `the rows of`, ...
+        what: &'static str,
+        /// The table (`bq://project.dataset.table`), dataset or job.
+        target: String,
+        /// The HTTP status code, e.g. 404; for a job that failed, the code BigQuery's error
+        /// table gives its reason (`invalidQuery`: 400).
+        code: u16,
+        /// BigQuery's reason, e.g. `notFound`, `invalidQuery`, `duplicate`.
+        reason: String,
+        /// The service's message, and what to do where the crate knows.
+        message: String,
+    },
+
     /// Another process runs this batch run now (feature `storage`): it holds the run's lease in
     /// the staging prefix. Run again once it has ended, or wait for the lease
     /// ([`BatchRun::with_lease_wait`](crate::run::BatchRun::with_lease_wait)).
@@ -275,6 +292,7 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(tonic::Code::NotFound)
             || matches!(self, Error::Storage { code: 404, .. })
+            || matches!(self, Error::BigQuery { code: 404, .. })
     }
 
     /// Cloud Storage refused a request because one of its

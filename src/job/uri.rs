@@ -129,7 +129,7 @@ fn check_gcs<'a>(uri: &str, rest: &'a str, field: &str) -> Result<&'a str> {
 
 /// Checks `bq://[DOMAIN:]PROJECT[.DATASET[.TABLE]]` and returns how many dot-separated parts
 /// it has (1 to 3). Domain-scoped projects (`example.com:project`) are BigQuery's own form.
-fn check_bigquery(uri: &str, rest: &str, field: &str) -> Result<usize> {
+pub(crate) fn check_bigquery(uri: &str, rest: &str, field: &str) -> Result<usize> {
     let bad = |why: String| {
         Error::invalid(
             field,

@@ -295,7 +295,7 @@ impl StorageBuilder {
 
 /// Whether a token may go to `endpoint` (checked by [`check_endpoint`]): over TLS, or to
 /// this machine.
-fn token_safe(endpoint: &str) -> bool {
+pub(crate) fn token_safe(endpoint: &str) -> bool {
     let Ok(uri) = endpoint.parse::<http::Uri>() else {
         return false;
     };
@@ -312,13 +312,19 @@ fn token_safe(endpoint: &str) -> bool {
 
 /// `endpoint` without a trailing slash, or why it is not an endpoint.
 fn check_endpoint(endpoint: &str, field: &Field) -> Result<String> {
+    check_endpoint_like(endpoint, field, DEFAULT_ENDPOINT)
+}
+
+/// As [`check_endpoint`], the message giving `public` (the service's own endpoint) as the
+/// example (the BigQuery client's check too).
+pub(crate) fn check_endpoint_like(endpoint: &str, field: &Field, public: &str) -> Result<String> {
     let trimmed = endpoint.trim_end_matches('/');
     let bad = |why: &str| {
         Error::invalid(
             field.clone(),
             format!(
                 "{endpoint:?} {why}: expected an http(s) URL with a host and no path, like \
-                 `https://storage.googleapis.com` or `http://127.0.0.1:9023`"
+                 `{public}` or `http://127.0.0.1:9023`"
             ),
         )
     };

@@ -37,14 +37,14 @@
 //! # Ok(()) }
 //! ```
 
-mod builder;
+pub(crate) mod builder;
 mod download;
 mod errors;
 mod list;
 mod object;
 mod preconditions;
 mod retry;
-mod tls;
+pub(crate) mod tls;
 mod tokens;
 mod upload;
 mod uri;

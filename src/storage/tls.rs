@@ -11,7 +11,7 @@ use crate::error::{Error, Field, Result};
 
 /// A reqwest client trusting the webpki roots and `extra_ca_pems`, giving up on a connection
 /// not made within `connect_timeout`.
-pub(super) fn http_client(
+pub(crate) fn http_client(
     extra_ca_pems: &[String],
     connect_timeout: Option<std::time::Duration>,
 ) -> Result<reqwest::Client> {

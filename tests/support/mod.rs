@@ -2,6 +2,7 @@
 //! includes this one module with `#[path = "../support/mod.rs"] mod support;` and uses the part it
 //! needs; keeping one copy here, rather than one per binary, keeps the helpers from drifting.
 
+pub mod bigquery;
 pub mod client;
 pub mod isolation;
 pub mod process;

@@ -196,13 +196,13 @@ pub(crate) async fn results_table(bq: &Bq, results: &TableUri, run_id: &str) -> 
         return Ok(());
     }
     let rows = bq.rows(Source::description_of(results)).await?;
-    let description = rows
+    let found = rows
         .first()
         .and_then(|row| row.get("option_value"))
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default();
     let ours = description(run_id);
-    if description.contains(&ours) {
+    if found.contains(&ours) {
         return Ok(());
     }
     Err(refuse(
@@ -210,7 +210,7 @@ pub(crate) async fn results_table(bq: &Bq, results: &TableUri, run_id: &str) -> 
         format!(
             "{results} exists and holds {}; a run writes a table of its own: name a table that \
              does not exist (or drop this one)",
-            if description.contains("vertex-batch run ") {
+            if found.contains("vertex-batch run ") {
                 "another run's results"
             } else {
                 "rows no run of this input wrote"

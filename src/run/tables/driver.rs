@@ -107,9 +107,10 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
     check::results_table(&bq, &tables.results, &run_id).await?;
 
     let mut stop = stop;
+    let lease_uri = config.layout.lease()?;
     let take = Lease::take(
         &storage,
-        &config.layout.lease()?,
+        &lease_uri,
         config.layout.staging(),
         config.lease,
         &config.wait,
