@@ -10,6 +10,7 @@
 mod support;
 
 mod faults;
+mod runs;
 
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};

@@ -195,7 +195,9 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         );
     }
     if let Some(column) = &args.key_column {
-        anyhow::bail!("--key-column {column}: for a table INPUT (bq://...); a file's keys are its lines' \"key\"");
+        anyhow::bail!(
+            "--key-column {column}: for a table INPUT (bq://...); a file's keys are its lines' \"key\""
+        );
     }
     // Everything local is checked before anything is sent.
     let format = if args.text {
@@ -266,7 +268,8 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first.
-pub(crate) fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(crate) fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static>
+{
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("could not listen for SIGTERM")?;

@@ -203,7 +203,12 @@ async fn drive(
     let mut state = TableState {
         ctx,
         file,
-        manifest: Manifest::new(run_id.clone(), checked.rows, fingerprint.clone(), settings.clone()),
+        manifest: Manifest::new(
+            run_id.clone(),
+            checked.rows,
+            fingerprint.clone(),
+            settings.clone(),
+        ),
         progress,
         lost: 0,
     };
@@ -245,7 +250,9 @@ async fn drive(
             state.progress.phase = RunPhase::Staging;
             state.progress.round = round;
             ctx.report(&state.progress);
-            ctx.bq.run(ctx.source.retry_rows(last, &rows, buckets)).await?;
+            ctx.bq
+                .run(ctx.source.retry_rows(last, &rows, buckets))
+                .await?;
             let count = number(&ctx.bq.row(Source::count(&rows)).await?, "n");
             if count == 0 {
                 break;

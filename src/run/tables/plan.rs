@@ -91,9 +91,21 @@ mod tests {
         assert_eq!(
             shards,
             [
-                Range { first: 0, last: 2, rows: 7 },
-                Range { first: 3, last: 7, rows: 7 },
-                Range { first: 9, last: 9, rows: 1 },
+                Range {
+                    first: 0,
+                    last: 2,
+                    rows: 7
+                },
+                Range {
+                    first: 3,
+                    last: 7,
+                    rows: 7
+                },
+                Range {
+                    first: 9,
+                    last: 9,
+                    rows: 1
+                },
             ]
         );
         assert!(super::shards(&[(0, 8)], 7).unwrap_err().is_invalid_input());

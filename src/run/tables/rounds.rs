@@ -160,7 +160,13 @@ impl TableState<'_> {
             None => self.ctx.layout.output(round, index)?,
         };
         let shard = self
-            .shard(round, index, output, missing_rows_retriable(job), missing_reason(job))
+            .shard(
+                round,
+                index,
+                output,
+                missing_rows_retriable(job),
+                missing_reason(job),
+            )
             .await?;
         self.record_end(round, index, &job.name, job.state().as_str_name())
             .await?;

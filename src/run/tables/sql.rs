@@ -432,6 +432,10 @@ mod tests {
             "CREATE TABLE IF NOT EXISTS `p.d.r0_s1` AS SELECT `id`, request FROM `p.d.r0` \
              WHERE vertex_batch_bucket BETWEEN 3 AND 9"
         );
-        assert!(source.first_rows(&rows, 40).contains("SAFE.PARSE_JSON(request)"));
+        assert!(
+            source
+                .first_rows(&rows, 40)
+                .contains("SAFE.PARSE_JSON(request)")
+        );
     }
 }

@@ -1,0 +1,285 @@
+//! Runs over tables (`BatchRun::run_tables`) against our emulator and bqemulator on loopback:
+//! the results table holds one row per input row whatever the jobs wrote, and bad input is
+//! refused before any job exists.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use vertex_batch::bigquery::{BigQuery, Column, TableUri};
+use vertex_batch::emulator::Emulator;
+use vertex_batch::run::{BatchRun, RunSummary, Tables};
+use vertex_batch::storage::Storage;
+use vertex_batch::{JobClient, Result};
+
+use super::support::bigquery::shared;
+use super::support::client::client_builder;
+use super::{LOCATION, PROJECT};
+
+const MODEL: &str = "gemini-2.0-flash-001";
+
+/// Our emulator (jobs end at once, TLS and tokens required), its client and its storage.
+async fn vertex(
+    faults: impl FnOnce(
+        vertex_batch::emulator::EmulatorBuilder,
+    ) -> vertex_batch::emulator::EmulatorBuilder,
+) -> (Emulator, JobClient, Storage) {
+    let builder = Emulator::builder()
+        .with_location(LOCATION)
+        .with_tls(true)
+        .with_require_auth(true)
+        .with_durations(Duration::ZERO, Duration::ZERO);
+    let emu = faults(builder).start().await.unwrap();
+    let client = client_builder(&emu).connect().await.unwrap();
+    let storage = Storage::builder()
+        .with_endpoint(emu.storage_uri())
+        .with_tokens_of(client.channel())
+        .build()
+        .unwrap();
+    (emu, client, storage)
+}
+
+/// A dataset of the test's own in `location`.
+async fn dataset_in(bigquery: &BigQuery, prefix: &str, location: &str) -> String {
+    let dataset = shared().dataset_name(prefix);
+    bigquery
+        .create_dataset(PROJECT, &dataset, location)
+        .await
+        .unwrap();
+    dataset
+}
+
+/// A table `name` of `dataset` with `rows` prompts: `id` (`key-0`, ...), `n`, `request`.
+async fn prompts_table(bigquery: &BigQuery, dataset: &str, name: &str, rows: u64) -> TableUri {
+    let table = TableUri::new(PROJECT, dataset, name).unwrap();
+    bigquery
+        .create_table(
+            &table,
+            &[
+                Column::new("id", "STRING"),
+                Column::new("n", "INT64"),
+                Column::new("request", "JSON"),
+            ],
+        )
+        .await
+        .unwrap();
+    bigquery
+        .query(
+            PROJECT,
+            &format!(
+                "INSERT INTO {} (id, n, request) SELECT CONCAT('key-', CAST(x AS STRING)), x, \
+                 JSON_OBJECT('contents', [JSON_OBJECT('role', 'user', 'parts', \
+                 [JSON_OBJECT('text', CONCAT('prompt number ', CAST(x AS STRING)))])]) \
+                 FROM UNNEST(GENERATE_ARRAY(0, {})) AS x",
+                table.sql(),
+                rows - 1
+            ),
+        )
+        .await
+        .unwrap();
+    table
+}
+
+async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
+    let job = bigquery.query(PROJECT, sql).await.unwrap();
+    let rows: Vec<_> = futures_util::TryStreamExt::try_collect(bigquery.query_rows(&job))
+        .await
+        .unwrap();
+    match rows.first().and_then(|row| row.values().next()) {
+        Some(Value::Number(n)) => n.as_u64().unwrap(),
+        other => panic!("not a count: {other:?}"),
+    }
+}
+
+fn run(client: &JobClient, storage: &Storage, staging: &str) -> BatchRun {
+    BatchRun::new(
+        client.clone(),
+        storage.clone(),
+        MODEL,
+        staging.parse().unwrap(),
+    )
+}
+
+async fn run_tables(run: BatchRun, bigquery: &BigQuery, tables: Tables) -> Result<RunSummary> {
+    // Boxed: a run's future is large.
+    Box::pin(run.run_tables(bigquery.clone(), tables)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_each() {
+    // Without a BigQuery endpoint the emulator's table jobs succeed and write nothing: every
+    // row is missing from every round, and still has exactly one results row saying why.
+    let (emu, client, storage) = vertex(|b| b).await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_nothing", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 50).await;
+    let results = input.sibling("results").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (summary.rows, summary.answered, summary.failed),
+        (50, 0, 50)
+    );
+    assert_eq!(summary.rounds, 3, "round 0 and two follow-ups");
+    assert_eq!(summary.missing_rows, 150, "each row missing in each round");
+    assert_eq!(summary.failed_by_code.get(&500), Some(&50));
+    assert_eq!(summary.jobs as usize, emu.job_count());
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!("SELECT COUNT(*) FROM {}", results.sql())
+        )
+        .await,
+        50
+    );
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {r} r JOIN {i} i ON i.id = r.id AND i.n = r.n \
+                 WHERE r.error.code = 500 AND r.error.transient AND r.text IS NULL \
+                 AND r.error.message LIKE 'no output line for this request in job %'",
+                r = results.sql(),
+                i = input.sql()
+            )
+        )
+        .await,
+        50,
+        "every input row once, with its columns and why it has no answer"
+    );
+
+    // Started again, the same run makes no job and writes the same table.
+    let jobs = emu.job_count();
+    let again = run_tables(
+        run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
+        &bigquery,
+        Tables::new(input, "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.job_count(), jobs, "no second job for a shard and round");
+    assert_eq!(again.rows, 50);
+    emu.shutdown().await;
+}
+
+/// The error of a run over `input` that must be refused before any job.
+async fn refused(input: &TableUri, key: &str, results: &TableUri) -> String {
+    let (emu, client, storage) = vertex(|b| b).await;
+    let err = run_tables(
+        run(&client, &storage, "gs://runs/refused"),
+        &client_of_shared(),
+        Tables::new(input.clone(), key, results.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert_eq!(emu.job_count(), 0, "no job before the refusal: {err}");
+    emu.shutdown().await;
+    err.to_string()
+}
+
+fn client_of_shared() -> BigQuery {
+    super::client(shared())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_without_a_request_column_is_refused_before_any_job() {
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_no_request", LOCATION).await;
+    let input = TableUri::new(PROJECT, &dataset, "input").unwrap();
+    bigquery
+        .query(
+            PROJECT,
+            &format!(
+                "CREATE TABLE {} AS SELECT 'a' AS id, 'hello' AS prompt",
+                input.sql()
+            ),
+        )
+        .await
+        .unwrap();
+    let err = refused(&input, "id", &input.sibling("results").unwrap()).await;
+    assert!(err.contains("has no `request` column"), "{err}");
+    assert!(err.contains("`id`, `prompt`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_or_missing_key_is_refused_before_any_job() {
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_dup", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 10).await;
+    bigquery
+        .query(
+            PROJECT,
+            &format!(
+                "INSERT INTO {} (id, n, request) SELECT id, 99, request FROM {} WHERE n = 3",
+                input.sql(),
+                input.sql()
+            ),
+        )
+        .await
+        .unwrap();
+    let results = input.sibling("results").unwrap();
+    let err = refused(&input, "id", &results).await;
+    assert!(
+        err.contains("`id` is not unique") && err.contains("\"key-3\" is the key of 2 rows"),
+        "{err}"
+    );
+    let err = refused(&input, "nope", &results).await;
+    assert!(err.contains("has no column `nope`"), "{err}");
+    let err = refused(&input, "request", &results).await;
+    assert!(err.contains("`request` is JSON"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_in_another_region_than_the_job_is_refused_before_any_job() {
+    let bigquery = client_of_shared();
+    let far = dataset_in(&bigquery, "run_far", "europe-west4").await;
+    let input = prompts_table(&bigquery, &far, "input", 5).await;
+    let near = dataset_in(&bigquery, "run_near", LOCATION).await;
+    let results = TableUri::new(PROJECT, &near, "results").unwrap();
+    let err = refused(&input, "id", &results).await;
+    assert!(
+        err.contains("its dataset is in europe-west4, the job in us-central1"),
+        "{err}"
+    );
+    // The results' dataset too.
+    let input = prompts_table(&bigquery, &near, "input", 5).await;
+    let err = refused(
+        &input,
+        "id",
+        &TableUri::new(PROJECT, &far, "results").unwrap(),
+    )
+    .await;
+    assert!(err.contains("invalid results:"), "{err}");
+    // And a multi-region input, which batch jobs do not read.
+    let multi = dataset_in(&bigquery, "run_multi", "US").await;
+    let input = prompts_table(&bigquery, &multi, "input", 5).await;
+    let err = refused(&input, "id", &results).await;
+    assert!(err.contains("multi-region US"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_results_table_holding_other_rows_is_refused_before_any_job() {
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_taken", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 5).await;
+    let results = prompts_table(&bigquery, &dataset, "results", 3).await;
+    let err = refused(&input, "id", &results).await;
+    assert!(
+        err.contains("exists and holds rows no run of this input wrote"),
+        "{err}"
+    );
+    // Nothing was written over.
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!("SELECT COUNT(*) FROM {}", results.sql())
+        )
+        .await,
+        3
+    );
+}
