@@ -283,3 +283,57 @@ async fn a_results_table_holding_other_rows_is_refused_before_any_job() {
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_and_round() {
+    let (emu, client, storage) = vertex(|b| b).await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_stops", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 30).await;
+    let results = input.sibling("results").unwrap();
+    let tables = Tables::new(input, "id", results.clone());
+    // Start k stops at the run's k-th report (after a statement, a job made or seen, a
+    // manifest written); each start resumes where the last one stopped.
+    let mut stops = 0;
+    let summary = loop {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let reports = std::sync::atomic::AtomicUsize::new(0);
+        let stop_at = stops + 1;
+        let started = run(&client, &storage, "gs://runs/stops")
+            .with_max_requests_per_job(10)
+            .with_progress(move |_| {
+                if reports.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == stop_at
+                    && let Some(tx) = tx.lock().unwrap().take()
+                {
+                    let _ = tx.send(());
+                }
+            })
+            .with_stop_signal(async move {
+                let _ = rx.await;
+            });
+        match run_tables(started, &bigquery, tables.clone()).await {
+            Ok(summary) => break summary,
+            Err(err) => {
+                assert!(err.is_run_stopped(), "{err}");
+                stops += 1;
+            }
+        }
+    };
+    assert!(stops >= 5, "the run was stopped at {stops} steps");
+    assert_eq!(
+        summary.jobs as usize,
+        emu.job_count(),
+        "one job per shard and round over {stops} stops"
+    );
+    assert_eq!(summary.rows, 30);
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!("SELECT COUNT(*) FROM {}", results.sql())
+        )
+        .await,
+        30
+    );
+    emu.shutdown().await;
+}
