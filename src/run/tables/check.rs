@@ -30,11 +30,18 @@ pub(crate) struct Checked {
 const RESULT_COLUMNS: [&str; 3] = ["text", "response", "error"];
 
 /// Column names the service's output table uses itself (a key column of that name would be
-/// lost in it).
-const OUTPUT_COLUMNS: [&str; 4] = ["request", "status", "processed_time", "response"];
+/// lost in it), and the run's own bucket column.
+const OUTPUT_COLUMNS: [&str; 5] = [
+    "request",
+    "status",
+    "processed_time",
+    "response",
+    "vertex_batch_bucket",
+];
 
-/// Key column types whose values compare and hash as text.
-const KEY_TYPES: [&str; 6] = ["STRING", "INT64", "NUMERIC", "BIGNUMERIC", "DATE", "BYTES"];
+/// Key column types whose values compare and hash as text (`CAST(key AS STRING)`; BYTES would
+/// fail on bytes that are not UTF-8).
+const KEY_TYPES: [&str; 5] = ["STRING", "INT64", "NUMERIC", "BIGNUMERIC", "DATE"];
 
 fn refuse(field: &'static str, reason: String) -> Error {
     Error::invalid(field, reason)
@@ -44,6 +51,12 @@ fn refuse(field: &'static str, reason: String) -> Error {
 pub(crate) async fn inputs(bq: &Bq, tables: &Tables) -> Result<Checked> {
     let input = &tables.input;
     let region = &bq.location;
+    if tables.results == *input {
+        return Err(refuse(
+            "results",
+            format!("{input} is the input: the results go to a table of their own"),
+        ));
+    }
     dataset_in_region(bq, input, "input", region, true).await?;
     dataset_in_region(bq, &tables.results, "results", region, false).await?;
     let Some(info) = bq.table(input).await? else {

@@ -61,7 +61,7 @@ pub struct Tables {
     /// The requests: `bq://project.dataset.table`.
     pub input: TableUri,
     /// The input's column whose values name its rows: unique, never NULL (STRING, INT64,
-    /// NUMERIC, BIGNUMERIC, DATE or BYTES).
+    /// NUMERIC, BIGNUMERIC or DATE).
     pub key_column: String,
     /// The results table: one row per input row.
     pub results: TableUri,
