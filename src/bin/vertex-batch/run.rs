@@ -188,16 +188,18 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         return crate::run_tables::run(globals, args).await;
     }
     if crate::run_tables::is_table(&args.out) {
-        anyhow::bail!(
+        return Err(crate::exit::Usage(format!(
             "--out {}: a results table comes from a table INPUT (bq://PROJECT.DATASET.TABLE); a \
              file INPUT writes a results file",
             args.out.display()
-        );
+        ))
+        .into());
     }
     if let Some(column) = &args.key_column {
-        anyhow::bail!(
+        return Err(crate::exit::Usage(format!(
             "--key-column {column}: for a table INPUT (bq://...); a file's keys are its lines' \"key\""
-        );
+        ))
+        .into());
     }
     // Everything local is checked before anything is sent.
     let format = if args.text {

@@ -24,36 +24,42 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let text = args.input.to_str().unwrap_or_default();
     let input: TableUri = text
         .parse()
-        .map_err(|err| anyhow::anyhow!("INPUT {text}: {}", reason(err)))?;
+        .map_err(|err| usage(format!("INPUT {text}: {}", reason(err))))?;
     let out = args.out.to_str().unwrap_or_default();
     if !out.starts_with("bq://") {
-        anyhow::bail!(
+        return Err(usage(format!(
             "--out {}: a run over a table writes a table: give bq://PROJECT.DATASET.RESULTS",
             args.out.display()
-        );
+        )));
     }
     let results: TableUri = out
         .parse()
-        .map_err(|err| anyhow::anyhow!("--out {out}: {}", reason(err)))?;
+        .map_err(|err| usage(format!("--out {out}: {}", reason(err))))?;
     let Some(key_column) = args.key_column.clone() else {
-        anyhow::bail!(
+        return Err(usage(
             "--key-column: a run over a table needs the input's column whose values name its \
-             rows (unique, never NULL), to join each answer to its row"
-        );
+             rows (unique, never NULL), to join each answer to its row",
+        ));
     };
     if args.text {
-        anyhow::bail!("--text: INPUT is a table, whose `request` column holds the requests");
+        return Err(usage(
+            "--text: INPUT is a table, whose `request` column holds the requests",
+        ));
     }
     if args.max_bytes_per_file != vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE {
-        anyhow::bail!("--max-bytes-per-file: a run over a table stages no files");
+        return Err(usage(
+            "--max-bytes-per-file: a run over a table stages no files",
+        ));
     }
     if args.end || args.run_deadline.is_some() || args.queue_deadline.is_some() {
-        anyhow::bail!(
-            "--end, --run-deadline and --queue-deadline are not supported for runs over tables yet"
-        );
+        return Err(usage(
+            "--end, --run-deadline and --queue-deadline are not supported for runs over tables yet",
+        ));
     }
     if input == results {
-        anyhow::bail!("--out {out}: the results table is INPUT; name a table of its own");
+        return Err(usage(format!(
+            "--out {out}: the results table is INPUT; name a table of its own"
+        )));
     }
     let connected = globals.connect().await?;
     let storage = storage_for(globals, &connected, &args.storage)?;
@@ -106,6 +112,11 @@ fn bigquery_for(connected: &Connected) -> anyhow::Result<BigQuery> {
         BigQuery::builder().with_tokens_of(connected.client.channel())
     };
     Ok(builder.build()?)
+}
+
+/// Bad arguments, exit 2 as clap's own.
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    crate::exit::Usage(message.into()).into()
 }
 
 fn reason(err: vertex_batch::Error) -> String {
