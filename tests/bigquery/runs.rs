@@ -152,6 +152,22 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
         "every input row once, with its columns and why it has no answer"
     );
 
+    // `status` reads a run over tables as it reads a file run: its rounds and jobs.
+    let view = vertex_batch::run::RunView::read(
+        &client,
+        &storage,
+        &"gs://runs/nothing".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(view.rows, 50);
+    assert_eq!(view.rounds.len(), 3);
+    assert_eq!(
+        view.rounds.iter().map(|r| r.jobs.len()).sum::<usize>(),
+        emu.job_count()
+    );
+    assert!(view.lease.is_none(), "released at the end");
+
     // Started again, the same run makes no job and writes the same table.
     let jobs = emu.job_count();
     let again = run_tables(
