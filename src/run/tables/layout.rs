@@ -52,18 +52,18 @@ mod tests {
 
     #[test]
     fn every_table_is_beside_the_results_and_names_the_run() {
-        let layout = TableLayout::new("bq://p.d.results".parse().unwrap(), "00ff");
+        let layout = TableLayout::new("bq://my-proj.d.results".parse().unwrap(), "00ff");
         assert_eq!(
             layout.shard(1, 2).unwrap().to_string(),
-            "bq://p.d.results__vertex_batch_00ff_r1_s00002"
+            "bq://my-proj.d.results__vertex_batch_00ff_r1_s00002"
         );
         assert_eq!(
             layout.output(0, 0).unwrap().to_string(),
-            "bq://p.d.results__vertex_batch_00ff_r0_s00000_out"
+            "bq://my-proj.d.results__vertex_batch_00ff_r0_s00000_out"
         );
         assert_eq!(
             layout.rows(0).unwrap().to_string(),
-            "bq://p.d.results__vertex_batch_00ff_r0_rows"
+            "bq://my-proj.d.results__vertex_batch_00ff_r0_rows"
         );
     }
 }

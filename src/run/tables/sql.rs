@@ -421,15 +421,15 @@ mod tests {
     #[test]
     fn a_shard_is_a_range_of_buckets_of_its_round() {
         let source = Source {
-            input: "bq://p.d.input".parse().unwrap(),
+            input: "bq://my-proj.d.input".parse().unwrap(),
             key: "id".to_owned(),
             request_is_json: false,
         };
-        let rows: TableUri = "bq://p.d.r0".parse().unwrap();
-        let shard: TableUri = "bq://p.d.r0_s1".parse().unwrap();
+        let rows: TableUri = "bq://my-proj.d.r0".parse().unwrap();
+        let shard: TableUri = "bq://my-proj.d.r0_s1".parse().unwrap();
         assert_eq!(
             source.shard(&rows, &shard, 3, 9),
-            "CREATE TABLE IF NOT EXISTS `p.d.r0_s1` AS SELECT `id`, request FROM `p.d.r0` \
+            "CREATE TABLE IF NOT EXISTS `my-proj.d.r0_s1` AS SELECT `id`, request FROM `my-proj.d.r0` \
              WHERE vertex_batch_bucket BETWEEN 3 AND 9"
         );
         assert!(
