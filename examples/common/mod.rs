@@ -55,13 +55,19 @@ impl Target {
             });
         }
         // Real time, short phases: the job is pending 1 s, then runs 2 s.
-        let emulator = Emulator::builder()
+        let builder = Emulator::builder()
             .with_location(&self.location)
             .with_tls(true)
             .with_require_auth(true)
-            .with_durations(Duration::from_secs(1), Duration::from_secs(2))
-            .start()
-            .await?;
+            .with_durations(Duration::from_secs(1), Duration::from_secs(2));
+        // With BIGQUERY_EMULATOR_HOST set (a BigQuery emulator such as bqemulator), BigQuery
+        // jobs read their input table and write their output table there.
+        #[cfg(feature = "bigquery")]
+        let builder = match std::env::var("BIGQUERY_EMULATOR_HOST") {
+            Ok(host) if !host.trim().is_empty() => builder.with_bigquery_endpoint(host),
+            _ => builder,
+        };
+        let emulator = builder.start().await?;
         let project = self.project.as_deref().unwrap_or("my-project");
         println!("Started the emulator at {}", emulator.uri());
         Ok(Session {

@@ -48,6 +48,8 @@ impl Emulator {
             token_addr: None,
             storage_failure_rate: 0.0,
             storage_drop_rate: 0.0,
+            #[cfg(feature = "bigquery")]
+            bigquery_endpoint: None,
         }
     }
 }
@@ -75,6 +77,8 @@ pub struct EmulatorBuilder {
     token_addr: Option<SocketAddr>,
     storage_failure_rate: f64,
     storage_drop_rate: f64,
+    #[cfg(feature = "bigquery")]
+    bigquery_endpoint: Option<String>,
 }
 
 /// The row faults asked of the builder.
@@ -282,6 +286,37 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A BigQuery to run jobs over tables against (feature `bigquery`): an emulator of it
+    /// such as bqemulator, `host:port` or `http://host:port` (the form of
+    /// `BIGQUERY_EMULATOR_HOST`, which the launchers' `--bigquery-endpoint` defaults to). A
+    /// job with a `bq://` source then reads its input table, checks what the service checks
+    /// (a `request` column, the datasets' region) and writes its output table with the
+    /// service's columns, row faults included; no token is sent. Without one, a BigQuery job
+    /// reads and writes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vertex_batch::Error> {
+    /// let emu = vertex_batch::emulator::Emulator::builder()
+    ///     .with_bigquery_endpoint("127.0.0.1:9050")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(emu.bigquery_endpoint(), Some("http://127.0.0.1:9050"));
+    /// let bad = vertex_batch::emulator::Emulator::builder()
+    ///     .with_bigquery_endpoint("http://bq.example.com/path")
+    ///     .start()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(bad.to_string().starts_with("invalid bigquery_endpoint:"), "{bad}");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "bigquery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bigquery")))]
+    pub fn with_bigquery_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.bigquery_endpoint = Some(endpoint.into());
+        self
+    }
+
     /// A share of rows (0 to 1) that fail with a transient status, as the service writes a
     /// row refused with 429 RESOURCE_EXHAUSTED: a batch run retries them. Default 0. Applies
     /// to jobs that read the emulator's Cloud Storage; which rows fail depends on
@@ -453,7 +488,17 @@ impl EmulatorBuilder {
         } else {
             None
         };
+        #[cfg(feature = "bigquery")]
+        let (bigquery, bigquery_endpoint) = match &self.bigquery_endpoint {
+            Some(endpoint) => {
+                let (builder, url) = bigquery_builder(endpoint)?;
+                (Some(builder), Some(url))
+            }
+            None => (None, None),
+        };
         let config = server::Config {
+            #[cfg(feature = "bigquery")]
+            bigquery,
             location: self.location.clone(),
             require_auth: self.require_auth,
             record_calls: self.record_calls,
@@ -487,9 +532,31 @@ impl EmulatorBuilder {
             ca_pem: tls.map(|tls| tls.ca_pem),
             token_lifetime: self.token_lifetime,
             gcs_folder,
+            #[cfg(feature = "bigquery")]
+            bigquery_endpoint,
             state,
             shutdown: running.shutdown,
             tasks: running.tasks,
         })
     }
+}
+
+/// A client builder for the BigQuery at `endpoint` (`host:port` or a URL), checked: no token
+/// goes to an emulator.
+#[cfg(feature = "bigquery")]
+fn bigquery_builder(endpoint: &str) -> Result<(crate::bigquery::BigQueryBuilder, String), Error> {
+    let endpoint = endpoint.trim();
+    let url = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("http://{endpoint}")
+    };
+    let builder = crate::bigquery::BigQuery::builder()
+        .with_endpoint(url)
+        .with_credentials(crate::auth::Credentials::none());
+    let client = builder.clone().build().map_err(|err| match err {
+        Error::InvalidInput { reason, .. } => Error::invalid("bigquery_endpoint", reason),
+        other => other,
+    })?;
+    Ok((builder, client.endpoint().to_owned()))
 }

@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use super::answer;
 use super::echo;
 use super::import::{IMPORT_FAILED, Import};
+use super::job_rows::JobRows;
 use super::lifecycle::status;
-use super::row_faults::{RowFate, RowFaults};
+use super::row_faults::RowFaults;
 use super::storage::{ObjectStore, StoreError, check_bucket};
 use super::truth::Truth;
 use crate::batch_file::{Line, MAX_LINE_BYTES, read_line};
@@ -251,12 +251,6 @@ impl FolderOutcome {
     }
 }
 
-/// The status of a row failed with a transient 429, as the service writes it.
-const TRANSIENT_STATUS: &str = r#"Too Many Requests: {"error": {"code": 429, "message": "Resource exhausted. Please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", "status": "RESOURCE_EXHAUSTED"}}"#;
-
-/// The status of a row failed with a permanent 400, as the service writes it.
-const PERMANENT_STATUS: &str = r#"Bad Request: {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}}"#;
-
 /// One job's files, processed once.
 #[derive(Debug, Clone)]
 pub(crate) struct FolderJob {
@@ -396,6 +390,14 @@ impl FolderJob {
         let model_version = super::validate::model_id(&job.model);
         let processed_time = echo::processed_time(ended);
         let create_time = prost_types::Timestamp::from(ended).to_string();
+        let rows = JobRows {
+            model_version,
+            processed_time: &processed_time,
+            create_time: &create_time,
+            truth: self.truth,
+            faults: &self.faults,
+            seq: self.seq,
+        };
         let (mut successful, mut failed, mut incomplete) = (0, 0, 0);
         let mut row_index: u64 = 0;
         self.each_input_line(&inputs, |_, _, line| {
@@ -409,29 +411,7 @@ impl FolderJob {
                 incomplete += 1;
                 return Ok(());
             }
-            let mut row = answer::row(trimmed, model_version, &processed_time);
-            if !self.truth.echo_labels
-                && let Some(request) = row.request.as_object_mut()
-            {
-                request.remove("labels");
-            }
-            if row.is_ok() {
-                match self.faults.fate(self.seq, index) {
-                    RowFate::Answered => {}
-                    RowFate::Transient => {
-                        row.response = None;
-                        row.status = TRANSIENT_STATUS.to_owned();
-                    }
-                    RowFate::Permanent => {
-                        row.response = None;
-                        row.status = PERMANENT_STATUS.to_owned();
-                    }
-                }
-            }
-            if let Some(response) = &mut row.response {
-                response.create_time = Some(create_time.clone());
-                response.response_id = Some(response_id(self.seq, index));
-            }
+            let row = rows.row(trimmed, index);
             if row.is_ok() {
                 successful += 1;
             } else {
@@ -598,15 +578,6 @@ pub(crate) fn split(uri: &str) -> Result<(&str, &str), String> {
         .ok_or_else(|| {
             format!("`{uri}` is not a Cloud Storage object: expected `gs://bucket/object`")
         })
-}
-
-/// A response id that differs for every row of every job, like the service's.
-fn response_id(seq: u64, row: u64) -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&seq.to_be_bytes());
-    bytes[8..].copy_from_slice(&row.to_be_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A line no request fits in: the job fails rather than read it into memory.

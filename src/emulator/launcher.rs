@@ -101,6 +101,11 @@ pub struct EmulatorArgs {
     /// their JSONL input and write predictions.jsonl there.
     #[arg(long, value_name = "DIR")]
     gcs_root: Option<PathBuf>,
+    /// A BigQuery emulator (bqemulator's REST address, host:port or http://host:port): jobs
+    /// with a bq:// source then read their input table and write their output table there.
+    #[cfg(feature = "bigquery")]
+    #[arg(long, value_name = "HOST:PORT", env = "BIGQUERY_EMULATOR_HOST")]
+    bigquery_endpoint: Option<String>,
     /// Print a bearer token the emulator accepts (for `curl -H "Authorization: Bearer ..."`;
     /// valid for an hour).
     #[arg(long)]
@@ -249,6 +254,14 @@ pub async fn run(args: &EmulatorArgs, location: &str) -> Result<(), Error> {
     if let Some(root) = &args.gcs_root {
         builder = builder.with_gcs_root(root);
     }
+    #[cfg(feature = "bigquery")]
+    if let Some(endpoint) = args
+        .bigquery_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    {
+        builder = builder.with_bigquery_endpoint(endpoint);
+    }
     if let Some(port) = args.storage_port()? {
         builder = builder.with_storage_addr(SocketAddr::new(args.host, port));
     }
@@ -379,6 +392,13 @@ fn banner(emulator: &Emulator, args: &EmulatorArgs, files: &Files) -> String {
     );
     if let Some(root) = emulator.gcs_root() {
         line("gs:// folder", &root.display());
+    }
+    #[cfg(feature = "bigquery")]
+    if let Some(bigquery) = emulator.bigquery_endpoint() {
+        line(
+            "BigQuery",
+            &format_args!("{bigquery} (jobs over bq:// tables)"),
+        );
     }
     if args.storage_failure_rate > 0.0 || args.storage_drop_rate > 0.0 {
         line(

@@ -46,6 +46,10 @@ pub(crate) struct StoredJob {
     pub(crate) cancel_requested: Option<SystemTime>,
     /// With a local gs:// folder: the job's files, read and written once it is seen ended.
     pub(crate) folder: Option<FolderJob>,
+    /// With a BigQuery endpoint, for a job over a table: its tables, read and written once it
+    /// is seen ended.
+    #[cfg(feature = "bigquery")]
+    pub(crate) table: Option<super::table_job::TableJob>,
     /// The rows completion_stats count from the start: the input's requests when the folder
     /// holds them, else [`ROWS_PER_JOB`].
     pub(crate) rows: i64,
@@ -214,6 +218,18 @@ impl StoredJob {
     fn folder_outcome(&self, ended: SystemTime) -> Option<&FolderOutcome> {
         if self.outcome != Outcome::Succeeded {
             return None;
+        }
+        #[cfg(feature = "bigquery")]
+        if let Some(table) = &self.table {
+            let output = self
+                .output_info()
+                .and_then(|info| match info.output_location {
+                    Some(OutputLocation::BigqueryOutputDataset(dataset)) => {
+                        Some((dataset, info.bigquery_output_table))
+                    }
+                    _ => None,
+                });
+            return Some(table.outcome(&self.created_as, output, ended));
         }
         let folder = self.folder.as_ref()?;
         let output_dir = self

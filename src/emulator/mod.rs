@@ -78,6 +78,7 @@ mod filter;
 mod gcs_folder;
 mod http1;
 mod import;
+mod job_rows;
 pub mod launcher;
 mod lifecycle;
 mod operations;
@@ -90,6 +91,8 @@ mod service;
 mod service_account;
 mod state;
 mod storage;
+#[cfg(feature = "bigquery")]
+mod table_job;
 mod tls;
 mod tls_incoming;
 mod token_endpoint;
@@ -149,6 +152,8 @@ pub struct Emulator {
     ca_pem: Option<String>,
     token_lifetime: Duration,
     gcs_folder: Option<GcsFolder>,
+    #[cfg(feature = "bigquery")]
+    bigquery_endpoint: Option<String>,
     state: EmulatorState,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -193,6 +198,14 @@ impl Emulator {
     /// ```
     pub fn gcs_root(&self) -> Option<&Path> {
         self.gcs_folder.as_ref().map(GcsFolder::root)
+    }
+
+    /// The BigQuery jobs over tables read and write, as a URL, when the emulator has one
+    /// ([`EmulatorBuilder::with_bigquery_endpoint`]).
+    #[cfg(feature = "bigquery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bigquery")))]
+    pub fn bigquery_endpoint(&self) -> Option<&str> {
+        self.bigquery_endpoint.as_deref()
     }
 
     /// Where `gs://bucket/path` is in the local folder: `ROOT/bucket/path`. Use it to put input

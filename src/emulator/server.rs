@@ -49,6 +49,9 @@ pub(crate) struct Config {
     pub(crate) storage_addr: Option<SocketAddr>,
     /// Where the token endpoint listens; `None`: a free port on the gRPC server's interface.
     pub(crate) token_addr: Option<SocketAddr>,
+    /// The BigQuery that jobs over tables read and write (`None`: they read and write nothing).
+    #[cfg(feature = "bigquery")]
+    pub(crate) bigquery: Option<crate::bigquery::BigQueryBuilder>,
 }
 
 /// The running servers.

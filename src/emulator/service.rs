@@ -152,7 +152,18 @@ impl JobService for JobServiceImpl {
             seq,
             &created_as,
         );
+        #[cfg(feature = "bigquery")]
+        let table = super::table_job::TableJob::new(
+            self.config.bigquery.as_ref(),
+            &self.config.row_faults,
+            self.config.truth,
+            seq,
+            &self.config.location,
+            &created_as,
+        );
         let stored = StoredJob {
+            #[cfg(feature = "bigquery")]
+            table,
             created_as,
             created: now,
             durations: self.config.durations,

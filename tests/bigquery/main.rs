@@ -4,12 +4,14 @@
 //! their errors as `Error::BigQuery`), `BIGQUERY_EMULATOR_HOST`, and retries through a front
 //! that answers 503 before passing requests on.
 //!
-//! By topic: `faults` (the retry rule over a failing front).
+//! By topic: `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
+//! jobs over bqemulator's tables).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod faults;
+mod jobs;
 mod runs;
 
 use futures_util::TryStreamExt;

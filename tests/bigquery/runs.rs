@@ -86,7 +86,7 @@ async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
         .unwrap();
     match rows.first().and_then(|row| row.values().next()) {
         Some(Value::Number(n)) => n.as_u64().unwrap(),
-        other => panic!("not a count: {other:?}"),
+        other => panic!("not a count: {other:?} from {sql}"),
     }
 }
 
@@ -153,13 +153,10 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
     );
 
     // `status` reads a run over tables as it reads a file run: its rounds and jobs.
-    let view = vertex_batch::run::RunView::read(
-        &client,
-        &storage,
-        &"gs://runs/nothing".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let view =
+        vertex_batch::run::RunView::read(&client, &storage, &"gs://runs/nothing".parse().unwrap())
+            .await
+            .unwrap();
     assert_eq!(view.rows, 50);
     assert_eq!(view.rounds.len(), 3);
     assert_eq!(
@@ -351,5 +348,107 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
         .await,
         30
     );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result_row_each() {
+    let bq = shared();
+    let (emu, client, storage) = vertex(|b| {
+        b.with_bigquery_endpoint(bq.host())
+            .with_row_failure_rate(0.05)
+            .with_row_permanent_failure_rate(0.01)
+            .with_expire_after_rows(2_000)
+            .with_seed(11)
+    })
+    .await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_ten_k", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 10_000).await;
+    let results = input.sibling("results").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/ten-k-tables").with_max_requests_per_job(4_000),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+
+    let jobs: Vec<_> =
+        futures_util::TryStreamExt::try_collect(client.list(vertex_batch::JobFilter::new()))
+            .await
+            .unwrap();
+    assert_eq!(
+        jobs.len() as u64,
+        summary.jobs,
+        "one job per shard and round"
+    );
+    let first_round = jobs
+        .iter()
+        .filter(|job| job.display_name.contains("-r0-"))
+        .count();
+    assert_eq!(first_round, 3, "3 shards of at most 4,000 rows");
+    assert!(
+        jobs.iter()
+            .any(|job| job.state() == vertex_batch::v1::JobState::Expired),
+        "one job expired half done"
+    );
+
+    let (r, i) = (results.sql(), input.sql());
+    let n = |sql: String| {
+        let bigquery = bigquery.clone();
+        async move { count(&bigquery, &sql).await }
+    };
+    assert_eq!(n(format!("SELECT COUNT(*) FROM {r}")).await, 10_000);
+    assert_eq!(
+        n(format!("SELECT COUNT(DISTINCT id) FROM {r}")).await,
+        10_000
+    );
+    assert_eq!(
+        n(format!("SELECT COUNT(*) FROM {r} r JOIN {i} i ON i.id = r.id AND i.n = r.n AND TO_JSON_STRING(i.request) = TO_JSON_STRING(r.request)")).await,
+        10_000,
+        "every input row once, with its columns"
+    );
+    assert_eq!(summary.rows, 10_000);
+    assert_eq!(summary.answered + summary.failed, 10_000);
+    assert_eq!(
+        n(format!("SELECT COUNT(*) FROM {r} WHERE error IS NULL")).await,
+        summary.answered
+    );
+    assert_eq!(
+        n(format!(
+            "SELECT COUNT(*) FROM {r} WHERE error IS NULL \
+             AND text = CONCAT('echo: prompt number ', CAST(n AS STRING)) \
+             AND CAST(JSON_VALUE(response, '$.usageMetadata.totalTokenCount') AS INT64) > 0"
+        ))
+        .await,
+        summary.answered,
+        "each answer belongs to its prompt"
+    );
+    let permanent = n(format!(
+        "SELECT COUNT(*) FROM {r} WHERE error.code = 400 AND NOT error.transient \
+         AND error.status LIKE 'Bad Request: %' AND response IS NULL AND text IS NULL"
+    ))
+    .await;
+    assert!(permanent > 50, "about 1% of 10,000: {permanent}");
+    assert_eq!(
+        summary.failed_by_code.get(&400).copied().unwrap_or(0),
+        permanent
+    );
+    assert_eq!(
+        n(format!(
+            "SELECT COUNT(*) FROM {r} WHERE error IS NOT NULL AND NOT \
+             (error.code = 400 OR (error.code = 429 AND error.transient))"
+        ))
+        .await,
+        0,
+        "a failure is permanent (400) or a 429 in every round"
+    );
+    assert!(
+        summary.missing_rows > 0,
+        "the expired job's rows: {summary:?}"
+    );
+    assert_eq!((summary.repeated_lines, summary.unexpected_lines), (0, 0));
+    assert!(summary.usage.total_token_count > 0);
     emu.shutdown().await;
 }

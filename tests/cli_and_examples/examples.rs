@@ -63,12 +63,22 @@ fn set_by_cargo_for_tests(name: &str) -> bool {
 
 /// Runs an example with `--emulator`; its standard output.
 fn run_example(name: &str) -> String {
-    let output = Command::new(examples_dir().join(name))
+    run_example_with(name, None)
+}
+
+/// Runs an example with `--emulator`, and `BIGQUERY_EMULATOR_HOST` when given; its standard
+/// output.
+fn run_example_with(name: &str, bigquery_host: Option<&str>) -> String {
+    let mut command = Command::new(examples_dir().join(name));
+    command
         .arg("--emulator")
         .env_remove("GOOGLE_CLOUD_PROJECT")
         .env_remove("GOOGLE_CLOUD_LOCATION")
-        .output()
-        .expect("the example starts");
+        .env_remove("BIGQUERY_EMULATOR_HOST");
+    if let Some(host) = bigquery_host {
+        command.env("BIGQUERY_EMULATOR_HOST", host);
+    }
+    let output = command.output().expect("the example starts");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -127,6 +137,69 @@ fn batch_predict_bigquery_writes_to_a_table() {
         location[0].starts_with("bq://my-project.gen_ai_batch_prediction.predictions_"),
         "{out}"
     );
+}
+
+/// The BigQuery sample over bqemulator: its default input table (the documented one) is made
+/// there first; the job leaves its output table, which reads back with an answer per prompt.
+#[test]
+fn batch_predict_bigquery_over_bqemulator_leaves_a_table_to_read_back() {
+    use futures_util::TryStreamExt;
+    use vertex_batch::auth::Credentials;
+    use vertex_batch::bigquery::{BigQuery, Column, Row, TableUri};
+
+    let bq = crate::support::bigquery::shared();
+    let bigquery = BigQuery::builder()
+        .with_endpoint(bq.endpoint())
+        .with_credentials(Credentials::none())
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let input: TableUri = "bq://storage-samples.generative_ai.batch_requests_for_multimodal_input"
+        .parse()
+        .unwrap();
+    runtime.block_on(async {
+        bigquery
+            .create_dataset("storage-samples", "generative_ai", "us-central1")
+            .await
+            .unwrap();
+        bigquery
+            .create_table(&input, &[Column::new("id", "INT64"), Column::new("request", "JSON")])
+            .await
+            .unwrap();
+        let rows: Vec<Row> = (0..3)
+            .map(|i| {
+                let request = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": format!("sample {i}")}]}]});
+                serde_json::from_value(serde_json::json!({"id": i, "request": request})).unwrap()
+            })
+            .collect();
+        bigquery.insert_rows(&input, &rows).await.unwrap();
+    });
+
+    let out = run_example_with("batch_predict_bigquery", Some(&bq.host()));
+    assert!(out.contains("Job state: SUCCEEDED"), "{out}");
+    let location = values(&out, "Job output location: ");
+    assert_eq!(location.len(), 1, "{out}");
+    let output: TableUri = location[0].parse().unwrap();
+    assert!(
+        output
+            .to_string()
+            .starts_with("bq://my-project.gen_ai_batch_prediction.predictions_"),
+        "{out}"
+    );
+    let rows: Vec<Row> = runtime
+        .block_on(bigquery.rows(&output).try_collect())
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let id = row["id"].as_i64().unwrap();
+        assert_eq!(row["status"], "");
+        assert_eq!(
+            row["response"]
+                .pointer("/candidates/0/content/parts/0/text")
+                .and_then(serde_json::Value::as_str),
+            Some(format!("echo: sample {id}").as_str())
+        );
+    }
 }
 
 #[test]

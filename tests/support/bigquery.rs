@@ -4,8 +4,8 @@
 //! the BigQuery tests with no step by hand.
 //!
 //! - **Install, once per target dir**: a virtual environment at
-//!   `$CARGO_TARGET_TMPDIR/bqemulator-1.4.0` with the pinned packages of [`REQUIREMENTS`], made
-//!   under an exclusive file lock (`bqemulator-1.4.0.lock` beside it), so test binaries started
+//!   `$CARGO_TARGET_TMPDIR/bqemulator-1.4.0-duckdb-1.5.6` with the pinned packages of [`REQUIREMENTS`], made
+//!   under an exclusive file lock (`bqemulator-1.4.0-duckdb-1.5.6.lock` beside it), so test binaries started
 //!   at once install it once; a `ready` file written last marks it whole, and an install cut off
 //!   half way is removed and made again. `cargo clean` removes it.
 //! - **Start**: `tests/support/bqemulator_launch.py` with the environment's Python: ephemeral,
@@ -27,12 +27,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::process::Launched;
 
 /// The packages installed, pinned: bqemulator, the numpy it needs beside it (not among its own
-/// requirements), and the DuckDB version it was tried with (a newer one changed how a failed
-/// statement leaves a connection).
-pub const REQUIREMENTS: [&str; 3] = ["bqemulator==1.4.0", "numpy==2.4.6", "duckdb==2.0.1"];
+/// requirements), and DuckDB 1.5: under DuckDB 2.0 (which bqemulator 1.4.0 accepts) a statement
+/// that failed, or two requests at once, leave its one connection "with an unfinished result"
+/// and its REST API answers 500 until it is restarted; 1.5.6 serves concurrent inserts and
+/// reads without an error.
+pub const REQUIREMENTS: [&str; 3] = ["bqemulator==1.4.0", "numpy==2.4.6", "duckdb==1.5.6"];
 
-/// The folder name of the virtual environment (and of its lock) under the target dir.
-const VENV: &str = "bqemulator-1.4.0";
+/// The folder name of the virtual environment (and of its lock) under the target dir: the
+/// pins' versions, so a change of pins installs anew beside the old one.
+const VENV: &str = "bqemulator-1.4.0-duckdb-1.5.6";
 
 /// The oldest Python bqemulator 1.4.0 installs on (its `Requires-Python`).
 const MIN_PYTHON: (u32, u32) = (3, 11);

@@ -1,0 +1,397 @@
+//! Jobs that read a BigQuery table and write one (feature `bigquery`, on an emulator given a
+//! BigQuery endpoint: [`EmulatorBuilder::with_bigquery_endpoint`](super::EmulatorBuilder::with_bigquery_endpoint),
+//! `--bigquery-endpoint`, e.g. bqemulator's). Without an endpoint a BigQuery job reads nothing
+//! and writes nothing, as before.
+//!
+//! What the job checks and writes, each with its public source:
+//! - The input table has a `request` column, JSON or STRING, holding a
+//!   `GenerateContentRequest`; its other columns are copied to the output table, where
+//!   `response` and `status` are reserved ("Batch inference from BigQuery",
+//!   cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery).
+//!   An input with a `status` or `response` column fails the job.
+//! - The output table's columns: the input's other columns, then `status` (empty on
+//!   success), `processed_time` (TIMESTAMP), `request` (JSON), `response` (JSON): the output
+//!   table of GoogleCloudPlatform/generative-ai
+//!   `gemini/use-cases/video-analysis/video_analysis_with_youtube_data_api_and_batch_prediction.ipynb`.
+//!   A failed row has its status and `{}` as its response, as a file's line does
+//!   ([`super::echo`]).
+//! - The input and output datasets must be in the job's region, and a multi-region dataset
+//!   (`US`, `EU`) is not supported for input (the page above, in its Italian version). An
+//!   output dataset or table that does not exist is created (in the job's region); rows are
+//!   appended to one that exists and has the service's columns.
+//!
+//! Rows go through [`JobRows`], as a file's lines do: the same answers, the same row faults
+//! and expiry. The job runs once, when it is first seen ended, on a thread of its own with a
+//! runtime of its own (the state's lock is held meanwhile, as for a `gs://` job's files), with
+//! a BigQuery client made for it.
+
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+
+use super::echo;
+use super::gcs_folder::FolderOutcome;
+use super::job_rows::JobRows;
+use super::lifecycle::status;
+use super::row_faults::RowFaults;
+use super::truth::Truth;
+use crate::bigquery::{BigQuery, BigQueryBuilder, Column, Row, TableUri};
+use crate::proto::google::rpc;
+use crate::v1::BatchPredictionJob;
+use crate::v1::batch_prediction_job::input_config::Source;
+
+/// Rows sent per `insertAll` request.
+const INSERT_BATCH: usize = 500;
+
+/// The columns the job adds after the input's own, in the service's order.
+fn service_columns() -> [Column; 4] {
+    [
+        Column::new("status", "STRING"),
+        Column::new("processed_time", "TIMESTAMP"),
+        Column::new("request", "JSON"),
+        Column::new("response", "JSON"),
+    ]
+}
+
+/// One BigQuery job's tables, processed once.
+#[derive(Debug, Clone)]
+pub(crate) struct TableJob {
+    bigquery: BigQueryBuilder,
+    faults: RowFaults,
+    truth: Truth,
+    seq: u64,
+    /// The job's region, which its datasets must be in.
+    location: String,
+    /// The row count after which the job expires (a fault), taken when it was created.
+    expire_after: Option<u64>,
+    outcome: Arc<OnceLock<FolderOutcome>>,
+}
+
+impl TableJob {
+    /// The tables of `job`, created `seq`-th in `location`, when the emulator has a BigQuery
+    /// endpoint and the job reads a table; takes the one-shot expiry then.
+    pub(crate) fn new(
+        bigquery: Option<&BigQueryBuilder>,
+        faults: &RowFaults,
+        truth: Truth,
+        seq: u64,
+        location: &str,
+        job: &BatchPredictionJob,
+    ) -> Option<Self> {
+        let bigquery = bigquery?;
+        input_table(job)?;
+        Some(TableJob {
+            bigquery: bigquery.clone(),
+            faults: faults.clone(),
+            truth,
+            seq,
+            location: location.to_owned(),
+            expire_after: faults.take_expiry(),
+            outcome: Arc::default(),
+        })
+    }
+
+    /// The outcome of the job, processing its tables now if this is the first call. `output`
+    /// is the job's output dataset (`bq://project.dataset`) and table, as its `output_info`
+    /// names them; `ended` is when it ended, every row's `processed_time`.
+    pub(crate) fn outcome(
+        &self,
+        job: &BatchPredictionJob,
+        output: Option<(String, String)>,
+        ended: SystemTime,
+    ) -> &FolderOutcome {
+        self.outcome.get_or_init(|| {
+            let processed = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|err| {
+                                internal(&format!("could not start a runtime for the job: {err}"))
+                            })?;
+                        runtime.block_on(self.process(job, output, ended))
+                    })
+                    .join()
+            });
+            match processed {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(error)) => FolderOutcome::Failed(error),
+                Err(_) => FolderOutcome::Failed(internal("the job's thread panicked")),
+            }
+        })
+    }
+
+    async fn process(
+        &self,
+        job: &BatchPredictionJob,
+        output: Option<(String, String)>,
+        ended: SystemTime,
+    ) -> Result<FolderOutcome, rpc::Status> {
+        let client = self
+            .bigquery
+            .clone()
+            .build()
+            .map_err(|err| internal(&err.to_string()))?;
+        let input_uri = input_table(job).unwrap_or_default();
+        let input: TableUri = input_uri
+            .parse()
+            .map_err(|err: crate::Error| invalid(&err.to_string()))?;
+
+        let input_location = client
+            .dataset_location(input.project(), input.dataset())
+            .await
+            .map_err(|err| failed(&err, "the input dataset"))?;
+        if is_multi_region(&input_location) {
+            return Err(invalid(&format!(
+                "The input dataset {}.{} is in the multi-region {input_location}: multi-region \
+                 datasets are not supported for input; copy the table to a dataset in {}",
+                input.project(),
+                input.dataset(),
+                self.location
+            )));
+        }
+        self.check_region(&input_location, "input", input.project(), input.dataset())?;
+        let info = client
+            .table(&input)
+            .await
+            .map_err(|err| failed(&err, "the input table"))?;
+        match info
+            .column("request")
+            .map(Column::canonical_type)
+            .as_deref()
+        {
+            Some("JSON" | "STRING") => {}
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "The input table {input} has a `request` column of type {other}: it must \
+                     be JSON or STRING, holding a GenerateContentRequest"
+                )));
+            }
+            None => {
+                return Err(invalid(&format!(
+                    "The input table {input} has no `request` column: a batch job reads each \
+                     row's GenerateContentRequest from a JSON or STRING column named `request`"
+                )));
+            }
+        }
+        if let Some(reserved) = ["status", "response"]
+            .into_iter()
+            .find(|name| info.column(name).is_some())
+        {
+            return Err(invalid(&format!(
+                "The input table {input} has a `{reserved}` column: `status` and `response` \
+                 are reserved for the output table; rename it"
+            )));
+        }
+
+        let Some((dataset_uri, table)) = output else {
+            return Err(invalid(
+                "the emulator writes a BigQuery input's rows to a BigQuery table only: give \
+                 the job a bigquery_destination",
+            ));
+        };
+        let dataset_path = dataset_uri.trim_start_matches("bq://");
+        let parts = crate::names::split_bigquery_path(dataset_path);
+        let [project, dataset] = parts.as_slice() else {
+            return Err(internal(&format!("`{dataset_uri}` is not a dataset")));
+        };
+        let output = TableUri::new(*project, *dataset, table.as_str())
+            .map_err(|err| invalid(&err.to_string()))?;
+        match client.dataset_location(project, dataset).await {
+            Ok(location) => self.check_region(&location, "output", project, dataset)?,
+            Err(err) if err.is_not_found() => client
+                .create_dataset(project, dataset, &self.location)
+                .await
+                .map_err(|err| failed(&err, "the output dataset"))?,
+            Err(err) => return Err(failed(&err, "the output dataset")),
+        }
+        let columns: Vec<Column> = info
+            .columns
+            .iter()
+            .filter(|column| column.name != "request")
+            .cloned()
+            .chain(service_columns())
+            .collect();
+        match client.table(&output).await {
+            Ok(existing) => {
+                if let Some(missing) = service_columns()
+                    .iter()
+                    .find(|column| existing.column(&column.name).is_none())
+                {
+                    return Err(invalid(&format!(
+                        "The output table {output} exists without a `{}` column: give the \
+                         job a new table, or one with the input's columns and status, \
+                         processed_time, request, response",
+                        missing.name
+                    )));
+                }
+            }
+            Err(err) if err.is_not_found() => {
+                client
+                    .create_table(&output, &columns)
+                    .await
+                    .map_err(|err| failed(&err, "the output table"))?;
+            }
+            Err(err) => return Err(failed(&err, "the output table")),
+        }
+
+        self.write_rows(&client, job, &input, &output, ended).await
+    }
+
+    /// Reads the input's rows, answers them and writes them to `output`.
+    async fn write_rows(
+        &self,
+        client: &BigQuery,
+        job: &BatchPredictionJob,
+        input: &TableUri,
+        output: &TableUri,
+        ended: SystemTime,
+    ) -> Result<FolderOutcome, rpc::Status> {
+        let processed_time = echo::processed_time(ended);
+        let create_time = prost_types::Timestamp::from(ended).to_string();
+        let rows = JobRows {
+            model_version: super::validate::model_id(&job.model),
+            processed_time: &processed_time,
+            create_time: &create_time,
+            truth: self.truth,
+            faults: &self.faults,
+            seq: self.seq,
+        };
+        let (mut successful, mut failed_rows, mut incomplete) = (0, 0, 0);
+        let mut index: u64 = 0;
+        let mut batch: Vec<Row> = Vec::with_capacity(INSERT_BATCH);
+        let mut read = client.rows(input);
+        while let Some(mut row) = read
+            .try_next()
+            .await
+            .map_err(|err| failed(&err, "the input table"))?
+        {
+            let this = index;
+            index += 1;
+            if self.expire_after.is_some_and(|after| this >= after) {
+                incomplete += 1;
+                continue;
+            }
+            let request = match row.remove("request").unwrap_or(Value::Null) {
+                // A STRING column holds the request's JSON text.
+                Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                other => other,
+            };
+            let prediction = rows.row_of_request(&request, this);
+            if prediction.is_ok() {
+                successful += 1;
+            } else {
+                failed_rows += 1;
+            }
+            let response = match &prediction.response {
+                Some(response) => serde_json::to_value(response)
+                    .map_err(|err| internal(&format!("a response did not serialise: {err}")))?,
+                None => json!({}),
+            };
+            row.insert("status".to_owned(), Value::String(prediction.status));
+            row.insert(
+                "processed_time".to_owned(),
+                Value::String(processed_time.clone()),
+            );
+            row.insert(
+                "request".to_owned(),
+                echo::reserialised(&prediction.request),
+            );
+            row.insert("response".to_owned(), response);
+            batch.push(row);
+            if batch.len() == INSERT_BATCH {
+                self.insert(client, output, &mut batch).await?;
+            }
+        }
+        self.insert(client, output, &mut batch).await?;
+        Ok(FolderOutcome::Processed {
+            successful,
+            failed: failed_rows,
+            incomplete,
+            written: true,
+            expired: self.expire_after.is_some_and(|after| index > after),
+        })
+    }
+
+    async fn insert(
+        &self,
+        client: &BigQuery,
+        output: &TableUri,
+        batch: &mut Vec<Row>,
+    ) -> Result<(), rpc::Status> {
+        client
+            .insert_rows(output, batch)
+            .await
+            .map_err(|err| failed(&err, "the output table"))?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// A dataset of the job in `location`, or the job fails saying where it should be.
+    fn check_region(
+        &self,
+        location: &str,
+        which: &str,
+        project: &str,
+        dataset: &str,
+    ) -> Result<(), rpc::Status> {
+        if location.eq_ignore_ascii_case(&self.location) {
+            return Ok(());
+        }
+        Err(invalid(&format!(
+            "The {which} dataset {project}.{dataset} is in {location}, not in the job's region \
+             {}: a batch job reads and writes BigQuery datasets in its own region",
+            self.location
+        )))
+    }
+}
+
+/// The `bq://` table a job reads, when it reads one.
+fn input_table(job: &BatchPredictionJob) -> Option<&str> {
+    match job.input_config.as_ref()?.source.as_ref()? {
+        Source::BigquerySource(bq) => Some(bq.input_uri.as_str()),
+        _ => None,
+    }
+}
+
+/// BigQuery's multi-regions: `US`, `EU` (regions have a hyphen: `us-central1`).
+fn is_multi_region(location: &str) -> bool {
+    !location.contains('-')
+}
+
+fn invalid(message: &str) -> rpc::Status {
+    status(tonic::Code::InvalidArgument, message)
+}
+
+fn internal(message: &str) -> rpc::Status {
+    status(tonic::Code::Internal, message)
+}
+
+/// A BigQuery failure about `what` as the job's error: NOT_FOUND for what does not exist,
+/// INTERNAL for the rest (the emulator's BigQuery failed).
+fn failed(err: &crate::Error, what: &str) -> rpc::Status {
+    let code = if err.is_not_found() {
+        tonic::Code::NotFound
+    } else if err.is_invalid_input() {
+        tonic::Code::InvalidArgument
+    } else {
+        tonic::Code::Internal
+    };
+    status(code, &format!("{what}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_regions_are_the_ones_without_a_hyphen() {
+        assert!(is_multi_region("US"));
+        assert!(is_multi_region("EU"));
+        assert!(!is_multi_region("us-central1"));
+        assert!(!is_multi_region("europe-west4"));
+    }
+}
