@@ -51,8 +51,13 @@ pub enum Field {
     MaxRunningJobs,
     /// `BatchRun::with_retry_rounds`, `retry_rounds`.
     RetryRounds,
-    /// A batch run's input as a whole (e.g. one with no requests), `input`.
+    /// A batch run's input as a whole (e.g. one with no requests, or a table without a
+    /// `request` column), `input`.
     Input,
+    /// A run over tables' key column (`Tables::key_column`), `key_column`.
+    KeyColumn,
+    /// A run over tables' results table (`Tables::results`), `results`.
+    Results,
     /// A line of a batch run's input file, counted from 1: `input line N`.
     InputLine(u64),
     /// A request of a batch run's input stream by its position, counted from 1, when it came
@@ -64,7 +69,7 @@ pub enum Field {
 }
 
 /// The typed variants without a number, with their names.
-const NAMED: [(Field, &str); 13] = [
+const NAMED: [(Field, &str); 15] = [
     (Field::Project, "project"),
     (Field::Location, "location"),
     (Field::Endpoint, "endpoint"),
@@ -78,6 +83,8 @@ const NAMED: [(Field, &str); 13] = [
     (Field::MaxRunningJobs, "max_running_jobs"),
     (Field::RetryRounds, "retry_rounds"),
     (Field::Input, "input"),
+    (Field::KeyColumn, "key_column"),
+    (Field::Results, "results"),
 ];
 
 impl fmt::Display for Field {

@@ -336,7 +336,7 @@ impl BatchRun {
         Box::pin(super::driver::run(self, requests)).await
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let config = &self.config;
         if config.max_requests_per_job == 0 {
             return Err(Error::invalid(

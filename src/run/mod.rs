@@ -65,6 +65,8 @@ mod rows;
 mod spool;
 mod stage;
 mod status;
+#[cfg(feature = "bigquery")]
+mod tables;
 mod task;
 mod unique;
 mod view;
@@ -81,4 +83,6 @@ pub use lease::{DEFAULT_LEASE_TTL, LeaseHolder};
 pub use progress::{JobProgress, RunPhase, RunProgress};
 pub use request::RunRequest;
 pub use results::{Answer, RowError, RowResult, RunResults, RunSummary};
+#[cfg(feature = "bigquery")]
+pub use tables::Tables;
 pub use view::{JobView, RoundView, RunView};

@@ -533,7 +533,7 @@ fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Durati
 }
 
 /// The code and message of the rows a job ended without.
-fn missing_reason(job: &BatchPredictionJob) -> (u16, String) {
+pub(crate) fn missing_reason(job: &BatchPredictionJob) -> (u16, String) {
     let state = job.state();
     let code = match (&job.error, state) {
         (Some(error), _) if error.code != 0 => http_code_of_grpc(error.code),

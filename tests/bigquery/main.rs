@@ -13,6 +13,7 @@ mod support;
 mod faults;
 mod jobs;
 mod results;
+mod runs;
 
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};

@@ -21,6 +21,7 @@ mod cli_lasting;
 mod cli_output;
 mod cli_results;
 mod cli_run;
+mod cli_run_tables;
 mod cli_secrets;
 mod cli_truth;
 mod cli_truth_flags;

@@ -37,6 +37,8 @@ pub fn flag(field: &Field, context: Context) -> Option<String> {
         Field::MaxRunningJobs => "--max-running-jobs",
         Field::RetryRounds => "--retry-rounds",
         Field::Input => "INPUT",
+        Field::KeyColumn => "--key-column",
+        Field::Results => "--out",
         Field::InputLine(line) => return Some(format!("INPUT line {line}")),
         _ => return None,
     };

@@ -22,6 +22,7 @@ mod print;
 mod read;
 mod results;
 mod run;
+mod run_tables;
 mod status;
 mod submit;
 mod wait;

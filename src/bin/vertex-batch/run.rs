@@ -22,67 +22,74 @@ use crate::out_file::OutFile;
 #[command(after_help = RUN_HELP)]
 pub struct RunArgs {
     /// The prompts: JSONL lines {"request": {...}} with an optional "key": "...", or with --text
-    /// one prompt a line.
-    input: PathBuf,
+    /// one prompt a line; or a BigQuery table bq://PROJECT.DATASET.TABLE with a `request`
+    /// column (then --key-column, and --out bq://PROJECT.DATASET.RESULTS).
+    pub(crate) input: PathBuf,
     /// The model: `gemini-2.0-flash-001`, `publishers/google/models/...`, or a tuned model.
     #[arg(long, value_parser = parse_model)]
-    model: String,
+    pub(crate) model: String,
     /// Where the run keeps its files (shards, job outputs, its manifest): gs://BUCKET/PREFIX.
     /// The same command with the same staging prefix resumes the run.
     #[arg(long, value_name = "gs://BUCKET/PREFIX", value_parser = parse_staging)]
-    staging: ObjectUri,
-    /// The results file: JSONL, one line per prompt in input order.
+    pub(crate) staging: ObjectUri,
+    /// The results file: JSONL, one line per prompt in input order; for a table INPUT, the
+    /// results table bq://PROJECT.DATASET.RESULTS (one row per input row: its columns, then
+    /// text, response, error), made by the run.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
+    /// For a table INPUT: its column whose values name its rows (unique, never NULL); each
+    /// answer is joined to its row by it.
+    #[arg(long, value_name = "COLUMN")]
+    pub(crate) key_column: Option<String>,
     /// INPUT is plain text, one prompt a line (keyed by line number).
     #[arg(long)]
-    text: bool,
+    pub(crate) text: bool,
     /// Requests per job, 1 to 200,000 (the service's limit).
     #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_REQUESTS_PER_JOB,
           value_parser = clap::value_parser!(u64).range(1..=vertex_batch::run::MAX_REQUESTS_PER_JOB))]
-    max_requests_per_job: u64,
+    pub(crate) max_requests_per_job: u64,
     /// Bytes per staged input file, 1024 to 1,000,000,000 (the service's limit, 1 GB).
     #[arg(long, value_name = "BYTES", default_value_t = vertex_batch::run::DEFAULT_MAX_BYTES_PER_FILE,
           value_parser = clap::value_parser!(u64).range(
               vertex_batch::run::MIN_BYTES_PER_FILE..=vertex_batch::run::MAX_BYTES_PER_FILE))]
-    max_bytes_per_file: u64,
+    pub(crate) max_bytes_per_file: u64,
     /// Jobs not yet ended at a time, 1 or more (the service runs 8 Gemini batch jobs at once
     /// and queues the rest).
     #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_MAX_RUNNING_JOBS,
           value_parser = parse_running_jobs)]
-    max_running_jobs: usize,
+    pub(crate) max_running_jobs: usize,
     /// Follow-up rounds, 0 to 100, for rows that failed with a transient status (429, 500, 503)
     /// or that a job left undone.
     #[arg(long, value_name = "N", default_value_t = vertex_batch::run::DEFAULT_RETRY_ROUNDS,
           value_parser = clap::value_parser!(u8).range(0..=i64::from(vertex_batch::run::MAX_RETRY_ROUNDS)))]
-    retry_rounds: u8,
+    pub(crate) retry_rounds: u8,
     #[command(flatten)]
-    storage: crate::cloud_storage::StorageArgs,
+    pub(crate) storage: crate::cloud_storage::StorageArgs,
     /// Cancel a job still queued after this long and send its rows again (`90m`, `12h`, `3d`;
     /// default 72h, the service's own queue limit, after which it EXPIRES the job).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    queue_deadline: Option<Duration>,
+    pub(crate) queue_deadline: Option<Duration>,
     /// End the run after this long (`36h`): live jobs are cancelled, what was answered is
     /// written, the rest reported with code 504 (default: no limit; each job is bounded by the
     /// service's 72 hours queued and 24 hours running).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    run_deadline: Option<Duration>,
+    pub(crate) run_deadline: Option<Duration>,
     /// When another process runs this run (it holds the lease in the staging prefix), wait for
     /// it rather than exit at once with code 9.
     #[arg(long)]
-    wait_for_lease: bool,
+    pub(crate) wait_for_lease: bool,
     /// End the run for good: cancel its jobs not yet ended, create none, and write the results
     /// gathered so far (rows never answered get code 499). Give the same INPUT as before.
     #[arg(long)]
-    end: bool,
+    pub(crate) end: bool,
     /// Refuse a line the service's import would refuse (nesting deeper than 15, an empty
     /// object, a field name BigQuery refuses, a field whose type differs from earlier lines'),
     /// naming the line and the JSON path, before any job. Default: such lines are staged in
     /// jobs of their own, so that only those jobs can fail for them.
     #[arg(long)]
-    refuse_unimportable: bool,
+    pub(crate) refuse_unimportable: bool,
     #[command(flatten)]
-    generation: GenerationArgs,
+    pub(crate) generation: GenerationArgs,
 }
 
 /// A duration as `45s`, `90m`, `12h`, `3d` (or plain seconds).
@@ -183,6 +190,23 @@ pub fn parse_staging(text: &str) -> Result<ObjectUri, String> {
 }
 
 pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
+    if crate::run_tables::is_table(&args.input) {
+        return crate::run_tables::run(globals, args).await;
+    }
+    if crate::run_tables::is_table(&args.out) {
+        return Err(crate::exit::Usage(format!(
+            "--out {}: a results table comes from a table INPUT (bq://PROJECT.DATASET.TABLE); a \
+             file INPUT writes a results file",
+            args.out.display()
+        ))
+        .into());
+    }
+    if let Some(column) = &args.key_column {
+        return Err(crate::exit::Usage(format!(
+            "--key-column {column}: for a table INPUT (bq://...); a file's keys are its lines' \"key\""
+        ))
+        .into());
+    }
     // Everything local is checked before anything is sent.
     let format = if args.text {
         InputFormat::Text
@@ -253,7 +277,8 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first.
-fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(crate) fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static>
+{
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("could not listen for SIGTERM")?;
@@ -359,13 +384,13 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
 /// Progress bars across the run's jobs: rows staged, then rows done; hidden without a terminal,
 /// where each change of phase or round is a line instead.
 #[derive(Clone)]
-struct Bars {
+pub(crate) struct Bars {
     rows: ProgressBar,
     last: std::sync::Arc<std::sync::Mutex<Option<(RunPhase, u8)>>>,
 }
 
 impl Bars {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let multi = MultiProgress::new();
         let rows = multi.add(ProgressBar::new(0));
         rows.set_style(
@@ -381,7 +406,7 @@ impl Bars {
         }
     }
 
-    fn show(&self, p: &RunProgress) {
+    pub(crate) fn show(&self, p: &RunProgress) {
         match p.phase {
             RunPhase::Staging => {
                 self.rows.set_prefix(format!("round {} staging", p.round));
@@ -440,7 +465,7 @@ impl Bars {
         *last = Some((p.phase, p.round));
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.rows.finish_and_clear();
     }
 }

@@ -1,0 +1,349 @@
+//! A run over tables, top-down: check the input (`check.rs`), take the lease, read the manifest
+//! (or make round 0's rows and shards in BigQuery and write it), run each round
+//! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, and
+//! write the results table. Every statement that makes a table is `CREATE TABLE IF NOT EXISTS`
+//! over tables that no longer change, and every job is looked up by its request id before it
+//! is created, so a process killed at any step and started again makes no second job for a
+//! shard and round and the same tables.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Tables;
+use super::bq::{Bq, number};
+use super::check::{self, Checked};
+use super::layout::TableLayout;
+use super::plan;
+use super::sql::{Sent, Source};
+use crate::bigquery::{BigQuery, TableUri};
+use crate::client::JobClient;
+use crate::error::{Error, Result};
+use crate::run::builder::{BatchRun, DEFAULT_QUEUE_DEADLINE, RunConfig};
+use crate::run::fingerprint::Fingerprint;
+use crate::run::isolate::RowGroup;
+use crate::run::layout::request_id;
+use crate::run::lease::Lease;
+use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile};
+use crate::run::progress::ProgressFn;
+use crate::run::{RunPhase, RunProgress, RunSummary};
+use crate::storage::Storage;
+
+/// What every step of a run over tables reads.
+pub(crate) struct TableCtx {
+    pub(crate) client: JobClient,
+    pub(crate) storage: Storage,
+    pub(crate) bq: Bq,
+    pub(crate) config: RunConfig,
+    pub(crate) progress: Option<ProgressFn>,
+    pub(crate) lease: Lease,
+    pub(crate) layout: TableLayout,
+    pub(crate) source: Source,
+    pub(crate) results: TableUri,
+    /// Calls to Vertex AI sent again because the service could not be reached.
+    pub(crate) unreachable: Arc<AtomicU64>,
+}
+
+impl TableCtx {
+    pub(crate) fn report(&self, progress: &RunProgress) {
+        if let Some(report) = &self.progress {
+            report(progress);
+        }
+    }
+}
+
+/// What the rounds share.
+pub(crate) struct TableState<'a> {
+    pub(crate) ctx: &'a TableCtx,
+    pub(crate) file: ManifestFile,
+    pub(crate) manifest: Manifest,
+    pub(crate) progress: RunProgress,
+    /// Jobs of the manifest the service no longer had.
+    pub(crate) lost: u64,
+}
+
+impl TableState<'_> {
+    pub(crate) async fn save_manifest(&mut self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())?;
+        self.file.save(&self.ctx.storage, &self.manifest).await
+    }
+}
+
+/// Runs `run` over `tables`: checked first, the lease taken next and released last.
+pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Result<RunSummary> {
+    let BatchRun {
+        client,
+        storage,
+        config,
+        progress,
+        stop,
+        clock: _,
+    } = run;
+    refuse_unsupported(&config)?;
+    let region = client.location().location().to_owned();
+    if client.location().is_global() {
+        return Err(Error::invalid(
+            "location",
+            "global: the global endpoint serves no BigQuery batch jobs; use a region (the \
+             datasets' region)",
+        ));
+    }
+    // The model and settings are checked as a job's before anything is read.
+    crate::v1::BatchPredictionJob::builder(config.model.clone())
+        .with_input(tables.input.to_string())
+        .with_output(tables.results.to_string())
+        .with_generation_config(config.generation_config.clone())
+        .build(client.location())?;
+    let bq = Bq {
+        client: bigquery,
+        project: tables.results.project().to_owned(),
+        location: region,
+    };
+    let checked = check::inputs(&bq, &tables).await?;
+    let fingerprint = {
+        let mut hash = Fingerprint::new();
+        hash.write_str(&checked.fingerprint);
+        format!("{:016x}", hash.finish())
+    };
+    let run_id = config.layout.run_id(&fingerprint);
+    check::results_table(&bq, &tables.results, &run_id).await?;
+
+    let mut stop = stop;
+    let lease_uri = config.layout.lease()?;
+    let take = Lease::take(
+        &storage,
+        &lease_uri,
+        config.layout.staging(),
+        config.lease,
+        &config.wait,
+    );
+    let lease = match stop.as_mut() {
+        Some(stop) => tokio::select! {
+            lease = take => lease?,
+            () = stop => return Err(stopped(&config)),
+        },
+        None => take.await?,
+    };
+    let ctx = TableCtx {
+        client,
+        storage,
+        bq,
+        progress,
+        lease,
+        layout: TableLayout::new(tables.results.clone(), &run_id),
+        source: checked.source.clone(),
+        results: tables.results,
+        unreachable: Arc::default(),
+        config,
+    };
+    let result = {
+        let work = drive(&ctx, &checked, fingerprint, run_id);
+        match stop {
+            Some(stop) => tokio::select! {
+                result = work => result,
+                () = stop => Err(stopped(&ctx.config)),
+            },
+            None => work.await,
+        }
+    };
+    ctx.lease.release().await;
+    result
+}
+
+fn stopped(config: &RunConfig) -> Error {
+    Error::RunStopped {
+        staging: config.layout.staging().to_string(),
+        reason: "it was asked to stop".into(),
+    }
+}
+
+/// What a run over tables does not do yet, refused rather than ignored.
+fn refuse_unsupported(config: &RunConfig) -> Result<()> {
+    let refuse = |field: &'static str, what: &str| {
+        Err(Error::invalid(
+            field,
+            format!("{what} is not supported for runs over tables yet"),
+        ))
+    };
+    if config.end {
+        return refuse("end", "ending a run for good");
+    }
+    if config.run_deadline.is_some() {
+        return refuse("run_deadline", "a run deadline");
+    }
+    if config.queue_deadline != DEFAULT_QUEUE_DEADLINE {
+        return refuse(
+            "queue_deadline",
+            "a queue deadline other than the service's own 72 hours",
+        );
+    }
+    Ok(())
+}
+
+async fn drive(
+    ctx: &TableCtx,
+    checked: &Checked,
+    fingerprint: String,
+    run_id: String,
+) -> Result<RunSummary> {
+    let config = &ctx.config;
+    let settings = Settings {
+        model: config.model.clone(),
+        generation_config: if config.generation_config.is_empty() {
+            serde_json::Value::Null
+        } else {
+            config.generation_config.to_json()?
+        },
+        max_requests_per_job: config.max_requests_per_job,
+        // Tables have no files.
+        max_bytes_per_file: 0,
+    };
+    let buckets = plan::buckets(checked.rows, config.max_requests_per_job);
+    let mut progress = RunProgress::new();
+    progress.rows = checked.rows;
+    let (file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
+    let mut state = TableState {
+        ctx,
+        file,
+        manifest: Manifest::new(
+            run_id.clone(),
+            checked.rows,
+            fingerprint.clone(),
+            settings.clone(),
+        ),
+        progress,
+        lost: 0,
+    };
+    match existing {
+        Some(manifest) => {
+            manifest.check_same(checked.rows, &fingerprint, &settings, state.file.uri())?;
+            if manifest.ended.is_some() {
+                return Err(Error::invalid(
+                    "staging",
+                    format!("{}: this run was ended for good", state.file.uri()),
+                ));
+            }
+            tracing::info!(target: "vertex_batch::run::step", run = %manifest.run_id, "run resumed");
+            state.manifest = manifest;
+        }
+        None => {
+            state.progress.phase = RunPhase::Staging;
+            ctx.report(&state.progress);
+            let rows = ctx.layout.rows(0)?;
+            ctx.bq.run(ctx.source.first_rows(&rows, buckets)).await?;
+            let shards = state.stage(0, &rows).await?;
+            state.manifest.rounds.push(Round {
+                number: 0,
+                rows: checked.rows,
+                shards,
+            });
+            state.save_manifest().await?;
+        }
+    }
+
+    let last_round = config
+        .retry_rounds
+        .max(state.manifest.rounds.len().saturating_sub(1) as u8);
+    let mut sent: Vec<Sent> = Vec::new();
+    for round in 0..=last_round {
+        if round > 0 && state.manifest.rounds.len() <= usize::from(round) {
+            let Some(last) = sent.last() else { break };
+            let rows = ctx.layout.rows(round)?;
+            state.progress.phase = RunPhase::Staging;
+            state.progress.round = round;
+            ctx.report(&state.progress);
+            ctx.bq
+                .run(ctx.source.retry_rows(last, &rows, buckets))
+                .await?;
+            let count = number(&ctx.bq.row(Source::count(&rows)).await?, "n");
+            if count == 0 {
+                break;
+            }
+            let shards = state.stage(round, &rows).await?;
+            state.manifest.rounds.push(Round {
+                number: round,
+                rows: count,
+                shards,
+            });
+            state.save_manifest().await?;
+        }
+        sent.push(state.run_round(round).await?);
+    }
+
+    // The results table: made last, and again by a run started again after it.
+    ctx.bq
+        .run(ctx.source.results(&sent, &ctx.results, &run_id))
+        .await?;
+    let facts = ctx.bq.row(ctx.source.summary(&sent, &ctx.results)).await?;
+    let mut summary = RunSummary {
+        rows: number(&facts, "rows_total"),
+        answered: number(&facts, "answered"),
+        rounds: sent.len() as u8,
+        jobs: sent.iter().map(|round| round.shards.len() as u64).sum(),
+        repeated_lines: number(&facts, "repeated"),
+        unexpected_lines: number(&facts, "unexpected"),
+        missing_rows: number(&facts, "missing"),
+        service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
+        jobs_lost: state.lost,
+        lease_taken_over: ctx.lease.taken_over(),
+        ..RunSummary::default()
+    };
+    summary.failed = summary.rows.saturating_sub(summary.answered);
+    summary.usage.prompt_token_count = number(&facts, "prompt_tokens");
+    summary.usage.candidates_token_count = number(&facts, "candidates_tokens");
+    summary.usage.thoughts_token_count = number(&facts, "thoughts_tokens");
+    summary.usage.total_token_count = number(&facts, "total_tokens");
+    for row in ctx.bq.rows(Source::failed_by_code(&ctx.results)).await? {
+        let code = u16::try_from(number(&row, "code")).unwrap_or(0);
+        *summary.failed_by_code.entry(code).or_insert(0) += number(&row, "n");
+    }
+    if summary.rows != checked.rows {
+        return Err(Error::internal(format!(
+            "{} holds {} rows for {} input rows",
+            ctx.results, summary.rows, checked.rows
+        )));
+    }
+    state.progress.phase = RunPhase::Done;
+    ctx.report(&state.progress);
+    Ok(summary)
+}
+
+impl TableState<'_> {
+    /// Makes the shards of `round` from its rows table, each a range of buckets under the job
+    /// limit; gives them as the manifest records them.
+    async fn stage(&mut self, round: u8, rows: &TableUri) -> Result<Vec<Shard>> {
+        let ctx = self.ctx;
+        let sizes: Vec<(u64, u64)> = ctx
+            .bq
+            .rows(Source::bucket_sizes(rows))
+            .await?
+            .iter()
+            .map(|row| (number(row, "vertex_batch_bucket"), number(row, "n")))
+            .collect();
+        let ranges = plan::shards(&sizes, ctx.config.max_requests_per_job)?;
+        let mut shards = Vec::with_capacity(ranges.len());
+        for (index, range) in ranges.iter().enumerate() {
+            let table = ctx.layout.shard(round, index)?;
+            ctx.bq
+                .run(ctx.source.shard(rows, &table, range.first, range.last))
+                .await?;
+            shards.push(Shard {
+                files: vec![ShardFile {
+                    uri: table.to_string(),
+                    rows: range.rows,
+                    bytes: 0,
+                    first_row: range.first,
+                }],
+                rows: range.rows,
+                first_row: range.first,
+                last_row: range.last,
+                request_id: request_id(&self.manifest.run_id, round, index),
+                job: None,
+                // The service's import reads the table itself: no line is checked apart.
+                group: RowGroup::Importable,
+            });
+            self.progress.staged_rows += range.rows;
+            ctx.report(&self.progress);
+        }
+        Ok(shards)
+    }
+}
