@@ -108,6 +108,7 @@ impl Finding {
     }
 
     /// The JSON path of the field it is about: `request.tools[0].google_search`.
+    #[cfg(feature = "storage")]
     pub(crate) fn json_path(&self) -> &str {
         match self {
             Finding::TooDeep { path, .. }
@@ -118,6 +119,7 @@ impl Finding {
     }
 
     /// Which of the four kinds, in a few words for a summary.
+    #[cfg(feature = "storage")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Finding::TooDeep { .. } => "nesting deeper than 15",

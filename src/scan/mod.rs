@@ -136,6 +136,7 @@ impl Scanner {
         found
     }
 
+    #[cfg(feature = "storage")]
     /// Scans an input line of a run, `{"request": {...}, "key": "..."}` (the key optional, in
     /// either order), in one pass: where the request is, the key, and the request's facts
     /// (as [`Root::Request`]). `None` for anything else (not JSON, another field, a request that
@@ -259,6 +260,7 @@ impl Scanner {
 }
 
 /// An input line of a run, scanned.
+#[cfg(feature = "storage")]
 #[derive(Debug)]
 pub(crate) struct InputLine {
     /// Where the request object is in the line.
@@ -270,6 +272,7 @@ pub(crate) struct InputLine {
 }
 
 /// An input line's key: where it is in the line, or unescaped when it has escapes.
+#[cfg(feature = "storage")]
 #[derive(Debug)]
 pub(crate) enum Key {
     Plain(Range<usize>),
@@ -966,6 +969,7 @@ mod tests {
         assert_eq!(facts.refusal, None);
     }
 
+    #[cfg(feature = "storage")]
     #[test]
     fn an_input_line_is_read_in_one_pass_with_its_key() {
         let mut scanner = Scanner::with_kinds();
@@ -996,6 +1000,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "storage")]
     #[test]
     fn findings_name_their_path() {
         let mut scanner = Scanner::with_kinds();
