@@ -116,3 +116,73 @@ async fn nothing_listening_is_a_transport_error_naming_the_variable() {
     assert!(err.is_transport(), "{err}");
     assert!(err.to_string().contains("BIGQUERY_EMULATOR_HOST"), "{err}");
 }
+
+/// A stand-in for BigQuery that ends a table's listing short: its table has one INT64 column
+/// and 25 rows by its metadata and its page's `totalRows`, but the one page holds 7 rows and no
+/// page token (what bqemulator once did under concurrent requests).
+async fn short_listing() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&head);
+                let path = line.split_whitespace().nth(1).unwrap_or_default();
+                let body = if path.contains("/data") {
+                    let rows: Vec<String> = (0..7)
+                        .map(|n| format!(r#"{{"f":[{{"v":"{n}"}}]}}"#))
+                        .collect();
+                    format!(
+                        r#"{{"kind":"bigquery#tableDataList","totalRows":"25","rows":[{}]}}"#,
+                        rows.join(",")
+                    )
+                } else {
+                    format!(
+                        r#"{{"kind":"bigquery#table","tableReference":{{"projectId":"{PROJECT}","datasetId":"d","tableId":"short"}},"schema":{{"fields":[{{"name":"n","type":"INTEGER","mode":"NULLABLE"}}]}},"numRows":"25","location":"US"}}"#
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = client.write_all(answer.as_bytes()).await;
+                let _ = client.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_that_ends_short_of_its_rows_is_an_error_not_a_shorter_table() {
+    let front = short_listing().await;
+    let bigquery = BigQuery::builder()
+        .with_endpoint(format!("http://{front}"))
+        .with_credentials(Credentials::none())
+        .with_retry_policy(quick(2))
+        .build()
+        .unwrap();
+    let table = vertex_batch::bigquery::TableUri::new(PROJECT, "d", "short").unwrap();
+    let mut rows = bigquery.rows(&table);
+    let mut read = 0;
+    let err = loop {
+        match rows.try_next().await {
+            Ok(Some(_)) => read += 1,
+            Ok(None) => panic!("the listing ended after {read} rows without an error"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(read, 7, "the rows given were given");
+    let text = err.to_string();
+    assert!(text.contains("after 7 of its 25 rows"), "{text}");
+    assert!(text.contains(&table.to_string()), "{text}");
+}

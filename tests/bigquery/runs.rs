@@ -11,7 +11,7 @@ use vertex_batch::run::{BatchRun, RunSummary, Tables};
 use vertex_batch::storage::Storage;
 use vertex_batch::{JobClient, Result};
 
-use super::support::bigquery::shared;
+use super::support::bigquery::{shared, turn};
 use super::support::client::client_builder;
 use super::{LOCATION, PROJECT};
 
@@ -106,6 +106,8 @@ async fn run_tables(run: BatchRun, bigquery: &BigQuery, tables: Tables) -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_each() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     // Without a BigQuery endpoint the emulator's table jobs succeed and write nothing: every
     // row is missing from every round, and still has exactly one results row saying why.
     let (emu, client, storage) = vertex(|b| b).await;
@@ -201,6 +203,8 @@ fn client_of_shared() -> BigQuery {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_without_a_request_column_is_refused_before_any_job() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_no_request", LOCATION).await;
     let input = TableUri::new(PROJECT, &dataset, "input").unwrap();
@@ -221,6 +225,8 @@ async fn an_input_without_a_request_column_is_refused_before_any_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_or_missing_key_is_refused_before_any_job() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_dup", LOCATION).await;
     let input = prompts_table(&bigquery, &dataset, "input", 10).await;
@@ -249,6 +255,8 @@ async fn a_duplicate_or_missing_key_is_refused_before_any_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_in_another_region_than_the_job_is_refused_before_any_job() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let bigquery = client_of_shared();
     let far = dataset_in(&bigquery, "run_far", "europe-west4").await;
     let input = prompts_table(&bigquery, &far, "input", 5).await;
@@ -277,6 +285,8 @@ async fn a_table_in_another_region_than_the_job_is_refused_before_any_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_results_table_holding_other_rows_is_refused_before_any_job() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_taken", LOCATION).await;
     let input = prompts_table(&bigquery, &dataset, "input", 5).await;
@@ -299,6 +309,8 @@ async fn a_results_table_holding_other_rows_is_refused_before_any_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_and_round() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let (emu, client, storage) = vertex(|b| b).await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_stops", LOCATION).await;
@@ -353,6 +365,8 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result_row_each() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
     let bq = shared();
     let (emu, client, storage) = vertex(|b| {
         b.with_bigquery_endpoint(bq.host())

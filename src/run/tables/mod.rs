@@ -73,7 +73,7 @@ impl Tables {
     /// ```
     /// use vertex_batch::run::Tables;
     ///
-    /// let tables = Tables::new("bq://p.d.input".parse()?, "id", "bq://p.d.results".parse()?);
+    /// let tables = Tables::new("bq://my-project.d.input".parse()?, "id", "bq://my-project.d.results".parse()?);
     /// assert_eq!(tables.key_column, "id");
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
