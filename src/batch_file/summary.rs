@@ -3,8 +3,8 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use super::UsageMetadata;
 use super::reader::PredictionReader;
+use super::{Prediction, UsageMetadata};
 use crate::Result;
 
 /// Counts of a predictions file (or directory): rows, successes, failures with their line and
@@ -77,22 +77,39 @@ impl Summary {
         let mut summary = Summary::default();
         while let Some(row) = reader.next() {
             let row = row?;
-            summary.total += 1;
-            if let Some(usage) = row.usage() {
-                summary.usage.add(usage);
-            }
-            match row.error() {
-                None => summary.succeeded += 1,
-                Some(_) => {
-                    summary.failed += 1;
-                    summary.failed_rows.push(FailedRow {
-                        path: reader.path().map(Into::into),
-                        line: reader.line_number(),
-                        status: row.status,
-                    });
-                }
-            }
+            summary.add(row, reader.path(), reader.line_number());
         }
         Ok(summary)
+    }
+
+    /// Counts one more row: `row`, at `line` (from 1) of `path` (a file, or a table's URI;
+    /// for a table, `line` is the row's place in the order it was read).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use vertex_batch::batch_file::{Prediction, Summary};
+    ///
+    /// let mut summary = Summary::default();
+    /// let failed: Prediction = serde_json::from_str(r#"{"status": "quota"}"#)?;
+    /// summary.add(failed, Some(Path::new("bq://my-project.d.results")), 3);
+    /// assert_eq!((summary.total, summary.failed, summary.failed_rows[0].line), (1, 1, 3));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn add(&mut self, row: Prediction, path: Option<&std::path::Path>, line: u64) {
+        self.total += 1;
+        if let Some(usage) = row.usage() {
+            self.usage.add(usage);
+        }
+        match row.error() {
+            None => self.succeeded += 1,
+            Some(_) => {
+                self.failed += 1;
+                self.failed_rows.push(FailedRow {
+                    path: path.map(Into::into),
+                    line,
+                    status: row.status,
+                });
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! BigQuery for batch jobs over tables (feature `bigquery`): run a query and wait for its job,
-//! create, read and delete tables, read a table's rows (or a query's) as a stream, insert rows.
+//! create, read and delete tables, read a table's rows (or a query's) as a stream, insert rows,
+//! and read a job's output table as predictions and their [`Summary`](crate::batch_file::Summary).
 //!
 //! A thin client over the REST API v2 on the HTTP stack the `storage` feature already builds
 //! (reqwest over rustls, Mozilla's roots), with this crate's token cache and its one retry rule
@@ -29,6 +30,7 @@
 mod builder;
 mod errors;
 mod http;
+mod predictions;
 mod query;
 mod rows;
 mod schema;
@@ -45,6 +47,7 @@ use serde_json::{Value, json};
 pub use builder::{
     BigQueryBuilder, DEFAULT_ENDPOINT, DEFAULT_PAGE_SIZE, DEFAULT_RETRY_BUDGET, EMULATOR_HOST_ENV,
 };
+pub use predictions::PredictionStream;
 pub use query::{Query, QueryJob};
 pub use rows::{Row, RowStream};
 pub use schema::{Column, TableInfo};

@@ -542,7 +542,9 @@ impl EmulatorBuilder {
 }
 
 /// A client builder for the BigQuery at `endpoint` (`host:port` or a URL), checked: no token
-/// goes to an emulator.
+/// goes to an emulator. Its retries are short (5 attempts within 10 s): a job over tables runs
+/// while the emulator's state is locked, and a BigQuery that is down should fail the job, not
+/// hold every call for the default budget of two minutes.
 #[cfg(feature = "bigquery")]
 fn bigquery_builder(endpoint: &str) -> Result<(crate::bigquery::BigQueryBuilder, String), Error> {
     let endpoint = endpoint.trim();
@@ -553,7 +555,15 @@ fn bigquery_builder(endpoint: &str) -> Result<(crate::bigquery::BigQueryBuilder,
     };
     let builder = crate::bigquery::BigQuery::builder()
         .with_endpoint(url)
-        .with_credentials(crate::auth::Credentials::none());
+        .with_credentials(crate::auth::Credentials::none())
+        .with_retry_policy(
+            crate::RetryPolicy::default()
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_secs(1))
+                .with_max_attempts(5)
+                .with_budget(Duration::from_secs(10))
+                .with_attempt_timeout(Some(Duration::from_secs(60))),
+        );
     let client = builder.clone().build().map_err(|err| match err {
         Error::InvalidInput { reason, .. } => Error::invalid("bigquery_endpoint", reason),
         other => other,

@@ -16,7 +16,8 @@
 //!   A failed row has its status and `{}` as its response, as a file's line does
 //!   ([`super::echo`]).
 //! - The input and output datasets must be in the job's region, and a multi-region dataset
-//!   (`US`, `EU`) is not supported for input (the page above, in its Italian version). An
+//!   (`US`, `EU`) is not supported for input (the reference page "Batch prediction for
+//!   Gemini", REST, `INPUT_URI`: "Multi-region datasets are not supported"). An
 //!   output dataset or table that does not exist is created (in the job's region); rows are
 //!   appended to one that exists and has the service's columns.
 //!

@@ -14,7 +14,7 @@ use vertex_batch::RetryPolicy;
 use vertex_batch::auth::Credentials;
 use vertex_batch::bigquery::{BigQuery, Row};
 
-use super::{PROJECT, row, shared};
+use super::{PROJECT, row, shared, turn};
 
 /// Answers the first `failures` connections with one 503 each (and closes them), then
 /// forwards every later connection to `upstream`.
@@ -63,6 +63,7 @@ fn quick(attempts: u32) -> RetryPolicy {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_service_is_retried_with_the_one_backoff_rule() {
+    let _turn = turn().await;
     let emu = shared();
     let upstream: SocketAddr = emu.host().parse().unwrap();
     let (front, failed) = failing_front(upstream, 3).await;
@@ -101,6 +102,7 @@ async fn a_busy_service_is_retried_with_the_one_backoff_rule() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_listening_is_a_transport_error_naming_the_variable() {
+    let _turn = turn().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);

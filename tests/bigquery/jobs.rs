@@ -13,7 +13,7 @@ use vertex_batch::v1::{BatchPredictionJob, JobState};
 use vertex_batch::{JobClient, OutputLocation};
 
 use super::support::client::client_builder;
-use super::{LOCATION, PROJECT, client, row, shared};
+use super::{LOCATION, PROJECT, client, row, shared, turn};
 
 /// Our emulator with bqemulator as its BigQuery, jobs ending at once, and a client.
 async fn emulator_over(
@@ -98,6 +98,7 @@ fn answer_text(response: &Value) -> Option<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_over_a_table_writes_the_services_columns_with_row_faults() {
+    let _turn = turn().await;
     let bigquery = client(shared());
     let input = input_table(&bigquery, "faults", LOCATION, 60, 3).await;
     let (_emu, jobs) = emulator_over(|b| {
@@ -188,6 +189,7 @@ async fn a_job_over_a_table_writes_the_services_columns_with_row_faults() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expiring_job_writes_the_rows_it_exported() {
+    let _turn = turn().await;
     let bigquery = client(shared());
     let input = input_table(&bigquery, "expiry", LOCATION, 12, 0).await;
     let (_emu, jobs) = emulator_over(|b| b.with_expire_after_rows(5)).await;
@@ -215,6 +217,7 @@ async fn an_expiring_job_writes_the_rows_it_exported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_checks_fail_the_job_saying_why() {
+    let _turn = turn().await;
     let bigquery = client(shared());
     let (_emu, jobs) = emulator_over(|b| b).await;
 
@@ -288,6 +291,7 @@ async fn the_service_checks_fail_the_job_saying_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
+    let _turn = turn().await;
     // "bq://myproject.mydataset.input_table" → "bq://myproject.mydataset.output_result".
     let bigquery = client(shared());
     bigquery
@@ -339,4 +343,19 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["status"], "");
     assert_eq!(answer_text(&rows[0]["response"]), Some("echo: prompt 1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bigquery_that_is_down_fails_the_job_saying_where() {
+    let _turn = turn().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let (_emu, jobs) = emulator_over(|b| b.with_bigquery_endpoint(dead.to_string())).await;
+    let input: TableUri = format!("bq://{PROJECT}.anywhere.prompts").parse().unwrap();
+    let job = submit(&jobs, &input, "bq://test-project.anywhere.out").await;
+    assert_eq!(job.state(), JobState::Failed);
+    let message = job.error.unwrap().message;
+    assert!(message.contains(&dead.to_string()), "{message}");
+    assert!(message.contains("BIGQUERY_EMULATOR_HOST"), "{message}");
 }

@@ -5,18 +5,20 @@
 //! that answers 503 before passing requests on.
 //!
 //! By topic: `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
-//! jobs over bqemulator's tables).
+//! jobs over bqemulator's tables), `results` (`vertex-batch results` over an output table), `runs` (runs over tables,
+//! `BatchRun::run_tables`).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod faults;
 mod jobs;
+mod results;
 mod runs;
 
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
-use support::bigquery::{BigQueryEmulator, shared};
+use support::bigquery::{BigQueryEmulator, shared, turn};
 use vertex_batch::auth::Credentials;
 use vertex_batch::bigquery::{BigQuery, Column, Query, Row, TableUri};
 
@@ -59,6 +61,7 @@ fn prompt_columns() -> Vec<Column> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_are_made_filled_read_and_deleted() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "tables").await;
@@ -120,6 +123,7 @@ async fn tables_are_made_filled_read_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_are_read_page_by_page_to_the_last() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = BigQuery::builder()
         .with_endpoint(emu.endpoint())
@@ -168,6 +172,7 @@ async fn rows_are_read_page_by_page_to_the_last() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_run_as_jobs_once_per_job_id() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
     let dataset = dataset(&bigquery, emu, "queries").await;
@@ -229,6 +234,7 @@ async fn queries_run_as_jobs_once_per_job_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_queries_and_bad_input_are_errors_that_say_why() {
+    let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
 
@@ -264,6 +270,7 @@ async fn failed_queries_and_bad_input_are_errors_that_say_why() {
 
 #[test]
 fn bigquery_emulator_host_sets_the_endpoint_and_no_token() {
+    let _turn = support::bigquery::turn_blocking();
     if support::isolation::rerun_alone(
         module_path!(),
         "bigquery_emulator_host_sets_the_endpoint_and_no_token",

@@ -143,6 +143,7 @@ fn batch_predict_bigquery_writes_to_a_table() {
 /// there first; the job leaves its output table, which reads back with an answer per prompt.
 #[test]
 fn batch_predict_bigquery_over_bqemulator_leaves_a_table_to_read_back() {
+    let _turn = crate::support::bigquery::turn_blocking();
     use futures_util::TryStreamExt;
     use vertex_batch::auth::Credentials;
     use vertex_batch::bigquery::{BigQuery, Column, Row, TableUri};

@@ -14,8 +14,8 @@
 //!   stdin closes, so an emulator never outlives the test process that started it.
 //! - **No Python**: the test fails saying what to install; it never skips.
 //!
-//! One emulator serves a whole test binary ([`shared`]); each test keeps to a dataset of its own
-//! ([`BigQueryEmulator::dataset_name`]).
+//! One emulator serves a whole test binary ([`shared`]), one test at a time; each test keeps to
+//! a dataset of its own ([`BigQueryEmulator::dataset_name`]).
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::fs::{self, File, OpenOptions};
@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::process::Launched;
 
@@ -96,6 +98,22 @@ pub fn shared() -> &'static BigQueryEmulator {
     static SHARED: OnceLock<BigQueryEmulator> = OnceLock::new();
     SHARED.get_or_init(BigQueryEmulator::start)
 }
+
+/// The calling test's turn at the shared emulator, held until the guard drops: each test that
+/// uses it takes its turn first, so the tests of one binary use it one at a time. bqemulator
+/// shares one DuckDB connection between its request threads, and under load requests from
+/// several tests at once have left it answering nothing for a minute; one client at a time,
+/// it answers in milliseconds. (A tokio mutex: the guard is held across the test's awaits.)
+pub async fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().await
+}
+
+/// [`turn`], for a test that is not async.
+pub fn turn_blocking() -> MutexGuard<'static, ()> {
+    TURN.blocking_lock()
+}
+
+static TURN: Mutex<()> = Mutex::const_new(());
 
 /// The Python of the virtual environment, installed first if it is not whole.
 pub fn venv_python() -> PathBuf {

@@ -1,6 +1,8 @@
 //! `results`: what a job's predictions.jsonl says — counts and failed rows grouped by status, or
 //! every answer as JSONL or CSV. Reads local files (a downloaded output directory, or the
-//! emulator's `--gcs-root` folder), a `gs://` output directory, or a job's output found from its name.
+//! emulator's `--gcs-root` folder), a `gs://` output directory, a BigQuery output table
+//! (`bq://`, read as a stream through `BIGQUERY_EMULATOR_HOST` or with the Vertex AI
+//! client's token), or a job's output found from its name.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -11,6 +13,7 @@ use clap::{Args, ValueEnum};
 use futures_util::TryStreamExt;
 use vertex_batch::OutputLocation;
 use vertex_batch::batch_file::{Prediction, PredictionReader, Summary, is_predictions_file};
+use vertex_batch::bigquery::{BigQuery, TableUri};
 use vertex_batch::storage::{ObjectUri, Storage};
 
 use crate::cloud_storage::storage_for;
@@ -24,8 +27,9 @@ use crate::out;
 Examples:
   # counts, token totals and the failed rows of a downloaded output directory:
   vertex-batch results ./prediction-model-2025-01-01T00:00:00.000000Z
-  # the same, straight from Cloud Storage, or from the job:
+  # the same, straight from Cloud Storage, from a BigQuery output table, or from the job:
   vertex-batch results gs://my-bucket/out/prediction-model-2025-01-01T00:00:00.000000Z
+  vertex-batch --project my-project results bq://my-project.my_dataset.predictions
   vertex-batch --project my-project results 1234567890
   # every row's prompt and answer (or error) as CSV:
   vertex-batch results predictions.jsonl --answers csv > answers.csv
@@ -35,9 +39,11 @@ that a spreadsheet shows it as text rather than run it as a formula, as common C
 (JSONL keeps every text as it is).")]
 pub struct ResultsArgs {
     /// A predictions.jsonl file or a directory of predictions*.jsonl files; a gs:// output
-    /// directory; or a job (its id or full name), whose output directory is read. A directory,
-    /// local or gs://, means the predictions*.jsonl files directly in it, not in folders below.
-    #[arg(value_name = "PATH|gs://DIR|JOB")]
+    /// directory; a BigQuery output table bq://PROJECT.DATASET.TABLE (BIGQUERY_EMULATOR_HOST
+    /// is honoured); or a job (its id or full name), whose output directory or table is read.
+    /// A directory, local or gs://, means the predictions*.jsonl files directly in it, not in
+    /// folders below.
+    #[arg(value_name = "PATH|gs://DIR|bq://TABLE|JOB")]
     path: PathBuf,
     #[command(flatten)]
     storage: crate::cloud_storage::StorageArgs,
@@ -58,7 +64,7 @@ enum AnswerFormat {
 /// starting with `projects/`). So a mistyped file name is a missing file, not a job.
 pub fn reads_local(path: &Path) -> bool {
     let text = path.to_string_lossy();
-    if text.starts_with("gs://") {
+    if text.starts_with("gs://") || text.starts_with("bq://") {
         return false;
     }
     let job = text.starts_with("projects/")
@@ -68,6 +74,12 @@ pub fn reads_local(path: &Path) -> bool {
 
 pub async fn run(globals: &Globals, args: ResultsArgs) -> anyhow::Result<Exit> {
     let text = args.path.to_string_lossy().into_owned();
+    if !reads_local(&args.path)
+        && let Some(table) = output_table(globals, &text).await?
+    {
+        read_table(globals, &table, args.answers).await?;
+        return Ok(Exit::Success);
+    }
     let downloaded = if reads_local(&args.path) {
         None
     } else {
@@ -230,9 +242,15 @@ fn summarise(summary: Summary) -> std::io::Result<()> {
             .as_ref()
             .map(|p| format!("{}:", p.display()))
             .unwrap_or_default();
+        // A table's rows have no lines: the number is the row's place in the read order.
+        let unit = if file.starts_with("bq://") {
+            "row"
+        } else {
+            "line"
+        };
         writeln!(
             out,
-            "{count} failed, first {file}line {}: {status}",
+            "{count} failed, first {file}{unit} {}: {status}",
             first.line
         )?;
     }
@@ -243,41 +261,75 @@ fn answers<R: std::io::BufRead>(
     mut reader: PredictionReader<R>,
     format: AnswerFormat,
 ) -> anyhow::Result<()> {
-    let mut sink = match format {
-        AnswerFormat::Csv => {
-            let mut csv = csv::Writer::from_writer(out::stdout());
-            csv.write_record(["line", "prompt", "answer", "error"])?;
-            Sink::Csv(Box::new(csv))
-        }
-        AnswerFormat::Jsonl => Sink::Jsonl(BufWriter::new(out::stdout())),
-    };
+    let mut sink = Sink::new(format)?;
     while let Some(row) = reader.next() {
         let row = row?;
-        let line = reader.line_number();
-        let (prompt, answer, error) = (
-            prompt(&row),
-            row.text().unwrap_or_default(),
-            row.error().unwrap_or_default(),
-        );
-        match &mut sink {
-            Sink::Csv(csv) => csv.write_record([
-                line.to_string().as_str(),
-                &as_text(&prompt),
-                &as_text(&answer),
-                &as_text(error),
-            ])?,
-            Sink::Jsonl(jsonl) => writeln!(
-                jsonl,
-                "{}",
-                serde_json::json!({"line": line, "prompt": prompt, "answer": answer, "error": error})
-            )?,
+        sink.row(reader.line_number(), &row)?;
+    }
+    sink.finish()
+}
+
+/// The BigQuery table `source` names: itself when it is a `bq://` URI; a job's output table
+/// when it is a job that wrote one; `None` otherwise (a `gs://` directory, a job that wrote
+/// files).
+async fn output_table(globals: &Globals, source: &str) -> anyhow::Result<Option<TableUri>> {
+    if source.starts_with("bq://") {
+        return Ok(Some(source.parse()?));
+    }
+    if source.starts_with("gs://") {
+        return Ok(None);
+    }
+    let connected = globals.connect().await?;
+    let job = connected.client.get(source).await.with_context(|| {
+        format!("{source} is no local file or directory, so it was read as a job")
+    })?;
+    match job.output_location() {
+        Some(OutputLocation::BigQueryTable(table)) => Ok(Some(table.parse()?)),
+        Some(OutputLocation::BigQueryDataset(dataset)) => anyhow::bail!(
+            "{}: its output is in the BigQuery dataset {dataset}, and the job does not say \
+             which table; give the table: vertex-batch results bq://PROJECT.DATASET.TABLE",
+            job.name
+        ),
+        _ => Ok(None),
+    }
+}
+
+/// `results` of a BigQuery output table: the summary, or every row with `--answers`, read as
+/// a stream (one page in memory).
+async fn read_table(
+    globals: &Globals,
+    table: &TableUri,
+    format: Option<AnswerFormat>,
+) -> anyhow::Result<()> {
+    let bigquery = bigquery_for(globals).await?;
+    match format {
+        None => summarise(bigquery.summary(table).await?)?,
+        Some(format) => {
+            let mut sink = Sink::new(format)?;
+            let mut rows = bigquery.predictions(table);
+            let mut line = 0;
+            while let Some(row) = rows.try_next().await? {
+                line += 1;
+                sink.row(line, &row)?;
+            }
+            sink.finish()?;
         }
     }
-    match &mut sink {
-        Sink::Csv(csv) => csv.flush()?,
-        Sink::Jsonl(jsonl) => jsonl.flush()?,
-    }
     Ok(())
+}
+
+/// The BigQuery client of `results`: `BIGQUERY_EMULATOR_HOST`'s emulator (no token), else
+/// BigQuery with the Vertex AI client's token.
+async fn bigquery_for(globals: &Globals) -> anyhow::Result<BigQuery> {
+    let emulator = std::env::var(vertex_batch::bigquery::EMULATOR_HOST_ENV)
+        .is_ok_and(|host| !host.trim().is_empty());
+    if emulator {
+        return Ok(BigQuery::from_env().build()?);
+    }
+    let connected = globals.connect().await?;
+    Ok(BigQuery::builder()
+        .with_tokens_of(connected.client.channel())
+        .build()?)
 }
 
 /// A CSV cell that a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab
@@ -296,6 +348,51 @@ enum Sink {
     // Boxed: the CSV writer is several times the JSONL one.
     Csv(Box<csv::Writer<out::Stdout>>),
     Jsonl(BufWriter<out::Stdout>),
+}
+
+impl Sink {
+    /// A sink in `format`; CSV starts with its header.
+    fn new(format: AnswerFormat) -> anyhow::Result<Sink> {
+        Ok(match format {
+            AnswerFormat::Csv => {
+                let mut csv = csv::Writer::from_writer(out::stdout());
+                csv.write_record(["line", "prompt", "answer", "error"])?;
+                Sink::Csv(Box::new(csv))
+            }
+            AnswerFormat::Jsonl => Sink::Jsonl(BufWriter::new(out::stdout())),
+        })
+    }
+
+    /// One row: its line (a table's row number in read order), prompt, answer and error.
+    fn row(&mut self, line: u64, row: &Prediction) -> anyhow::Result<()> {
+        let (prompt, answer, error) = (
+            prompt(row),
+            row.text().unwrap_or_default(),
+            row.error().unwrap_or_default(),
+        );
+        match self {
+            Sink::Csv(csv) => csv.write_record([
+                line.to_string().as_str(),
+                &as_text(&prompt),
+                &as_text(&answer),
+                &as_text(error),
+            ])?,
+            Sink::Jsonl(jsonl) => writeln!(
+                jsonl,
+                "{}",
+                serde_json::json!({"line": line, "prompt": prompt, "answer": answer, "error": error})
+            )?,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(csv) => csv.flush()?,
+            Sink::Jsonl(jsonl) => jsonl.flush()?,
+        }
+        Ok(())
+    }
 }
 
 /// The first text of the echoed request, or the raw line a malformed row echoes.
