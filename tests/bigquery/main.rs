@@ -5,7 +5,8 @@
 //! that answers 503 before passing requests on.
 //!
 //! By topic: `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
-//! jobs over bqemulator's tables), `results` (`vertex-batch results` over an output table).
+//! jobs over bqemulator's tables), `results` (`vertex-batch results` over an output table), `runs` (runs over tables,
+//! `BatchRun::run_tables`).
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -256,6 +256,8 @@ async fn drive(
                 .await?;
             let count = number(&ctx.bq.row(Source::count(&rows)).await?, "n");
             if count == 0 {
+                // Nothing to try again: the run ended with the last round.
+                state.progress.round = round - 1;
                 break;
             }
             let shards = state.stage(round, &rows).await?;
