@@ -6,7 +6,6 @@
 //! never a token) and is counted in [`BigQuery::retries`], at the one place both happen.
 //! See <https://cloud.google.com/bigquery/docs/error-messages>.
 
-use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -15,6 +14,7 @@ use serde_json::Value;
 use super::BigQuery;
 use super::errors::{Op, parse_error_body, refused, retriable, transport};
 use crate::error::Result;
+use crate::storage::describe_connection;
 
 /// One request: method, path below `/bigquery/v2/`, query parameters, JSON body.
 pub(super) struct Call<'a> {
@@ -118,12 +118,12 @@ impl BigQuery {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(err) => return Ok(Err(Failure::Connection(describe(&err)))),
+            Err(err) => return Ok(Err(Failure::Connection(describe_connection(&err)))),
         };
         let status = response.status();
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
-            Err(err) => return Ok(Err(Failure::Connection(describe(&err)))),
+            Err(err) => return Ok(Err(Failure::Connection(describe_connection(&err)))),
         };
         if !status.is_success() {
             let (code, reason, message) = parse_error_body(&bytes).unwrap_or_else(|| {
@@ -152,24 +152,6 @@ impl BigQuery {
                 call.target
             ))),
         }
-    }
-}
-
-/// A connection failure, for messages and the log: its kind and causes, never the URL's query
-/// nor a header.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_connect() {
-        "could not connect"
-    } else if err.is_timeout() {
-        "timed out"
-    } else if err.is_body() || err.is_decode() {
-        "the body broke off"
-    } else {
-        "the request failed"
-    };
-    match err.source() {
-        Some(source) => format!("{kind}: {}", crate::error::flatten(source)),
-        None => kind.to_owned(),
     }
 }
 

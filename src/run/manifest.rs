@@ -179,6 +179,23 @@ pub(crate) struct JobRecord {
 }
 
 impl Manifest {
+    /// Records that the job of `round`'s shard `index` (named `name`) ended in `state`;
+    /// whether that changed the manifest (and it must be saved).
+    pub(crate) fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> bool {
+        let record = self.rounds[usize::from(round)].shards[index]
+            .job
+            .get_or_insert_with(|| JobRecord {
+                name: name.to_owned(),
+                state: String::new(),
+                ended: false,
+                cancelled: None,
+            });
+        let changed = !record.ended || record.state != state;
+        record.state = state.to_owned();
+        record.ended = true;
+        changed
+    }
+
     /// Reads a manifest's bytes.
     pub(crate) fn parse(bytes: &[u8], uri: &ObjectUri) -> Result<Manifest> {
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {

@@ -44,6 +44,8 @@ mod list;
 mod object;
 mod preconditions;
 mod retry;
+#[cfg(feature = "bigquery")]
+pub(crate) use retry::describe_connection;
 pub(crate) mod tls;
 mod tokens;
 mod upload;

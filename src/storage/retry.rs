@@ -196,24 +196,28 @@ fn describe(err: &GcsError) -> String {
         GcsError::Response(response) => format!("HTTP {}: {}", response.code, response.message),
         GcsError::HttpClient(err) | GcsError::RawResponse(err, _) => match err.status() {
             Some(status) => format!("HTTP {}", status.as_u16()),
-            None => {
-                let kind = if err.is_connect() {
-                    "could not connect"
-                } else if err.is_timeout() {
-                    "timed out"
-                } else if err.is_body() || err.is_decode() {
-                    "the body broke off"
-                } else {
-                    "the request failed"
-                };
-                match err.source() {
-                    Some(source) => format!("{kind}: {}", crate::error::flatten(source)),
-                    None => kind.to_owned(),
-                }
-            }
+            None => describe_connection(err),
         },
         GcsError::HttpMiddleware(_) => "an HTTP middleware failed".to_owned(),
         GcsError::TokenSource(_) => "no token".to_owned(),
         GcsError::InvalidRangeHeader(header) => format!("an invalid Range header {header:?}"),
+    }
+}
+
+/// A connection failure of the HTTP client (Cloud Storage's and BigQuery's), for messages and
+/// the log: its kind and causes, never the URL's query nor a header.
+pub(crate) fn describe_connection(err: &reqwest::Error) -> String {
+    let kind = if err.is_connect() {
+        "could not connect"
+    } else if err.is_timeout() {
+        "timed out"
+    } else if err.is_body() || err.is_decode() {
+        "the body broke off"
+    } else {
+        "the request failed"
+    };
+    match err.source() {
+        Some(source) => format!("{kind}: {}", crate::error::flatten(source)),
+        None => kind.to_owned(),
     }
 }

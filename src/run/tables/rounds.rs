@@ -211,18 +211,7 @@ impl TableState<'_> {
     }
 
     async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
-        let record = self.manifest.rounds[usize::from(round)].shards[index]
-            .job
-            .get_or_insert_with(|| JobRecord {
-                name: name.to_owned(),
-                state: String::new(),
-                ended: false,
-                cancelled: None,
-            });
-        let changed = !record.ended || record.state != state;
-        record.state = state.to_owned();
-        record.ended = true;
-        if changed {
+        if self.manifest.record_end(round, index, name, state) {
             self.save_manifest().await?;
         }
         Ok(())
