@@ -9,7 +9,7 @@ use super::{BigQuery, Inner};
 use crate::RetryPolicy;
 use crate::auth::{Credentials, TokenCache};
 use crate::error::{Error, Field, Result};
-use crate::storage::builder::{check_endpoint_like, token_safe};
+use crate::storage::builder::{check_endpoint_like, emulator_endpoint, token_safe};
 use crate::storage::tls::http_client;
 use crate::transport::AuthChannel;
 
@@ -81,12 +81,7 @@ impl BigQueryBuilder {
         let builder = BigQueryBuilder::new();
         match std::env::var(EMULATOR_HOST_ENV) {
             Ok(host) if !host.trim().is_empty() => {
-                let host = host.trim();
-                let endpoint = if host.contains("://") {
-                    host.to_owned()
-                } else {
-                    format!("http://{host}")
-                };
+                let endpoint = emulator_endpoint(&host);
                 BigQueryBuilder {
                     endpoint,
                     endpoint_field: Field::BigQueryEmulatorHost,

@@ -91,12 +91,7 @@ impl StorageBuilder {
         let builder = StorageBuilder::new();
         match std::env::var(EMULATOR_HOST_ENV) {
             Ok(host) if !host.trim().is_empty() => {
-                let host = host.trim();
-                let endpoint = if host.contains("://") {
-                    host.to_owned()
-                } else {
-                    format!("http://{host}")
-                };
+                let endpoint = emulator_endpoint(&host);
                 StorageBuilder {
                     endpoint,
                     endpoint_field: Field::StorageEmulatorHost,
@@ -317,6 +312,17 @@ fn check_endpoint(endpoint: &str, field: &Field) -> Result<String> {
 
 /// As [`check_endpoint`], the message giving `public` (the service's own endpoint) as the
 /// example (the BigQuery client's check too).
+/// The endpoint an `*_EMULATOR_HOST` variable names, as Google's clients read it: the value
+/// trimmed, `http://` added to a bare `host:port`.
+pub(crate) fn emulator_endpoint(host: &str) -> String {
+    let host = host.trim();
+    if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    }
+}
+
 pub(crate) fn check_endpoint_like(endpoint: &str, field: &Field, public: &str) -> Result<String> {
     let trimmed = endpoint.trim_end_matches('/');
     let bad = |why: &str| {

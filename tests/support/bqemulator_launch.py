@@ -20,7 +20,9 @@ bqemulator into. Three differences from `bqemulator start`:
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 import sys
 import threading
 
@@ -37,6 +39,10 @@ DuckDBEngine._load_spatial = _skip_spatial
 
 
 async def main() -> None:
+    # DuckDB spills to `.tmp` in the working directory (29 GB for a million-row table once):
+    # work in a private folder of our own, removed at the end, never in the user's checkout.
+    scratch = tempfile.mkdtemp(prefix="bqemulator-")
+    os.chdir(scratch)
     settings = Settings(
         persistence_mode=PersistenceMode.EPHEMERAL,
         rest_host="127.0.0.1",
@@ -72,6 +78,7 @@ async def main() -> None:
         try:
             await asyncio.wait_for(server.stop(), timeout=5)
         finally:
+            shutil.rmtree(scratch, ignore_errors=True)
             os._exit(0)
 
 
