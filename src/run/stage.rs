@@ -4,7 +4,9 @@
 //! A shard is one job's input: at most the request limit of rows, in files of at most the byte
 //! limit (a job may read several files). Each file is one resumable upload fed through a small
 //! channel, so memory holds about two upload chunks and a megabyte of lines, whatever the input:
-//! one chunk on the wire while the next one fills.
+//! one chunk on the wire while the next one fills. A file that is full ends its upload in the
+//! background while the next one fills (at most one such a writer), so staging does not stop at
+//! every file for the service to take its last chunk: memory then holds one chunk more.
 //!
 //! A round has one writer per group of rows (`isolate.rs`): importable rows, and the rows
 //! staged apart so that the import refusing them fails their jobs only. Each group's shards
@@ -99,20 +101,31 @@ struct ShardWriter {
     max_bytes: u64,
     shards: Vec<Shard>,
     file: Option<OpenFile>,
+    /// The last file closed, its upload ending in the background.
+    closing: Option<FileUpload>,
     pending: Vec<u8>,
     /// Bytes handed to the uploads so far, for progress.
     pub(crate) bytes: u64,
 }
 
+/// The file being filled: its data goes through `sender` to its upload.
 #[derive(Debug)]
 struct OpenFile {
-    uri: ObjectUri,
     sender: mpsc::Sender<std::io::Result<Bytes>>,
+    upload: FileUpload,
+}
+
+/// A file's upload and what the file holds.
+#[derive(Debug)]
+struct FileUpload {
+    uri: ObjectUri,
     /// Aborted when dropped: a run that stops leaves no upload going on.
-    upload: AbortOnDrop<Result<ObjectInfo>>,
+    task: AbortOnDrop<Result<ObjectInfo>>,
     rows: u64,
     bytes: u64,
     first_row: u64,
+    /// The shard it belongs to (an index into the writer's shards).
+    shard: usize,
 }
 
 impl ShardWriter {
@@ -132,6 +145,7 @@ impl ShardWriter {
             max_bytes,
             shards: Vec::new(),
             file: None,
+            closing: None,
             pending: Vec::with_capacity(SEND_SIZE + SEND_SIZE / 4),
             bytes: 0,
         }
@@ -157,7 +171,7 @@ impl ShardWriter {
         let file_full = self
             .file
             .as_ref()
-            .is_none_or(|file| file.bytes + len > self.max_bytes);
+            .is_none_or(|file| file.upload.bytes + len > self.max_bytes);
         if shard_full || file_full {
             self.close_file().await?;
         }
@@ -180,8 +194,8 @@ impl ShardWriter {
         };
         shard.rows += 1;
         shard.last_row = row;
-        file.rows += 1;
-        file.bytes += len;
+        file.upload.rows += 1;
+        file.upload.bytes += len;
         self.pending.extend_from_slice(line);
         if self.pending.len() >= SEND_SIZE {
             self.send().await?;
@@ -192,31 +206,41 @@ impl ShardWriter {
     /// Ends the last file; gives the shards and the bytes uploaded.
     async fn finish(mut self) -> Result<(Vec<Shard>, u64)> {
         self.close_file().await?;
+        self.end_closing().await?;
         Ok((std::mem::take(&mut self.shards), self.bytes))
     }
 
     fn open_file(&mut self, row: u64) -> Result<()> {
         let shard = self.shards.len() - 1;
-        let index = self.shards[shard].files.len();
+        // The file closed before it, still ending, is not in its shard's files yet.
+        let index = self.shards[shard].files.len()
+            + usize::from(
+                self.closing
+                    .as_ref()
+                    .is_some_and(|file| file.shard == shard),
+            );
         let uri = self
             .folder
             .join(&Layout::input_file(self.group, shard, index))?;
         let (sender, receiver) = mpsc::channel(queue_for(&self.storage));
         let storage = self.storage.clone();
         let target = uri.clone();
-        let upload = AbortOnDrop(tokio::spawn(async move {
+        let task = AbortOnDrop(tokio::spawn(async move {
             let data = futures_util::stream::unfold(receiver, |mut receiver| async move {
                 receiver.recv().await.map(|piece| (piece, receiver))
             });
             storage.upload_stream(&target, data).await
         }));
         self.file = Some(OpenFile {
-            uri,
             sender,
-            upload,
-            rows: 0,
-            bytes: 0,
-            first_row: row,
+            upload: FileUpload {
+                uri,
+                task,
+                rows: 0,
+                bytes: 0,
+                first_row: row,
+                shard,
+            },
         });
         Ok(())
     }
@@ -233,30 +257,45 @@ impl ShardWriter {
         self.pending.clear();
         if file.sender.send(Ok(piece)).await.is_err() {
             // The upload stopped: its error says why.
-            let Some(mut file) = self.file.take() else {
+            let Some(OpenFile { sender, mut upload }) = self.file.take() else {
                 return Ok(());
             };
-            drop(file.sender);
-            return Err(join(file.upload.join().await).err().unwrap_or_else(|| {
-                Error::invalid("staging", format!("the upload of {} ended early", file.uri))
+            drop(sender);
+            return Err(join(upload.task.join().await).err().unwrap_or_else(|| {
+                Error::invalid(
+                    "staging",
+                    format!("the upload of {} ended early", upload.uri),
+                )
             }));
         }
         Ok(())
     }
 
+    /// Sends the last lines of the open file and leaves its upload ending in the background,
+    /// once the file closed before it has ended.
     async fn close_file(&mut self) -> Result<()> {
         self.send().await?;
-        let Some(mut file) = self.file.take() else {
+        let Some(file) = self.file.take() else {
             return Ok(());
         };
+        // The upload sees the end of its data, and sends its last chunk.
         drop(file.sender);
-        let info = join(file.upload.join().await)?;
+        self.end_closing().await?;
+        self.closing = Some(file.upload);
+        Ok(())
+    }
+
+    /// Waits for the upload of the file closed last, and records it in its shard.
+    async fn end_closing(&mut self) -> Result<()> {
+        let Some(mut file) = self.closing.take() else {
+            return Ok(());
+        };
+        let info = join(file.task.join().await)?;
         tracing::info!(
             target: "vertex_batch::run::step",
             file = %file.uri, rows = file.rows, bytes = info.size, "input file staged"
         );
-        let shard = self.shards.last_mut().expect("a file belongs to a shard");
-        shard.files.push(ShardFile {
+        self.shards[file.shard].files.push(ShardFile {
             uri: file.uri.to_string(),
             rows: file.rows,
             bytes: file.bytes,

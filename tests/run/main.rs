@@ -358,6 +358,63 @@ async fn requests_bigger_than_a_file_go_into_several_files_of_one_job() {
     emu.shutdown().await;
 }
 
+/// A file's upload ends in the background while the next file fills: when Cloud Storage
+/// starts refusing every request half way through staging, the upload that fails (the one
+/// ending or the one filling) fails the run with Cloud Storage's error before any job, and the
+/// run started again stages, and answers every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_failing_while_the_next_file_fills_fails_the_run_which_resumes() {
+    let (emu, client, storage) = emulator_with(|b| b).await;
+    let emu = std::sync::Arc::new(emu);
+    let run = |storage: Storage| {
+        BatchRun::new(
+            client.clone(),
+            storage,
+            "gemini-2.0-flash-001",
+            "gs://runs/closing".parse().unwrap(),
+        )
+        .with_max_requests_per_job(10_000)
+        .with_max_bytes_per_file(64 * 1024)
+    };
+    let no_retries = Storage::builder()
+        .with_endpoint(emu.storage_uri())
+        .with_tokens_of(client.channel())
+        .with_retry_policy(vertex_batch::RetryPolicy::none())
+        .build()
+        .unwrap();
+    // The first report of staged rows (at 10,000 rows, after many files) turns the faults on.
+    let faults = emu.clone();
+    let failing = run(no_retries).with_progress(move |p| {
+        if p.staged_rows > 0 {
+            faults.set_storage_fault_rates(1.0, 0.0).unwrap();
+        }
+    });
+    let err = run_all(failing, prompts(20_000)).await.unwrap_err();
+    assert!(
+        matches!(err, vertex_batch::Error::Storage { .. }),
+        "Cloud Storage's refusal: {err}"
+    );
+    assert_eq!(emu.job_count(), 0, "no job before every file is staged");
+
+    emu.set_storage_fault_rates(0.0, 0.0).unwrap();
+    let (summary, rows) = run_all(run(storage), prompts(20_000)).await.unwrap();
+    assert_eq!(summary.jobs, 2);
+    // Each file under a name of its own: one file written over another loses its rows.
+    assert_eq!(
+        (
+            summary.answered,
+            summary.missing_rows,
+            summary.repeated_lines
+        ),
+        (20_000, 0, 0)
+    );
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, r)| r.key == format!("key-{i}") && r.outcome.is_ok())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_reports_rows_and_jobs_and_no_more_jobs_run_than_allowed() {
     // A manual clock: jobs end only when the progress callback moves time on, after it has
