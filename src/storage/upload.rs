@@ -107,8 +107,11 @@ impl Storage {
             .await?;
 
         let mut data = std::pin::pin!(data);
-        // The bytes not yet acknowledged; `start` is the object offset of buffer[0].
-        let mut buffer: Vec<u8> = Vec::with_capacity(chunk);
+        // The bytes not yet acknowledged; `start` is the object offset of buffer[0]. A chunk
+        // and the piece past it fit without growing the buffer (which would copy the chunk
+        // into an allocation twice its size), for pieces of up to an eighth of a chunk.
+        let buffer_size = chunk + chunk / 8;
+        let mut buffer: Vec<u8> = Vec::with_capacity(buffer_size);
         let mut start: u64 = 0;
         let mut ended = false;
         let mut spare: Option<Vec<u8>> = None;
@@ -139,9 +142,12 @@ impl Storage {
             let range = ChunkSize::new(start, end.saturating_sub(1), total);
             // The chunk goes as it is (no copy); the bytes past it start the next buffer, in
             // the allocation of the chunk before (two buffers take turns, whatever the size).
-            let mut next = spare
-                .take()
-                .unwrap_or_else(|| Vec::with_capacity(chunk + chunk / 8));
+            // The last chunk has no next one.
+            let mut next = match spare.take() {
+                Some(spare) => spare,
+                None if last => Vec::new(),
+                None => Vec::with_capacity(buffer_size),
+            };
             next.extend_from_slice(&buffer[len..]);
             buffer.truncate(len);
             let body = Bytes::from(std::mem::replace(&mut buffer, next));
