@@ -364,11 +364,7 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
         .await
         .unwrap();
     assert_eq!(emu.tokens_issued(), 1);
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let object = uri("gs://bucket/shared.txt");
     storage.upload_bytes(&object, "one token").await.unwrap();
     assert_eq!(download(&storage, &object, ..).await, b"one token");
@@ -445,11 +441,7 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
         .await
         .unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let input = uri("gs://bucket/in/prompts.jsonl");
     storage
         .upload_bytes(&input, labelled_prompts(200))
@@ -516,11 +508,7 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
 async fn a_job_made_to_expire_exports_its_first_rows_and_the_next_job_runs_to_the_end() {
     let emu = emulator().with_expire_after_rows(50).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let input = uri("gs://bucket/in/prompts.jsonl");
     storage
         .upload_bytes(&input, labelled_prompts(200))
