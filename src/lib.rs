@@ -78,6 +78,8 @@ pub mod emulator;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+#[cfg(feature = "storage")]
+mod http_service;
 pub mod job;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]

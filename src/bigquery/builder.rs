@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use super::{BigQuery, Inner};
 use crate::RetryPolicy;
-use crate::auth::{Credentials, TokenCache};
+use crate::auth::Credentials;
 use crate::error::{Error, Field, Result};
-use crate::storage::builder::{check_endpoint_like, emulator_endpoint, token_safe};
-use crate::storage::tls::http_client;
+use crate::http_service::ServiceBuilder;
 use crate::transport::AuthChannel;
 
 /// The public BigQuery endpoint (the REST API v2 is below it, at `/bigquery/v2/`).
@@ -44,29 +43,19 @@ pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until build()"]
 pub struct BigQueryBuilder {
-    endpoint: String,
-    /// Which setting the endpoint came from, for error messages.
-    endpoint_field: Field,
-    tokens: Tokens,
-    extra_ca_pems: Vec<String>,
+    service: ServiceBuilder,
     page_size: u32,
     retry: RetryPolicy,
 }
 
-#[derive(Clone, Debug)]
-enum Tokens {
-    Credentials(Credentials),
-    /// A channel's cache (`None`: that channel sends no token).
-    Shared(Option<TokenCache>),
-}
-
 impl BigQueryBuilder {
     pub(super) fn new() -> Self {
+        BigQueryBuilder::with_service(ServiceBuilder::new(DEFAULT_ENDPOINT))
+    }
+
+    fn with_service(service: ServiceBuilder) -> Self {
         BigQueryBuilder {
-            endpoint: DEFAULT_ENDPOINT.to_owned(),
-            endpoint_field: Field::Endpoint,
-            tokens: Tokens::Credentials(Credentials::application_default()),
-            extra_ca_pems: Vec::new(),
+            service,
             page_size: DEFAULT_PAGE_SIZE,
             retry: RetryPolicy::default().with_budget(DEFAULT_RETRY_BUDGET),
         }
@@ -78,19 +67,11 @@ impl BigQueryBuilder {
     /// bare `host:port`) and no credentials are sent; a later
     /// [`with_credentials`](Self::with_credentials) puts them back.
     pub(super) fn from_env() -> Self {
-        let builder = BigQueryBuilder::new();
-        match std::env::var(EMULATOR_HOST_ENV) {
-            Ok(host) if !host.trim().is_empty() => {
-                let endpoint = emulator_endpoint(&host);
-                BigQueryBuilder {
-                    endpoint,
-                    endpoint_field: Field::BigQueryEmulatorHost,
-                    ..builder
-                }
-                .with_credentials(Credentials::none())
-            }
-            _ => builder,
-        }
+        BigQueryBuilder::with_service(ServiceBuilder::from_env(
+            DEFAULT_ENDPOINT,
+            EMULATOR_HOST_ENV,
+            Field::BigQueryEmulatorHost,
+        ))
     }
 
     /// Where the REST API is served: `https://bigquery.googleapis.com` (the default), or an
@@ -98,8 +79,7 @@ impl BigQueryBuilder {
     /// only on loopback; elsewhere [`build`](Self::build) refuses it unless the credentials
     /// are [`Credentials::none`].
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = endpoint.into();
-        self.endpoint_field = Field::Endpoint;
+        self.service.set_endpoint(endpoint.into());
         self
     }
 
@@ -107,7 +87,7 @@ impl BigQueryBuilder {
     /// token cache; to share the one of a Vertex AI client, use
     /// [`with_tokens_of`](Self::with_tokens_of) instead.
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
-        self.tokens = Tokens::Credentials(credentials);
+        self.service.set_credentials(credentials);
         self
     }
 
@@ -125,13 +105,13 @@ impl BigQueryBuilder {
     /// # let _ = bigquery; Ok(()) }
     /// ```
     pub fn with_tokens_of(mut self, channel: &AuthChannel) -> Self {
-        self.tokens = Tokens::Shared(channel.token_cache().cloned());
+        self.service.set_tokens_of(channel);
         self
     }
 
     /// Also trust this CA (PEM), e.g. a TLS-inspecting proxy's.
     pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
-        self.extra_ca_pems.push(pem.into());
+        self.service.add_ca_pem(pem.into());
         self
     }
 
@@ -187,34 +167,22 @@ impl BigQueryBuilder {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn build(self) -> Result<BigQuery> {
-        let endpoint = check_endpoint_like(&self.endpoint, &self.endpoint_field, DEFAULT_ENDPOINT)?;
+        let endpoint = self.service.checked_endpoint(DEFAULT_ENDPOINT)?;
         if !(1..=100_000).contains(&self.page_size) {
             return Err(Error::invalid(
                 "page_size",
                 format!("{}: a page holds 1 to 100000 rows", self.page_size),
             ));
         }
-        let tokens = match self.tokens {
-            Tokens::Credentials(credentials) => credentials.into_cache(),
-            Tokens::Shared(cache) => cache,
-        };
-        if tokens.is_some() && !token_safe(&endpoint) {
-            return Err(Error::invalid(
-                self.endpoint_field,
-                format!(
-                    "{endpoint} is plain HTTP to a host other than this machine: a token sent \
-                     there could be read on the way; use an https:// endpoint, or send no token \
-                     to an emulator that needs none"
-                ),
-            ));
-        }
-        let http = http_client(&self.extra_ca_pems, self.retry.attempt_timeout())?;
+        let service = self
+            .service
+            .connect(endpoint, self.retry.attempt_timeout())?;
         Ok(BigQuery {
             inner: Arc::new(Inner {
-                api: format!("{endpoint}/bigquery/v2/"),
-                endpoint,
-                http,
-                tokens,
+                api: format!("{}/bigquery/v2/", service.endpoint),
+                endpoint: service.endpoint,
+                http: service.http,
+                tokens: service.tokens,
                 page_size: self.page_size,
                 retry: self.retry,
                 retries: AtomicU64::new(0),
@@ -248,22 +216,18 @@ mod tests {
 
     #[test]
     fn an_emulator_host_off_loopback_gets_no_token() {
-        let from_env = BigQueryBuilder {
-            endpoint: "http://bq:9050".to_owned(),
-            endpoint_field: Field::BigQueryEmulatorHost,
-            ..BigQueryBuilder::new()
-        }
-        .with_credentials(Credentials::none());
-        assert!(from_env.build().is_ok());
-        let err = BigQueryBuilder {
-            endpoint: "http://bq:9050".to_owned(),
-            endpoint_field: Field::BigQueryEmulatorHost,
-            ..BigQueryBuilder::new()
-        }
-        .with_credentials(Credentials::static_token("ya29.x"))
-        .build()
-        .unwrap_err()
-        .to_string();
+        let emulator = || {
+            BigQueryBuilder::with_service(ServiceBuilder::emulator(
+                "bq:9050",
+                Field::BigQueryEmulatorHost,
+            ))
+        };
+        assert!(emulator().build().is_ok());
+        let err = emulator()
+            .with_credentials(Credentials::static_token("ya29.x"))
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("invalid BIGQUERY_EMULATOR_HOST: http://bq:9050 is plain HTTP"),
             "{err}"

@@ -81,46 +81,57 @@ mod tests {
         .collect()
     }
 
-    #[tokio::test]
-    async fn outputs_in_any_order_across_files_with_repeats_join_by_row_id() {
+    /// Uploads `files` (name, text) to `dir` on an emulator and collects it as the output of
+    /// one job sent a row for each of `staged`, then closes the job.
+    async fn collect_files(
+        dir: &str,
+        files: &[(&str, &str)],
+        staged: Vec<u64>,
+    ) -> (RowTable, Tally) {
         let emu = crate::emulator::Emulator::builder().start().await.unwrap();
         let storage = Storage::builder()
             .with_endpoint(emu.storage_uri())
             .with_credentials(Credentials::none())
             .build()
             .unwrap();
-        let dir: ObjectUri = "gs://bucket/out/prediction-model-1/".parse().unwrap();
-        for (name, text) in [
-            ("predictions_00002.jsonl", FILE_2),
-            ("predictions_00001.jsonl", FILE_1),
-        ] {
+        let dir: ObjectUri = dir.parse().unwrap();
+        for (name, text) in files {
             storage
                 .upload_bytes(&dir.join(name).unwrap(), text.as_bytes().to_vec())
                 .await
                 .unwrap();
         }
-        storage
-            .upload_bytes(
-                &dir.join("errors_stats.json").unwrap(),
-                b"not rows".to_vec(),
-            )
-            .await
-            .unwrap();
         let scratch = ScratchDir::new(&std::env::temp_dir(), "collecttest").unwrap();
         let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(staged_hashes(), Apart::default());
         let rows = JobRows {
             round: 0,
             shard: 0,
             first: 0,
-            last: 5,
+            last: staged.len() as u64 - 1,
             group: RowGroup::Importable,
         };
+        let mut table = RowTable::new(staged, Apart::default());
         let mut tally = Tally::default();
         collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)
             .await
             .unwrap();
         table.close_job(rows, true, &mut tally);
+        emu.shutdown().await;
+        (table, tally)
+    }
+
+    #[tokio::test]
+    async fn outputs_in_any_order_across_files_with_repeats_join_by_row_id() {
+        let (table, tally) = collect_files(
+            "gs://bucket/out/prediction-model-1/",
+            &[
+                ("predictions_00002.jsonl", FILE_2),
+                ("predictions_00001.jsonl", FILE_1),
+                ("errors_stats.json", "not rows"),
+            ],
+            staged_hashes(),
+        )
+        .await;
         let states: Vec<RowState> = (0..6).map(|row| table.slot(row).state).collect();
         assert_eq!(
             states,
@@ -150,7 +161,6 @@ mod tests {
             3 + 4 + 10 + 20,
             "each answer counted once"
         );
-        emu.shutdown().await;
     }
 
     /// Output lines typed in from public samples of Vertex AI's output (each line's source in
@@ -175,42 +185,18 @@ mod tests {
     }
 
     /// Collects `text` as the one output file of a job sent rows 0..=4.
-    async fn collect_text(text: String) -> (RowTable, Tally) {
-        let emu = crate::emulator::Emulator::builder().start().await.unwrap();
-        let storage = Storage::builder()
-            .with_endpoint(emu.storage_uri())
-            .with_credentials(Credentials::none())
-            .build()
-            .unwrap();
-        let dir: ObjectUri = "gs://bucket/out/prediction-model-2025-12-26T20:29:02.829566Z/"
-            .parse()
-            .unwrap();
-        storage
-            .upload_bytes(&dir.join("predictions.jsonl").unwrap(), text.into_bytes())
-            .await
-            .unwrap();
-        let scratch = ScratchDir::new(&std::env::temp_dir(), "collectgolden").unwrap();
-        let mut spool = LineSpool::create(scratch.file("lines")).unwrap();
-        let mut table = RowTable::new(golden_staged_hashes(), Apart::default());
-        let rows = JobRows {
-            round: 0,
-            shard: 0,
-            first: 0,
-            last: 4,
-            group: RowGroup::Importable,
-        };
-        let mut tally = Tally::default();
-        collect_job(&storage, &dir, rows, &mut table, &mut spool, &mut tally)
-            .await
-            .unwrap();
-        table.close_job(rows, true, &mut tally);
-        emu.shutdown().await;
-        (table, tally)
+    async fn collect_text(text: &str) -> (RowTable, Tally) {
+        collect_files(
+            "gs://bucket/out/prediction-model-2025-12-26T20:29:02.829566Z/",
+            &[("predictions.jsonl", text)],
+            golden_staged_hashes(),
+        )
+        .await
     }
 
     #[tokio::test]
     async fn golden_lines_without_a_row_id_are_counted_not_joined() {
-        let (table, tally) = collect_text(GOLDEN.to_owned()).await;
+        let (table, tally) = collect_text(GOLDEN).await;
         assert_eq!(
             tally,
             Tally {
@@ -241,7 +227,7 @@ mod tests {
                 with_id + "\n"
             })
             .collect();
-        let (table, tally) = collect_text(labelled).await;
+        let (table, tally) = collect_text(&labelled).await;
         assert_eq!(tally, Tally::default());
         let states: Vec<RowState> = (0..5).map(|row| table.slot(row).state).collect();
         assert_eq!(

@@ -7,11 +7,11 @@ use std::time::Duration;
 use gcloud_storage::client::{Client, ClientConfig};
 
 use super::Storage;
-use super::tls::http_client;
 use super::tokens::{CachedTokens, Provider};
 use crate::RetryPolicy;
-use crate::auth::{Credentials, TokenCache};
+use crate::auth::Credentials;
 use crate::error::{Error, Field, Result};
+use crate::http_service::ServiceBuilder;
 use crate::transport::AuthChannel;
 
 /// The public Cloud Storage endpoint.
@@ -52,30 +52,20 @@ pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(120);
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until build()"]
 pub struct StorageBuilder {
-    endpoint: String,
-    /// Which setting the endpoint came from, for error messages.
-    endpoint_field: Field,
-    tokens: Tokens,
-    extra_ca_pems: Vec<String>,
+    service: ServiceBuilder,
     upload_chunk_size: usize,
     list_page_size: u32,
     retry: RetryPolicy,
 }
 
-#[derive(Clone, Debug)]
-enum Tokens {
-    Credentials(Credentials),
-    /// A channel's cache (`None`: that channel sends no token).
-    Shared(Option<TokenCache>),
-}
-
 impl StorageBuilder {
     pub(super) fn new() -> Self {
+        StorageBuilder::with_service(ServiceBuilder::new(DEFAULT_ENDPOINT))
+    }
+
+    fn with_service(service: ServiceBuilder) -> Self {
         StorageBuilder {
-            endpoint: DEFAULT_ENDPOINT.to_owned(),
-            endpoint_field: Field::Endpoint,
-            tokens: Tokens::Credentials(Credentials::application_default()),
-            extra_ca_pems: Vec::new(),
+            service,
             upload_chunk_size: DEFAULT_UPLOAD_CHUNK_SIZE,
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
             retry: RetryPolicy::default().with_budget(DEFAULT_RETRY_BUDGET),
@@ -88,19 +78,11 @@ impl StorageBuilder {
     /// [`with_credentials`](Self::with_credentials) puts them back, for an emulator that
     /// requires tokens.
     pub(super) fn from_env() -> Self {
-        let builder = StorageBuilder::new();
-        match std::env::var(EMULATOR_HOST_ENV) {
-            Ok(host) if !host.trim().is_empty() => {
-                let endpoint = emulator_endpoint(&host);
-                StorageBuilder {
-                    endpoint,
-                    endpoint_field: Field::StorageEmulatorHost,
-                    ..builder
-                }
-                .with_credentials(Credentials::none())
-            }
-            _ => builder,
-        }
+        StorageBuilder::with_service(ServiceBuilder::from_env(
+            DEFAULT_ENDPOINT,
+            EMULATOR_HOST_ENV,
+            Field::StorageEmulatorHost,
+        ))
     }
 
     /// Where the JSON API is served: `https://storage.googleapis.com` (the default), a private
@@ -111,8 +93,7 @@ impl StorageBuilder {
     /// [`build`](Self::build) refuses it unless the credentials are
     /// [`Credentials::none`].
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = endpoint.into();
-        self.endpoint_field = Field::Endpoint;
+        self.service.set_endpoint(endpoint.into());
         self
     }
 
@@ -120,7 +101,7 @@ impl StorageBuilder {
     /// token cache; to share the one of a Vertex AI client, use
     /// [`with_tokens_of`](Self::with_tokens_of) instead.
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
-        self.tokens = Tokens::Credentials(credentials);
+        self.service.set_credentials(credentials);
         self
     }
 
@@ -137,13 +118,13 @@ impl StorageBuilder {
     /// # let _ = storage; Ok(()) }
     /// ```
     pub fn with_tokens_of(mut self, channel: &AuthChannel) -> Self {
-        self.tokens = Tokens::Shared(channel.token_cache().cloned());
+        self.service.set_tokens_of(channel);
         self
     }
 
     /// Also trust this CA (PEM), e.g. an emulator's or a TLS-inspecting proxy's.
     pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
-        self.extra_ca_pems.push(pem.into());
+        self.service.add_ca_pem(pem.into());
         self
     }
 
@@ -233,7 +214,7 @@ impl StorageBuilder {
     /// # Ok::<(), vertex_batch::Error>(())
     /// ```
     pub fn build(self) -> Result<Storage> {
-        let endpoint = check_endpoint(&self.endpoint, &self.endpoint_field)?;
+        let endpoint = self.service.checked_endpoint(DEFAULT_ENDPOINT)?;
         if self.upload_chunk_size == 0 || !self.upload_chunk_size.is_multiple_of(CHUNK_GRANULARITY)
         {
             return Err(Error::invalid(
@@ -254,25 +235,13 @@ impl StorageBuilder {
                 ),
             ));
         }
-        let cache = match self.tokens {
-            Tokens::Credentials(credentials) => credentials.into_cache(),
-            Tokens::Shared(cache) => cache,
-        };
-        if cache.is_some() && !token_safe(&endpoint) {
-            return Err(Error::invalid(
-                self.endpoint_field,
-                format!(
-                    "{endpoint} is plain HTTP to a host other than this machine: a token sent \
-                     there could be read on the way; use an https:// endpoint, or send no token \
-                     to an emulator that needs none"
-                ),
-            ));
-        }
-        let http = http_client(&self.extra_ca_pems, self.retry.attempt_timeout())?;
+        let service = self
+            .service
+            .connect(endpoint, self.retry.attempt_timeout())?;
         let config = ClientConfig {
-            http: Some(reqwest_middleware::ClientWithMiddleware::from(http)),
-            storage_endpoint: endpoint.clone(),
-            token_source_provider: cache.map(|cache| {
+            http: Some(reqwest_middleware::ClientWithMiddleware::from(service.http)),
+            storage_endpoint: service.endpoint.clone(),
+            token_source_provider: service.tokens.map(|cache| {
                 Box::new(Provider(Arc::new(CachedTokens(cache))))
                     as Box<dyn token_source::TokenSourceProvider>
             }),
@@ -280,7 +249,7 @@ impl StorageBuilder {
         };
         Ok(Storage::from_parts(
             Client::new(config),
-            endpoint,
+            service.endpoint,
             self.upload_chunk_size,
             self.list_page_size,
             self.retry,
@@ -288,119 +257,31 @@ impl StorageBuilder {
     }
 }
 
-/// Whether a token may go to `endpoint` (checked by [`check_endpoint`]): over TLS, or to
-/// this machine.
-pub(crate) fn token_safe(endpoint: &str) -> bool {
-    let Ok(uri) = endpoint.parse::<http::Uri>() else {
-        return false;
-    };
-    if uri.scheme_str() != Some("http") {
-        return true;
-    }
-    let host = uri.host().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `endpoint` without a trailing slash, or why it is not an endpoint.
-fn check_endpoint(endpoint: &str, field: &Field) -> Result<String> {
-    check_endpoint_like(endpoint, field, DEFAULT_ENDPOINT)
-}
-
-/// As [`check_endpoint`], the message giving `public` (the service's own endpoint) as the
-/// example (the BigQuery client's check too).
-/// The endpoint an `*_EMULATOR_HOST` variable names, as Google's clients read it: the value
-/// trimmed, `http://` added to a bare `host:port`.
-pub(crate) fn emulator_endpoint(host: &str) -> String {
-    let host = host.trim();
-    if host.contains("://") {
-        host.to_owned()
-    } else {
-        format!("http://{host}")
-    }
-}
-
-pub(crate) fn check_endpoint_like(endpoint: &str, field: &Field, public: &str) -> Result<String> {
-    let trimmed = endpoint.trim_end_matches('/');
-    let bad = |why: &str| {
-        Error::invalid(
-            field.clone(),
-            format!(
-                "{endpoint:?} {why}: expected an http(s) URL with a host and no path, like \
-                 `{public}` or `http://127.0.0.1:9023`"
-            ),
-        )
-    };
-    let uri: http::Uri = trimmed.parse().map_err(|_| bad("is not a URL"))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => return Err(bad("has no http:// or https:// scheme")),
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(bad("has a path or a query"));
-    }
-    Ok(trimmed.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_are_checked_and_lose_their_trailing_slash() {
-        assert_eq!(
-            check_endpoint("http://127.0.0.1:9023/", &Field::Endpoint).unwrap(),
-            "http://127.0.0.1:9023"
-        );
-        for bad in [
-            "127.0.0.1:9023",
-            "ftp://x",
-            "https://x/path",
-            "http://",
-            "https://x?a=b",
-        ] {
-            let err = check_endpoint(bad, &Field::Endpoint)
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("invalid endpoint:"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
     fn tokens_go_over_tls_or_to_loopback_only() {
-        for safe in [
-            "https://storage.googleapis.com",
-            "https://10.0.0.7:443",
-            "http://127.0.0.1:9023",
-            "http://127.8.9.10",
-            "http://[::1]:9023",
-            "http://localhost:9023",
-            "http://LOCALHOST",
-        ] {
-            assert!(token_safe(safe), "{safe}");
-        }
-        for exposed in [
-            "http://10.0.0.7:9023",
-            "http://storage.example.com",
-            "http://[2001:db8::1]:80",
-            "http://0.0.0.0:9023",
-            "http://localhost.example.com",
-        ] {
-            assert!(!token_safe(exposed), "{exposed}");
-        }
         // STORAGE_EMULATOR_HOST's builder sends none: any host is fine.
-        let from_env = StorageBuilder {
-            endpoint: "http://gcs:4443".to_owned(),
-            ..StorageBuilder::new()
-        }
-        .with_credentials(Credentials::none());
-        assert!(from_env.build().is_ok());
+        let from_env = StorageBuilder::with_service(ServiceBuilder::emulator(
+            "gcs:4443",
+            Field::StorageEmulatorHost,
+        ));
+        assert_eq!(from_env.build().unwrap().endpoint(), "http://gcs:4443");
+        // A token there is refused, naming the variable.
+        let err = StorageBuilder::with_service(ServiceBuilder::emulator(
+            "gcs:4443",
+            Field::StorageEmulatorHost,
+        ))
+        .with_credentials(Credentials::static_token("ya29.x"))
+        .build()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid STORAGE_EMULATOR_HOST: http://gcs:4443 is plain HTTP"),
+            "{err}"
+        );
         let err = StorageBuilder::new()
             .with_endpoint("http://gcs:4443")
             .build()

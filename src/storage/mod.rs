@@ -37,7 +37,7 @@
 //! # Ok(()) }
 //! ```
 
-pub(crate) mod builder;
+mod builder;
 mod download;
 mod errors;
 mod list;

@@ -2,41 +2,17 @@
 //! the results table holds one row per input row whatever the jobs wrote, and bad input is
 //! refused before any job exists.
 
-use std::time::Duration;
-
 use serde_json::Value;
 use vertex_batch::bigquery::{BigQuery, Column, TableUri};
-use vertex_batch::emulator::Emulator;
 use vertex_batch::run::{BatchRun, RunSummary, Tables};
 use vertex_batch::storage::Storage;
 use vertex_batch::{JobClient, Result};
 
 use super::support::bigquery::{shared, turn};
-use super::support::client::client_builder;
+use super::support::client::start_with_storage;
 use super::{LOCATION, PROJECT};
 
 const MODEL: &str = "gemini-2.0-flash-001";
-
-/// Our emulator (jobs end at once, TLS and tokens required), its client and its storage.
-async fn vertex(
-    faults: impl FnOnce(
-        vertex_batch::emulator::EmulatorBuilder,
-    ) -> vertex_batch::emulator::EmulatorBuilder,
-) -> (Emulator, JobClient, Storage) {
-    let builder = Emulator::builder()
-        .with_location(LOCATION)
-        .with_tls(true)
-        .with_require_auth(true)
-        .with_durations(Duration::ZERO, Duration::ZERO);
-    let emu = faults(builder).start().await.unwrap();
-    let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
-    (emu, client, storage)
-}
 
 /// A dataset of the test's own in `location`.
 async fn dataset_in(bigquery: &BigQuery, prefix: &str, location: &str) -> String {
@@ -110,7 +86,7 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
     let _turn = turn().await;
     // Without a BigQuery endpoint the emulator's table jobs succeed and write nothing: every
     // row is missing from every round, and still has exactly one results row saying why.
-    let (emu, client, storage) = vertex(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_nothing", LOCATION).await;
     let input = prompts_table(&bigquery, &dataset, "input", 50).await;
@@ -183,7 +159,7 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
 
 /// The error of a run over `input` that must be refused before any job.
 async fn refused(input: &TableUri, key: &str, results: &TableUri) -> String {
-    let (emu, client, storage) = vertex(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let err = run_tables(
         run(&client, &storage, "gs://runs/refused"),
         &client_of_shared(),
@@ -311,7 +287,7 @@ async fn a_results_table_holding_other_rows_is_refused_before_any_job() {
 async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_and_round() {
     // One test at a time at the shared bqemulator (support::bigquery::turn).
     let _turn = turn().await;
-    let (emu, client, storage) = vertex(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let bigquery = client_of_shared();
     let dataset = dataset_in(&bigquery, "run_stops", LOCATION).await;
     let input = prompts_table(&bigquery, &dataset, "input", 30).await;
@@ -368,7 +344,7 @@ async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result
     // One test at a time at the shared bqemulator (support::bigquery::turn).
     let _turn = turn().await;
     let bq = shared();
-    let (emu, client, storage) = vertex(|b| {
+    let (emu, client, storage) = start_with_storage(|b| {
         b.with_bigquery_endpoint(bq.host())
             .with_row_failure_rate(0.05)
             .with_row_permanent_failure_rate(0.01)

@@ -43,7 +43,7 @@ fn input() -> (String, Vec<(usize, &'static str)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_the_import_refuses_go_to_jobs_of_their_own_and_sink_no_other_row() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let (text, _) = input();
     let requests: Vec<_> = InputLines::new(text.as_bytes(), InputFormat::Jsonl).collect();
     let run = BatchRun::new(
@@ -106,7 +106,7 @@ async fn lines_the_import_refuses_go_to_jobs_of_their_own_and_sink_no_other_row(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_unimportable_refused_a_bad_line_is_refused_before_any_job_naming_line_and_path() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let (text, _) = input();
     let requests: Vec<_> = InputLines::new(text.as_bytes(), InputFormat::Jsonl).collect();
     let run = BatchRun::new(

@@ -11,7 +11,7 @@ async fn run_against(
     n: usize,
     retry_rounds: u8,
 ) -> (RunSummary, Vec<RowResult>) {
-    let (emu, client, storage) = emulator_with(faults).await;
+    let (emu, client, storage) = start_with_storage(faults).await;
     let run = BatchRun::new(
         client,
         storage,

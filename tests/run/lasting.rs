@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use vertex_batch::run::{BatchRun, RowResult, RunPhase, RunSummary};
 use vertex_batch::storage::ObjectUri;
 
-use super::{emulator_with, outcome, prompts, run_all};
+use super::{outcome, prompts, run_all, start_with_storage};
 
 const MODEL: &str = "gemini-2.0-flash-001";
 
@@ -34,7 +34,7 @@ async fn start_until_running(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_concurrent_starts_of_one_run_make_one_job_per_shard() {
     let (emu, client, storage) =
-        emulator_with(|b| b.with_row_failure_rate(0.05).with_seed(5)).await;
+        start_with_storage(|b| b.with_row_failure_rate(0.05).with_seed(5)).await;
     let staging: ObjectUri = "gs://runs/three".parse().unwrap();
     let start = || {
         let run = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
@@ -69,7 +69,7 @@ async fn three_concurrent_starts_of_one_run_make_one_job_per_shard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_while_the_first_runs_fails_at_once_naming_the_holder() {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/held".parse().unwrap();
     let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone());
     let first = start_until_running(first, 10).await;
@@ -111,7 +111,7 @@ async fn stop_when_running(run: BatchRun, requests: usize) -> vertex_batch::Erro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_run_releases_its_lease_and_an_end_cancels_its_jobs_and_gives_what_was_answered()
 {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/stop".parse().unwrap();
     let make = || {
         BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
@@ -163,7 +163,7 @@ async fn a_stopped_run_releases_its_lease_and_an_end_cancels_its_jobs_and_gives_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_run_is_taken_over_at_once_and_resumes() {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/dropped".parse().unwrap();
     let make = || {
         BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
@@ -191,7 +191,7 @@ async fn a_dropped_run_is_taken_over_at_once_and_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_still_queued_at_its_deadline_with_no_round_left_is_reported_with_408() {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let run = BatchRun::new(client, storage, MODEL, "gs://runs/queued".parse().unwrap())
         .with_max_requests_per_job(10)
         .with_retry_rounds(0)
@@ -215,7 +215,7 @@ async fn a_job_still_queued_at_its_deadline_with_no_round_left_is_reported_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_outlives_a_vertex_ai_outage_longer_than_the_retry_budget() {
     // A manual clock: the outage lasts until the test moves the emulator's clock past it.
-    let (emu, client, storage) = emulator_with(|b| {
+    let (emu, client, storage) = start_with_storage(|b| {
         b.with_manual_clock(true)
             .with_outage(Duration::ZERO, Duration::from_secs(600))
     })
@@ -239,7 +239,8 @@ async fn a_run_outlives_a_vertex_ai_outage_longer_than_the_retry_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_deleted_from_under_a_finished_run_are_resolved_from_their_outputs() {
-    let (emu, client, storage) = emulator_with(|b| b.with_row_failure_rate(0.1).with_seed(9)).await;
+    let (emu, client, storage) =
+        start_with_storage(|b| b.with_row_failure_rate(0.1).with_seed(9)).await;
     let staging: ObjectUri = "gs://runs/lost".parse().unwrap();
     let make = || {
         BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone())
@@ -271,7 +272,7 @@ async fn jobs_deleted_from_under_a_finished_run_are_resolved_from_their_outputs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_run_that_was_never_started_is_refused_before_anything_is_staged() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let run = BatchRun::new(client, storage, MODEL, "gs://runs/never".parse().unwrap()).end();
     let err = run_all(run, prompts(10)).await.unwrap_err();
     assert!(err.is_invalid_input(), "{err}");
@@ -289,7 +290,7 @@ async fn ending_a_run_that_was_never_started_is_refused_before_anything_is_stage
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_waiting_for_the_lease_stops_when_asked() {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let staging: ObjectUri = "gs://runs/waiting".parse().unwrap();
     let first = BatchRun::new(client.clone(), storage.clone(), MODEL, staging.clone());
     let first = start_until_running(first, 10).await;
@@ -323,7 +324,7 @@ async fn a_start_waiting_for_the_lease_stops_when_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_run_deadline_live_jobs_are_cancelled_and_unanswered_rows_get_504() {
-    let (emu, client, storage) = emulator_with(|b| b.with_stuck_jobs(1)).await;
+    let (emu, client, storage) = start_with_storage(|b| b.with_stuck_jobs(1)).await;
     let run = BatchRun::new(
         client,
         storage,

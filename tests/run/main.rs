@@ -14,31 +14,9 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use support::client::*;
-use vertex_batch::emulator::Emulator;
+use vertex_batch::Result;
 use vertex_batch::run::{BatchRun, InputFormat, InputLines, RowResult, RunRequest, RunSummary};
 use vertex_batch::storage::Storage;
-use vertex_batch::{JobClient, Result};
-
-/// An emulator whose jobs end at once (real clock, zero durations), TLS and tokens required.
-async fn emulator_with(
-    faults: impl FnOnce(
-        vertex_batch::emulator::EmulatorBuilder,
-    ) -> vertex_batch::emulator::EmulatorBuilder,
-) -> (Emulator, JobClient, Storage) {
-    let builder = Emulator::builder()
-        .with_location(LOCATION)
-        .with_tls(true)
-        .with_require_auth(true)
-        .with_durations(Duration::ZERO, Duration::ZERO);
-    let emu = faults(builder).start().await.unwrap();
-    let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
-    (emu, client, storage)
-}
 
 fn prompts(n: usize) -> Vec<Result<RunRequest>> {
     (0..n)
@@ -66,7 +44,7 @@ fn outcome(row: &RowResult) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_prompts_come_back_in_input_order_through_row_faults_and_an_expired_job() {
-    let (emu, client, storage) = emulator_with(|b| {
+    let (emu, client, storage) = start_with_storage(|b| {
         b.with_row_failure_rate(0.05)
             .with_row_permanent_failure_rate(0.01)
             .with_expire_after_rows(2_000)
@@ -150,7 +128,7 @@ async fn ten_thousand_prompts_come_back_in_input_order_through_row_faults_and_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_again_resumes_without_new_jobs_and_gives_the_same_results() {
-    let (emu, client, storage) = emulator_with(|b| {
+    let (emu, client, storage) = start_with_storage(|b| {
         b.with_row_failure_rate(0.1)
             .with_row_permanent_failure_rate(0.02)
             .with_seed(3)
@@ -196,7 +174,7 @@ async fn a_run_started_again_resumes_without_new_jobs_and_gives_the_same_results
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staging_prefix_holding_another_input_is_refused_before_any_job() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let staging: vertex_batch::storage::ObjectUri = "gs://runs/other".parse().unwrap();
     let run = BatchRun::new(
         client.clone(),
@@ -219,7 +197,7 @@ async fn a_staging_prefix_holding_another_input_is_refused_before_any_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_before_any_job_naming_the_line_or_setting() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let run = |input: &str| {
         let requests: Vec<_> =
             InputLines::new(input.as_bytes().to_vec().as_slice(), InputFormat::Jsonl).collect();
@@ -323,7 +301,7 @@ async fn bad_input_is_refused_before_any_job_naming_the_line_or_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_bigger_than_a_file_go_into_several_files_of_one_job() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let run = BatchRun::new(
         client,
         storage,
@@ -364,7 +342,7 @@ async fn requests_bigger_than_a_file_go_into_several_files_of_one_job() {
 /// run started again stages, and answers every row once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_failing_while_the_next_file_fills_fails_the_run_which_resumes() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let emu = std::sync::Arc::new(emu);
     let run = |storage: Storage| {
         BatchRun::new(
@@ -419,7 +397,7 @@ async fn an_upload_failing_while_the_next_file_fills_fails_the_run_which_resumes
 async fn progress_reports_rows_and_jobs_and_no_more_jobs_run_than_allowed() {
     // A manual clock: jobs end only when the progress callback moves time on, after it has
     // seen them running.
-    let (emu, client, storage) = emulator_with(|b| {
+    let (emu, client, storage) = start_with_storage(|b| {
         b.with_manual_clock(true)
             .with_durations(Duration::from_secs(1), Duration::from_secs(1))
             .with_row_failure_rate(0.2)
@@ -489,7 +467,7 @@ async fn progress_reports_rows_and_jobs_and_no_more_jobs_run_than_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_results_stream_ends_after_the_last_row() {
-    let (emu, client, storage) = emulator_with(|b| b).await;
+    let (emu, client, storage) = start_with_storage(|b| b).await;
     let run = BatchRun::new(
         client,
         storage,

@@ -47,6 +47,17 @@ fn storage_for(emu: &Emulator) -> StorageBuilder {
         .with_credentials(Credentials::static_token(emu.issue_token()))
 }
 
+/// An emulator and a client of its storage that uploads in chunks of 256 KiB, the smallest
+/// Cloud Storage takes, so that a few hundred KiB make several.
+async fn small_chunks() -> (Emulator, Storage) {
+    let emu = emulator().start().await.unwrap();
+    let storage = storage_for(&emu)
+        .with_upload_chunk_size(256 * KIB)
+        .build()
+        .unwrap();
+    (emu, storage)
+}
+
 fn uri(text: &str) -> ObjectUri {
     text.parse().unwrap()
 }
@@ -75,11 +86,7 @@ async fn download(
 
 #[tokio::test]
 async fn a_large_stream_goes_up_in_several_resumable_chunks_and_comes_back_whole_and_in_ranges() {
-    let emu = emulator().start().await.unwrap();
-    let storage = storage_for(&emu)
-        .with_upload_chunk_size(256 * KIB)
-        .build()
-        .unwrap();
+    let (emu, storage) = small_chunks().await;
     let data = pattern(1300 * KIB + 123);
     // Pieces of an odd size, so chunks never line up with them.
     let pieces: Vec<std::io::Result<Bytes>> = data
@@ -150,11 +157,7 @@ async fn a_large_stream_goes_up_in_several_resumable_chunks_and_comes_back_whole
 
 #[tokio::test]
 async fn chunks_cut_off_half_way_are_resumed_from_what_the_service_kept() {
-    let emu = emulator().start().await.unwrap();
-    let storage = storage_for(&emu)
-        .with_upload_chunk_size(256 * KIB)
-        .build()
-        .unwrap();
+    let (emu, storage) = small_chunks().await;
     let data = pattern(700 * KIB);
     // The first chunk, and the retry's next one, each lose their second half with a 503.
     emu.fail_next_upload_chunks(2);
@@ -192,11 +195,7 @@ async fn chunks_cut_off_half_way_are_resumed_from_what_the_service_kept() {
 
 #[tokio::test]
 async fn a_local_file_uploads_and_a_missing_one_is_an_error_naming_it() {
-    let emu = emulator().start().await.unwrap();
-    let storage = storage_for(&emu)
-        .with_upload_chunk_size(256 * KIB)
-        .build()
-        .unwrap();
+    let (emu, storage) = small_chunks().await;
     let path =
         std::env::temp_dir().join(format!("vertex-batch-upload-{}.jsonl", std::process::id()));
     let data = pattern(600 * KIB + 1);
@@ -218,11 +217,7 @@ async fn a_local_file_uploads_and_a_missing_one_is_an_error_naming_it() {
 
 #[tokio::test]
 async fn an_upload_that_ends_on_a_chunk_boundary_and_an_empty_one_both_complete() {
-    let emu = emulator().start().await.unwrap();
-    let storage = storage_for(&emu)
-        .with_upload_chunk_size(256 * KIB)
-        .build()
-        .unwrap();
+    let (emu, storage) = small_chunks().await;
     let data = pattern(512 * KIB);
     let exact = uri("gs://bucket/exact.bin");
     let one = futures_util::stream::iter([Ok(Bytes::from(data.clone()))]);
@@ -364,11 +359,7 @@ async fn required_tokens_are_checked_and_one_token_serves_vertex_ai_and_storage(
         .await
         .unwrap();
     assert_eq!(emu.tokens_issued(), 1);
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let object = uri("gs://bucket/shared.txt");
     storage.upload_bytes(&object, "one token").await.unwrap();
     assert_eq!(download(&storage, &object, ..).await, b"one token");
@@ -445,11 +436,7 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
         .await
         .unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let input = uri("gs://bucket/in/prompts.jsonl");
     storage
         .upload_bytes(&input, labelled_prompts(200))
@@ -516,11 +503,7 @@ async fn a_job_reads_uploaded_input_and_writes_rows_echoing_requests_with_row_fa
 async fn a_job_made_to_expire_exports_its_first_rows_and_the_next_job_runs_to_the_end() {
     let emu = emulator().with_expire_after_rows(50).start().await.unwrap();
     let client = client_builder(&emu).connect().await.unwrap();
-    let storage = Storage::builder()
-        .with_endpoint(emu.storage_uri())
-        .with_tokens_of(client.channel())
-        .build()
-        .unwrap();
+    let storage = storage_with_token_of(&emu, &client);
     let input = uri("gs://bucket/in/prompts.jsonl");
     storage
         .upload_bytes(&input, labelled_prompts(200))

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use vertex_batch::emulator::{Emulator, EmulatorBuilder};
+use vertex_batch::storage::Storage;
 use vertex_batch::v1::BatchPredictionJob;
 use vertex_batch::{BatchJobBuilder, JobClient, JobClientBuilder, RetryPolicy, WaitOptions};
 
@@ -53,6 +54,34 @@ pub async fn start() -> (Emulator, JobClient) {
         .await
         .expect("client connects");
     (emu, client)
+}
+
+/// `emu`'s Cloud Storage, sent the token of `client` (one token source for both services).
+pub fn storage_with_token_of(emu: &Emulator, client: &JobClient) -> Storage {
+    Storage::builder()
+        .with_endpoint(emu.storage_uri())
+        .with_tokens_of(client.channel())
+        .build()
+        .expect("storage client builds")
+}
+
+/// An emulator whose jobs end at once (real clock, zero durations), TLS and tokens required,
+/// then `faults`; a client connected to it and its Cloud Storage on the client's token.
+pub async fn start_with_storage(
+    faults: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder,
+) -> (Emulator, JobClient, Storage) {
+    let builder = Emulator::builder()
+        .with_location(LOCATION)
+        .with_tls(true)
+        .with_require_auth(true)
+        .with_durations(Duration::ZERO, Duration::ZERO);
+    let emu = faults(builder).start().await.expect("emulator starts");
+    let client = client_builder(&emu)
+        .connect()
+        .await
+        .expect("client connects");
+    let storage = storage_with_token_of(&emu, &client);
+    (emu, client, storage)
 }
 
 /// The Go sample's job: GCS input, temperature 0.2, maxOutputTokens 200.

@@ -247,20 +247,11 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let requests = input.into_stream();
     let mut results = match run.run(requests).await {
         Ok(results) => results,
-        Err(
-            err @ (vertex_batch::Error::RunHeld { .. } | vertex_batch::Error::RunStopped { .. }),
-        ) => {
-            bars.finish();
+        Err(err) => {
             // The temporary results file goes with `out`; the manifest and lease are in order.
             drop(out);
-            eprintln!("{err}");
-            return Ok(if err.is_run_held() {
-                Exit::RunHeld
-            } else {
-                Exit::Interrupted
-            });
+            return ended_early(&bars, err);
         }
-        Err(err) => return Err(err.into()),
     };
     bars.finish();
     let summary = results.summary().clone();
@@ -269,11 +260,31 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     }
     let path = out.finish()?;
     print_summary(&summary, &path)?;
-    Ok(if summary.failed == 0 {
+    Ok(exit_of(&summary))
+}
+
+/// How a run that gave no results ends: held by another process's lease or stopped by the
+/// stop signal (said on stderr below the finished bars, its exit code), or any other error.
+pub(crate) fn ended_early(bars: &Bars, err: vertex_batch::Error) -> anyhow::Result<Exit> {
+    let exit = if err.is_run_held() {
+        Exit::RunHeld
+    } else if err.is_run_stopped() {
+        Exit::Interrupted
+    } else {
+        return Err(err.into());
+    };
+    bars.finish();
+    eprintln!("{err}");
+    Ok(exit)
+}
+
+/// The exit code of a run that ended, files or tables: whether any row failed.
+pub(crate) fn exit_of(summary: &RunSummary) -> Exit {
+    if summary.failed == 0 {
         Exit::Success
     } else {
         Exit::RowsFailed
-    })
+    }
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first.
@@ -295,6 +306,78 @@ pub(crate) fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = 
 
 fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
     let mut out = out::stdout();
+    print_totals(&mut out, summary)?;
+    if summary.staged_apart > 0 {
+        let reasons: Vec<String> = summary
+            .staged_apart_by_reason
+            .iter()
+            .map(|(reason, n)| format!("{n} × {reason}"))
+            .collect();
+        writeln!(
+            out,
+            "note: {} requests the service's import would refuse were staged in jobs of their \
+             own ({})",
+            summary.staged_apart,
+            reasons.join(", ")
+        )?;
+    }
+    print_notes(
+        &mut out,
+        &[
+            (
+                summary.mismatched_lines,
+                "output lines echoed another request than the one staged for their row (not \
+                 joined; the rows sent again or reported)",
+            ),
+            (
+                summary.missing_rows,
+                "rows missing from their job's output (sent again or reported)",
+            ),
+            (
+                summary.repeated_lines,
+                "output lines repeated a row (the first answer was kept)",
+            ),
+            (
+                summary.unexpected_lines,
+                "output lines of no row the job was sent (ignored)",
+            ),
+            (
+                summary.unreadable_lines,
+                "output lines were not JSON (ignored)",
+            ),
+            (
+                summary.storage_retries,
+                "Cloud Storage requests were sent again after a transient failure",
+            ),
+            (
+                summary.service_unreachable,
+                "calls to Vertex AI were repeated while it could not be reached",
+            ),
+            (
+                summary.jobs_past_queue_deadline,
+                "jobs were cancelled, still queued at the queue deadline (their rows sent again)",
+            ),
+            (
+                summary.jobs_lost,
+                "jobs the service no longer had were read from their outputs",
+            ),
+        ],
+    )?;
+    if summary.lease_taken_over {
+        writeln!(
+            out,
+            "note: the run was taken over from a process that had stopped renewing its lease"
+        )?;
+    }
+    if let Some(ended) = &summary.ended {
+        writeln!(out, "note: the run was ended for good ({ended})")?;
+    }
+    writeln!(out, "results: {}", path.display())
+}
+
+/// The first lines of a run's summary, files or tables: rows answered and failed (by code),
+/// rounds and jobs, tokens.
+pub(crate) fn print_totals(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<()> {
     let by_code: Vec<String> = summary
         .failed_by_code
         .iter()
@@ -311,74 +394,17 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
         summary.rows, summary.answered, summary.failed
     )?;
     writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
-    writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
-    if summary.staged_apart > 0 {
-        let reasons: Vec<String> = summary
-            .staged_apart_by_reason
-            .iter()
-            .map(|(reason, n)| format!("{n} × {reason}"))
-            .collect();
-        writeln!(
-            out,
-            "note: {} requests the service's import would refuse were staged in jobs of their \
-             own ({})",
-            summary.staged_apart,
-            reasons.join(", ")
-        )?;
-    }
-    for (n, what) in [
-        (
-            summary.mismatched_lines,
-            "output lines echoed another request than the one staged for their row (not joined; \
-             the rows sent again or reported)",
-        ),
-        (
-            summary.missing_rows,
-            "rows missing from their job's output (sent again or reported)",
-        ),
-        (
-            summary.repeated_lines,
-            "output lines repeated a row (the first answer was kept)",
-        ),
-        (
-            summary.unexpected_lines,
-            "output lines of no row the job was sent (ignored)",
-        ),
-        (
-            summary.unreadable_lines,
-            "output lines were not JSON (ignored)",
-        ),
-        (
-            summary.storage_retries,
-            "Cloud Storage requests were sent again after a transient failure",
-        ),
-        (
-            summary.service_unreachable,
-            "calls to Vertex AI were repeated while it could not be reached",
-        ),
-        (
-            summary.jobs_past_queue_deadline,
-            "jobs were cancelled, still queued at the queue deadline (their rows sent again)",
-        ),
-        (
-            summary.jobs_lost,
-            "jobs the service no longer had were read from their outputs",
-        ),
-    ] {
-        if n > 0 {
+    writeln!(out, "{}", crate::print::tokens(&summary.usage))
+}
+
+/// A line `note: N what` for each count that is not 0.
+pub(crate) fn print_notes(out: &mut impl Write, notes: &[(u64, &str)]) -> std::io::Result<()> {
+    for (n, what) in notes {
+        if *n > 0 {
             writeln!(out, "note: {n} {what}")?;
         }
     }
-    if summary.lease_taken_over {
-        writeln!(
-            out,
-            "note: the run was taken over from a process that had stopped renewing its lease"
-        )?;
-    }
-    if let Some(ended) = &summary.ended {
-        writeln!(out, "note: the run was ended for good ({ended})")?;
-    }
-    writeln!(out, "results: {}", path.display())
+    Ok(())
 }
 
 /// Progress bars across the run's jobs: rows staged, then rows done; hidden without a terminal,

@@ -12,7 +12,7 @@ use crate::cloud_storage::storage_for;
 use crate::connect::{Connected, Globals};
 use crate::exit::Exit;
 use crate::out;
-use crate::run::{Bars, RunArgs, stop_signal};
+use crate::run::{Bars, RunArgs, ended_early, exit_of, print_notes, print_totals, stop_signal};
 
 /// Whether INPUT names a table rather than a file.
 pub fn is_table(input: &std::path::Path) -> bool {
@@ -85,26 +85,11 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         .await
     {
         Ok(summary) => summary,
-        Err(
-            err @ (vertex_batch::Error::RunHeld { .. } | vertex_batch::Error::RunStopped { .. }),
-        ) => {
-            bars.finish();
-            eprintln!("{err}");
-            return Ok(if err.is_run_held() {
-                Exit::RunHeld
-            } else {
-                Exit::Interrupted
-            });
-        }
-        Err(err) => return Err(err.into()),
+        Err(err) => return ended_early(&bars, err),
     };
     bars.finish();
     print_summary(&summary, &results)?;
-    Ok(if summary.failed == 0 {
-        Exit::Success
-    } else {
-        Exit::RowsFailed
-    })
+    Ok(exit_of(&summary))
 }
 
 /// The BigQuery client: bqemulator's when `BIGQUERY_EMULATOR_HOST` is set (no token sent, as
@@ -134,48 +119,31 @@ fn reason(err: vertex_batch::Error) -> String {
 
 fn print_summary(summary: &RunSummary, results: &TableUri) -> std::io::Result<()> {
     let mut out = out::stdout();
-    let by_code: Vec<String> = summary
-        .failed_by_code
-        .iter()
-        .map(|(code, n)| format!("{n} × {code}"))
-        .collect();
-    let failed = if by_code.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", by_code.join(", "))
-    };
-    writeln!(
-        out,
-        "{} rows: {} answered, {} failed{failed}",
-        summary.rows, summary.answered, summary.failed
+    print_totals(&mut out, summary)?;
+    print_notes(
+        &mut out,
+        &[
+            (
+                summary.missing_rows,
+                "rows missing from their job's output table (sent again or reported)",
+            ),
+            (
+                summary.repeated_lines,
+                "output rows repeated a row (one answer was kept)",
+            ),
+            (
+                summary.unexpected_lines,
+                "output rows of no row the job was sent (ignored)",
+            ),
+            (
+                summary.service_unreachable,
+                "calls to Vertex AI were repeated while it could not be reached",
+            ),
+            (
+                summary.jobs_lost,
+                "jobs the service no longer had were read from their output tables",
+            ),
+        ],
     )?;
-    writeln!(out, "rounds: {}, jobs: {}", summary.rounds, summary.jobs)?;
-    writeln!(out, "{}", crate::print::tokens(&summary.usage))?;
-    for (n, what) in [
-        (
-            summary.missing_rows,
-            "rows missing from their job's output table (sent again or reported)",
-        ),
-        (
-            summary.repeated_lines,
-            "output rows repeated a row (one answer was kept)",
-        ),
-        (
-            summary.unexpected_lines,
-            "output rows of no row the job was sent (ignored)",
-        ),
-        (
-            summary.service_unreachable,
-            "calls to Vertex AI were repeated while it could not be reached",
-        ),
-        (
-            summary.jobs_lost,
-            "jobs the service no longer had were read from their output tables",
-        ),
-    ] {
-        if n > 0 {
-            writeln!(out, "note: {n} {what}")?;
-        }
-    }
     writeln!(out, "results: {results}")
 }
