@@ -596,9 +596,9 @@ impl EmulatorBuilder {
 }
 
 /// A client builder for the BigQuery at `endpoint` (`host:port` or a URL), checked: no token
-/// goes to an emulator. Its retries are short (5 attempts within 10 s): a job over tables runs
-/// while the emulator's state is locked, and a BigQuery that is down should fail the job, not
-/// hold every call for the default budget of two minutes.
+/// goes to an emulator. Its retries are short (5 attempts within 10 s): a BigQuery that is down
+/// should fail the job, not keep it RUNNING, and the jobs after it waiting their turn, for the
+/// default budget of two minutes.
 #[cfg(feature = "bigquery")]
 fn bigquery_builder(endpoint: &str) -> Result<(crate::bigquery::BigQueryBuilder, String), Error> {
     let endpoint = endpoint.trim();

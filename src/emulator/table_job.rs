@@ -27,7 +27,8 @@
 //! BigQuery client made for it; the state's lock is not held meanwhile, so Get and List of
 //! every job answer while a big table is written. Until the thread has set the outcome the job
 //! is RUNNING, as a service job stays RUNNING while it writes its output and ends only once
-//! the output is written. A thread that cannot be started, or that panics, fails the job
+//! the output is written. The jobs of a process take turns ([`ONE_AT_A_TIME`]): bqemulator
+//! breaks under two reads at once. A thread that cannot be started, or that panics, fails the job
 //! (INTERNAL): it never stays RUNNING for good. A cancel while the job writes stops it before
 //! its next `insertAll` batch; the rows written before stay in the output table, as the
 //! service keeps what a cancelled job already wrote ("Any files already outputted by the job
@@ -36,7 +37,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use futures_util::TryStreamExt;
@@ -52,6 +53,14 @@ use crate::bigquery::{BigQuery, BigQueryBuilder, Column, Row, TableUri};
 use crate::proto::google::rpc;
 use crate::v1::BatchPredictionJob;
 use crate::v1::batch_prediction_job::input_config::Source;
+
+/// Held by the thread of the job whose tables are being processed: one job's tables at a
+/// time in a process, whatever emulator it belongs to, while the others stay RUNNING. Every
+/// emulator in a process may be pointed at one bqemulator (the tests' is shared), whose one
+/// DuckDB connection does not serve two reads at once: with three jobs' threads reading their
+/// inputs together, `tabledata.list` failed (`'NoneType' object has no attribute 'schema'`)
+/// and bqemulator then answered nothing.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Rows sent per `insertAll` request.
 const INSERT_BATCH: usize = 500;
@@ -156,13 +165,17 @@ impl TableJob {
         }
     }
 
-    /// Processes the tables on a runtime of the calling thread's own.
+    /// Processes the tables on a runtime of the calling thread's own, in its turn.
     fn run(
         &self,
         job: &BatchPredictionJob,
         output: Option<(String, String)>,
         ended: SystemTime,
     ) -> Result<FolderOutcome, rpc::Status> {
+        // A thread that panicked in its turn has set its job's outcome (`settle`): the lock
+        // guards nothing but the turn.
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check_stopped()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -368,6 +381,18 @@ impl TableJob {
         output: &TableUri,
         batch: &mut Vec<Row>,
     ) -> Result<(), rpc::Status> {
+        self.check_stopped()?;
+        client
+            .insert_rows(output, batch)
+            .await
+            .map_err(|err| failed(&err, "the output table"))?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// The job goes on unless it was cancelled. Its outcome then is never shown (the job is
+    /// CANCELLED), but it ends the thread.
+    fn check_stopped(&self) -> Result<(), rpc::Status> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(status(
                 tonic::Code::Cancelled,
@@ -375,11 +400,6 @@ impl TableJob {
                  before stay in it",
             ));
         }
-        client
-            .insert_rows(output, batch)
-            .await
-            .map_err(|err| failed(&err, "the output table"))?;
-        batch.clear();
         Ok(())
     }
 
