@@ -311,7 +311,10 @@ impl EmulatorBuilder {
     /// job with a `bq://` source then reads its input table, checks what the service checks
     /// (a `request` column, the datasets' region) and writes its output table with the
     /// service's columns, row faults included; no token is sent. Without one, a BigQuery job
-    /// reads and writes nothing.
+    /// reads and writes nothing. The tables are processed in the background from when the job
+    /// is first seen past its running time, and it stays RUNNING until its output table is
+    /// written, as the service's jobs do (every other call answers meanwhile); jobs over tables
+    /// take turns, one at a time in a process.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
