@@ -32,8 +32,9 @@
 //! (INTERNAL): it never stays RUNNING for good. A cancel while the job writes stops it before
 //! its next `insertAll` batch; the rows written before stay in the output table, as the
 //! service keeps what a cancelled job already wrote ("Any files already outputted by the job
-//! are not deleted", `CancelBatchPredictionJob` in the v1 reference). (A `gs://` job's files,
-//! local ones, are still processed under the lock: [`super::gcs_folder`].)
+//! are not deleted": cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.batchPredictionJobs/cancel).
+//! (A `gs://` job's files, local ones, are still processed under the lock:
+//! [`super::gcs_folder`].)
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
