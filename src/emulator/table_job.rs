@@ -30,7 +30,8 @@
 //! the output is written. The jobs of a process take turns ([`ONE_AT_A_TIME`]): bqemulator
 //! breaks under two reads at once. A thread that cannot be started, or that panics, fails the job
 //! (INTERNAL): it never stays RUNNING for good. A cancel while the job writes stops it before
-//! its next `insertAll` batch; the rows written before stay in the output table, as the
+//! its next `insertAll` batch (so does the emulator dropping the job, when it is dropped
+//! itself); the rows written before stay in the output table, as the
 //! service keeps what a cancelled job already wrote ("Any files already outputted by the job
 //! are not deleted": cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.batchPredictionJobs/cancel).
 //! (A `gs://` job's files, local ones, are still processed under the lock:
@@ -91,8 +92,23 @@ pub(crate) struct TableJob {
     outcome: Arc<OnceLock<FolderOutcome>>,
     /// Set by the call of [`TableJob::outcome`] that starts the processing thread.
     started: Arc<AtomicBool>,
-    /// Set when the job is cancelled: the writer stops before its next batch.
+    /// Set when the job is cancelled, or dropped with its emulator: the writer stops before
+    /// its next batch.
     stopped: Arc<AtomicBool>,
+    /// The emulator's copy holds it, the thread's does not: when the emulator drops the job
+    /// (it was shut down and dropped), the writer stops, so that no thread goes on writing
+    /// for a job nobody can see.
+    owner: Option<Arc<StopOnDrop>>,
+}
+
+/// Sets its flag when dropped.
+#[derive(Debug)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl TableJob {
@@ -108,6 +124,7 @@ impl TableJob {
     ) -> Option<Self> {
         let bigquery = bigquery?;
         input_table(job)?;
+        let stopped = Arc::<AtomicBool>::default();
         Some(TableJob {
             bigquery: bigquery.clone(),
             faults: faults.clone(),
@@ -117,7 +134,8 @@ impl TableJob {
             expire_after: faults.take_expiry(),
             outcome: Arc::default(),
             started: Arc::default(),
-            stopped: Arc::default(),
+            owner: Some(Arc::new(StopOnDrop(stopped.clone()))),
+            stopped,
         })
     }
 
@@ -151,7 +169,8 @@ impl TableJob {
     /// Processes the tables on a detached thread that owns what it needs (this job's clone
     /// and `job`'s), then sets the outcome. A thread that cannot be started fails the job.
     fn start(&self, job: BatchPredictionJob, output: Option<(String, String)>, ended: SystemTime) {
-        let this = self.clone();
+        let mut this = self.clone();
+        this.owner = None;
         let spawned = std::thread::Builder::new()
             .name(format!("emulator-table-job-{}", self.seq))
             .spawn(move || {
@@ -391,14 +410,14 @@ impl TableJob {
         Ok(())
     }
 
-    /// The job goes on unless it was cancelled. Its outcome then is never shown (the job is
-    /// CANCELLED), but it ends the thread.
+    /// The job goes on unless it was cancelled or dropped. Its outcome then is never shown
+    /// (the job is CANCELLED, or gone), but it ends the thread.
     fn check_stopped(&self) -> Result<(), rpc::Status> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(status(
                 tonic::Code::Cancelled,
-                "the job was cancelled while it wrote its output table; the rows written \
-                 before stay in it",
+                "the job was cancelled (or dropped with its emulator) while it wrote its \
+                 output table; the rows written before stay in it",
             ));
         }
         Ok(())
@@ -479,6 +498,43 @@ mod tests {
         assert!(is_multi_region("EU"));
         assert!(!is_multi_region("us-central1"));
         assert!(!is_multi_region("europe-west4"));
+    }
+
+    #[test]
+    fn the_writer_stops_when_the_emulator_drops_the_job_or_it_is_cancelled() {
+        let bigquery = BigQuery::builder().with_endpoint("http://127.0.0.1:9");
+        let job = BatchPredictionJob {
+            input_config: Some(crate::v1::batch_prediction_job::InputConfig {
+                source: Some(Source::BigquerySource(crate::v1::BigQuerySource {
+                    input_uri: "bq://p.d.t".into(),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let make = || {
+            TableJob::new(
+                Some(&bigquery),
+                &RowFaults::default(),
+                Truth::default(),
+                1,
+                "us-central1",
+                &job,
+            )
+            .unwrap()
+        };
+        let kept = make();
+        let mut thread_copy = kept.clone();
+        thread_copy.owner = None;
+        assert!(thread_copy.check_stopped().is_ok());
+        drop(kept);
+        let stopped = thread_copy.check_stopped().unwrap_err();
+        assert_eq!(stopped.code, tonic::Code::Cancelled as i32);
+
+        let cancelled = make();
+        let copy = cancelled.clone();
+        cancelled.stop();
+        assert!(copy.check_stopped().is_err(), "a cancel reaches the copy");
     }
 
     #[test]
