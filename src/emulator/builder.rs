@@ -311,7 +311,10 @@ impl EmulatorBuilder {
     /// job with a `bq://` source then reads its input table, checks what the service checks
     /// (a `request` column, the datasets' region) and writes its output table with the
     /// service's columns, row faults included; no token is sent. Without one, a BigQuery job
-    /// reads and writes nothing.
+    /// reads and writes nothing. The tables are processed in the background from when the job
+    /// is first seen past its running time, and it stays RUNNING until its output table is
+    /// written, as the service's jobs do (every other call answers meanwhile); jobs over tables
+    /// take turns, one at a time in a process.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -596,9 +599,9 @@ impl EmulatorBuilder {
 }
 
 /// A client builder for the BigQuery at `endpoint` (`host:port` or a URL), checked: no token
-/// goes to an emulator. Its retries are short (5 attempts within 10 s): a job over tables runs
-/// while the emulator's state is locked, and a BigQuery that is down should fail the job, not
-/// hold every call for the default budget of two minutes.
+/// goes to an emulator. Its retries are short (5 attempts within 10 s): a BigQuery that is down
+/// should fail the job, not keep it RUNNING, and the jobs after it waiting their turn, for the
+/// default budget of two minutes.
 #[cfg(feature = "bigquery")]
 fn bigquery_builder(endpoint: &str) -> Result<(crate::bigquery::BigQueryBuilder, String), Error> {
     let endpoint = endpoint.trim();

@@ -46,8 +46,9 @@ pub(crate) struct StoredJob {
     pub(crate) cancel_requested: Option<SystemTime>,
     /// With a local gs:// folder: the job's files, read and written once it is seen ended.
     pub(crate) folder: Option<FolderJob>,
-    /// With a BigQuery endpoint, for a job over a table: its tables, read and written once it
-    /// is seen ended.
+    /// With a BigQuery endpoint, for a job over a table: its tables, read and written on a
+    /// thread of their own from when it is first seen past its running time; it stays RUNNING
+    /// until they are written.
     #[cfg(feature = "bigquery")]
     pub(crate) table: Option<super::table_job::TableJob>,
     /// The rows completion_stats count from the start: the input's requests when the folder
@@ -106,7 +107,8 @@ impl StoredJob {
         let started = self.started_at();
         let ended = self.natural_end();
         if let Some(requested) = self.cancel_requested {
-            // A cancel is only accepted before the natural end (see `has_ended`).
+            // A cancel is only accepted before the job has ended (see `has_ended`): before its
+            // natural end, or while a job over a table writes its output (`writing`).
             let started = (started <= requested).then_some(started);
             let cancelled = later(requested, self.durations.cancelling);
             return if now < cancelled {
@@ -120,7 +122,7 @@ impl StoredJob {
         }
         if now < started {
             Phase::Pending
-        } else if now < ended {
+        } else if now < ended || self.writing(ended) {
             Phase::Running { started }
         } else {
             Phase::Ended { started, ended }
@@ -135,9 +137,26 @@ impl StoredJob {
         )
     }
 
+    /// Asks the job to cancel at `now`; a second ask changes nothing. A job over a table that
+    /// is writing its output stops before its next batch of rows, and the rows it wrote stay
+    /// in the output table (the job is CANCELLING, then CANCELLED, whatever the writer does).
+    pub(crate) fn cancel(&mut self, now: SystemTime) {
+        self.cancel_requested.get_or_insert(now);
+        #[cfg(feature = "bigquery")]
+        if let Some(table) = &self.table {
+            table.stop();
+        }
+    }
+
     /// The state at `now`, without building the whole message (for filters).
     pub(crate) fn state(&self, now: SystemTime) -> JobState {
-        match self.phase(now) {
+        self.state_in(self.phase(now))
+    }
+
+    /// The state in `phase`: one phase read for both the state and the message, so that a
+    /// table job's outcome set in between cannot make them disagree.
+    fn state_in(&self, phase: Phase) -> JobState {
+        match phase {
             Phase::Pending => JobState::Pending,
             Phase::Running { .. } => JobState::Running,
             Phase::Cancelling { .. } => JobState::Cancelling,
@@ -156,8 +175,8 @@ impl StoredJob {
     /// The job as Get answers it at `now`.
     pub(crate) fn render(&self, now: SystemTime) -> BatchPredictionJob {
         let mut job = self.created_as.clone();
-        job.state = self.state(now) as i32;
         let phase = self.phase(now);
+        job.state = self.state_in(phase) as i32;
         let (started, changed) = match phase {
             Phase::Pending => (None, self.created),
             Phase::Running { started } => {
@@ -213,8 +232,24 @@ impl StoredJob {
         }
     }
 
-    /// What the job's files gave, for a job that succeeds on the emulator's side and reads a
-    /// local gs:// folder; they are processed on the first call.
+    /// A job over a BigQuery table, past its running time (`ended`), that is still writing
+    /// its output table: it is RUNNING until the table is written. The first call starts the
+    /// writing ([`TableJob::outcome`](super::table_job::TableJob::outcome)).
+    #[cfg(feature = "bigquery")]
+    fn writing(&self, ended: SystemTime) -> bool {
+        self.table.is_some()
+            && self.outcome == Outcome::Succeeded
+            && self.folder_outcome(ended).is_none()
+    }
+
+    #[cfg(not(feature = "bigquery"))]
+    fn writing(&self, _ended: SystemTime) -> bool {
+        false
+    }
+
+    /// What the job's files or tables gave, for a job that succeeds on the emulator's side and
+    /// reads a local gs:// folder (processed on the first call) or a BigQuery table (`None`
+    /// while it is written, see `writing`).
     fn folder_outcome(&self, ended: SystemTime) -> Option<&FolderOutcome> {
         if self.outcome != Outcome::Succeeded {
             return None;
@@ -229,7 +264,7 @@ impl StoredJob {
                     }
                     _ => None,
                 });
-            return Some(table.outcome(&self.created_as, output, ended));
+            return table.outcome(&self.created_as, output, ended);
         }
         let folder = self.folder.as_ref()?;
         let output_dir = self

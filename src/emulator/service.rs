@@ -301,8 +301,7 @@ impl JobService for JobServiceImpl {
                 ended_name(job.state(now))
             )));
         }
-        // A second cancel of a job that is already cancelling changes nothing.
-        job.cancel_requested.get_or_insert(now);
+        job.cancel(now);
         Ok(Response::new(()))
     }
 }

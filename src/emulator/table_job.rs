@@ -22,11 +22,24 @@
 //!   appended to one that exists and has the service's columns.
 //!
 //! Rows go through [`JobRows`], as a file's lines do: the same answers, the same row faults
-//! and expiry. The job runs once, when it is first seen ended, on a thread of its own with a
-//! runtime of its own (the state's lock is held meanwhile, as for a `gs://` job's files), with
-//! a BigQuery client made for it.
+//! and expiry. The tables are processed once, starting when the job is first seen past the end
+//! of its running time, on a detached thread of its own with a runtime of its own and a
+//! BigQuery client made for it; the state's lock is not held meanwhile, so Get and List of
+//! every job answer while a big table is written. Until the thread has set the outcome the job
+//! is RUNNING, as a service job stays RUNNING while it writes its output and ends only once
+//! the output is written. The jobs of a process take turns ([`ONE_AT_A_TIME`]): bqemulator
+//! breaks under two reads at once. A thread that cannot be started, or that panics, fails the job
+//! (INTERNAL): it never stays RUNNING for good. A cancel while the job writes stops it before
+//! its next `insertAll` batch (so does the emulator dropping the job, when it is dropped
+//! itself); the rows written before stay in the output table, as the
+//! service keeps what a cancelled job already wrote ("Any files already outputted by the job
+//! are not deleted": cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.batchPredictionJobs/cancel).
+//! (A `gs://` job's files, local ones, are still processed under the lock:
+//! [`super::gcs_folder`].)
 
-use std::sync::{Arc, OnceLock};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use futures_util::TryStreamExt;
@@ -42,6 +55,14 @@ use crate::bigquery::{BigQuery, BigQueryBuilder, Column, Row, TableUri};
 use crate::proto::google::rpc;
 use crate::v1::BatchPredictionJob;
 use crate::v1::batch_prediction_job::input_config::Source;
+
+/// Held by the thread of the job whose tables are being processed: one job's tables at a
+/// time in a process, whatever emulator it belongs to, while the others stay RUNNING. Every
+/// emulator in a process may be pointed at one bqemulator (the tests' is shared), whose one
+/// DuckDB connection does not serve two reads at once: with three jobs' threads reading their
+/// inputs together, `tabledata.list` failed (`'NoneType' object has no attribute 'schema'`)
+/// and bqemulator then answered nothing.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Rows sent per `insertAll` request.
 const INSERT_BATCH: usize = 500;
@@ -67,7 +88,27 @@ pub(crate) struct TableJob {
     location: String,
     /// The row count after which the job expires (a fault), taken when it was created.
     expire_after: Option<u64>,
+    /// Set once, by the processing thread (or by a failure to start it).
     outcome: Arc<OnceLock<FolderOutcome>>,
+    /// Set by the call of [`TableJob::outcome`] that starts the processing thread.
+    started: Arc<AtomicBool>,
+    /// Set when the job is cancelled, or dropped with its emulator: the writer stops before
+    /// its next batch.
+    stopped: Arc<AtomicBool>,
+    /// The emulator's copy holds it, the thread's does not: when the emulator drops the job
+    /// (it was shut down and dropped), the writer stops, so that no thread goes on writing
+    /// for a job nobody can see.
+    owner: Option<Arc<StopOnDrop>>,
+}
+
+/// Sets its flag when dropped.
+#[derive(Debug)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl TableJob {
@@ -83,6 +124,7 @@ impl TableJob {
     ) -> Option<Self> {
         let bigquery = bigquery?;
         input_table(job)?;
+        let stopped = Arc::<AtomicBool>::default();
         Some(TableJob {
             bigquery: bigquery.clone(),
             faults: faults.clone(),
@@ -91,38 +133,74 @@ impl TableJob {
             location: location.to_owned(),
             expire_after: faults.take_expiry(),
             outcome: Arc::default(),
+            started: Arc::default(),
+            owner: Some(Arc::new(StopOnDrop(stopped.clone()))),
+            stopped,
         })
     }
 
-    /// The outcome of the job, processing its tables now if this is the first call. `output`
-    /// is the job's output dataset (`bq://project.dataset`) and table, as its `output_info`
-    /// names them; `ended` is when it ended, every row's `processed_time`.
+    /// The outcome of the job once its tables are processed; `None` while they are. The first
+    /// call starts processing them on a thread of its own and answers `None` (so the caller
+    /// that starts it sees the job RUNNING whatever the thread's speed); it returns at once.
+    /// `output` is the job's output dataset (`bq://project.dataset`) and table, as its
+    /// `output_info` names them; `ended` is when its running time ended, every row's
+    /// `processed_time`.
     pub(crate) fn outcome(
         &self,
         job: &BatchPredictionJob,
         output: Option<(String, String)>,
         ended: SystemTime,
-    ) -> &FolderOutcome {
-        self.outcome.get_or_init(|| {
-            let processed = std::thread::scope(|scope| {
-                scope
-                    .spawn(|| {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|err| {
-                                internal(&format!("could not start a runtime for the job: {err}"))
-                            })?;
-                        runtime.block_on(self.process(job, output, ended))
-                    })
-                    .join()
+    ) -> Option<&FolderOutcome> {
+        if let Some(outcome) = self.outcome.get() {
+            return Some(outcome);
+        }
+        if !self.started.swap(true, Ordering::AcqRel) {
+            self.start(job.clone(), output, ended);
+        }
+        None
+    }
+
+    /// Tells a job that is writing its output table to stop before its next batch (it was
+    /// cancelled). The rows already written stay.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// Processes the tables on a detached thread that owns what it needs (this job's clone
+    /// and `job`'s), then sets the outcome. A thread that cannot be started fails the job.
+    fn start(&self, job: BatchPredictionJob, output: Option<(String, String)>, ended: SystemTime) {
+        let mut this = self.clone();
+        this.owner = None;
+        let spawned = std::thread::Builder::new()
+            .name(format!("emulator-table-job-{}", self.seq))
+            .spawn(move || {
+                let outcome = settle(|| this.run(&job, output, ended));
+                // Only this thread sets it once started.
+                let _ = this.outcome.set(outcome);
             });
-            match processed {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(error)) => FolderOutcome::Failed(error),
-                Err(_) => FolderOutcome::Failed(internal("the job's thread panicked")),
-            }
-        })
+        if let Err(err) = spawned {
+            let _ = self.outcome.set(FolderOutcome::Failed(internal(&format!(
+                "could not start a thread for the job: {err}"
+            ))));
+        }
+    }
+
+    /// Processes the tables on a runtime of the calling thread's own, in its turn.
+    fn run(
+        &self,
+        job: &BatchPredictionJob,
+        output: Option<(String, String)>,
+        ended: SystemTime,
+    ) -> Result<FolderOutcome, rpc::Status> {
+        // A thread that panicked in its turn has set its job's outcome (`settle`): the lock
+        // guards nothing but the turn.
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check_stopped()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| internal(&format!("could not start a runtime for the job: {err}")))?;
+        runtime.block_on(self.process(job, output, ended))
     }
 
     async fn process(
@@ -323,11 +401,25 @@ impl TableJob {
         output: &TableUri,
         batch: &mut Vec<Row>,
     ) -> Result<(), rpc::Status> {
+        self.check_stopped()?;
         client
             .insert_rows(output, batch)
             .await
             .map_err(|err| failed(&err, "the output table"))?;
         batch.clear();
+        Ok(())
+    }
+
+    /// The job goes on unless it was cancelled or dropped. Its outcome then is never shown
+    /// (the job is CANCELLED, or gone), but it ends the thread.
+    fn check_stopped(&self) -> Result<(), rpc::Status> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(status(
+                tonic::Code::Cancelled,
+                "the job was cancelled (or dropped with its emulator) while it wrote its \
+                 output table; the rows written before stay in it",
+            ));
+        }
         Ok(())
     }
 
@@ -347,6 +439,18 @@ impl TableJob {
              {}: a batch job reads and writes BigQuery datasets in its own region",
             self.location
         )))
+    }
+}
+
+/// What `work` gave as the job's outcome: its error fails the job, and so does a panic
+/// (INTERNAL), so that a job never stays RUNNING for a thread that died.
+fn settle(work: impl FnOnce() -> Result<FolderOutcome, rpc::Status>) -> FolderOutcome {
+    match std::panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => FolderOutcome::Failed(error),
+        Err(_) => FolderOutcome::Failed(internal(
+            "the emulator's thread for the job panicked while it processed the tables",
+        )),
     }
 }
 
@@ -394,5 +498,69 @@ mod tests {
         assert!(is_multi_region("EU"));
         assert!(!is_multi_region("us-central1"));
         assert!(!is_multi_region("europe-west4"));
+    }
+
+    #[test]
+    fn the_writer_stops_when_the_emulator_drops_the_job_or_it_is_cancelled() {
+        let bigquery = BigQuery::builder().with_endpoint("http://127.0.0.1:9");
+        let job = BatchPredictionJob {
+            input_config: Some(crate::v1::batch_prediction_job::InputConfig {
+                source: Some(Source::BigquerySource(crate::v1::BigQuerySource {
+                    input_uri: "bq://p.d.t".into(),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let make = || {
+            TableJob::new(
+                Some(&bigquery),
+                &RowFaults::default(),
+                Truth::default(),
+                1,
+                "us-central1",
+                &job,
+            )
+            .unwrap()
+        };
+        let kept = make();
+        let mut thread_copy = kept.clone();
+        thread_copy.owner = None;
+        assert!(thread_copy.check_stopped().is_ok());
+        drop(kept);
+        let stopped = thread_copy.check_stopped().unwrap_err();
+        assert_eq!(stopped.code, tonic::Code::Cancelled as i32);
+
+        let cancelled = make();
+        let copy = cancelled.clone();
+        cancelled.stop();
+        assert!(copy.check_stopped().is_err(), "a cancel reaches the copy");
+    }
+
+    #[test]
+    fn a_panic_while_processing_fails_the_job_and_an_error_fails_it_with_that_error() {
+        let panicked = settle(|| panic!("a bug in processing"));
+        match panicked {
+            FolderOutcome::Failed(error) => {
+                assert_eq!(error.code, tonic::Code::Internal as i32);
+                assert!(error.message.contains("panicked"), "{}", error.message);
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        let refused = settle(|| Err(invalid("no `request` column")));
+        assert!(
+            matches!(&refused, FolderOutcome::Failed(e) if e.message == "no `request` column"),
+            "{refused:?}"
+        );
+        let done = settle(|| {
+            Ok(FolderOutcome::Processed {
+                successful: 1,
+                failed: 0,
+                incomplete: 0,
+                written: true,
+                expired: false,
+            })
+        });
+        assert_eq!(done.state(), crate::v1::JobState::Succeeded);
     }
 }

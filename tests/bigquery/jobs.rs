@@ -1,8 +1,11 @@
 //! The emulator's BigQuery jobs given bqemulator as their BigQuery: the input table read, the
 //! service's checks (a `request` column, the datasets' region), the output table written with
 //! the service's columns in order, row faults and expiry included; the reference page's REST
-//! body leaves a table that reads back.
+//! body leaves a table that reads back; a job is RUNNING while it writes its output, written
+//! on a thread of its own, and other calls answer meanwhile (a gate in front of bqemulator
+//! holds the writer).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -12,7 +15,7 @@ use vertex_batch::emulator::{Emulator, EmulatorBuilder};
 use vertex_batch::v1::{BatchPredictionJob, JobState};
 use vertex_batch::{JobClient, OutputLocation};
 
-use super::support::client::client_builder;
+use super::support::client::{client_builder, gcs_job};
 use super::{LOCATION, PROJECT, client, row, shared, turn};
 
 /// Our emulator with bqemulator as its BigQuery, jobs ending at once, and a client.
@@ -37,16 +40,53 @@ async fn ended(jobs: &JobClient, job: BatchPredictionJob) -> BatchPredictionJob 
 }
 
 async fn submit(jobs: &JobClient, input: &TableUri, output: &str) -> BatchPredictionJob {
-    let job = jobs
-        .create(
-            BatchPredictionJob::builder("gemini-2.0-flash-001")
-                .with_display_name("over-tables")
-                .with_input(input.to_string())
-                .with_output(output),
-        )
-        .await
-        .unwrap();
+    let job = create(jobs, input, output).await;
     ended(jobs, job).await
+}
+
+/// The job as Create answers it.
+async fn create(jobs: &JobClient, input: &TableUri, output: &str) -> BatchPredictionJob {
+    jobs.create(
+        BatchPredictionJob::builder("gemini-2.0-flash-001")
+            .with_display_name("over-tables")
+            .with_input(input.to_string())
+            .with_output(output),
+    )
+    .await
+    .unwrap()
+}
+
+/// A front on loopback for bqemulator whose connections wait, unanswered, until it is opened;
+/// then each is passed on. Ends with the test's runtime.
+struct Gate {
+    addr: SocketAddr,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    async fn closed(upstream: SocketAddr) -> Gate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (open, opened) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut opened = opened.clone();
+                tokio::spawn(async move {
+                    if opened.wait_for(|open| *open).await.is_err() {
+                        return;
+                    }
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Gate { addr, open }
+    }
+
+    fn open(&self) {
+        self.open.send_replace(true);
+    }
 }
 
 fn prompt(i: i64) -> Value {
@@ -308,6 +348,11 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
         .await
         .unwrap();
     let (emu, _) = emulator_over(|b| b.with_require_auth(false)).await;
+    let jobs = client_builder(&emu)
+        .with_project("myproject")
+        .connect()
+        .await
+        .unwrap();
     let rest = super::support::rest::Rest::new(&emu);
     let body = r#"{
   "displayName": "my-bigquery-batch-prediction-job",
@@ -333,6 +378,8 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
         .await;
     assert_eq!(created.status, 200, "{:#}", created.json);
     let name = created.json["name"].as_str().unwrap().to_owned();
+    // RUNNING until the output table is written.
+    jobs.wait(&name).await.unwrap();
     let job = rest.get(&format!("/v1/{name}")).await;
     assert_eq!(job.json["state"], "JOB_STATE_SUCCEEDED", "{:#}", job.json);
     let rows: Vec<Row> = bigquery
@@ -358,4 +405,109 @@ async fn a_bigquery_that_is_down_fails_the_job_saying_where() {
     let message = job.error.unwrap().message;
     assert!(message.contains(&dead.to_string()), "{message}");
     assert!(message.contains("BIGQUERY_EMULATOR_HOST"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_over_a_table_is_running_until_its_output_table_is_written() {
+    let _turn = turn().await;
+    let bigquery = client(shared());
+    let input = input_table(&bigquery, "running", LOCATION, 1_200, 0).await;
+    // No time to run: the job is past its running time as Create answers it.
+    let (_emu, jobs) = emulator_over(|b| b).await;
+    let output = input.sibling("results").unwrap();
+    let created = create(&jobs, &input, &output.to_string()).await;
+    // Create started the writing and answered at once (it used to write the table first,
+    // under the lock every call takes, and answer SUCCEEDED).
+    assert_eq!(created.state(), JobState::Running);
+    assert!(created.end_time.is_none(), "{:?}", created.end_time);
+
+    let job = ended(&jobs, created).await;
+    assert_eq!(job.state(), JobState::Succeeded, "{:?}", job.error);
+    assert!(job.end_time.is_some());
+    let stats = job.completion_stats.unwrap();
+    assert_eq!((stats.successful_count, stats.failed_count), (1_200, 0));
+    let mut ids: Vec<i64> = bigquery
+        .rows(&output)
+        .map_ok(|row| row["id"].as_i64().unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (0..1_200).collect::<Vec<_>>(),
+        "every row written once before SUCCEEDED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_answer_while_a_job_over_a_table_writes_and_a_cancel_is_taken() {
+    let _turn = turn().await;
+    let bigquery = client(shared());
+    let input = input_table(&bigquery, "gated", LOCATION, 1_200, 0).await;
+    // The emulator's BigQuery is a gate that holds every request until the test opens it: the
+    // job cannot get past its first call to BigQuery meanwhile.
+    let gate = Gate::closed(shared().host().parse().unwrap()).await;
+    let (_emu, jobs) = emulator_over(|b| {
+        b.with_bigquery_endpoint(gate.addr.to_string())
+            .with_cancel_duration(Duration::ZERO)
+    })
+    .await;
+    let output = input.sibling("results").unwrap();
+    let writing = create(&jobs, &input, &output.to_string()).await;
+    assert_eq!(writing.state(), JobState::Running);
+
+    // Every other call answers while the job writes.
+    let other = jobs.create(gcs_job("no-files")).await.unwrap();
+    let other = jobs.get(&other.name).await.unwrap();
+    assert_eq!(
+        other.state(),
+        JobState::Succeeded,
+        "a job with no files to read"
+    );
+    let seen = jobs.get(&writing.name).await.unwrap();
+    assert_eq!(
+        seen.state(),
+        JobState::Running,
+        "RUNNING while the output is written"
+    );
+    assert!(seen.end_time.is_none());
+    let running: Vec<BatchPredictionJob> = jobs
+        .list(vertex_batch::JobFilter::new().with_state(JobState::Running))
+        .try_collect()
+        .await
+        .unwrap();
+    let names: Vec<&str> = running.iter().map(|job| job.name.as_str()).collect();
+    assert_eq!(names, [writing.name.as_str()], "List's state filter agrees");
+    let refused = jobs.delete(&writing.name).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("JOB_STATE_RUNNING"),
+        "a job writing its output has not ended: {refused}"
+    );
+
+    // A job cancelled while it writes is taken as a running job's cancel: CANCELLED, and its
+    // writer stops before its next batch.
+    let cancelled = create(
+        &jobs,
+        &input,
+        &input.sibling("cancelled").unwrap().to_string(),
+    )
+    .await;
+    assert_eq!(cancelled.state(), JobState::Running);
+    jobs.cancel(&cancelled.name).await.unwrap();
+    let cancelled = jobs.get(&cancelled.name).await.unwrap();
+    assert_eq!(cancelled.state(), JobState::Cancelled);
+
+    gate.open();
+    let job = ended(&jobs, writing).await;
+    assert_eq!(job.state(), JobState::Succeeded, "{:?}", job.error);
+    assert_eq!(job.completion_stats.unwrap().successful_count, 1_200);
+    let rows: Vec<Row> = bigquery.rows(&output).try_collect().await.unwrap();
+    assert_eq!(rows.len(), 1_200);
+    let cancelled = jobs.get(&cancelled.name).await.unwrap();
+    assert_eq!(
+        cancelled.state(),
+        JobState::Cancelled,
+        "whatever its writer did"
+    );
 }

@@ -32,7 +32,8 @@ use super::process::Launched;
 /// requirements), and DuckDB 1.5: under DuckDB 2.0 (which bqemulator 1.4.0 accepts) a statement
 /// that failed, or two requests at once, leave its one connection "with an unfinished result"
 /// and its REST API answers 500 until it is restarted; 1.5.6 serves concurrent inserts and
-/// reads without an error.
+/// reads without an error, but not two `tabledata.list` reads at once (the emulator's jobs over
+/// tables take turns for that: `src/emulator/table_job.rs`).
 pub const REQUIREMENTS: [&str; 3] = ["bqemulator==1.4.0", "numpy==2.4.6", "duckdb==1.5.6"];
 
 /// The folder name of the virtual environment (and of its lock) under the target dir: the
