@@ -116,6 +116,22 @@ pub(crate) struct Manifest {
     /// Set when the run was ended for good (why, and when): no job is created after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ended: Option<String>,
+    /// A run over tables whose results table is written: set before its scratch tables are
+    /// dropped, with what its summary read from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tables_done: Option<TablesDone>,
+}
+
+/// What the summary of a run over tables reads from its scratch tables, kept once they may be
+/// dropped (a run started again after its end gives the same summary).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TablesDone {
+    pub(crate) rounds: u8,
+    pub(crate) jobs: u64,
+    pub(crate) jobs_lost: u64,
+    pub(crate) repeated_lines: u64,
+    pub(crate) unexpected_lines: u64,
+    pub(crate) missing_rows: u64,
 }
 
 /// The settings that decide the shards and the jobs: a run started again must use the same.
@@ -229,6 +245,7 @@ impl Manifest {
             settings,
             rounds: Vec::new(),
             ended: None,
+            tables_done: None,
         }
     }
 

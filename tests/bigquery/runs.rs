@@ -90,6 +90,19 @@ async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
     }
 }
 
+/// The tables of `dataset`, by name, sorted.
+async fn tables_of(bigquery: &BigQuery, dataset: &str) -> Vec<String> {
+    let mut names: Vec<String> = bigquery
+        .list_tables(PROJECT, dataset)
+        .await
+        .unwrap()
+        .iter()
+        .map(|table| table.table().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 fn run(client: &JobClient, storage: &Storage, staging: &str) -> BatchRun {
     BatchRun::new(
         client.clone(),
@@ -166,18 +179,39 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
         emu.job_count()
     );
     assert!(view.lease.is_none(), "released at the end");
+    assert_eq!(
+        tables_of(&bigquery, &dataset).await,
+        ["input", "results"],
+        "the run's scratch tables are dropped at its end"
+    );
 
-    // Started again, the same run makes no job and writes the same table.
+    // Started again after its end (its tables dropped), the same run makes no job, leaves
+    // the results table as it was and gives the same summary.
     let jobs = emu.job_count();
     let again = run_tables(
+        run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.job_count(), jobs, "no second job for a shard and round");
+    assert_eq!(again, summary);
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+
+    // Its results table dropped since, the run says so rather than failing on a missing table.
+    bigquery.delete_table(&results).await.unwrap();
+    let err = run_tables(
         run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
         &bigquery,
         Tables::new(input, "id", results.clone()),
     )
     .await
-    .unwrap();
-    assert_eq!(emu.job_count(), jobs, "no second job for a shard and round");
-    assert_eq!(again.rows, 50);
+    .unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("is gone since"),
+        "{err}"
+    );
     emu.shutdown().await;
 }
 
@@ -320,6 +354,7 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
     // Start k stops at the run's k-th report (after a statement, a job made or seen, a
     // manifest written); each start resumes where the last one stopped.
     let mut stops = 0;
+    let mut kept = false;
     let summary = loop {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let tx = std::sync::Mutex::new(Some(tx));
@@ -342,10 +377,13 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
             Err(err) => {
                 assert!(err.is_run_stopped(), "{err}");
                 stops += 1;
+                kept |= tables_of(&bigquery, &dataset).await.len() > 2;
             }
         }
     };
     assert!(stops >= 5, "the run was stopped at {stops} steps");
+    assert!(kept, "a stopped run keeps its scratch tables, to resume");
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
     assert_eq!(
         summary.jobs as usize,
         emu.job_count(),
@@ -464,5 +502,10 @@ async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result
     );
     assert_eq!((summary.repeated_lines, summary.unexpected_lines), (0, 0));
     assert!(summary.usage.total_token_count > 0);
+    assert_eq!(
+        tables_of(&bigquery, &dataset).await,
+        ["input", "results"],
+        "every round's rows, shards and job outputs dropped at the end"
+    );
     emu.shutdown().await;
 }

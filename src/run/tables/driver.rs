@@ -1,12 +1,14 @@
 //! A run over tables, top-down: check the input (`check.rs`), take the lease, read the manifest
 //! (or make round 0's rows and shards in BigQuery and write it), run each round
 //! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, and
-//! write the results table. Every statement that makes a table is `CREATE TABLE IF NOT EXISTS`
+//! write the results table, then drop the run's scratch tables. Every statement that makes a table is `CREATE TABLE IF NOT EXISTS`
 //! over tables that no longer change, and every job is looked up by its request id before it
 //! is created, so a process killed at any step and started again makes no second job for a
 //! shard and round and the same tables.
 
 use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Tables;
@@ -23,10 +25,13 @@ use crate::run::fingerprint::Fingerprint;
 use crate::run::isolate::RowGroup;
 use crate::run::layout::request_id;
 use crate::run::lease::Lease;
-use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile};
+use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile, TablesDone};
 use crate::run::progress::ProgressFn;
 use crate::run::{RunPhase, RunProgress, RunSummary};
 use crate::storage::Storage;
+
+/// How many scratch tables are dropped at once.
+const DROPS_AT_ONCE: usize = 8;
 
 /// What every step of a run over tables reads.
 pub(crate) struct TableCtx {
@@ -224,6 +229,10 @@ async fn drive(
             }
             tracing::info!(target: "vertex_batch::run::step", run = %manifest.run_id, "run resumed");
             state.manifest = manifest;
+            if let Some(done) = state.manifest.tables_done.clone() {
+                // Its end was reached: the results table stands, its tables are dropped.
+                return state.finish(&done, checked.rows).await;
+            }
         }
         None => {
             state.progress.phase = RunPhase::Staging;
@@ -271,42 +280,98 @@ async fn drive(
         sent.push(state.run_round(round).await?);
     }
 
-    // The results table: made last, and again by a run started again after it.
+    // The results table: made last, and again by a run started again before its tables
+    // were dropped.
     ctx.bq
         .run(ctx.source.results(&sent, &ctx.results, &run_id))
         .await?;
-    let facts = ctx.bq.row(ctx.source.summary(&sent, &ctx.results)).await?;
-    let mut summary = RunSummary {
-        rows: number(&facts, "rows_total"),
-        answered: number(&facts, "answered"),
+    let facts = ctx.bq.row(ctx.source.round_facts(&sent)).await?;
+    let done = TablesDone {
         rounds: sent.len() as u8,
         jobs: sent.iter().map(|round| round.shards.len() as u64).sum(),
+        jobs_lost: state.lost,
         repeated_lines: number(&facts, "repeated"),
         unexpected_lines: number(&facts, "unexpected"),
         missing_rows: number(&facts, "missing"),
-        service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
-        jobs_lost: state.lost,
-        lease_taken_over: ctx.lease.taken_over(),
-        ..RunSummary::default()
     };
-    summary.failed = summary.rows.saturating_sub(summary.answered);
-    summary.usage.prompt_token_count = number(&facts, "prompt_tokens");
-    summary.usage.candidates_token_count = number(&facts, "candidates_tokens");
-    summary.usage.thoughts_token_count = number(&facts, "thoughts_tokens");
-    summary.usage.total_token_count = number(&facts, "total_tokens");
-    for row in ctx.bq.rows(Source::failed_by_code(&ctx.results)).await? {
-        let code = u16::try_from(number(&row, "code")).unwrap_or(0);
-        *summary.failed_by_code.entry(code).or_insert(0) += number(&row, "n");
+    // Recorded before any table goes: from here on the run's end needs none of them.
+    state.manifest.tables_done = Some(done.clone());
+    state.save_manifest().await?;
+    state.finish(&done, checked.rows).await
+}
+
+impl TableState<'_> {
+    /// The end of a run whose results table is written: its scratch tables dropped (again, for
+    /// a run started again after its end), and its summary.
+    async fn finish(&mut self, done: &TablesDone, rows: u64) -> Result<RunSummary> {
+        let ctx = self.ctx;
+        if ctx.bq.table(&ctx.results).await?.is_none() {
+            return Err(Error::invalid(
+                "staging",
+                format!(
+                    "{}: this run ended and dropped its tables, and its results table {} is \
+                     gone since; use another staging prefix to run it again",
+                    self.file.uri(),
+                    ctx.results
+                ),
+            ));
+        }
+        self.drop_tables().await?;
+        let facts = ctx.bq.row(Source::result_facts(&ctx.results)).await?;
+        let mut summary = RunSummary {
+            rows: number(&facts, "rows_total"),
+            answered: number(&facts, "answered"),
+            rounds: done.rounds,
+            jobs: done.jobs,
+            repeated_lines: done.repeated_lines,
+            unexpected_lines: done.unexpected_lines,
+            missing_rows: done.missing_rows,
+            service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
+            jobs_lost: done.jobs_lost,
+            lease_taken_over: ctx.lease.taken_over(),
+            ..RunSummary::default()
+        };
+        summary.failed = summary.rows.saturating_sub(summary.answered);
+        summary.usage.prompt_token_count = number(&facts, "prompt_tokens");
+        summary.usage.candidates_token_count = number(&facts, "candidates_tokens");
+        summary.usage.thoughts_token_count = number(&facts, "thoughts_tokens");
+        summary.usage.total_token_count = number(&facts, "total_tokens");
+        for row in ctx.bq.rows(Source::failed_by_code(&ctx.results)).await? {
+            let code = u16::try_from(number(&row, "code")).unwrap_or(0);
+            *summary.failed_by_code.entry(code).or_insert(0) += number(&row, "n");
+        }
+        if summary.rows != rows {
+            return Err(Error::internal(format!(
+                "{} holds {} rows for {rows} input rows",
+                ctx.results, summary.rows
+            )));
+        }
+        self.progress.phase = RunPhase::Done;
+        ctx.report(&self.progress);
+        Ok(summary)
     }
-    if summary.rows != checked.rows {
-        return Err(Error::internal(format!(
-            "{} holds {} rows for {} input rows",
-            ctx.results, summary.rows, checked.rows
-        )));
+
+    /// Drops every scratch table of the run (those already gone are fine), a few at a time.
+    async fn drop_tables(&self) -> Result<()> {
+        let ctx = self.ctx;
+        let shards: Vec<usize> = self
+            .manifest
+            .rounds
+            .iter()
+            .map(|round| round.shards.len())
+            .collect();
+        let tables = ctx.layout.scratch(&shards)?;
+        ctx.lease.check(ctx.config.layout.staging())?;
+        futures_util::stream::iter(tables.iter().map(|table| ctx.bq.drop_table(table)))
+            .buffer_unordered(DROPS_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            tables = tables.len(), "the run's scratch tables dropped"
+        );
+        Ok(())
     }
-    state.progress.phase = RunPhase::Done;
-    ctx.report(&state.progress);
-    Ok(summary)
 }
 
 impl TableState<'_> {

@@ -17,7 +17,11 @@
 //! BigQuery has no conditional write of a small object to put in their place. The run's tables
 //! live beside the results table (`layout.rs`), in its dataset, which as the jobs' output is in
 //! their region. A run killed at any step and started again finds its jobs by request id and
-//! remakes no table (`CREATE TABLE IF NOT EXISTS` over tables that no longer change).
+//! remakes no table (`CREATE TABLE IF NOT EXISTS` over tables that no longer change). Those
+//! tables are scratch: once the results table is written, the manifest records the run's end
+//! (with the counts the summary read from them) and every one is dropped, so the dataset keeps
+//! the input and the results; a run that fails or is stopped keeps them to resume, and one
+//! started again after its end drops any left and gives the same summary.
 //!
 //! Not yet for tables: [`BatchRun::end`], a run deadline and a queue deadline other than the
 //! service's own (refused before anything is made, never ignored).

@@ -283,10 +283,24 @@ impl Source {
         )
     }
 
-    /// What the run reports, in one row: rows, answered, tokens by kind, output rows that
-    /// repeated a row of their job, output rows of no row their job was sent, and rows sent
-    /// that their job wrote nothing for.
-    pub(crate) fn summary(&self, rounds: &[Sent], results: &TableUri) -> String {
+    /// What the run reports of its rounds, in one row: output rows that repeated a row of
+    /// their job, output rows of no row their job was sent, and rows sent that their job wrote
+    /// nothing for. Read before the run's tables are dropped.
+    pub(crate) fn round_facts(&self, rounds: &[Sent]) -> String {
+        format!(
+            "WITH {ctes} SELECT \
+             (SELECT IFNULL(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM matched \
+             GROUP BY vb_round, vb_shard, vb_key HAVING COUNT(*) > 1)) AS repeated, \
+             (SELECT COUNT(*) FROM lines) - (SELECT COUNT(*) FROM matched) AS unexpected, \
+             (SELECT COUNT(*) FROM sent s LEFT JOIN (SELECT DISTINCT vb_round, vb_shard, vb_key \
+             FROM matched) m ON m.vb_round = s.vb_round AND m.vb_shard = s.vb_shard \
+             AND m.vb_key = s.vb_key WHERE m.vb_key IS NULL) AS missing",
+            ctes = self.rounds(rounds),
+        )
+    }
+
+    /// What the run reports of its results table, in one row: rows, answered, tokens by kind.
+    pub(crate) fn result_facts(results: &TableUri) -> String {
         let tokens = |field: &str| {
             format!(
                 "(SELECT IFNULL(SUM(CAST(JSON_VALUE(response, '$.usageMetadata.{field}') AS INT64)), 0) \
@@ -295,18 +309,10 @@ impl Source {
             )
         };
         format!(
-            "WITH {ctes} SELECT \
-             (SELECT COUNT(*) FROM {results}) AS rows_total, \
+            "SELECT (SELECT COUNT(*) FROM {results}) AS rows_total, \
              (SELECT COUNTIF(error IS NULL) FROM {results}) AS answered, \
              {prompt} AS prompt_tokens, {candidates} AS candidates_tokens, \
-             {thoughts} AS thoughts_tokens, {total} AS total_tokens, \
-             (SELECT IFNULL(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM matched \
-             GROUP BY vb_round, vb_shard, vb_key HAVING COUNT(*) > 1)) AS repeated, \
-             (SELECT COUNT(*) FROM lines) - (SELECT COUNT(*) FROM matched) AS unexpected, \
-             (SELECT COUNT(*) FROM sent s LEFT JOIN (SELECT DISTINCT vb_round, vb_shard, vb_key \
-             FROM matched) m ON m.vb_round = s.vb_round AND m.vb_shard = s.vb_shard \
-             AND m.vb_key = s.vb_key WHERE m.vb_key IS NULL) AS missing",
-            ctes = self.rounds(rounds),
+             {thoughts} AS thoughts_tokens, {total} AS total_tokens",
             results = results.sql(),
             prompt = tokens("promptTokenCount"),
             candidates = tokens("candidatesTokenCount"),
