@@ -4,13 +4,14 @@
 //! their errors as `Error::BigQuery`), `BIGQUERY_EMULATOR_HOST`, and retries through a front
 //! that answers 503 before passing requests on.
 //!
-//! By topic: `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
+//! By topic: `cli_run` (`vertex-batch run bq://...` through the binary), `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
 //! jobs over bqemulator's tables), `results` (`vertex-batch results` over an output table), `runs` (runs over tables,
 //! `BatchRun::run_tables`).
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli_run;
 mod faults;
 mod jobs;
 mod results;

@@ -1,6 +1,7 @@
 //! `run` over tables: arguments that cannot make a run over tables are one-line usage errors
 //! (exit 2) before any call. The runs themselves are tested against bqemulator in
-//! `tests/bigquery/runs.rs`.
+//! `tests/bigquery/runs.rs`, and through this binary in `tests/bigquery/cli_run.rs` (the test
+//! binary that owns bqemulator).
 
 use crate::cli::*;
 
