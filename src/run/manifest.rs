@@ -129,6 +129,8 @@ pub(crate) struct TablesDone {
     pub(crate) rounds: u8,
     pub(crate) jobs: u64,
     pub(crate) jobs_lost: u64,
+    #[serde(default)]
+    pub(crate) jobs_past_queue_deadline: u64,
     pub(crate) repeated_lines: u64,
     pub(crate) unexpected_lines: u64,
     pub(crate) missing_rows: u64,

@@ -11,7 +11,7 @@
 //! has is resolved from its outputs in Cloud Storage.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::{BoxStream, SelectAll};
@@ -26,6 +26,7 @@ use super::results::{MissingReasons, RunSummary};
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
 use super::status::http_code_of_grpc;
+use crate::client::JobClient;
 use crate::client::poll::{poll_again_after, poll_until_done};
 use crate::error::Result;
 use crate::job::OutputLocation;
@@ -43,7 +44,7 @@ pub(crate) enum Ending {
 
 impl Ending {
     /// The code and message of a row the end left unanswered.
-    fn reason(self, what: &str) -> (u16, String) {
+    pub(crate) fn reason(self, what: &str) -> (u16, String) {
         match self {
             Ending::ByUser => (499, format!("the run was ended: {what}")),
             Ending::Deadline => (504, format!("the run's deadline passed: {what}")),
@@ -242,32 +243,18 @@ impl RunState<'_> {
 
     /// Cancels a job still queued after the queue deadline; gives why, once cancelled.
     async fn check_queue_deadline(&self, entry: &LiveJob) -> Result<Option<(u16, String)>> {
-        let deadline = self.ctx.config.queue_deadline;
-        let queued = matches!(
-            entry.job.state(),
-            JobState::Queued | JobState::Pending | JobState::Unspecified
-        );
-        if !queued
-            || entry.cancelled.is_some()
-            || age(&entry.job, entry.first_seen, (self.ctx.clock)()) < deadline
-        {
+        if entry.cancelled.is_some() {
             return Ok(None);
         }
-        tracing::warn!(
-            target: "vertex_batch::run::step",
-            job = %entry.job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
-        );
-        if !self.cancel(&entry.job.name).await? {
-            return Ok(None);
-        }
-        Ok(Some((
-            408,
-            format!(
-                "job {} was still queued after the queue deadline ({}); the run cancelled it",
-                entry.job.name,
-                duration_text(deadline)
-            ),
-        )))
+        let ctx = self.ctx;
+        past_queue_deadline(
+            &ctx.client,
+            &ctx.unreachable,
+            ctx.config.queue_deadline,
+            &entry.job,
+            age(&entry.job, entry.first_seen, (ctx.clock)()),
+        )
+        .await
     }
 
     /// Records in the manifest why the run cancelled the job of shard `index`, so that a
@@ -288,20 +275,7 @@ impl RunState<'_> {
     /// Asks the service to cancel a job; false when the service could not be reached (the
     /// next poll asks again).
     async fn cancel(&self, name: &str) -> Result<bool> {
-        match self.ctx.client.cancel(name).await {
-            Ok(()) => Ok(true),
-            // Ended meanwhile, or already gone: the polls see it.
-            Err(err)
-                if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) =>
-            {
-                Ok(true)
-            }
-            Err(err) if poll_again_after(&err) => {
-                self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                Ok(false)
-            }
-            Err(err) => Err(err),
-        }
+        cancel(&self.ctx.client, &self.ctx.unreachable, name).await
     }
 
     /// Repeats `call` while the service is unreachable (the polling rule), an interval of the
@@ -509,9 +483,63 @@ impl RunState<'_> {
     }
 }
 
+/// Asks the service to cancel a job; false when the service could not be reached (counted in
+/// `unreachable`; the next poll asks again). A job that ended meanwhile or is gone counts as
+/// cancelled: the polls see what it became.
+pub(crate) async fn cancel(
+    client: &JobClient,
+    unreachable: &AtomicU64,
+    name: &str,
+) -> Result<bool> {
+    match client.cancel(name).await {
+        Ok(()) => Ok(true),
+        Err(err) if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) => {
+            Ok(true)
+        }
+        Err(err) if poll_again_after(&err) => {
+            unreachable.fetch_add(1, Ordering::Relaxed);
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Cancels `job` when it is still queued at `age` past the queue `deadline`; gives the code
+/// and message of its rows left undone (408: they go to the next round), once cancelled.
+pub(crate) async fn past_queue_deadline(
+    client: &JobClient,
+    unreachable: &AtomicU64,
+    deadline: Duration,
+    job: &BatchPredictionJob,
+    age: Duration,
+) -> Result<Option<(u16, String)>> {
+    let queued = matches!(
+        job.state(),
+        JobState::Queued | JobState::Pending | JobState::Unspecified
+    );
+    if !queued || age < deadline {
+        return Ok(None);
+    }
+    tracing::warn!(
+        target: "vertex_batch::run::step",
+        job = %job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
+    );
+    if !cancel(client, unreachable, &job.name).await? {
+        return Ok(None);
+    }
+    Ok(Some((
+        408,
+        format!(
+            "job {} was still queued after the queue deadline ({}); the run cancelled it",
+            job.name,
+            duration_text(deadline)
+        ),
+    )))
+}
+
 /// How long a job has existed: since its `create_time` by the run's clock (`now`), or since
 /// this process first saw it when that is longer (a clock behind the service's).
-fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Duration {
+pub(crate) fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Duration {
     let created = job
         .create_time
         .as_ref()

@@ -207,3 +207,95 @@ async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_
     assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
     assert_eq!(jobs(), jobs_made, "no second job");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_over_tables_through_the_binary_honours_the_queue_deadline() {
+    let _turn = turn().await;
+    let bq = shared();
+    let bigquery = client(bq);
+    let dataset = bq.dataset_name("cli_queued");
+    bigquery
+        .create_dataset(PROJECT, &dataset, LOCATION)
+        .await
+        .unwrap();
+    let input = TableUri::new(PROJECT, &dataset, "input").unwrap();
+    bigquery
+        .query(
+            PROJECT,
+            &format!(
+                "CREATE TABLE {} AS SELECT x AS id, JSON_OBJECT('contents', \
+                 [JSON_OBJECT('role', 'user', 'parts', [JSON_OBJECT('text', 'hi')])]) AS request \
+                 FROM UNNEST(GENERATE_ARRAY(1, 20)) AS x",
+                input.sql()
+            ),
+        )
+        .await
+        .unwrap();
+    let results = input.sibling("results").unwrap();
+    // The first job stays queued: past a queue deadline of 0s it is cancelled, and with no
+    // round left its rows get 408.
+    let emulator = Launched::binary(&[
+        "--port",
+        "0",
+        "--tls",
+        "--require-auth",
+        "--queued-secs",
+        "0",
+        "--running-secs",
+        "0",
+        "--stuck-jobs",
+        "1",
+        "--bigquery-endpoint",
+        &bq.host(),
+    ]);
+    let done = vertex_batch(
+        &emulator,
+        &[
+            "run",
+            &input.to_string(),
+            "--key-column",
+            "id",
+            "--out",
+            &results.to_string(),
+            "--model",
+            "gemini-2.0-flash-001",
+            "--staging",
+            "gs://runs/cli-queued",
+            "--max-requests-per-job",
+            "10",
+            "--retry-rounds",
+            "0",
+            "--queue-deadline",
+            "0s",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert_eq!(
+        done.status.code(),
+        Some(8),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let stuck = count(
+        &bigquery,
+        &format!(
+            "SELECT COUNT(*) FROM {} WHERE error.code = 408 AND error.transient",
+            results.sql()
+        ),
+    )
+    .await;
+    assert!(stuck > 0, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "20 rows: {} answered, {stuck} failed ({stuck} × 408)\n",
+            20 - stuck
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "note: 1 jobs were cancelled, still queued at the queue deadline (their rows sent again)"
+        ),
+        "{stdout}"
+    );
+}

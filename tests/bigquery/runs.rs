@@ -509,3 +509,217 @@ async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result
     );
     emu.shutdown().await;
 }
+
+/// The emulator with a BigQuery endpoint (jobs answer every row) whose first job stays queued.
+async fn vertex_with_a_stuck_job() -> (Emulator, JobClient, Storage) {
+    let bq = shared();
+    vertex(|b| b.with_bigquery_endpoint(bq.host()).with_stuck_jobs(1)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_queued_past_the_queue_deadline_is_cancelled_and_its_rows_go_again_or_get_408() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_queued", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 20).await;
+
+    // A follow-up round left: the stuck job's rows are answered by another job.
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let results = input.sibling("results").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/queued")
+            .with_max_requests_per_job(10)
+            .with_queue_deadline(Duration::ZERO),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.answered, summary.rounds), (20, 2), "{summary:?}");
+    assert_eq!(summary.jobs_past_queue_deadline, 1);
+    assert_eq!(
+        emu.job_count() as u64,
+        summary.jobs,
+        "round 0's, and one for the stuck one's rows"
+    );
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!("SELECT COUNTIF(error IS NULL) FROM {}", results.sql())
+        )
+        .await,
+        20
+    );
+    emu.shutdown().await;
+
+    // No round left: its rows are reported with 408, transient.
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let results = input.sibling("results_408").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/queued-408")
+            .with_max_requests_per_job(10)
+            .with_retry_rounds(0)
+            .with_queue_deadline(Duration::ZERO),
+        &bigquery,
+        Tables::new(input, "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    let stuck = summary.failed_by_code.get(&408).copied().unwrap_or(0);
+    assert!(stuck > 0, "{summary:?}");
+    assert_eq!(summary.answered + stuck, 20, "{summary:?}");
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 408 AND error.transient \
+                 AND error.message LIKE 'job % was still queued after the queue deadline%'",
+                results.sql()
+            )
+        )
+        .await,
+        stuck
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_run_deadline_live_jobs_are_cancelled_rows_get_504_and_a_start_again_goes_on() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_deadline", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 30).await;
+    let results = input.sibling("results").unwrap();
+    let tables = Tables::new(input, "id", results.clone());
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let make = || {
+        run(&client, &storage, "gs://runs/deadline")
+            .with_max_requests_per_job(10)
+            .with_max_running_jobs(1)
+    };
+    let summary = run_tables(
+        make().with_run_deadline(Duration::ZERO),
+        &bigquery,
+        tables.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.job_count(), 1, "no job created past the deadline");
+    assert_eq!(summary.failed_by_code.get(&504), Some(&30), "{summary:?}");
+    assert!(
+        summary
+            .ended
+            .as_deref()
+            .unwrap()
+            .contains("deadline passed")
+    );
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 504 \
+                 AND STARTS_WITH(error.message, \"the run's deadline passed\")",
+                results.sql()
+            )
+        )
+        .await,
+        30
+    );
+    assert!(
+        tables_of(&bigquery, &dataset).await.len() > 2,
+        "past its deadline a run is not at its end: its tables stay"
+    );
+
+    // Started again with no deadline, it goes on: the cancelled job's rows keep their 504, the
+    // shards that had no job get one.
+    let again = run_tables(make(), &bigquery, tables).await.unwrap();
+    assert_eq!(emu.job_count() as u64, again.jobs);
+    let cancelled = again.failed_by_code.get(&504).copied().unwrap_or(0);
+    assert!(cancelled > 0 && again.jobs > 1, "{again:?}");
+    assert_eq!(again.answered + cancelled, 30, "{again:?}");
+    assert_eq!(again.ended, None);
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_cancels_the_live_job_makes_none_and_gives_499_and_a_start_again_the_same() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_end", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 30).await;
+    let results = input.sibling("results").unwrap();
+    let tables = Tables::new(input, "id", results.clone());
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let make = || {
+        run(&client, &storage, "gs://runs/end")
+            .with_max_requests_per_job(10)
+            .with_max_running_jobs(1)
+    };
+    // Nothing started there: nothing to end, refused before anything is made.
+    let err = run_tables(make().end(), &bigquery, tables.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("no run is staged there to end"),
+        "{err}"
+    );
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input"]);
+
+    // Started, and stopped while its first job is stuck in the queue.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let started = make()
+        .with_progress(move |p| {
+            if p.phase == vertex_batch::run::RunPhase::Running
+                && !p.live_jobs.is_empty()
+                && let Some(tx) = tx.lock().unwrap().take()
+            {
+                let _ = tx.send(());
+            }
+        })
+        .with_stop_signal(async move {
+            let _ = rx.await;
+        });
+    let err = run_tables(started, &bigquery, tables.clone())
+        .await
+        .unwrap_err();
+    assert!(err.is_run_stopped(), "{err}");
+    assert_eq!(emu.job_count(), 1);
+
+    // Ended for good: the stuck job is cancelled, no other job is made.
+    let ended = run_tables(make().end(), &bigquery, tables.clone())
+        .await
+        .unwrap();
+    assert_eq!(emu.job_count(), 1, "an end creates nothing");
+    assert!(ended.ended.is_some());
+    assert_eq!(ended.answered, 0);
+    assert_eq!(ended.failed_by_code.get(&499), Some(&30), "{ended:?}");
+    let jobs: Vec<_> =
+        futures_util::TryStreamExt::try_collect(client.list(vertex_batch::JobFilter::new()))
+            .await
+            .unwrap();
+    assert_eq!(jobs[0].state(), vertex_batch::v1::JobState::Cancelled);
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 499 AND NOT error.transient \
+                 AND STARTS_WITH(error.message, 'the run was ended')",
+                results.sql()
+            )
+        )
+        .await,
+        30
+    );
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+
+    // Started again after the end: nothing made, the same summary.
+    let again = run_tables(make(), &bigquery, tables).await.unwrap();
+    assert_eq!(emu.job_count(), 1);
+    assert_eq!(again, ended);
+    emu.shutdown().await;
+}

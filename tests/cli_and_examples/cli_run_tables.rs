@@ -77,17 +77,6 @@ fn table_arguments_that_cannot_work_are_usage_errors_before_any_call() {
             ],
             "--text: INPUT is a table",
         ),
-        (
-            &[
-                "bq://my-project.d.input",
-                "--out",
-                "bq://my-project.d.results",
-                "--key-column",
-                "id",
-                "--end",
-            ],
-            "not supported for runs over tables yet",
-        ),
     ] {
         let mut all = vec!["run"];
         all.extend_from_slice(args);

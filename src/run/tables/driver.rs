@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::time::Instant;
 
 use super::Tables;
 use super::bq::{Bq, number};
@@ -20,13 +21,14 @@ use super::sql::{Sent, Source};
 use crate::bigquery::{BigQuery, TableUri};
 use crate::client::JobClient;
 use crate::error::{Error, Result};
-use crate::run::builder::{BatchRun, DEFAULT_QUEUE_DEADLINE, RunConfig};
+use crate::run::builder::{BatchRun, Clock, RunConfig};
 use crate::run::fingerprint::Fingerprint;
 use crate::run::isolate::RowGroup;
 use crate::run::layout::request_id;
 use crate::run::lease::Lease;
 use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile, TablesDone};
 use crate::run::progress::ProgressFn;
+use crate::run::rounds::Ending;
 use crate::run::{RunPhase, RunProgress, RunSummary};
 use crate::storage::Storage;
 
@@ -41,6 +43,7 @@ pub(crate) struct TableCtx {
     pub(crate) config: RunConfig,
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) lease: Lease,
+    pub(crate) clock: Clock,
     pub(crate) layout: TableLayout,
     pub(crate) source: Source,
     pub(crate) results: TableUri,
@@ -64,6 +67,11 @@ pub(crate) struct TableState<'a> {
     pub(crate) progress: RunProgress,
     /// Jobs of the manifest the service no longer had.
     pub(crate) lost: u64,
+    /// Jobs cancelled, still queued at the queue deadline.
+    pub(crate) jobs_past_queue_deadline: u64,
+    /// When the run's deadline passes.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) ending: Option<Ending>,
 }
 
 impl TableState<'_> {
@@ -81,9 +89,8 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
         config,
         progress,
         stop,
-        clock: _,
+        clock,
     } = run;
-    refuse_unsupported(&config)?;
     let region = client.location().location().to_owned();
     if client.location().is_global() {
         return Err(Error::invalid(
@@ -134,6 +141,7 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
         bq,
         progress,
         lease,
+        clock,
         layout: TableLayout::new(tables.results.clone(), &run_id),
         source: checked.source.clone(),
         results: tables.results,
@@ -161,29 +169,6 @@ fn stopped(config: &RunConfig) -> Error {
     }
 }
 
-/// What a run over tables does not do yet, refused rather than ignored.
-fn refuse_unsupported(config: &RunConfig) -> Result<()> {
-    let refuse = |field: &'static str, what: &str| {
-        Err(Error::invalid(
-            field,
-            format!("{what} is not supported for runs over tables yet"),
-        ))
-    };
-    if config.end {
-        return refuse("end", "ending a run for good");
-    }
-    if config.run_deadline.is_some() {
-        return refuse("run_deadline", "a run deadline");
-    }
-    if config.queue_deadline != DEFAULT_QUEUE_DEADLINE {
-        return refuse(
-            "queue_deadline",
-            "a queue deadline other than the service's own 72 hours",
-        );
-    }
-    Ok(())
-}
-
 async fn drive(
     ctx: &TableCtx,
     checked: &Checked,
@@ -191,6 +176,7 @@ async fn drive(
     run_id: String,
 ) -> Result<RunSummary> {
     let config = &ctx.config;
+    let started = Instant::now();
     let settings = Settings {
         model: config.model.clone(),
         generation_config: if config.generation_config.is_empty() {
@@ -206,6 +192,15 @@ async fn drive(
     let mut progress = RunProgress::new();
     progress.rows = checked.rows;
     let (file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
+    if config.end && existing.is_none() {
+        return Err(Error::invalid(
+            "staging",
+            format!(
+                "{}: no run is staged there to end (nothing was started with this staging prefix)",
+                config.layout.staging()
+            ),
+        ));
+    }
     let mut state = TableState {
         ctx,
         file,
@@ -217,21 +212,18 @@ async fn drive(
         ),
         progress,
         lost: 0,
+        jobs_past_queue_deadline: 0,
+        deadline: config.run_deadline.and_then(|d| started.checked_add(d)),
+        ending: None,
     };
     match existing {
         Some(manifest) => {
             manifest.check_same(checked.rows, &fingerprint, &settings, state.file.uri())?;
-            if manifest.ended.is_some() {
-                return Err(Error::invalid(
-                    "staging",
-                    format!("{}: this run was ended for good", state.file.uri()),
-                ));
-            }
             tracing::info!(target: "vertex_batch::run::step", run = %manifest.run_id, "run resumed");
             state.manifest = manifest;
             if let Some(done) = state.manifest.tables_done.clone() {
                 // Its end was reached: the results table stands, its tables are dropped.
-                return state.finish(&done, checked.rows).await;
+                return state.finish(&done, checked.rows, true).await;
             }
         }
         None => {
@@ -249,13 +241,30 @@ async fn drive(
         }
     }
 
+    state.ending = state.manifest.ended.as_ref().map(|_| Ending::ByUser);
+    if config.end && state.manifest.ended.is_none() {
+        state.manifest.ended = Some(format!(
+            "ended at {}",
+            crate::run::lease::timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            )
+        ));
+        state.save_manifest().await?;
+        state.ending = Some(Ending::ByUser);
+    }
+
     let last_round = config
         .retry_rounds
         .max(state.manifest.rounds.len().saturating_sub(1) as u8);
     let mut sent: Vec<Sent> = Vec::new();
     for round in 0..=last_round {
         if round > 0 && state.manifest.rounds.len() <= usize::from(round) {
-            let Some(last) = sent.last() else { break };
+            // An ending run stages no more rounds.
+            let Some(last) = sent.last().filter(|_| state.ending.is_none()) else {
+                break;
+            };
             let rows = ctx.layout.rows(round)?;
             state.progress.phase = RunPhase::Staging;
             state.progress.round = round;
@@ -288,22 +297,34 @@ async fn drive(
     let facts = ctx.bq.row(ctx.source.round_facts(&sent)).await?;
     let done = TablesDone {
         rounds: sent.len() as u8,
-        jobs: sent.iter().map(|round| round.shards.len() as u64).sum(),
+        jobs: state
+            .manifest
+            .rounds
+            .iter()
+            .take(sent.len())
+            .map(|round| round.shards.iter().filter(|s| s.job.is_some()).count() as u64)
+            .sum(),
         jobs_lost: state.lost,
+        jobs_past_queue_deadline: state.jobs_past_queue_deadline,
         repeated_lines: number(&facts, "repeated"),
         unexpected_lines: number(&facts, "unexpected"),
         missing_rows: number(&facts, "missing"),
     };
+    if state.ending == Some(Ending::Deadline) {
+        // Past its deadline the run is not at its end: started again, it goes on with a new
+        // deadline, from its tables.
+        return state.finish(&done, checked.rows, false).await;
+    }
     // Recorded before any table goes: from here on the run's end needs none of them.
     state.manifest.tables_done = Some(done.clone());
     state.save_manifest().await?;
-    state.finish(&done, checked.rows).await
+    state.finish(&done, checked.rows, true).await
 }
 
 impl TableState<'_> {
-    /// The end of a run whose results table is written: its scratch tables dropped (again, for
-    /// a run started again after its end), and its summary.
-    async fn finish(&mut self, done: &TablesDone, rows: u64) -> Result<RunSummary> {
+    /// The end of a run whose results table is written: its scratch tables dropped when `end`
+    /// (again, for a run started again after its end), and its summary.
+    async fn finish(&mut self, done: &TablesDone, rows: u64, end: bool) -> Result<RunSummary> {
         let ctx = self.ctx;
         if ctx.bq.table(&ctx.results).await?.is_none() {
             return Err(Error::invalid(
@@ -316,7 +337,9 @@ impl TableState<'_> {
                 ),
             ));
         }
-        self.drop_tables().await?;
+        if end {
+            self.drop_tables().await?;
+        }
         let facts = ctx.bq.row(Source::result_facts(&ctx.results)).await?;
         let mut summary = RunSummary {
             rows: number(&facts, "rows_total"),
@@ -328,6 +351,14 @@ impl TableState<'_> {
             missing_rows: done.missing_rows,
             service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
             jobs_lost: done.jobs_lost,
+            jobs_past_queue_deadline: done.jobs_past_queue_deadline,
+            ended: match self.ending {
+                Some(Ending::Deadline) => Some(
+                    "its deadline passed (started again, the run goes on with a new deadline)"
+                        .to_owned(),
+                ),
+                _ => self.manifest.ended.clone(),
+            },
             lease_taken_over: ctx.lease.taken_over(),
             ..RunSummary::default()
         };

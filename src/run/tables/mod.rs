@@ -23,8 +23,11 @@
 //! the input and the results; a run that fails or is stopped keeps them to resume, and one
 //! started again after its end drops any left and gives the same summary.
 //!
-//! Not yet for tables: [`BatchRun::end`], a run deadline and a queue deadline other than the
-//! service's own (refused before anything is made, never ignored).
+//! Deadlines and an end are a file run's (`run/rounds.rs`): a job still queued past the queue
+//! deadline is cancelled and its rows go to the next round (408 with none left); past the run's
+//! deadline live jobs are cancelled, none is created and the rows left get 504 in the results
+//! table, the tables kept so that a start again goes on; [`BatchRun::end`] ends a started run
+//! for good (499), and drops its tables as any end does.
 //!
 //! ```no_run
 //! # async fn run(client: vertex_batch::JobClient, storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {

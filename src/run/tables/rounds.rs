@@ -1,7 +1,8 @@
 //! One round of a run over tables: one job per shard (its input a shard table, its output a
 //! table beside it), at most so many not yet ended, each found by its request id before it is
 //! created and recorded in the manifest once it is; waited on through the client's one
-//! polling loop and its rule for errors. Nothing of a job's output is read here: when a job
+//! polling loop and its rule for errors, with the queue and run deadlines and an end as a file
+//! run has them (`run/rounds.rs`, whose rules for cancelling are shared). Nothing of a job's output is read here: when a job
 //! ends, the round notes where its output table is and what its missing rows get, for the SQL
 //! of the next round and of the results (`sql.rs`).
 
@@ -10,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use futures_util::stream::{BoxStream, SelectAll};
 use futures_util::{Future, StreamExt};
+use tokio::time::Instant;
 
 use super::driver::{TableCtx, TableState};
 use super::sql::{Sent, SentShard};
@@ -21,7 +23,8 @@ use crate::run::RunPhase;
 use crate::run::jobs::{find_or_create, missing_rows_retriable};
 use crate::run::layout::{RUN_LABEL, display_name};
 use crate::run::manifest::JobRecord;
-use crate::run::rounds::missing_reason;
+use crate::run::progress::JobProgress;
+use crate::run::rounds::{Ending, age, cancel, missing_reason, past_queue_deadline};
 use crate::v1::{BatchPredictionJob, JobState};
 
 /// The polls of the jobs being waited on, as one stream of (shard, answer).
@@ -35,58 +38,138 @@ enum Found {
     Lost(String),
 }
 
+/// A job being waited on.
+struct LiveJob {
+    job: BatchPredictionJob,
+    first_seen: Instant,
+    /// Why the run cancelled it, once it did: the code and message of its rows left undone.
+    cancelled: Option<(u16, String)>,
+}
+
 impl TableState<'_> {
-    /// Runs `round`'s jobs to their end; gives what the SQL needs of each.
+    /// Runs `round`'s jobs to their end; gives what the SQL needs of each. A job still queued
+    /// past the queue deadline is cancelled (its rows go to the next round); once the run is
+    /// ending (its deadline passed, or an end asked for) live jobs are cancelled and no job is
+    /// created, as in a file run (`run/rounds.rs`).
     pub(crate) async fn run_round(&mut self, round: u8) -> Result<Sent> {
         let ctx = self.ctx;
         let r = usize::from(round);
         let count = self.manifest.rounds[r].shards.len();
         let mut ended: Vec<Option<SentShard>> = vec![None; count];
         let mut states: Vec<Option<JobState>> = vec![None; count];
-        let mut live: BTreeMap<usize, BatchPredictionJob> = BTreeMap::new();
+        let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
         let mut polls = Polls::new();
         let mut next = 0;
+        // Shards from here on get no job (the run is ending).
+        let mut end_at = count;
         self.progress.phase = RunPhase::Running;
         self.progress.round = round;
         loop {
-            while live.len() < ctx.config.max_running_jobs && next < count {
+            if let Some(ending) = self.ending {
+                // No job is created once the run is ending (jobs are made in shard order, so
+                // those made are the first ones).
+                let made = self.manifest.rounds[r]
+                    .shards
+                    .iter()
+                    .take_while(|shard| shard.job.is_some())
+                    .count();
+                let keep = made.max(next);
+                for (index, shard) in ended.iter_mut().enumerate().take(end_at).skip(keep) {
+                    *shard = Some(SentShard {
+                        index,
+                        input: ctx.layout.shard(round, index)?,
+                        output: None,
+                        missing_retriable: false,
+                        missing: ending.reason("this row's job was never created"),
+                    });
+                }
+                end_at = end_at.min(keep);
+            }
+            while live.len() < ctx.config.max_running_jobs && next < end_at {
                 let index = next;
                 next += 1;
                 match self.job_of(round, index).await? {
                     Found::Ended(job) => {
                         states[index] = Some(job.state());
-                        ended[index] = Some(self.job_ended(round, index, &job).await?);
+                        ended[index] = Some(self.job_ended(round, index, &job, None).await?);
                     }
                     Found::Live(job) => {
                         states[index] = Some(job.state());
                         polls.push(poll(ctx, index, &job.name));
-                        live.insert(index, job);
+                        live.insert(
+                            index,
+                            LiveJob {
+                                job,
+                                first_seen: Instant::now(),
+                                cancelled: None,
+                            },
+                        );
                     }
                     Found::Lost(name) => {
                         ended[index] = Some(self.job_lost(round, index, &name).await?);
                     }
                 }
             }
-            self.show(&states, &live, count - next);
-            if live.is_empty() && next >= count {
+            if let Some(ending) = self.ending {
+                // The live jobs are cancelled.
+                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
+                    if cancel(&ctx.client, &ctx.unreachable, &job.job.name).await? {
+                        let reason = ending.reason(&format!(
+                            "its job {} was cancelled before this row was answered",
+                            job.job.name
+                        ));
+                        job.cancelled = Some(reason.clone());
+                        self.record_cancel(round, *index, reason).await?;
+                    }
+                }
+            }
+            self.show(&states, &live, end_at.saturating_sub(next));
+            if live.is_empty() && next >= end_at {
                 break;
             }
-            let Some((index, answer)) = polls.next().await else {
+            let answer = match (self.deadline, self.ending) {
+                (Some(deadline), None) => tokio::select! {
+                    answer = polls.next() => answer,
+                    () = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
+                        self.ending = Some(Ending::Deadline);
+                        continue;
+                    }
+                },
+                _ => polls.next().await,
+            };
+            let Some((index, answer)) = answer else {
                 return Err(Error::internal("the run lost track of its jobs"));
             };
             match answer {
                 Ok(job) if job.has_ended() => {
                     states[index] = Some(job.state());
-                    live.remove(&index);
-                    ended[index] = Some(self.job_ended(round, index, &job).await?);
+                    let reason = live.remove(&index).and_then(|job| job.cancelled);
+                    ended[index] = Some(self.job_ended(round, index, &job, reason).await?);
                 }
                 Ok(job) => {
                     states[index] = Some(job.state());
-                    live.insert(index, job);
+                    if let Some(entry) = live.get_mut(&index) {
+                        entry.job = job;
+                        if entry.cancelled.is_none()
+                            && let Some(reason) = past_queue_deadline(
+                                &ctx.client,
+                                &ctx.unreachable,
+                                ctx.config.queue_deadline,
+                                &entry.job,
+                                age(&entry.job, entry.first_seen, (ctx.clock)()),
+                            )
+                            .await?
+                        {
+                            self.jobs_past_queue_deadline += 1;
+                            entry.cancelled = Some(reason.clone());
+                            self.record_cancel(round, index, reason).await?;
+                        }
+                    }
                 }
                 Err(err) if err.is_not_found() => {
                     if let Some(gone) = live.remove(&index) {
-                        ended[index] = Some(self.job_lost(round, index, &gone.name).await?);
+                        ended[index] = Some(self.job_lost(round, index, &gone.job.name).await?);
                     }
                 }
                 Err(err) => return Err(err),
@@ -96,6 +179,21 @@ impl TableState<'_> {
             round,
             shards: ended.into_iter().flatten().collect(),
         })
+    }
+
+    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
+    /// process started again reports its rows the same way.
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
+            record.cancelled = Some(reason);
+            self.save_manifest().await?;
+        }
+        Ok(())
     }
 
     /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
@@ -145,11 +243,13 @@ impl TableState<'_> {
     }
 
     /// An ended job: where its output table is, and what its rows with no output row get.
+    /// `cancelled`: why the run cancelled it, when it did.
     async fn job_ended(
         &mut self,
         round: u8,
         index: usize,
         job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
     ) -> Result<SentShard> {
         let named = match job.output_location() {
             Some(OutputLocation::BigQueryTable(table)) => table.parse::<TableUri>().ok(),
@@ -159,15 +259,19 @@ impl TableState<'_> {
             Some(table) => table,
             None => self.ctx.layout.output(round, index)?,
         };
-        let shard = self
-            .shard(
-                round,
-                index,
-                output,
-                missing_rows_retriable(job),
-                missing_reason(job),
-            )
-            .await?;
+        let cancelled = cancelled.or_else(|| {
+            self.manifest.rounds[usize::from(round)].shards[index]
+                .job
+                .as_ref()
+                .and_then(|record| record.cancelled.clone())
+        });
+        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
+        let retriable = match &cancelled {
+            Some((code, _)) => *code == 408,
+            None => missing_rows_retriable(job),
+        };
+        let reason = cancelled.unwrap_or_else(|| missing_reason(job));
+        let shard = self.shard(round, index, output, retriable, reason).await?;
         self.record_end(round, index, &job.name, job.state().as_str_name())
             .await?;
         Ok(shard)
@@ -220,7 +324,7 @@ impl TableState<'_> {
     fn show(
         &mut self,
         states: &[Option<JobState>],
-        live: &BTreeMap<usize, BatchPredictionJob>,
+        live: &BTreeMap<usize, LiveJob>,
         waiting: usize,
     ) {
         let mut jobs = BTreeMap::new();
@@ -228,11 +332,20 @@ impl TableState<'_> {
             *jobs.entry(*state).or_insert(0) += 1;
         }
         let (mut answered, mut failed) = (0, 0);
-        for job in live.values() {
-            let done = job.progress();
+        let mut live_jobs = Vec::with_capacity(live.len());
+        let now = (self.ctx.clock)();
+        for (index, entry) in live {
+            let done = entry.job.progress();
             answered += done.successful;
             failed += done.failed;
+            live_jobs.push(JobProgress {
+                shard: *index,
+                name: entry.job.name.clone(),
+                state: entry.job.state(),
+                age: age(&entry.job, entry.first_seen, now),
+            });
         }
+        self.progress.live_jobs = live_jobs;
         self.progress.jobs = jobs;
         self.progress.jobs_waiting = waiting as u64;
         self.progress.answered = answered;
