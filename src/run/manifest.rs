@@ -214,6 +214,30 @@ impl Manifest {
         changed
     }
 
+    /// Ends the run for good, now (no job is created after it); false when it was already.
+    pub(crate) fn end_now(&mut self) -> bool {
+        if self.ended.is_some() {
+            return false;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.ended = Some(format!("ended at {}", super::lease::timestamp(now)));
+        true
+    }
+
+    /// Records why the run cancelled the job of `round`'s shard `index`; whether that changed
+    /// the manifest (and it must be saved).
+    pub(crate) fn record_cancel(&mut self, round: u8, index: usize, reason: (u16, String)) -> bool {
+        match &mut self.rounds[usize::from(round)].shards[index].job {
+            Some(record) => {
+                record.cancelled = Some(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Reads a manifest's bytes.
     pub(crate) fn parse(bytes: &[u8], uri: &ObjectUri) -> Result<Manifest> {
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {

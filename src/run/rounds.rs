@@ -11,23 +11,19 @@
 //! has is resolved from its outputs in Cloud Storage.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use futures_util::stream::{BoxStream, SelectAll};
-use futures_util::{Future, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::driver::Ctx;
-use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
-use super::manifest::{JobRecord, Manifest, ManifestFile};
+use super::jobs::{Found, JobCalls, JobTemplate, Polls, missing_rows_retriable, record_of};
+use super::manifest::{Manifest, ManifestFile};
 use super::progress::{JobProgress, RunPhase, RunProgress};
 use super::results::{MissingReasons, RunSummary};
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
 use super::status::http_code_of_grpc;
-use crate::client::JobClient;
-use crate::client::poll::{poll_again_after, poll_until_done};
 use crate::error::Result;
 use crate::job::OutputLocation;
 use crate::storage::ObjectUri;
@@ -68,24 +64,13 @@ pub(crate) struct RunState<'a> {
     pub(crate) ending: Option<Ending>,
 }
 
-/// A job being waited on.
-struct LiveJob {
-    job: BatchPredictionJob,
-    first_seen: Instant,
+/// A job being waited on (both kinds of run).
+pub(crate) struct LiveJob {
+    pub(crate) job: BatchPredictionJob,
+    pub(crate) first_seen: Instant,
     /// Why the run cancelled it, once it did: the code and message of its rows left undone.
-    cancelled: Option<(u16, String)>,
+    pub(crate) cancelled: Option<(u16, String)>,
 }
-
-/// What the manifest's job of a shard turned out to be.
-enum Found {
-    Live(BatchPredictionJob),
-    Ended(BatchPredictionJob),
-    /// The service no longer has it.
-    Lost(String),
-}
-
-/// The polls of the jobs being waited on, as one stream of (shard, answer).
-type Polls = SelectAll<BoxStream<'static, (usize, Result<BatchPredictionJob>)>>;
 
 impl RunState<'_> {
     pub(crate) fn report(&self) {
@@ -135,7 +120,7 @@ impl RunState<'_> {
                     }
                     Found::Live(job) => {
                         states[index] = Some(job.state());
-                        polls.push(self.poll(index, &job.name));
+                        polls.push(self.jobs().poll(index, &job.name));
                         live.insert(
                             index,
                             LiveJob {
@@ -188,7 +173,10 @@ impl RunState<'_> {
                         self.job_ended(round, index, &job, reason).await?;
                     } else if let Some(entry) = live.get_mut(&index) {
                         entry.job = job;
-                        if let Some(reason) = self.check_queue_deadline(entry).await? {
+                        let (jobs, now) = (self.jobs(), (ctx.clock)());
+                        let queued =
+                            past_queue_deadline(&jobs, ctx.config.queue_deadline, entry, now);
+                        if let Some(reason) = queued.await? {
                             self.summary.jobs_past_queue_deadline += 1;
                             entry.cancelled = Some(reason.clone());
                             self.record_cancel(round, index, reason).await?;
@@ -205,58 +193,6 @@ impl RunState<'_> {
         }
     }
 
-    /// The polls of one job until it ends, through the client's polling loop.
-    fn poll(
-        &self,
-        index: usize,
-        name: &str,
-    ) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
-        let client = self.ctx.client.clone();
-        let name = name.to_owned();
-        let unreachable = self.ctx.unreachable.clone();
-        let poll = {
-            let name = name.clone();
-            move || {
-                let (client, name, unreachable) =
-                    (client.clone(), name.clone(), unreachable.clone());
-                async move {
-                    let answer = client.get(&name).await;
-                    if answer.as_ref().is_err_and(poll_again_after) {
-                        unreachable.fetch_add(1, Ordering::Relaxed);
-                    }
-                    answer
-                }
-            }
-        };
-        poll_until_done(
-            name.clone(),
-            &self.ctx.config.wait,
-            None,
-            BatchPredictionJob::has_ended,
-            |job| format!("{} ({})", job.state().short_name(), job.progress()),
-            poll,
-            move |_, _| crate::Error::internal(format!("polling {name} timed out")),
-        )
-        .map(move |answer| (index, answer))
-        .boxed()
-    }
-
-    /// Cancels a job still queued after the queue deadline; gives why, once cancelled.
-    async fn check_queue_deadline(&self, entry: &LiveJob) -> Result<Option<(u16, String)>> {
-        if entry.cancelled.is_some() {
-            return Ok(None);
-        }
-        let ctx = self.ctx;
-        past_queue_deadline(
-            &ctx.client,
-            &ctx.unreachable,
-            ctx.config.queue_deadline,
-            &entry.job,
-            age(&entry.job, entry.first_seen, (ctx.clock)()),
-        )
-        .await
-    }
-
     /// Records in the manifest why the run cancelled the job of shard `index`, so that a
     /// process started again reports its rows the same way.
     async fn record_cancel(
@@ -265,8 +201,7 @@ impl RunState<'_> {
         index: usize,
         reason: (u16, String),
     ) -> Result<()> {
-        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
-            record.cancelled = Some(reason);
+        if self.manifest.record_cancel(round, index, reason) {
             self.save_manifest().await?;
         }
         Ok(())
@@ -275,29 +210,15 @@ impl RunState<'_> {
     /// Asks the service to cancel a job; false when the service could not be reached (the
     /// next poll asks again).
     async fn cancel(&self, name: &str) -> Result<bool> {
-        cancel(&self.ctx.client, &self.ctx.unreachable, name).await
+        self.jobs().cancel(name).await
     }
 
-    /// Repeats `call` while the service is unreachable (the polling rule), an interval of the
-    /// run's wait options apart.
-    async fn patiently<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let mut intervals = self.ctx.config.wait.intervals();
-        loop {
-            match call().await {
-                Err(err) if poll_again_after(&err) => {
-                    self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                    let pause = intervals
-                        .next()
-                        .unwrap_or_else(|| self.ctx.config.wait.max_interval());
-                    tracing::warn!(target: "vertex_batch::run::step", %err, what, ?pause, "service unreachable; trying again");
-                    tokio::time::sleep(pause).await;
-                }
-                other => return other,
-            }
+    /// The calls about the run's jobs.
+    fn jobs(&self) -> JobCalls<'_> {
+        JobCalls {
+            client: &self.ctx.client,
+            wait: &self.ctx.config.wait,
+            unreachable: &self.ctx.unreachable,
         }
     }
 
@@ -306,13 +227,7 @@ impl RunState<'_> {
         let ctx = self.ctx;
         let shard = &self.manifest.rounds[usize::from(round)].shards[index];
         if let Some(record) = &shard.job {
-            let name = record.name.clone();
-            return match self.patiently("get", || ctx.client.get(&name)).await {
-                Ok(job) if job.has_ended() => Ok(Found::Ended(job)),
-                Ok(job) => Ok(Found::Live(job)),
-                Err(err) if err.is_not_found() => Ok(Found::Lost(name)),
-                Err(err) => Err(err),
-            };
+            return self.jobs().recorded(record.name.clone()).await;
         }
         let output = ctx.config.layout.output_prefix(round, index)?;
         let template = JobTemplate {
@@ -323,23 +238,10 @@ impl RunState<'_> {
         let job = template.job(&ctx.client, round, index, shard, &output)?;
         let request_id = shard.request_id.clone();
         ctx.lease.check(ctx.config.layout.staging())?;
-        let (job, _created) = self
-            .patiently("create", || {
-                find_or_create(&ctx.client, job.clone(), &request_id)
-            })
-            .await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
-            name: job.name.clone(),
-            state: job.state().as_str_name().to_owned(),
-            ended: false,
-            cancelled: None,
-        });
+        let job = self.jobs().find_or_create(job, &request_id).await?;
+        self.manifest.rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
         self.save_manifest().await?;
-        Ok(if job.has_ended() {
-            Found::Ended(job)
-        } else {
-            Found::Live(job)
-        })
+        Ok(Found::of(job))
     }
 
     pub(crate) async fn save_manifest(&mut self) -> Result<()> {
@@ -455,76 +357,39 @@ impl RunState<'_> {
         live: &BTreeMap<usize, LiveJob>,
         waiting: usize,
     ) {
-        let mut jobs = BTreeMap::new();
-        for state in states.iter().flatten() {
-            *jobs.entry(*state).or_insert(0) += 1;
-        }
-        let (mut answered, mut failed) = self.table.counts();
-        let mut live_jobs = Vec::with_capacity(live.len());
+        let done = self.table.counts();
         let now = (self.ctx.clock)();
-        for (index, entry) in live {
-            let done = entry.job.progress();
-            answered += done.successful;
-            failed += done.failed;
-            live_jobs.push(JobProgress {
-                shard: *index,
-                name: entry.job.name.clone(),
-                state: entry.job.state(),
-                age: age(&entry.job, entry.first_seen, now),
-            });
-        }
-        self.progress.jobs = jobs;
-        self.progress.live_jobs = live_jobs;
-        self.progress.jobs_waiting = waiting as u64;
-        self.progress.answered = answered;
-        self.progress.failed = failed;
+        show_jobs(&mut self.progress, states, live, waiting, done, now);
         self.progress.mismatched = self.tally.mismatched;
         self.report();
     }
 }
 
-/// Asks the service to cancel a job; false when the service could not be reached (counted in
-/// `unreachable`; the next poll asks again). A job that ended meanwhile or is gone counts as
-/// cancelled: the polls see what it became.
-pub(crate) async fn cancel(
-    client: &JobClient,
-    unreachable: &AtomicU64,
-    name: &str,
-) -> Result<bool> {
-    match client.cancel(name).await {
-        Ok(()) => Ok(true),
-        Err(err) if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) => {
-            Ok(true)
-        }
-        Err(err) if poll_again_after(&err) => {
-            unreachable.fetch_add(1, Ordering::Relaxed);
-            Ok(false)
-        }
-        Err(err) => Err(err),
-    }
-}
-
-/// Cancels `job` when it is still queued at `age` past the queue `deadline`; gives the code
-/// and message of its rows left undone (408: they go to the next round), once cancelled.
+/// Cancels a live job (of either kind of run) still queued past the queue `deadline` at
+/// `now`, unless the run cancelled it already; gives the code and message of its rows left
+/// undone (408: they go to the next round), once cancelled.
 pub(crate) async fn past_queue_deadline(
-    client: &JobClient,
-    unreachable: &AtomicU64,
+    jobs: &JobCalls<'_>,
     deadline: Duration,
-    job: &BatchPredictionJob,
-    age: Duration,
+    entry: &LiveJob,
+    now: SystemTime,
 ) -> Result<Option<(u16, String)>> {
+    let job = &entry.job;
+    if entry.cancelled.is_some() || age(job, entry.first_seen, now) < deadline {
+        return Ok(None);
+    }
     let queued = matches!(
         job.state(),
         JobState::Queued | JobState::Pending | JobState::Unspecified
     );
-    if !queued || age < deadline {
+    if !queued {
         return Ok(None);
     }
     tracing::warn!(
         target: "vertex_batch::run::step",
         job = %job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
     );
-    if !cancel(client, unreachable, &job.name).await? {
+    if !jobs.cancel(&job.name).await? {
         return Ok(None);
     }
     Ok(Some((
@@ -537,9 +402,44 @@ pub(crate) async fn past_queue_deadline(
     )))
 }
 
+/// A round's jobs in `progress` (both kinds of run): how many in each state, the live ones
+/// with their ages at `now`, how many wait for a slot, and the rows answered and failed: `done`
+/// (of jobs already read) and what the live jobs say of theirs.
+pub(crate) fn show_jobs(
+    progress: &mut RunProgress,
+    states: &[Option<JobState>],
+    live: &BTreeMap<usize, LiveJob>,
+    waiting: usize,
+    done: (u64, u64),
+    now: SystemTime,
+) {
+    let mut jobs = BTreeMap::new();
+    for state in states.iter().flatten() {
+        *jobs.entry(*state).or_insert(0) += 1;
+    }
+    let (mut answered, mut failed) = done;
+    let mut live_jobs = Vec::with_capacity(live.len());
+    for (index, entry) in live {
+        let done = entry.job.progress();
+        answered += done.successful;
+        failed += done.failed;
+        live_jobs.push(JobProgress {
+            shard: *index,
+            name: entry.job.name.clone(),
+            state: entry.job.state(),
+            age: age(&entry.job, entry.first_seen, now),
+        });
+    }
+    progress.jobs = jobs;
+    progress.live_jobs = live_jobs;
+    progress.jobs_waiting = waiting as u64;
+    progress.answered = answered;
+    progress.failed = failed;
+}
+
 /// How long a job has existed: since its `create_time` by the run's clock (`now`), or since
 /// this process first saw it when that is longer (a clock behind the service's).
-pub(crate) fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Duration {
+fn age(job: &BatchPredictionJob, first_seen: Instant, now: SystemTime) -> Duration {
     let created = job
         .create_time
         .as_ref()

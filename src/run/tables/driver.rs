@@ -22,11 +22,12 @@ use crate::bigquery::{BigQuery, TableUri};
 use crate::client::JobClient;
 use crate::error::{Error, Result};
 use crate::run::builder::{BatchRun, Clock, RunConfig};
+use crate::run::driver::{nothing_to_end, settings, take_lease, until_stopped};
 use crate::run::fingerprint::Fingerprint;
 use crate::run::isolate::RowGroup;
 use crate::run::layout::request_id;
 use crate::run::lease::Lease;
-use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile, TablesDone};
+use crate::run::manifest::{Manifest, ManifestFile, Round, Shard, ShardFile, TablesDone};
 use crate::run::progress::ProgressFn;
 use crate::run::rounds::Ending;
 use crate::run::{RunPhase, RunProgress, RunSummary};
@@ -120,21 +121,7 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
     check::results_table(&bq, &tables.results, &run_id).await?;
 
     let mut stop = stop;
-    let lease_uri = config.layout.lease()?;
-    let take = Lease::take(
-        &storage,
-        &lease_uri,
-        config.layout.staging(),
-        config.lease,
-        &config.wait,
-    );
-    let lease = match stop.as_mut() {
-        Some(stop) => tokio::select! {
-            lease = take => lease?,
-            () = stop => return Err(stopped(&config)),
-        },
-        None => take.await?,
-    };
+    let lease = take_lease(&storage, &config, stop.as_mut()).await?;
     let ctx = TableCtx {
         client,
         storage,
@@ -148,25 +135,14 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
         unreachable: Arc::default(),
         config,
     };
-    let result = {
-        let work = drive(&ctx, &checked, fingerprint, run_id);
-        match stop {
-            Some(stop) => tokio::select! {
-                result = work => result,
-                () = stop => Err(stopped(&ctx.config)),
-            },
-            None => work.await,
-        }
-    };
+    let result = until_stopped(
+        &ctx.config,
+        stop,
+        drive(&ctx, &checked, fingerprint, run_id),
+    )
+    .await;
     ctx.lease.release().await;
     result
-}
-
-fn stopped(config: &RunConfig) -> Error {
-    Error::RunStopped {
-        staging: config.layout.staging().to_string(),
-        reason: "it was asked to stop".into(),
-    }
 }
 
 async fn drive(
@@ -177,29 +153,14 @@ async fn drive(
 ) -> Result<RunSummary> {
     let config = &ctx.config;
     let started = Instant::now();
-    let settings = Settings {
-        model: config.model.clone(),
-        generation_config: if config.generation_config.is_empty() {
-            serde_json::Value::Null
-        } else {
-            config.generation_config.to_json()?
-        },
-        max_requests_per_job: config.max_requests_per_job,
-        // Tables have no files.
-        max_bytes_per_file: 0,
-    };
+    // Tables have no files.
+    let settings = settings(config, 0)?;
     let buckets = plan::buckets(checked.rows, config.max_requests_per_job);
     let mut progress = RunProgress::new();
     progress.rows = checked.rows;
     let (file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
     if config.end && existing.is_none() {
-        return Err(Error::invalid(
-            "staging",
-            format!(
-                "{}: no run is staged there to end (nothing was started with this staging prefix)",
-                config.layout.staging()
-            ),
-        ));
+        return Err(nothing_to_end(config));
     }
     let mut state = TableState {
         ctx,
@@ -242,15 +203,7 @@ async fn drive(
     }
 
     state.ending = state.manifest.ended.as_ref().map(|_| Ending::ByUser);
-    if config.end && state.manifest.ended.is_none() {
-        state.manifest.ended = Some(format!(
-            "ended at {}",
-            crate::run::lease::timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
-            )
-        ));
+    if config.end && state.manifest.end_now() {
         state.save_manifest().await?;
         state.ending = Some(Ending::ByUser);
     }

@@ -1,50 +1,26 @@
 //! One round of a run over tables: one job per shard (its input a shard table, its output a
 //! table beside it), at most so many not yet ended, each found by its request id before it is
 //! created and recorded in the manifest once it is; waited on through the client's one
-//! polling loop and its rule for errors, with the queue and run deadlines and an end as a file
-//! run has them (`run/rounds.rs`, whose rules for cancelling are shared). Nothing of a job's output is read here: when a job
-//! ends, the round notes where its output table is and what its missing rows get, for the SQL
+//! polling loop and its rule for errors (`run/jobs.rs`'s calls, shared with file runs), with
+//! the queue and run deadlines and an end as a file run has them (`run/rounds.rs`, whose rules
+//! for cancelling are shared). Nothing of a job's output is read here: when a job ends, the round notes where its output table is and what its missing rows get, for the SQL
 //! of the next round and of the results (`sql.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
-use futures_util::stream::{BoxStream, SelectAll};
-use futures_util::{Future, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use super::driver::{TableCtx, TableState};
+use super::driver::TableState;
 use super::sql::{Sent, SentShard};
 use crate::bigquery::TableUri;
-use crate::client::poll::{poll_again_after, poll_until_done};
 use crate::error::{Error, Result};
 use crate::job::{OutputLocation, REQUEST_ID_LABEL};
 use crate::run::RunPhase;
-use crate::run::jobs::{find_or_create, missing_rows_retriable};
+use crate::run::jobs::{Found, JobCalls, Polls, missing_rows_retriable, record_of};
 use crate::run::layout::{RUN_LABEL, display_name};
-use crate::run::manifest::JobRecord;
-use crate::run::progress::JobProgress;
-use crate::run::rounds::{Ending, age, cancel, missing_reason, past_queue_deadline};
+use crate::run::rounds::{Ending, LiveJob, missing_reason, past_queue_deadline, show_jobs};
 use crate::v1::{BatchPredictionJob, JobState};
-
-/// The polls of the jobs being waited on, as one stream of (shard, answer).
-type Polls = SelectAll<BoxStream<'static, (usize, Result<BatchPredictionJob>)>>;
-
-/// What the manifest's job of a shard turned out to be.
-enum Found {
-    Live(BatchPredictionJob),
-    Ended(BatchPredictionJob),
-    /// The service no longer has it.
-    Lost(String),
-}
-
-/// A job being waited on.
-struct LiveJob {
-    job: BatchPredictionJob,
-    first_seen: Instant,
-    /// Why the run cancelled it, once it did: the code and message of its rows left undone.
-    cancelled: Option<(u16, String)>,
-}
 
 impl TableState<'_> {
     /// Runs `round`'s jobs to their end; gives what the SQL needs of each. A job still queued
@@ -95,7 +71,7 @@ impl TableState<'_> {
                     }
                     Found::Live(job) => {
                         states[index] = Some(job.state());
-                        polls.push(poll(ctx, index, &job.name));
+                        polls.push(self.jobs().poll(index, &job.name));
                         live.insert(
                             index,
                             LiveJob {
@@ -113,7 +89,7 @@ impl TableState<'_> {
             if let Some(ending) = self.ending {
                 // The live jobs are cancelled.
                 for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
-                    if cancel(&ctx.client, &ctx.unreachable, &job.job.name).await? {
+                    if self.jobs().cancel(&job.job.name).await? {
                         let reason = ending.reason(&format!(
                             "its job {} was cancelled before this row was answered",
                             job.job.name
@@ -151,16 +127,10 @@ impl TableState<'_> {
                     states[index] = Some(job.state());
                     if let Some(entry) = live.get_mut(&index) {
                         entry.job = job;
-                        if entry.cancelled.is_none()
-                            && let Some(reason) = past_queue_deadline(
-                                &ctx.client,
-                                &ctx.unreachable,
-                                ctx.config.queue_deadline,
-                                &entry.job,
-                                age(&entry.job, entry.first_seen, (ctx.clock)()),
-                            )
-                            .await?
-                        {
+                        let (jobs, now) = (self.jobs(), (ctx.clock)());
+                        let queued =
+                            past_queue_deadline(&jobs, ctx.config.queue_deadline, entry, now);
+                        if let Some(reason) = queued.await? {
                             self.jobs_past_queue_deadline += 1;
                             entry.cancelled = Some(reason.clone());
                             self.record_cancel(round, index, reason).await?;
@@ -189,11 +159,19 @@ impl TableState<'_> {
         index: usize,
         reason: (u16, String),
     ) -> Result<()> {
-        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
-            record.cancelled = Some(reason);
+        if self.manifest.record_cancel(round, index, reason) {
             self.save_manifest().await?;
         }
         Ok(())
+    }
+
+    /// The calls about the run's jobs.
+    fn jobs(&self) -> JobCalls<'_> {
+        JobCalls {
+            client: &self.ctx.client,
+            wait: &self.ctx.config.wait,
+            unreachable: &self.ctx.unreachable,
+        }
     }
 
     /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
@@ -201,13 +179,7 @@ impl TableState<'_> {
         let ctx = self.ctx;
         let shard = &self.manifest.rounds[usize::from(round)].shards[index];
         if let Some(record) = &shard.job {
-            let name = record.name.clone();
-            return match patiently(ctx, || ctx.client.get(&name)).await {
-                Ok(job) if job.has_ended() => Ok(Found::Ended(job)),
-                Ok(job) => Ok(Found::Live(job)),
-                Err(err) if err.is_not_found() => Ok(Found::Lost(name)),
-                Err(err) => Err(err),
-            };
+            return self.jobs().recorded(record.name.clone()).await;
         }
         let input = ctx.layout.shard(round, index)?;
         let output = ctx.layout.output(round, index)?;
@@ -224,22 +196,10 @@ impl TableState<'_> {
             .insert(REQUEST_ID_LABEL.to_owned(), shard.request_id.clone());
         let request_id = shard.request_id.clone();
         ctx.lease.check(ctx.config.layout.staging())?;
-        let (job, _created) = patiently(ctx, || {
-            find_or_create(&ctx.client, job.clone(), &request_id)
-        })
-        .await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
-            name: job.name.clone(),
-            state: job.state().as_str_name().to_owned(),
-            ended: false,
-            cancelled: None,
-        });
+        let job = self.jobs().find_or_create(job, &request_id).await?;
+        self.manifest.rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
         self.save_manifest().await?;
-        Ok(if job.has_ended() {
-            Found::Ended(job)
-        } else {
-            Found::Live(job)
-        })
+        Ok(Found::of(job))
     }
 
     /// An ended job: where its output table is, and what its rows with no output row get.
@@ -327,87 +287,9 @@ impl TableState<'_> {
         live: &BTreeMap<usize, LiveJob>,
         waiting: usize,
     ) {
-        let mut jobs = BTreeMap::new();
-        for state in states.iter().flatten() {
-            *jobs.entry(*state).or_insert(0) += 1;
-        }
-        let (mut answered, mut failed) = (0, 0);
-        let mut live_jobs = Vec::with_capacity(live.len());
+        // No job's rows are read here: the live jobs' counts are all there is.
         let now = (self.ctx.clock)();
-        for (index, entry) in live {
-            let done = entry.job.progress();
-            answered += done.successful;
-            failed += done.failed;
-            live_jobs.push(JobProgress {
-                shard: *index,
-                name: entry.job.name.clone(),
-                state: entry.job.state(),
-                age: age(&entry.job, entry.first_seen, now),
-            });
-        }
-        self.progress.live_jobs = live_jobs;
-        self.progress.jobs = jobs;
-        self.progress.jobs_waiting = waiting as u64;
-        self.progress.answered = answered;
-        self.progress.failed = failed;
+        show_jobs(&mut self.progress, states, live, waiting, (0, 0), now);
         self.ctx.report(&self.progress);
-    }
-}
-
-/// The polls of one job until it ends, through the client's polling loop.
-fn poll(
-    ctx: &TableCtx,
-    index: usize,
-    name: &str,
-) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
-    let client = ctx.client.clone();
-    let unreachable = ctx.unreachable.clone();
-    let poll = {
-        let name = name.to_owned();
-        move || {
-            let (client, name, unreachable) = (client.clone(), name.clone(), unreachable.clone());
-            async move {
-                let answer = client.get(&name).await;
-                if answer.as_ref().is_err_and(poll_again_after) {
-                    unreachable.fetch_add(1, Ordering::Relaxed);
-                }
-                answer
-            }
-        }
-    };
-    let timed_out = name.to_owned();
-    poll_until_done(
-        name.to_owned(),
-        &ctx.config.wait,
-        None,
-        BatchPredictionJob::has_ended,
-        |job| format!("{} ({})", job.state().short_name(), job.progress()),
-        poll,
-        move |_, _| Error::internal(format!("polling {timed_out} timed out")),
-    )
-    .map(move |answer| (index, answer))
-    .boxed()
-}
-
-/// Repeats `call` while the service is unreachable (the polling rule), an interval of the
-/// run's wait options apart.
-async fn patiently<T, F, Fut>(ctx: &TableCtx, mut call: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let mut intervals = ctx.config.wait.intervals();
-    loop {
-        match call().await {
-            Err(err) if poll_again_after(&err) => {
-                ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                let pause = intervals
-                    .next()
-                    .unwrap_or_else(|| ctx.config.wait.max_interval());
-                tracing::warn!(target: "vertex_batch::run::step", %err, ?pause, "service unreachable; trying again");
-                tokio::time::sleep(pause).await;
-            }
-            other => return other,
-        }
     }
 }
