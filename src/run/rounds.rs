@@ -9,6 +9,10 @@
 //! the run's deadline passes the run ends as an end asked for does: live jobs are cancelled,
 //! no job is created, what was answered is kept. A job of the manifest the service no longer
 //! has is resolved from its outputs in Cloud Storage.
+//!
+//! The loop itself (`run_jobs`) is both kinds of run's: it calls a [`RoundSteps`] for what
+//! differs (a file run reads each job's output into the join; a run over tables notes where
+//! its output table is, `tables/rounds.rs`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -16,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
+use super::builder::RunConfig;
 use super::driver::Ctx;
 use super::jobs::{Found, JobCalls, JobTemplate, Polls, missing_rows_retriable, record_of};
 use super::manifest::{Manifest, ManifestFile};
@@ -80,7 +85,6 @@ impl RunState<'_> {
     /// Creates the round's jobs, at most `max_running_jobs` not yet ended, and reads each one's
     /// output as it ends.
     pub(crate) async fn run_round(&mut self, round: u8) -> Result<()> {
-        let ctx = self.ctx;
         let r = usize::from(round);
         let shard_count = self.manifest.rounds[r].shards.len();
         if self.missing.len() <= r {
@@ -89,108 +93,8 @@ impl RunState<'_> {
         self.missing[r] = vec![(500, String::new()); shard_count];
         self.progress.phase = RunPhase::Running;
         self.progress.round = round;
-        let mut states: Vec<Option<JobState>> = vec![None; shard_count];
-        let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
-        let mut polls = Polls::new();
-        let mut next = 0;
-        // Shards from here on get no job (the run is ending).
-        let mut end_at = shard_count;
-        loop {
-            if let Some(ending) = self.ending {
-                // No job is created once the run is ending (jobs are made in shard order, so
-                // those made are the first ones).
-                let made = self.manifest.rounds[r]
-                    .shards
-                    .iter()
-                    .take_while(|shard| shard.job.is_some())
-                    .count();
-                let keep = made.max(next);
-                for index in keep..end_at {
-                    self.never_created(round, index, ending);
-                }
-                end_at = end_at.min(keep);
-            }
-            while live.len() < ctx.config.max_running_jobs && next < end_at {
-                let index = next;
-                next += 1;
-                match self.job_of(round, index).await? {
-                    Found::Ended(job) => {
-                        states[index] = Some(job.state());
-                        self.job_ended(round, index, &job, None).await?;
-                    }
-                    Found::Live(job) => {
-                        states[index] = Some(job.state());
-                        polls.push(self.jobs().poll(index, &job.name));
-                        live.insert(
-                            index,
-                            LiveJob {
-                                job,
-                                first_seen: Instant::now(),
-                                cancelled: None,
-                            },
-                        );
-                    }
-                    Found::Lost(name) => self.job_lost(round, index, &name).await?,
-                }
-            }
-            if let Some(ending) = self.ending {
-                // The live jobs are cancelled.
-                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
-                    if self.cancel(&job.job.name).await? {
-                        let reason = ending.reason(&format!(
-                            "its job {} was cancelled before this row was answered",
-                            job.job.name
-                        ));
-                        job.cancelled = Some(reason.clone());
-                        self.record_cancel(round, *index, reason).await?;
-                    }
-                }
-            }
-            self.show_jobs(&states, &live, end_at.saturating_sub(next));
-            if live.is_empty() && next >= end_at {
-                return Ok(());
-            }
-            let answer = match (self.deadline, self.ending) {
-                (Some(deadline), None) => tokio::select! {
-                    answer = polls.next() => answer,
-                    () = tokio::time::sleep_until(deadline) => {
-                        tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
-                        self.ending = Some(Ending::Deadline);
-                        continue;
-                    }
-                },
-                _ => polls.next().await,
-            };
-            let Some((index, answer)) = answer else {
-                // Every poll ended without its job's end: cannot happen, but never wait forever.
-                return Err(crate::Error::internal("the run lost track of its jobs"));
-            };
-            match answer {
-                Ok(job) => {
-                    states[index] = Some(job.state());
-                    if job.has_ended() {
-                        let reason = live.remove(&index).and_then(|job| job.cancelled);
-                        self.job_ended(round, index, &job, reason).await?;
-                    } else if let Some(entry) = live.get_mut(&index) {
-                        entry.job = job;
-                        let (jobs, now) = (self.jobs(), (ctx.clock)());
-                        let queued =
-                            past_queue_deadline(&jobs, ctx.config.queue_deadline, entry, now);
-                        if let Some(reason) = queued.await? {
-                            self.summary.jobs_past_queue_deadline += 1;
-                            entry.cancelled = Some(reason.clone());
-                            self.record_cancel(round, index, reason).await?;
-                        }
-                    }
-                }
-                Err(err) if err.is_not_found() => {
-                    if let Some(gone) = live.remove(&index) {
-                        self.job_lost(round, index, &gone.job.name).await?;
-                    }
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        // Boxed: the loop's future is large, and lives on the heap rather than in the run's.
+        Box::pin(run_jobs(self, round)).await.map(drop)
     }
 
     /// Records in the manifest why the run cancelled the job of shard `index`, so that a
@@ -205,12 +109,6 @@ impl RunState<'_> {
             self.save_manifest().await?;
         }
         Ok(())
-    }
-
-    /// Asks the service to cancel a job; false when the service could not be reached (the
-    /// next poll asks again).
-    async fn cancel(&self, name: &str) -> Result<bool> {
-        self.jobs().cancel(name).await
     }
 
     /// The calls about the run's jobs.
@@ -400,6 +298,237 @@ pub(crate) async fn past_queue_deadline(
             duration_text(deadline)
         ),
     )))
+}
+
+/// What a kind of run (files, tables) does at each step of a round; [`run_jobs`] is the one
+/// loop over them.
+pub(crate) trait RoundSteps {
+    /// What the round keeps of a shard once its job ended, or was never created.
+    type Ended;
+    fn jobs(&self) -> JobCalls<'_>;
+    fn config(&self) -> &RunConfig;
+    /// The time of day by the run's clock.
+    fn now(&self) -> SystemTime;
+    fn manifest(&self) -> &Manifest;
+    /// Why the run is ending, once it is.
+    fn ending(&mut self) -> &mut Option<Ending>;
+    /// When the run's deadline passes.
+    fn deadline(&self) -> Option<Instant>;
+    /// The job of a shard: as recorded, found by its request id, or created.
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found>;
+    /// An ended job; `cancelled`: why the run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<Self::Ended>;
+    /// A job of the manifest the service no longer has.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<Self::Ended>;
+    /// A shard whose job the run's end kept from being created.
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<Self::Ended>;
+    /// Records why the run cancelled a shard's job.
+    async fn record_cancel(&mut self, round: u8, index: usize, reason: (u16, String))
+    -> Result<()>;
+    /// Counts a job cancelled at the queue deadline.
+    fn past_queue_deadline(&mut self);
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    );
+}
+
+/// Runs `round`'s jobs to their end, at most `max_running_jobs` not yet ended (both kinds of
+/// run): each shard's job found or created in shard order and polled; a job still queued past
+/// the queue deadline cancelled; once the run is ending (its deadline passed, or an end asked
+/// for) live jobs cancelled and no job created. Gives what the round kept of each shard.
+pub(crate) async fn run_jobs<S: RoundSteps>(
+    state: &mut S,
+    round: u8,
+) -> Result<Vec<Option<S::Ended>>> {
+    let r = usize::from(round);
+    let count = state.manifest().rounds[r].shards.len();
+    let mut ended: Vec<Option<S::Ended>> = (0..count).map(|_| None).collect();
+    let mut states: Vec<Option<JobState>> = vec![None; count];
+    let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
+    let mut polls = Polls::new();
+    let mut next = 0;
+    // Shards from here on get no job (the run is ending).
+    let mut end_at = count;
+    loop {
+        if let Some(ending) = *state.ending() {
+            // No job is created once the run is ending (jobs are made in shard order, so those
+            // made are the first ones).
+            let made = state.manifest().rounds[r]
+                .shards
+                .iter()
+                .take_while(|shard| shard.job.is_some())
+                .count();
+            let keep = made.max(next);
+            for (index, shard) in ended.iter_mut().enumerate().take(end_at).skip(keep) {
+                *shard = Some(state.never_created(round, index, ending)?);
+            }
+            end_at = end_at.min(keep);
+        }
+        while live.len() < state.config().max_running_jobs && next < end_at {
+            let index = next;
+            next += 1;
+            match state.job_of(round, index).await? {
+                Found::Ended(job) => {
+                    states[index] = Some(job.state());
+                    ended[index] = Some(state.job_ended(round, index, &job, None).await?);
+                }
+                Found::Live(job) => {
+                    states[index] = Some(job.state());
+                    polls.push(state.jobs().poll(index, &job.name));
+                    live.insert(
+                        index,
+                        LiveJob {
+                            job,
+                            first_seen: Instant::now(),
+                            cancelled: None,
+                        },
+                    );
+                }
+                Found::Lost(name) => {
+                    ended[index] = Some(state.job_lost(round, index, &name).await?);
+                }
+            }
+        }
+        if let Some(ending) = *state.ending() {
+            // The live jobs are cancelled.
+            for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
+                if state.jobs().cancel(&job.job.name).await? {
+                    let reason = ending.reason(&format!(
+                        "its job {} was cancelled before this row was answered",
+                        job.job.name
+                    ));
+                    job.cancelled = Some(reason.clone());
+                    state.record_cancel(round, *index, reason).await?;
+                }
+            }
+        }
+        state.show(&states, &live, end_at.saturating_sub(next));
+        if live.is_empty() && next >= end_at {
+            return Ok(ended);
+        }
+        let answer = match (state.deadline(), *state.ending()) {
+            (Some(deadline), None) => tokio::select! {
+                answer = polls.next() => answer,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
+                    *state.ending() = Some(Ending::Deadline);
+                    continue;
+                }
+            },
+            _ => polls.next().await,
+        };
+        let Some((index, answer)) = answer else {
+            // Every poll ended without its job's end: cannot happen, but never wait forever.
+            return Err(crate::Error::internal("the run lost track of its jobs"));
+        };
+        match answer {
+            Ok(job) => {
+                states[index] = Some(job.state());
+                if job.has_ended() {
+                    let reason = live.remove(&index).and_then(|job| job.cancelled);
+                    ended[index] = Some(state.job_ended(round, index, &job, reason).await?);
+                } else if let Some(entry) = live.get_mut(&index) {
+                    entry.job = job;
+                    let (deadline, now) = (state.config().queue_deadline, state.now());
+                    let queued = past_queue_deadline(&state.jobs(), deadline, entry, now).await?;
+                    if let Some(reason) = queued {
+                        state.past_queue_deadline();
+                        entry.cancelled = Some(reason.clone());
+                        state.record_cancel(round, index, reason).await?;
+                    }
+                }
+            }
+            Err(err) if err.is_not_found() => {
+                if let Some(gone) = live.remove(&index) {
+                    ended[index] = Some(state.job_lost(round, index, &gone.job.name).await?);
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+impl RoundSteps for RunState<'_> {
+    /// The job's output is read into the join as it ends: nothing is kept.
+    type Ended = ();
+
+    fn jobs(&self) -> JobCalls<'_> {
+        RunState::jobs(self)
+    }
+
+    fn config(&self) -> &RunConfig {
+        &self.ctx.config
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.ctx.clock)()
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn ending(&mut self) -> &mut Option<Ending> {
+        &mut self.ending
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+        RunState::job_of(self, round, index).await
+    }
+
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<()> {
+        RunState::job_ended(self, round, index, job, cancelled).await
+    }
+
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
+        RunState::job_lost(self, round, index, name).await
+    }
+
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<()> {
+        RunState::never_created(self, round, index, ending);
+        Ok(())
+    }
+
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        RunState::record_cancel(self, round, index, reason).await
+    }
+
+    fn past_queue_deadline(&mut self) {
+        self.summary.jobs_past_queue_deadline += 1;
+    }
+
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        self.show_jobs(states, live, waiting);
+    }
 }
 
 /// A round's jobs in `progress` (both kinds of run): how many in each state, the live ones

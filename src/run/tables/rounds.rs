@@ -1,150 +1,37 @@
 //! One round of a run over tables: one job per shard (its input a shard table, its output a
 //! table beside it), at most so many not yet ended, each found by its request id before it is
-//! created and recorded in the manifest once it is; waited on through the client's one
-//! polling loop and its rule for errors (`run/jobs.rs`'s calls, shared with file runs), with
-//! the queue and run deadlines and an end as a file run has them (`run/rounds.rs`, whose rules
-//! for cancelling are shared). Nothing of a job's output is read here: when a job ends, the round notes where its output table is and what its missing rows get, for the SQL
-//! of the next round and of the results (`sql.rs`).
+//! created and recorded in the manifest once it is. The loop is a file run's
+//! (`run/rounds.rs`'s `run_jobs`: the client's polling loop and its rule for errors, the queue
+//! and run deadlines, an end); this file gives its steps for tables. Nothing of a job's output
+//! is read here: when a job ends, the round notes where its output table is and what its
+//! missing rows get, for the SQL of the next round and of the results (`sql.rs`).
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::driver::TableState;
 use super::sql::{Sent, SentShard};
 use crate::bigquery::TableUri;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::job::{OutputLocation, REQUEST_ID_LABEL};
 use crate::run::RunPhase;
-use crate::run::jobs::{Found, JobCalls, Polls, missing_rows_retriable, record_of};
+use crate::run::builder::RunConfig;
+use crate::run::jobs::{Found, JobCalls, missing_rows_retriable, record_of};
 use crate::run::layout::{RUN_LABEL, display_name};
-use crate::run::rounds::{Ending, LiveJob, missing_reason, past_queue_deadline, show_jobs};
+use crate::run::manifest::Manifest;
+use crate::run::rounds::{Ending, LiveJob, RoundSteps, missing_reason, run_jobs, show_jobs};
 use crate::v1::{BatchPredictionJob, JobState};
 
 impl TableState<'_> {
-    /// Runs `round`'s jobs to their end; gives what the SQL needs of each. A job still queued
-    /// past the queue deadline is cancelled (its rows go to the next round); once the run is
-    /// ending (its deadline passed, or an end asked for) live jobs are cancelled and no job is
-    /// created, as in a file run (`run/rounds.rs`).
+    /// Runs `round`'s jobs to their end (`run/rounds.rs`'s loop, with the queue and run
+    /// deadlines and an end as a file run has them); gives what the SQL needs of each.
     pub(crate) async fn run_round(&mut self, round: u8) -> Result<Sent> {
-        let ctx = self.ctx;
-        let r = usize::from(round);
-        let count = self.manifest.rounds[r].shards.len();
-        let mut ended: Vec<Option<SentShard>> = vec![None; count];
-        let mut states: Vec<Option<JobState>> = vec![None; count];
-        let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
-        let mut polls = Polls::new();
-        let mut next = 0;
-        // Shards from here on get no job (the run is ending).
-        let mut end_at = count;
         self.progress.phase = RunPhase::Running;
         self.progress.round = round;
-        loop {
-            if let Some(ending) = self.ending {
-                // No job is created once the run is ending (jobs are made in shard order, so
-                // those made are the first ones).
-                let made = self.manifest.rounds[r]
-                    .shards
-                    .iter()
-                    .take_while(|shard| shard.job.is_some())
-                    .count();
-                let keep = made.max(next);
-                for (index, shard) in ended.iter_mut().enumerate().take(end_at).skip(keep) {
-                    *shard = Some(SentShard {
-                        index,
-                        input: ctx.layout.shard(round, index)?,
-                        output: None,
-                        missing_retriable: false,
-                        missing: ending.reason("this row's job was never created"),
-                    });
-                }
-                end_at = end_at.min(keep);
-            }
-            while live.len() < ctx.config.max_running_jobs && next < end_at {
-                let index = next;
-                next += 1;
-                match self.job_of(round, index).await? {
-                    Found::Ended(job) => {
-                        states[index] = Some(job.state());
-                        ended[index] = Some(self.job_ended(round, index, &job, None).await?);
-                    }
-                    Found::Live(job) => {
-                        states[index] = Some(job.state());
-                        polls.push(self.jobs().poll(index, &job.name));
-                        live.insert(
-                            index,
-                            LiveJob {
-                                job,
-                                first_seen: Instant::now(),
-                                cancelled: None,
-                            },
-                        );
-                    }
-                    Found::Lost(name) => {
-                        ended[index] = Some(self.job_lost(round, index, &name).await?);
-                    }
-                }
-            }
-            if let Some(ending) = self.ending {
-                // The live jobs are cancelled.
-                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
-                    if self.jobs().cancel(&job.job.name).await? {
-                        let reason = ending.reason(&format!(
-                            "its job {} was cancelled before this row was answered",
-                            job.job.name
-                        ));
-                        job.cancelled = Some(reason.clone());
-                        self.record_cancel(round, *index, reason).await?;
-                    }
-                }
-            }
-            self.show(&states, &live, end_at.saturating_sub(next));
-            if live.is_empty() && next >= end_at {
-                break;
-            }
-            let answer = match (self.deadline, self.ending) {
-                (Some(deadline), None) => tokio::select! {
-                    answer = polls.next() => answer,
-                    () = tokio::time::sleep_until(deadline) => {
-                        tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
-                        self.ending = Some(Ending::Deadline);
-                        continue;
-                    }
-                },
-                _ => polls.next().await,
-            };
-            let Some((index, answer)) = answer else {
-                return Err(Error::internal("the run lost track of its jobs"));
-            };
-            match answer {
-                Ok(job) if job.has_ended() => {
-                    states[index] = Some(job.state());
-                    let reason = live.remove(&index).and_then(|job| job.cancelled);
-                    ended[index] = Some(self.job_ended(round, index, &job, reason).await?);
-                }
-                Ok(job) => {
-                    states[index] = Some(job.state());
-                    if let Some(entry) = live.get_mut(&index) {
-                        entry.job = job;
-                        let (jobs, now) = (self.jobs(), (ctx.clock)());
-                        let queued =
-                            past_queue_deadline(&jobs, ctx.config.queue_deadline, entry, now);
-                        if let Some(reason) = queued.await? {
-                            self.jobs_past_queue_deadline += 1;
-                            entry.cancelled = Some(reason.clone());
-                            self.record_cancel(round, index, reason).await?;
-                        }
-                    }
-                }
-                Err(err) if err.is_not_found() => {
-                    if let Some(gone) = live.remove(&index) {
-                        ended[index] = Some(self.job_lost(round, index, &gone.job.name).await?);
-                    }
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        // Boxed: the loop's future is large, and lives on the heap rather than in the run's.
+        let ended = Box::pin(run_jobs(self, round)).await?;
         Ok(Sent {
             round,
             shards: ended.into_iter().flatten().collect(),
@@ -291,5 +178,84 @@ impl TableState<'_> {
         let now = (self.ctx.clock)();
         show_jobs(&mut self.progress, states, live, waiting, (0, 0), now);
         self.ctx.report(&self.progress);
+    }
+}
+
+impl RoundSteps for TableState<'_> {
+    /// Where the job's output table is and what its missing rows get.
+    type Ended = SentShard;
+
+    fn jobs(&self) -> JobCalls<'_> {
+        TableState::jobs(self)
+    }
+
+    fn config(&self) -> &RunConfig {
+        &self.ctx.config
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.ctx.clock)()
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn ending(&mut self) -> &mut Option<Ending> {
+        &mut self.ending
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+        TableState::job_of(self, round, index).await
+    }
+
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<SentShard> {
+        TableState::job_ended(self, round, index, job, cancelled).await
+    }
+
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<SentShard> {
+        TableState::job_lost(self, round, index, name).await
+    }
+
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<SentShard> {
+        Ok(SentShard {
+            index,
+            input: self.ctx.layout.shard(round, index)?,
+            output: None,
+            missing_retriable: false,
+            missing: ending.reason("this row's job was never created"),
+        })
+    }
+
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        TableState::record_cancel(self, round, index, reason).await
+    }
+
+    fn past_queue_deadline(&mut self) {
+        self.jobs_past_queue_deadline += 1;
+    }
+
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        TableState::show(self, states, live, waiting);
     }
 }
