@@ -97,20 +97,6 @@ impl RunState<'_> {
         Box::pin(run_jobs(self, round)).await.map(drop)
     }
 
-    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
-    /// process started again reports its rows the same way.
-    async fn record_cancel(
-        &mut self,
-        round: u8,
-        index: usize,
-        reason: (u16, String),
-    ) -> Result<()> {
-        if self.manifest.record_cancel(round, index, reason) {
-            self.save_manifest().await?;
-        }
-        Ok(())
-    }
-
     /// The calls about the run's jobs.
     fn jobs(&self) -> JobCalls<'_> {
         JobCalls {
@@ -118,28 +104,6 @@ impl RunState<'_> {
             wait: &self.ctx.config.wait,
             unreachable: &self.ctx.unreachable,
         }
-    }
-
-    /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
-        let ctx = self.ctx;
-        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
-        if let Some(record) = &shard.job {
-            return self.jobs().recorded(record.name.clone()).await;
-        }
-        let output = ctx.config.layout.output_prefix(round, index)?;
-        let template = JobTemplate {
-            model: ctx.config.model.clone(),
-            generation_config: ctx.config.generation_config.clone(),
-            run_id: self.manifest.run_id.clone(),
-        };
-        let job = template.job(&ctx.client, round, index, shard, &output)?;
-        let request_id = shard.request_id.clone();
-        ctx.lease.check(ctx.config.layout.staging())?;
-        let job = self.jobs().find_or_create(job, &request_id).await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
-        self.save_manifest().await?;
-        Ok(Found::of(job))
     }
 
     pub(crate) async fn save_manifest(&mut self) -> Result<()> {
@@ -156,65 +120,6 @@ impl RunState<'_> {
             last: shard.last_row,
             group: shard.group,
         }
-    }
-
-    /// Reads an ended job's output into the join and records the end. `cancelled`: why the
-    /// run cancelled it, when it did.
-    async fn job_ended(
-        &mut self,
-        round: u8,
-        index: usize,
-        job: &BatchPredictionJob,
-        cancelled: Option<(u16, String)>,
-    ) -> Result<()> {
-        let dir = match job.output_location() {
-            Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
-            _ => self.ctx.config.layout.output_prefix(round, index)?,
-        };
-        let cancelled = cancelled.or_else(|| {
-            self.manifest.rounds[usize::from(round)].shards[index]
-                .job
-                .as_ref()
-                .and_then(|record| record.cancelled.clone())
-        });
-        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
-        let retriable = match &cancelled {
-            Some((code, _)) => *code == 408,
-            None => missing_rows_retriable(job),
-        };
-        let reason = cancelled.unwrap_or_else(|| missing_reason(job));
-        self.collect(round, index, &dir, retriable, reason).await?;
-        tracing::info!(
-            target: "vertex_batch::run::step",
-            job = %job.name, state = job.state().as_str_name(), "job output read"
-        );
-        self.record_end(round, index, &job.name, job.state().as_str_name())
-            .await
-    }
-
-    /// A job of the manifest the service no longer has: its rows are read from whatever it
-    /// wrote under its output prefix, and the rest go to the next round.
-    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
-        tracing::warn!(
-            target: "vertex_batch::run::step",
-            job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
-        );
-        self.summary.jobs_lost += 1;
-        let dir = self.ctx.config.layout.output_prefix(round, index)?;
-        let reason = (
-            500,
-            format!("no output line for this request: job {name} no longer exists"),
-        );
-        self.collect(round, index, &dir, true, reason).await?;
-        self.record_end(round, index, name, "LOST").await
-    }
-
-    /// A shard whose job the run's end kept from being created.
-    fn never_created(&mut self, round: u8, index: usize, ending: Ending) {
-        let rows = self.job_rows(round, index);
-        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
-        let mut tally = Tally::default();
-        self.table.close_job(rows, false, &mut tally);
     }
 
     /// Reads the output files under `dir` into the join; rows not found are missing with
@@ -239,13 +144,6 @@ impl RunState<'_> {
         self.table.close_job(rows, retriable, &mut tally);
         self.tally.add(tally);
         self.missing[usize::from(round)][index] = reason;
-        Ok(())
-    }
-
-    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
-        if self.manifest.record_end(round, index, name, state) {
-            self.save_manifest().await?;
-        }
         Ok(())
     }
 
@@ -310,12 +208,17 @@ pub(crate) trait RoundSteps {
     /// The time of day by the run's clock.
     fn now(&self) -> SystemTime;
     fn manifest(&self) -> &Manifest;
+    fn manifest_mut(&mut self) -> &mut Manifest;
+    /// Writes the manifest, the lease checked first.
+    async fn save_manifest(&mut self) -> Result<()>;
+    /// Fails once the run no longer holds its lease.
+    fn check_lease(&self) -> Result<()>;
     /// Why the run is ending, once it is.
     fn ending(&mut self) -> &mut Option<Ending>;
     /// When the run's deadline passes.
     fn deadline(&self) -> Option<Instant>;
-    /// The job of a shard: as recorded, found by its request id, or created.
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found>;
+    /// The job of a shard as it is to be created, validated, its request id among its labels.
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob>;
     /// An ended job; `cancelled`: why the run cancelled it, when it did.
     async fn job_ended(
         &mut self,
@@ -328,9 +231,6 @@ pub(crate) trait RoundSteps {
     async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<Self::Ended>;
     /// A shard whose job the run's end kept from being created.
     fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<Self::Ended>;
-    /// Records why the run cancelled a shard's job.
-    async fn record_cancel(&mut self, round: u8, index: usize, reason: (u16, String))
-    -> Result<()>;
     /// Counts a job cancelled at the queue deadline.
     fn past_queue_deadline(&mut self);
     fn show(
@@ -339,6 +239,69 @@ pub(crate) trait RoundSteps {
         live: &BTreeMap<usize, LiveJob>,
         waiting: usize,
     );
+
+    /// The job of shard `index` of `round`: as recorded, found by its request id, or created
+    /// (and recorded before anything else happens).
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+        let shard = &self.manifest().rounds[usize::from(round)].shards[index];
+        if let Some(record) = &shard.job {
+            let name = record.name.clone();
+            return self.jobs().recorded(name).await;
+        }
+        let request_id = shard.request_id.clone();
+        let job = self.new_job(round, index)?;
+        self.check_lease()?;
+        let job = self.jobs().find_or_create(job, &request_id).await?;
+        self.manifest_mut().rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
+        self.save_manifest().await?;
+        Ok(Found::of(job))
+    }
+
+    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
+    /// process started again reports its rows the same way.
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        if self.manifest_mut().record_cancel(round, index, reason) {
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+
+    /// Records that the job of shard `index` (named `name`) ended in `state`.
+    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
+        if self.manifest_mut().record_end(round, index, name, state) {
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the rows an ended job wrote nothing for go to the next round, and the code and
+/// message they get otherwise: why the run cancelled it (`cancelled`, or as the manifest
+/// recorded it: at the queue deadline they go again, at an end they do not), else what the job
+/// ended as.
+pub(crate) fn why_missing(
+    manifest: &Manifest,
+    round: u8,
+    index: usize,
+    job: &BatchPredictionJob,
+    cancelled: Option<(u16, String)>,
+) -> (bool, (u16, String)) {
+    let cancelled = cancelled.or_else(|| {
+        manifest.rounds[usize::from(round)].shards[index]
+            .job
+            .as_ref()
+            .and_then(|record| record.cancelled.clone())
+    });
+    let retriable = match &cancelled {
+        Some((code, _)) => *code == 408,
+        None => missing_rows_retriable(job),
+    };
+    (retriable, cancelled.unwrap_or_else(|| missing_reason(job)))
 }
 
 /// Runs `round`'s jobs to their end, at most `max_running_jobs` not yet ended (both kinds of
@@ -485,38 +448,6 @@ impl RoundSteps for RunState<'_> {
         self.deadline
     }
 
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
-        RunState::job_of(self, round, index).await
-    }
-
-    async fn job_ended(
-        &mut self,
-        round: u8,
-        index: usize,
-        job: &BatchPredictionJob,
-        cancelled: Option<(u16, String)>,
-    ) -> Result<()> {
-        RunState::job_ended(self, round, index, job, cancelled).await
-    }
-
-    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
-        RunState::job_lost(self, round, index, name).await
-    }
-
-    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<()> {
-        RunState::never_created(self, round, index, ending);
-        Ok(())
-    }
-
-    async fn record_cancel(
-        &mut self,
-        round: u8,
-        index: usize,
-        reason: (u16, String),
-    ) -> Result<()> {
-        RunState::record_cancel(self, round, index, reason).await
-    }
-
     fn past_queue_deadline(&mut self) {
         self.summary.jobs_past_queue_deadline += 1;
     }
@@ -528,6 +459,79 @@ impl RoundSteps for RunState<'_> {
         waiting: usize,
     ) {
         self.show_jobs(states, live, waiting);
+    }
+
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob> {
+        let ctx = self.ctx;
+        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
+        let output = ctx.config.layout.output_prefix(round, index)?;
+        let template = JobTemplate {
+            model: ctx.config.model.clone(),
+            generation_config: ctx.config.generation_config.clone(),
+            run_id: self.manifest.run_id.clone(),
+        };
+        template.job(&ctx.client, round, index, shard, &output)
+    }
+
+    fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+
+    async fn save_manifest(&mut self) -> Result<()> {
+        RunState::save_manifest(self).await
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())
+    }
+
+    /// Reads an ended job's output into the join and records the end. `cancelled`: why the
+    /// run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<()> {
+        let dir = match job.output_location() {
+            Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
+            _ => self.ctx.config.layout.output_prefix(round, index)?,
+        };
+        let (retriable, reason) = why_missing(&self.manifest, round, index, job, cancelled);
+        self.collect(round, index, &dir, retriable, reason).await?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            job = %job.name, state = job.state().as_str_name(), "job output read"
+        );
+        self.record_end(round, index, &job.name, job.state().as_str_name())
+            .await
+    }
+
+    /// A job of the manifest the service no longer has: its rows are read from whatever it
+    /// wrote under its output prefix, and the rest go to the next round.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
+        tracing::warn!(
+            target: "vertex_batch::run::step",
+            job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
+        );
+        self.summary.jobs_lost += 1;
+        let dir = self.ctx.config.layout.output_prefix(round, index)?;
+        let reason = (
+            500,
+            format!("no output line for this request: job {name} no longer exists"),
+        );
+        self.collect(round, index, &dir, true, reason).await?;
+        self.record_end(round, index, name, "LOST").await
+    }
+
+    /// A shard whose job the run's end kept from being created.
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<()> {
+        let rows = self.job_rows(round, index);
+        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
+        let mut tally = Tally::default();
+        self.table.close_job(rows, false, &mut tally);
+        Ok(())
     }
 }
 

@@ -18,10 +18,10 @@ use crate::error::Result;
 use crate::job::{OutputLocation, REQUEST_ID_LABEL};
 use crate::run::RunPhase;
 use crate::run::builder::RunConfig;
-use crate::run::jobs::{Found, JobCalls, missing_rows_retriable, record_of};
+use crate::run::jobs::JobCalls;
 use crate::run::layout::{RUN_LABEL, display_name};
 use crate::run::manifest::Manifest;
-use crate::run::rounds::{Ending, LiveJob, RoundSteps, missing_reason, run_jobs, show_jobs};
+use crate::run::rounds::{Ending, LiveJob, RoundSteps, run_jobs, show_jobs, why_missing};
 use crate::v1::{BatchPredictionJob, JobState};
 
 impl TableState<'_> {
@@ -38,20 +38,6 @@ impl TableState<'_> {
         })
     }
 
-    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
-    /// process started again reports its rows the same way.
-    async fn record_cancel(
-        &mut self,
-        round: u8,
-        index: usize,
-        reason: (u16, String),
-    ) -> Result<()> {
-        if self.manifest.record_cancel(round, index, reason) {
-            self.save_manifest().await?;
-        }
-        Ok(())
-    }
-
     /// The calls about the run's jobs.
     fn jobs(&self) -> JobCalls<'_> {
         JobCalls {
@@ -59,87 +45,6 @@ impl TableState<'_> {
             wait: &self.ctx.config.wait,
             unreachable: &self.ctx.unreachable,
         }
-    }
-
-    /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
-        let ctx = self.ctx;
-        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
-        if let Some(record) = &shard.job {
-            return self.jobs().recorded(record.name.clone()).await;
-        }
-        let input = ctx.layout.shard(round, index)?;
-        let output = ctx.layout.output(round, index)?;
-        let mut builder = BatchPredictionJob::builder(ctx.config.model.clone())
-            .with_display_name(display_name(&self.manifest.run_id, round, index))
-            .with_input(input.to_string())
-            .with_output(output.to_string())
-            .with_label(RUN_LABEL, self.manifest.run_id.clone());
-        if !ctx.config.generation_config.is_empty() {
-            builder = builder.with_generation_config(ctx.config.generation_config.clone());
-        }
-        let mut job = builder.build(ctx.client.location())?;
-        job.labels
-            .insert(REQUEST_ID_LABEL.to_owned(), shard.request_id.clone());
-        let request_id = shard.request_id.clone();
-        ctx.lease.check(ctx.config.layout.staging())?;
-        let job = self.jobs().find_or_create(job, &request_id).await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
-        self.save_manifest().await?;
-        Ok(Found::of(job))
-    }
-
-    /// An ended job: where its output table is, and what its rows with no output row get.
-    /// `cancelled`: why the run cancelled it, when it did.
-    async fn job_ended(
-        &mut self,
-        round: u8,
-        index: usize,
-        job: &BatchPredictionJob,
-        cancelled: Option<(u16, String)>,
-    ) -> Result<SentShard> {
-        let named = match job.output_location() {
-            Some(OutputLocation::BigQueryTable(table)) => table.parse::<TableUri>().ok(),
-            _ => None,
-        };
-        let output = match named {
-            Some(table) => table,
-            None => self.ctx.layout.output(round, index)?,
-        };
-        let cancelled = cancelled.or_else(|| {
-            self.manifest.rounds[usize::from(round)].shards[index]
-                .job
-                .as_ref()
-                .and_then(|record| record.cancelled.clone())
-        });
-        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
-        let retriable = match &cancelled {
-            Some((code, _)) => *code == 408,
-            None => missing_rows_retriable(job),
-        };
-        let reason = cancelled.unwrap_or_else(|| missing_reason(job));
-        let shard = self.shard(round, index, output, retriable, reason).await?;
-        self.record_end(round, index, &job.name, job.state().as_str_name())
-            .await?;
-        Ok(shard)
-    }
-
-    /// A job of the manifest the service no longer has: what it wrote (if anything) counts,
-    /// and the rest go to the next round.
-    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<SentShard> {
-        tracing::warn!(
-            target: "vertex_batch::run::step",
-            job = %name, "the service no longer has this job; reading its output table"
-        );
-        self.lost += 1;
-        let output = self.ctx.layout.output(round, index)?;
-        let reason = (
-            500,
-            format!("no output row for this request: job {name} no longer exists"),
-        );
-        let shard = self.shard(round, index, output, true, reason).await?;
-        self.record_end(round, index, name, "LOST").await?;
-        Ok(shard)
     }
 
     async fn shard(
@@ -159,13 +64,6 @@ impl TableState<'_> {
             missing_retriable,
             missing,
         })
-    }
-
-    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
-        if self.manifest.record_end(round, index, name, state) {
-            self.save_manifest().await?;
-        }
-        Ok(())
     }
 
     fn show(
@@ -209,24 +107,6 @@ impl RoundSteps for TableState<'_> {
         self.deadline
     }
 
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
-        TableState::job_of(self, round, index).await
-    }
-
-    async fn job_ended(
-        &mut self,
-        round: u8,
-        index: usize,
-        job: &BatchPredictionJob,
-        cancelled: Option<(u16, String)>,
-    ) -> Result<SentShard> {
-        TableState::job_ended(self, round, index, job, cancelled).await
-    }
-
-    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<SentShard> {
-        TableState::job_lost(self, round, index, name).await
-    }
-
     fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<SentShard> {
         Ok(SentShard {
             index,
@@ -235,15 +115,6 @@ impl RoundSteps for TableState<'_> {
             missing_retriable: false,
             missing: ending.reason("this row's job was never created"),
         })
-    }
-
-    async fn record_cancel(
-        &mut self,
-        round: u8,
-        index: usize,
-        reason: (u16, String),
-    ) -> Result<()> {
-        TableState::record_cancel(self, round, index, reason).await
     }
 
     fn past_queue_deadline(&mut self) {
@@ -257,5 +128,78 @@ impl RoundSteps for TableState<'_> {
         waiting: usize,
     ) {
         TableState::show(self, states, live, waiting);
+    }
+
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob> {
+        let ctx = self.ctx;
+        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
+        let input = ctx.layout.shard(round, index)?;
+        let output = ctx.layout.output(round, index)?;
+        let mut builder = BatchPredictionJob::builder(ctx.config.model.clone())
+            .with_display_name(display_name(&self.manifest.run_id, round, index))
+            .with_input(input.to_string())
+            .with_output(output.to_string())
+            .with_label(RUN_LABEL, self.manifest.run_id.clone());
+        if !ctx.config.generation_config.is_empty() {
+            builder = builder.with_generation_config(ctx.config.generation_config.clone());
+        }
+        let mut job = builder.build(ctx.client.location())?;
+        job.labels
+            .insert(REQUEST_ID_LABEL.to_owned(), shard.request_id.clone());
+        Ok(job)
+    }
+
+    fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+
+    async fn save_manifest(&mut self) -> Result<()> {
+        TableState::save_manifest(self).await
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())
+    }
+
+    /// An ended job: where its output table is, and what its rows with no output row get.
+    /// `cancelled`: why the run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<SentShard> {
+        let named = match job.output_location() {
+            Some(OutputLocation::BigQueryTable(table)) => table.parse::<TableUri>().ok(),
+            _ => None,
+        };
+        let output = match named {
+            Some(table) => table,
+            None => self.ctx.layout.output(round, index)?,
+        };
+        let (retriable, reason) = why_missing(&self.manifest, round, index, job, cancelled);
+        let shard = self.shard(round, index, output, retriable, reason).await?;
+        self.record_end(round, index, &job.name, job.state().as_str_name())
+            .await?;
+        Ok(shard)
+    }
+
+    /// A job of the manifest the service no longer has: what it wrote (if anything) counts,
+    /// and the rest go to the next round.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<SentShard> {
+        tracing::warn!(
+            target: "vertex_batch::run::step",
+            job = %name, "the service no longer has this job; reading its output table"
+        );
+        self.lost += 1;
+        let output = self.ctx.layout.output(round, index)?;
+        let reason = (
+            500,
+            format!("no output row for this request: job {name} no longer exists"),
+        );
+        let shard = self.shard(round, index, output, true, reason).await?;
+        self.record_end(round, index, name, "LOST").await?;
+        Ok(shard)
     }
 }
