@@ -698,6 +698,11 @@ async fn an_end_cancels_the_live_job_makes_none_and_gives_499_and_a_start_again_
     assert!(ended.ended.is_some());
     assert_eq!(ended.answered, 0);
     assert_eq!(ended.failed_by_code.get(&499), Some(&30), "{ended:?}");
+    assert!(
+        ended.missing_rows > 0 && ended.missing_rows < 30,
+        "the cancelled job's rows are missing from its output, not those of jobs never made: \
+         {ended:?}"
+    );
     let jobs: Vec<_> =
         futures_util::TryStreamExt::try_collect(client.list(vertex_batch::JobFilter::new()))
             .await

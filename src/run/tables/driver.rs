@@ -1,15 +1,16 @@
 //! A run over tables, top-down: check the input (`check.rs`), take the lease, read the manifest
 //! (or make round 0's rows and shards in BigQuery and write it), run each round
-//! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, and
-//! write the results table, then drop the run's scratch tables. Every statement that makes a table is `CREATE TABLE IF NOT EXISTS`
-//! over tables that no longer change, and every job is looked up by its request id before it
-//! is created, so a process killed at any step and started again makes no second job for a
-//! shard and round and the same tables.
+//! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, write
+//! the results table, record the end in the manifest, then drop the run's scratch tables.
+//! Every statement that makes a table is `CREATE TABLE IF NOT EXISTS` over tables that no
+//! longer change, and every job is looked up by its request id before it is created, so a
+//! process killed at any step and started again makes no second job for a shard and round and
+//! the same tables.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{StreamExt, TryStreamExt};
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::Instant;
 
 use super::Tables;

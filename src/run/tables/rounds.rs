@@ -61,6 +61,7 @@ impl TableState<'_> {
             index,
             input: self.ctx.layout.shard(round, index)?,
             output,
+            job: true,
             missing_retriable,
             missing,
         })
@@ -112,6 +113,7 @@ impl RoundSteps for TableState<'_> {
             index,
             input: self.ctx.layout.shard(round, index)?,
             output: None,
+            job: false,
             missing_retriable: false,
             missing: ending.reason("this row's job was never created"),
         })
