@@ -103,8 +103,11 @@ impl BatchRun {
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) before any job for bad input: no
     /// `request` column, a key column that is missing, NULL or not unique, a dataset in another
     /// region than the job (or a multi-region input), a results table that exists and was not
-    /// written by this run; the errors of the Vertex AI, Cloud Storage and BigQuery calls after
-    /// their retries (the run can be started again and resumes).
+    /// written by this run, an [end](BatchRun::end) where no run was started, a run that
+    /// reached its end whose results table is gone since;
+    /// [`Error::RunStopped`](crate::Error::RunStopped) when the stop signal fires (the scratch
+    /// tables stay); the errors of the Vertex AI, Cloud Storage and BigQuery calls after their
+    /// retries (the run can be started again and resumes).
     pub async fn run_tables(self, bigquery: BigQuery, tables: Tables) -> Result<RunSummary> {
         self.check()?;
         Box::pin(driver::run(self, bigquery, tables)).await
