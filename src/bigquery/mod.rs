@@ -4,7 +4,7 @@
 //!
 //! A thin client over the REST API v2 on the HTTP stack the `storage` feature already builds
 //! (reqwest over rustls, Mozilla's roots), with this crate's token cache and its one retry rule
-//! ([`RetryPolicy`](crate::RetryPolicy)): no BigQuery crate, which the README's "BigQuery"
+//! ([`RetryPolicy`]): no BigQuery crate, which the README's "BigQuery"
 //! section explains with figures. [`BigQuery::from_env`] honours `BIGQUERY_EMULATOR_HOST`
 //! as [`Storage::from_env`](crate::storage::Storage::from_env) honours
 //! `STORAGE_EMULATOR_HOST`; bqemulator (PyPI) serves the same API, and the crate's tests run

@@ -95,9 +95,10 @@ impl Tables {
 
 impl BatchRun {
     /// Runs the rows of `tables.input` into `tables.results`, every step on rows in BigQuery
-    /// (see the [module docs](self)); gives the run's summary once the results table is
-    /// written. The run's limits, lease, progress and stop signal are this `BatchRun`'s; its
-    /// manifest and lease live in its `gs://` staging prefix.
+    /// (shards, follow-up rounds and the results are SQL; no row passes through the client);
+    /// gives the run's summary once the results table is written and the run's scratch tables
+    /// beside it are dropped. The run's limits, deadlines, end, lease, progress and stop signal
+    /// are this `BatchRun`'s; its manifest and lease live in its `gs://` staging prefix.
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) before any job for bad input: no
