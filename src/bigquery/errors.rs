@@ -14,6 +14,7 @@ pub(super) enum Op {
     Metadata,
     Create,
     Delete,
+    List,
     Rows,
     Insert,
 }
@@ -28,6 +29,7 @@ impl Op {
             Op::Metadata => "metadata",
             Op::Create => "create",
             Op::Delete => "delete",
+            Op::List => "list",
             Op::Rows => "rows",
             Op::Insert => "insert",
         }
@@ -41,6 +43,7 @@ impl Op {
             Op::Metadata => "the metadata of",
             Op::Create => "the creation of",
             Op::Delete => "the deletion of",
+            Op::List => "the tables of",
             Op::Rows => "the rows of",
             Op::Insert => "the insert into",
         }

@@ -1,10 +1,10 @@
 //! BigQuery for batch jobs over tables (feature `bigquery`): run a query and wait for its job,
-//! create, read and delete tables, read a table's rows (or a query's) as a stream, insert rows,
+//! create, list, read and delete tables, read a table's rows (or a query's) as a stream, insert rows,
 //! and read a job's output table as predictions and their [`Summary`](crate::batch_file::Summary).
 //!
 //! A thin client over the REST API v2 on the HTTP stack the `storage` feature already builds
 //! (reqwest over rustls, Mozilla's roots), with this crate's token cache and its one retry rule
-//! ([`RetryPolicy`](crate::RetryPolicy)): no BigQuery crate, which the README's "BigQuery"
+//! ([`RetryPolicy`]): no BigQuery crate, which the README's "BigQuery"
 //! section explains with figures. [`BigQuery::from_env`] honours `BIGQUERY_EMULATOR_HOST`
 //! as [`Storage::from_env`](crate::storage::Storage::from_env) honours
 //! `STORAGE_EMULATOR_HOST`; bqemulator (PyPI) serves the same API, and the crate's tests run
@@ -206,6 +206,84 @@ impl BigQuery {
         })
         .await
         .map(drop)
+    }
+
+    /// The tables of a dataset (`tables.list`, page by page at the client's page size), in
+    /// the order the service lists them; a listing that ends short of the `totalItems` it
+    /// announced is an error, never a shorter list.
+    ///
+    /// ```no_run
+    /// # async fn run(bigquery: vertex_batch::bigquery::BigQuery) -> vertex_batch::Result<()> {
+    /// for table in bigquery.list_tables("my-project", "prompts").await? {
+    ///     println!("{table}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BigQuery`](crate::Error::BigQuery) from the service: a dataset that does not
+    /// exist is one for which [`is_not_found`](crate::Error::is_not_found) holds.
+    pub async fn list_tables(&self, project: &str, dataset: &str) -> Result<Vec<TableUri>> {
+        let target = format!("dataset {project}.{dataset}");
+        let path = format!("{}/tables", uri::dataset_path(project, dataset));
+        let mut tables = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![("maxResults", self.inner.page_size.to_string())];
+            if let Some(token) = token.take() {
+                query.push(("pageToken", token));
+            }
+            let page = self
+                .send(Call {
+                    op: Op::List,
+                    target: &target,
+                    method: Method::GET,
+                    path: path.clone(),
+                    query,
+                    body: None,
+                })
+                .await?;
+            for table in page
+                .get("tables")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = table
+                    .get("tableReference")
+                    .and_then(|r| r.get("tableId"))
+                    .and_then(Value::as_str)
+                {
+                    tables.push(TableUri::new(project, dataset, id)?);
+                }
+            }
+            token = page
+                .get("nextPageToken")
+                .and_then(Value::as_str)
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                // A listing that ends short of the tables it says there are is an error, never
+                // a silently shorter list (bqemulator 1.4.0 cuts at `maxResults` with no token).
+                let total = page
+                    .get("totalItems")
+                    .and_then(|n| n.as_u64().or_else(|| n.as_str()?.parse().ok()));
+                return match total {
+                    Some(total) if (tables.len() as u64) < total => Err(errors::refused(
+                        Op::List,
+                        &target,
+                        502,
+                        "incompleteListing".to_owned(),
+                        format!(
+                            "the listing ended after {} of its {total} tables; read it again \
+                             with a larger page size",
+                            tables.len()
+                        ),
+                    )),
+                    _ => Ok(tables),
+                };
+            }
+        }
     }
 
     /// Where a dataset's data lives: `US`, `EU`, or a region like `us-central1`, as the

@@ -19,7 +19,7 @@ use super::RunRequest;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::builder::{BatchRun, Clock, RunConfig};
+use super::builder::{BatchRun, Clock, RunConfig, StopSignal};
 use super::files::FileRows;
 use super::fingerprint::Fingerprint;
 use super::isolate::{Apart, ImportCheck, RowGroup};
@@ -70,11 +70,6 @@ impl Ctx {
             report(progress);
         }
     }
-
-    /// An [`Error::RunStopped`] for this run.
-    pub(crate) fn stopped(&self, reason: impl Into<String>) -> Error {
-        stopped(&self.config, reason)
-    }
 }
 
 fn stopped(config: &RunConfig, reason: impl Into<String>) -> Error {
@@ -82,6 +77,71 @@ fn stopped(config: &RunConfig, reason: impl Into<String>) -> Error {
         staging: config.layout.staging().to_string(),
         reason: reason.into(),
     }
+}
+
+/// Takes the run's lease (both kinds of run); a stop asked for while waiting for it ends the
+/// wait.
+pub(crate) async fn take_lease(
+    storage: &Storage,
+    config: &RunConfig,
+    stop: Option<&mut StopSignal>,
+) -> Result<Lease> {
+    let lease_uri = config.layout.lease()?;
+    let take = Lease::take(
+        storage,
+        &lease_uri,
+        config.layout.staging(),
+        config.lease,
+        &config.wait,
+    );
+    match stop {
+        Some(stop) => tokio::select! {
+            lease = take => lease,
+            () = stop => Err(stopped(config, "it was asked to stop")),
+        },
+        None => take.await,
+    }
+}
+
+/// `work` to its end, unless `stop` asks the run to stop first (both kinds of run).
+pub(crate) async fn until_stopped<T>(
+    config: &RunConfig,
+    stop: Option<StopSignal>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match stop {
+        Some(stop) => tokio::select! {
+            result = work => result,
+            () = stop => Err(stopped(config, "it was asked to stop")),
+        },
+        None => work.await,
+    }
+}
+
+/// The settings a run's manifest records, which a run started again must match (both kinds
+/// of run; tables have no files, so no `max_bytes_per_file`).
+pub(crate) fn settings(config: &RunConfig, max_bytes_per_file: u64) -> Result<Settings> {
+    Ok(Settings {
+        model: config.model.clone(),
+        generation_config: if config.generation_config.is_empty() {
+            serde_json::Value::Null
+        } else {
+            config.generation_config.to_json()?
+        },
+        max_requests_per_job: config.max_requests_per_job,
+        max_bytes_per_file,
+    })
+}
+
+/// The refusal of an end where nothing was started (both kinds of run).
+pub(crate) fn nothing_to_end(config: &RunConfig) -> Error {
+    Error::invalid(
+        "staging",
+        format!(
+            "{}: no run is staged there to end (nothing was started with this staging prefix)",
+            config.layout.staging()
+        ),
+    )
 }
 
 /// Runs `run`: the lease is taken first and released last, whatever happens between.
@@ -105,22 +165,7 @@ where
         .build(client.location())?;
     let storage_retries_before = storage.retries();
     let mut stop = stop;
-    // A stop asked for while waiting for the lease ends the wait.
-    let lease_uri = config.layout.lease()?;
-    let take = Lease::take(
-        &storage,
-        &lease_uri,
-        config.layout.staging(),
-        config.lease,
-        &config.wait,
-    );
-    let lease = match stop.as_mut() {
-        Some(stop) => tokio::select! {
-            lease = take => lease?,
-            () = stop => return Err(stopped(&config, "it was asked to stop")),
-        },
-        None => take.await?,
-    };
+    let lease = take_lease(&storage, &config, stop.as_mut()).await?;
     let ctx = Ctx {
         client,
         storage,
@@ -131,16 +176,7 @@ where
         unreachable: Arc::default(),
         storage_retries_before,
     };
-    let result = {
-        let work = drive(&ctx, requests);
-        match stop {
-            Some(stop) => tokio::select! {
-                result = work => result,
-                () = stop => Err(ctx.stopped("it was asked to stop")),
-            },
-            None => work.await,
-        }
-    };
+    let result = until_stopped(&ctx.config, stop, drive(&ctx, requests)).await;
     ctx.lease.release().await;
     result
 }
@@ -151,25 +187,10 @@ where
 {
     let config = &ctx.config;
     let started = tokio::time::Instant::now();
-    let settings = Settings {
-        model: config.model.clone(),
-        generation_config: if config.generation_config.is_empty() {
-            serde_json::Value::Null
-        } else {
-            config.generation_config.to_json()?
-        },
-        max_requests_per_job: config.max_requests_per_job,
-        max_bytes_per_file: config.max_bytes_per_file,
-    };
+    let settings = settings(config, config.max_bytes_per_file)?;
     let (mut file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
     if config.end && existing.is_none() {
-        return Err(Error::invalid(
-            "staging",
-            format!(
-                "{}: no run is staged there to end (nothing was started with this staging prefix)",
-                config.layout.staging()
-            ),
-        ));
+        return Err(nothing_to_end(config));
     }
     let work_dir = config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let scratch = ScratchDir::new(&work_dir, "scratch")?;
@@ -212,15 +233,7 @@ where
         }
     };
     let mut ending = manifest.ended.as_ref().map(|_| Ending::ByUser);
-    if config.end && manifest.ended.is_none() {
-        manifest.ended = Some(format!(
-            "ended at {}",
-            super::lease::timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
-            )
-        ));
+    if config.end && manifest.end_now() {
         file.save(&ctx.storage, &manifest).await?;
         ending = Some(Ending::ByUser);
     }

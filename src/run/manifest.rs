@@ -116,6 +116,24 @@ pub(crate) struct Manifest {
     /// Set when the run was ended for good (why, and when): no job is created after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ended: Option<String>,
+    /// A run over tables whose results table is written: set before its scratch tables are
+    /// dropped, with what its summary read from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tables_done: Option<TablesDone>,
+}
+
+/// What the summary of a run over tables reads from its scratch tables, kept once they may be
+/// dropped (a run started again after its end gives the same summary).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TablesDone {
+    pub(crate) rounds: u8,
+    pub(crate) jobs: u64,
+    pub(crate) jobs_lost: u64,
+    #[serde(default)]
+    pub(crate) jobs_past_queue_deadline: u64,
+    pub(crate) repeated_lines: u64,
+    pub(crate) unexpected_lines: u64,
+    pub(crate) missing_rows: u64,
 }
 
 /// The settings that decide the shards and the jobs: a run started again must use the same.
@@ -196,6 +214,30 @@ impl Manifest {
         changed
     }
 
+    /// Ends the run for good, now (no job is created after it); false when it was already.
+    pub(crate) fn end_now(&mut self) -> bool {
+        if self.ended.is_some() {
+            return false;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.ended = Some(format!("ended at {}", super::lease::timestamp(now)));
+        true
+    }
+
+    /// Records why the run cancelled the job of `round`'s shard `index`; whether that changed
+    /// the manifest (and it must be saved).
+    pub(crate) fn record_cancel(&mut self, round: u8, index: usize, reason: (u16, String)) -> bool {
+        match &mut self.rounds[usize::from(round)].shards[index].job {
+            Some(record) => {
+                record.cancelled = Some(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Reads a manifest's bytes.
     pub(crate) fn parse(bytes: &[u8], uri: &ObjectUri) -> Result<Manifest> {
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {
@@ -229,6 +271,7 @@ impl Manifest {
             settings,
             rounds: Vec::new(),
             ended: None,
+            tables_done: None,
         }
     }
 

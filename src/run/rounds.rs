@@ -9,24 +9,26 @@
 //! the run's deadline passes the run ends as an end asked for does: live jobs are cancelled,
 //! no job is created, what was answered is kept. A job of the manifest the service no longer
 //! has is resolved from its outputs in Cloud Storage.
+//!
+//! The loop itself (`run_jobs`) is both kinds of run's: it calls a [`RoundSteps`] for what
+//! differs (a file run reads each job's output into the join; a run over tables notes where
+//! its output table is, `tables/rounds.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use futures_util::stream::{BoxStream, SelectAll};
-use futures_util::{Future, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
+use super::builder::RunConfig;
 use super::driver::Ctx;
-use super::jobs::{JobTemplate, find_or_create, missing_rows_retriable};
-use super::manifest::{JobRecord, Manifest, ManifestFile};
+use super::jobs::{Found, JobCalls, JobTemplate, Polls, missing_rows_retriable, record_of};
+use super::manifest::{Manifest, ManifestFile};
 use super::progress::{JobProgress, RunPhase, RunProgress};
 use super::results::{MissingReasons, RunSummary};
 use super::rows::{JobRows, RowTable, Tally};
 use super::spool::LineSpool;
 use super::status::http_code_of_grpc;
-use crate::client::poll::{poll_again_after, poll_until_done};
 use crate::error::Result;
 use crate::job::OutputLocation;
 use crate::storage::ObjectUri;
@@ -43,7 +45,7 @@ pub(crate) enum Ending {
 
 impl Ending {
     /// The code and message of a row the end left unanswered.
-    fn reason(self, what: &str) -> (u16, String) {
+    pub(crate) fn reason(self, what: &str) -> (u16, String) {
         match self {
             Ending::ByUser => (499, format!("the run was ended: {what}")),
             Ending::Deadline => (504, format!("the run's deadline passed: {what}")),
@@ -67,24 +69,13 @@ pub(crate) struct RunState<'a> {
     pub(crate) ending: Option<Ending>,
 }
 
-/// A job being waited on.
-struct LiveJob {
-    job: BatchPredictionJob,
-    first_seen: Instant,
+/// A job being waited on (both kinds of run).
+pub(crate) struct LiveJob {
+    pub(crate) job: BatchPredictionJob,
+    pub(crate) first_seen: Instant,
     /// Why the run cancelled it, once it did: the code and message of its rows left undone.
-    cancelled: Option<(u16, String)>,
+    pub(crate) cancelled: Option<(u16, String)>,
 }
-
-/// What the manifest's job of a shard turned out to be.
-enum Found {
-    Live(BatchPredictionJob),
-    Ended(BatchPredictionJob),
-    /// The service no longer has it.
-    Lost(String),
-}
-
-/// The polls of the jobs being waited on, as one stream of (shard, answer).
-type Polls = SelectAll<BoxStream<'static, (usize, Result<BatchPredictionJob>)>>;
 
 impl RunState<'_> {
     pub(crate) fn report(&self) {
@@ -94,7 +85,6 @@ impl RunState<'_> {
     /// Creates the round's jobs, at most `max_running_jobs` not yet ended, and reads each one's
     /// output as it ends.
     pub(crate) async fn run_round(&mut self, round: u8) -> Result<()> {
-        let ctx = self.ctx;
         let r = usize::from(round);
         let shard_count = self.manifest.rounds[r].shards.len();
         if self.missing.len() <= r {
@@ -103,269 +93,17 @@ impl RunState<'_> {
         self.missing[r] = vec![(500, String::new()); shard_count];
         self.progress.phase = RunPhase::Running;
         self.progress.round = round;
-        let mut states: Vec<Option<JobState>> = vec![None; shard_count];
-        let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
-        let mut polls = Polls::new();
-        let mut next = 0;
-        // Shards from here on get no job (the run is ending).
-        let mut end_at = shard_count;
-        loop {
-            if let Some(ending) = self.ending {
-                // No job is created once the run is ending (jobs are made in shard order, so
-                // those made are the first ones).
-                let made = self.manifest.rounds[r]
-                    .shards
-                    .iter()
-                    .take_while(|shard| shard.job.is_some())
-                    .count();
-                let keep = made.max(next);
-                for index in keep..end_at {
-                    self.never_created(round, index, ending);
-                }
-                end_at = end_at.min(keep);
-            }
-            while live.len() < ctx.config.max_running_jobs && next < end_at {
-                let index = next;
-                next += 1;
-                match self.job_of(round, index).await? {
-                    Found::Ended(job) => {
-                        states[index] = Some(job.state());
-                        self.job_ended(round, index, &job, None).await?;
-                    }
-                    Found::Live(job) => {
-                        states[index] = Some(job.state());
-                        polls.push(self.poll(index, &job.name));
-                        live.insert(
-                            index,
-                            LiveJob {
-                                job,
-                                first_seen: Instant::now(),
-                                cancelled: None,
-                            },
-                        );
-                    }
-                    Found::Lost(name) => self.job_lost(round, index, &name).await?,
-                }
-            }
-            if let Some(ending) = self.ending {
-                // The live jobs are cancelled.
-                for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
-                    if self.cancel(&job.job.name).await? {
-                        let reason = ending.reason(&format!(
-                            "its job {} was cancelled before this row was answered",
-                            job.job.name
-                        ));
-                        job.cancelled = Some(reason.clone());
-                        self.record_cancel(round, *index, reason).await?;
-                    }
-                }
-            }
-            self.show_jobs(&states, &live, end_at.saturating_sub(next));
-            if live.is_empty() && next >= end_at {
-                return Ok(());
-            }
-            let answer = match (self.deadline, self.ending) {
-                (Some(deadline), None) => tokio::select! {
-                    answer = polls.next() => answer,
-                    () = tokio::time::sleep_until(deadline) => {
-                        tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
-                        self.ending = Some(Ending::Deadline);
-                        continue;
-                    }
-                },
-                _ => polls.next().await,
-            };
-            let Some((index, answer)) = answer else {
-                // Every poll ended without its job's end: cannot happen, but never wait forever.
-                return Err(crate::Error::internal("the run lost track of its jobs"));
-            };
-            match answer {
-                Ok(job) => {
-                    states[index] = Some(job.state());
-                    if job.has_ended() {
-                        let reason = live.remove(&index).and_then(|job| job.cancelled);
-                        self.job_ended(round, index, &job, reason).await?;
-                    } else if let Some(entry) = live.get_mut(&index) {
-                        entry.job = job;
-                        if let Some(reason) = self.check_queue_deadline(entry).await? {
-                            self.summary.jobs_past_queue_deadline += 1;
-                            entry.cancelled = Some(reason.clone());
-                            self.record_cancel(round, index, reason).await?;
-                        }
-                    }
-                }
-                Err(err) if err.is_not_found() => {
-                    if let Some(gone) = live.remove(&index) {
-                        self.job_lost(round, index, &gone.job.name).await?;
-                    }
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        // Boxed: the loop's future is large, and lives on the heap rather than in the run's.
+        Box::pin(run_jobs(self, round)).await.map(drop)
     }
 
-    /// The polls of one job until it ends, through the client's polling loop.
-    fn poll(
-        &self,
-        index: usize,
-        name: &str,
-    ) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
-        let client = self.ctx.client.clone();
-        let name = name.to_owned();
-        let unreachable = self.ctx.unreachable.clone();
-        let poll = {
-            let name = name.clone();
-            move || {
-                let (client, name, unreachable) =
-                    (client.clone(), name.clone(), unreachable.clone());
-                async move {
-                    let answer = client.get(&name).await;
-                    if answer.as_ref().is_err_and(poll_again_after) {
-                        unreachable.fetch_add(1, Ordering::Relaxed);
-                    }
-                    answer
-                }
-            }
-        };
-        poll_until_done(
-            name.clone(),
-            &self.ctx.config.wait,
-            None,
-            BatchPredictionJob::has_ended,
-            |job| format!("{} ({})", job.state().short_name(), job.progress()),
-            poll,
-            move |_, _| crate::Error::internal(format!("polling {name} timed out")),
-        )
-        .map(move |answer| (index, answer))
-        .boxed()
-    }
-
-    /// Cancels a job still queued after the queue deadline; gives why, once cancelled.
-    async fn check_queue_deadline(&self, entry: &LiveJob) -> Result<Option<(u16, String)>> {
-        let deadline = self.ctx.config.queue_deadline;
-        let queued = matches!(
-            entry.job.state(),
-            JobState::Queued | JobState::Pending | JobState::Unspecified
-        );
-        if !queued
-            || entry.cancelled.is_some()
-            || age(&entry.job, entry.first_seen, (self.ctx.clock)()) < deadline
-        {
-            return Ok(None);
+    /// The calls about the run's jobs.
+    fn jobs(&self) -> JobCalls<'_> {
+        JobCalls {
+            client: &self.ctx.client,
+            wait: &self.ctx.config.wait,
+            unreachable: &self.ctx.unreachable,
         }
-        tracing::warn!(
-            target: "vertex_batch::run::step",
-            job = %entry.job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
-        );
-        if !self.cancel(&entry.job.name).await? {
-            return Ok(None);
-        }
-        Ok(Some((
-            408,
-            format!(
-                "job {} was still queued after the queue deadline ({}); the run cancelled it",
-                entry.job.name,
-                duration_text(deadline)
-            ),
-        )))
-    }
-
-    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
-    /// process started again reports its rows the same way.
-    async fn record_cancel(
-        &mut self,
-        round: u8,
-        index: usize,
-        reason: (u16, String),
-    ) -> Result<()> {
-        if let Some(record) = &mut self.manifest.rounds[usize::from(round)].shards[index].job {
-            record.cancelled = Some(reason);
-            self.save_manifest().await?;
-        }
-        Ok(())
-    }
-
-    /// Asks the service to cancel a job; false when the service could not be reached (the
-    /// next poll asks again).
-    async fn cancel(&self, name: &str) -> Result<bool> {
-        match self.ctx.client.cancel(name).await {
-            Ok(()) => Ok(true),
-            // Ended meanwhile, or already gone: the polls see it.
-            Err(err)
-                if err.is_not_found() || err.code() == Some(tonic::Code::FailedPrecondition) =>
-            {
-                Ok(true)
-            }
-            Err(err) if poll_again_after(&err) => {
-                self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                Ok(false)
-            }
-            Err(err) => Err(err),
-        }
-    }
-
-    /// Repeats `call` while the service is unreachable (the polling rule), an interval of the
-    /// run's wait options apart.
-    async fn patiently<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let mut intervals = self.ctx.config.wait.intervals();
-        loop {
-            match call().await {
-                Err(err) if poll_again_after(&err) => {
-                    self.ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                    let pause = intervals
-                        .next()
-                        .unwrap_or_else(|| self.ctx.config.wait.max_interval());
-                    tracing::warn!(target: "vertex_batch::run::step", %err, what, ?pause, "service unreachable; trying again");
-                    tokio::time::sleep(pause).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
-        let ctx = self.ctx;
-        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
-        if let Some(record) = &shard.job {
-            let name = record.name.clone();
-            return match self.patiently("get", || ctx.client.get(&name)).await {
-                Ok(job) if job.has_ended() => Ok(Found::Ended(job)),
-                Ok(job) => Ok(Found::Live(job)),
-                Err(err) if err.is_not_found() => Ok(Found::Lost(name)),
-                Err(err) => Err(err),
-            };
-        }
-        let output = ctx.config.layout.output_prefix(round, index)?;
-        let template = JobTemplate {
-            model: ctx.config.model.clone(),
-            generation_config: ctx.config.generation_config.clone(),
-            run_id: self.manifest.run_id.clone(),
-        };
-        let job = template.job(&ctx.client, round, index, shard, &output)?;
-        let request_id = shard.request_id.clone();
-        ctx.lease.check(ctx.config.layout.staging())?;
-        let (job, _created) = self
-            .patiently("create", || {
-                find_or_create(&ctx.client, job.clone(), &request_id)
-            })
-            .await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
-            name: job.name.clone(),
-            state: job.state().as_str_name().to_owned(),
-            ended: false,
-            cancelled: None,
-        });
-        self.save_manifest().await?;
-        Ok(if job.has_ended() {
-            Found::Ended(job)
-        } else {
-            Found::Live(job)
-        })
     }
 
     pub(crate) async fn save_manifest(&mut self) -> Result<()> {
@@ -382,65 +120,6 @@ impl RunState<'_> {
             last: shard.last_row,
             group: shard.group,
         }
-    }
-
-    /// Reads an ended job's output into the join and records the end. `cancelled`: why the
-    /// run cancelled it, when it did.
-    async fn job_ended(
-        &mut self,
-        round: u8,
-        index: usize,
-        job: &BatchPredictionJob,
-        cancelled: Option<(u16, String)>,
-    ) -> Result<()> {
-        let dir = match job.output_location() {
-            Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
-            _ => self.ctx.config.layout.output_prefix(round, index)?,
-        };
-        let cancelled = cancelled.or_else(|| {
-            self.manifest.rounds[usize::from(round)].shards[index]
-                .job
-                .as_ref()
-                .and_then(|record| record.cancelled.clone())
-        });
-        // Rows of a job cancelled at its queue deadline go again; those of an end do not.
-        let retriable = match &cancelled {
-            Some((code, _)) => *code == 408,
-            None => missing_rows_retriable(job),
-        };
-        let reason = cancelled.unwrap_or_else(|| missing_reason(job));
-        self.collect(round, index, &dir, retriable, reason).await?;
-        tracing::info!(
-            target: "vertex_batch::run::step",
-            job = %job.name, state = job.state().as_str_name(), "job output read"
-        );
-        self.record_end(round, index, &job.name, job.state().as_str_name())
-            .await
-    }
-
-    /// A job of the manifest the service no longer has: its rows are read from whatever it
-    /// wrote under its output prefix, and the rest go to the next round.
-    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
-        tracing::warn!(
-            target: "vertex_batch::run::step",
-            job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
-        );
-        self.summary.jobs_lost += 1;
-        let dir = self.ctx.config.layout.output_prefix(round, index)?;
-        let reason = (
-            500,
-            format!("no output line for this request: job {name} no longer exists"),
-        );
-        self.collect(round, index, &dir, true, reason).await?;
-        self.record_end(round, index, name, "LOST").await
-    }
-
-    /// A shard whose job the run's end kept from being created.
-    fn never_created(&mut self, round: u8, index: usize, ending: Ending) {
-        let rows = self.job_rows(round, index);
-        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
-        let mut tally = Tally::default();
-        self.table.close_job(rows, false, &mut tally);
     }
 
     /// Reads the output files under `dir` into the join; rows not found are missing with
@@ -468,45 +147,427 @@ impl RunState<'_> {
         Ok(())
     }
 
-    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
-        if self.manifest.record_end(round, index, name, state) {
-            self.save_manifest().await?;
-        }
-        Ok(())
-    }
-
     fn show_jobs(
         &mut self,
         states: &[Option<JobState>],
         live: &BTreeMap<usize, LiveJob>,
         waiting: usize,
     ) {
-        let mut jobs = BTreeMap::new();
-        for state in states.iter().flatten() {
-            *jobs.entry(*state).or_insert(0) += 1;
-        }
-        let (mut answered, mut failed) = self.table.counts();
-        let mut live_jobs = Vec::with_capacity(live.len());
+        let done = self.table.counts();
         let now = (self.ctx.clock)();
-        for (index, entry) in live {
-            let done = entry.job.progress();
-            answered += done.successful;
-            failed += done.failed;
-            live_jobs.push(JobProgress {
-                shard: *index,
-                name: entry.job.name.clone(),
-                state: entry.job.state(),
-                age: age(&entry.job, entry.first_seen, now),
-            });
-        }
-        self.progress.jobs = jobs;
-        self.progress.live_jobs = live_jobs;
-        self.progress.jobs_waiting = waiting as u64;
-        self.progress.answered = answered;
-        self.progress.failed = failed;
+        show_jobs(&mut self.progress, states, live, waiting, done, now);
         self.progress.mismatched = self.tally.mismatched;
         self.report();
     }
+}
+
+/// Cancels a live job (of either kind of run) still queued past the queue `deadline` at
+/// `now`, unless the run cancelled it already; gives the code and message of its rows left
+/// undone (408: they go to the next round), once cancelled.
+pub(crate) async fn past_queue_deadline(
+    jobs: &JobCalls<'_>,
+    deadline: Duration,
+    entry: &LiveJob,
+    now: SystemTime,
+) -> Result<Option<(u16, String)>> {
+    let job = &entry.job;
+    if entry.cancelled.is_some() || age(job, entry.first_seen, now) < deadline {
+        return Ok(None);
+    }
+    let queued = matches!(
+        job.state(),
+        JobState::Queued | JobState::Pending | JobState::Unspecified
+    );
+    if !queued {
+        return Ok(None);
+    }
+    tracing::warn!(
+        target: "vertex_batch::run::step",
+        job = %job.name, ?deadline, "job still queued after the queue deadline; cancelling it"
+    );
+    if !jobs.cancel(&job.name).await? {
+        return Ok(None);
+    }
+    Ok(Some((
+        408,
+        format!(
+            "job {} was still queued after the queue deadline ({}); the run cancelled it",
+            job.name,
+            duration_text(deadline)
+        ),
+    )))
+}
+
+/// What a kind of run (files, tables) does at each step of a round; [`run_jobs`] is the one
+/// loop over them.
+pub(crate) trait RoundSteps {
+    /// What the round keeps of a shard once its job ended, or was never created.
+    type Ended;
+    fn jobs(&self) -> JobCalls<'_>;
+    fn config(&self) -> &RunConfig;
+    /// The time of day by the run's clock.
+    fn now(&self) -> SystemTime;
+    fn manifest(&self) -> &Manifest;
+    fn manifest_mut(&mut self) -> &mut Manifest;
+    /// Writes the manifest, the lease checked first.
+    async fn save_manifest(&mut self) -> Result<()>;
+    /// Fails once the run no longer holds its lease.
+    fn check_lease(&self) -> Result<()>;
+    /// Why the run is ending, once it is.
+    fn ending(&mut self) -> &mut Option<Ending>;
+    /// When the run's deadline passes.
+    fn deadline(&self) -> Option<Instant>;
+    /// The job of a shard as it is to be created, validated, its request id among its labels.
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob>;
+    /// An ended job; `cancelled`: why the run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<Self::Ended>;
+    /// A job of the manifest the service no longer has.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<Self::Ended>;
+    /// A shard whose job the run's end kept from being created.
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<Self::Ended>;
+    /// Counts a job cancelled at the queue deadline.
+    fn past_queue_deadline(&mut self);
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    );
+
+    /// The job of shard `index` of `round`: as recorded, found by its request id, or created
+    /// (and recorded before anything else happens).
+    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+        let shard = &self.manifest().rounds[usize::from(round)].shards[index];
+        if let Some(record) = &shard.job {
+            let name = record.name.clone();
+            return self.jobs().recorded(name).await;
+        }
+        let request_id = shard.request_id.clone();
+        let job = self.new_job(round, index)?;
+        self.check_lease()?;
+        let job = self.jobs().find_or_create(job, &request_id).await?;
+        self.manifest_mut().rounds[usize::from(round)].shards[index].job = Some(record_of(&job));
+        self.save_manifest().await?;
+        Ok(Found::of(job))
+    }
+
+    /// Records in the manifest why the run cancelled the job of shard `index`, so that a
+    /// process started again reports its rows the same way.
+    async fn record_cancel(
+        &mut self,
+        round: u8,
+        index: usize,
+        reason: (u16, String),
+    ) -> Result<()> {
+        if self.manifest_mut().record_cancel(round, index, reason) {
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+
+    /// Records that the job of shard `index` (named `name`) ended in `state`.
+    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
+        if self.manifest_mut().record_end(round, index, name, state) {
+            self.save_manifest().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the rows an ended job wrote nothing for go to the next round, and the code and
+/// message they get otherwise: why the run cancelled it (`cancelled`, or as the manifest
+/// recorded it: at the queue deadline they go again, at an end they do not), else what the job
+/// ended as.
+pub(crate) fn why_missing(
+    manifest: &Manifest,
+    round: u8,
+    index: usize,
+    job: &BatchPredictionJob,
+    cancelled: Option<(u16, String)>,
+) -> (bool, (u16, String)) {
+    let cancelled = cancelled.or_else(|| {
+        manifest.rounds[usize::from(round)].shards[index]
+            .job
+            .as_ref()
+            .and_then(|record| record.cancelled.clone())
+    });
+    let retriable = match &cancelled {
+        Some((code, _)) => *code == 408,
+        None => missing_rows_retriable(job),
+    };
+    (retriable, cancelled.unwrap_or_else(|| missing_reason(job)))
+}
+
+/// Runs `round`'s jobs to their end, at most `max_running_jobs` not yet ended (both kinds of
+/// run): each shard's job found or created in shard order and polled; a job still queued past
+/// the queue deadline cancelled; once the run is ending (its deadline passed, or an end asked
+/// for) live jobs cancelled and no job created. Gives what the round kept of each shard.
+pub(crate) async fn run_jobs<S: RoundSteps>(
+    state: &mut S,
+    round: u8,
+) -> Result<Vec<Option<S::Ended>>> {
+    let r = usize::from(round);
+    let count = state.manifest().rounds[r].shards.len();
+    let mut ended: Vec<Option<S::Ended>> = (0..count).map(|_| None).collect();
+    let mut states: Vec<Option<JobState>> = vec![None; count];
+    let mut live: BTreeMap<usize, LiveJob> = BTreeMap::new();
+    let mut polls = Polls::new();
+    let mut next = 0;
+    // Shards from here on get no job (the run is ending).
+    let mut end_at = count;
+    loop {
+        if let Some(ending) = *state.ending() {
+            // No job is created once the run is ending (jobs are made in shard order, so those
+            // made are the first ones).
+            let made = state.manifest().rounds[r]
+                .shards
+                .iter()
+                .take_while(|shard| shard.job.is_some())
+                .count();
+            let keep = made.max(next);
+            for (index, shard) in ended.iter_mut().enumerate().take(end_at).skip(keep) {
+                *shard = Some(state.never_created(round, index, ending)?);
+            }
+            end_at = end_at.min(keep);
+        }
+        while live.len() < state.config().max_running_jobs && next < end_at {
+            let index = next;
+            next += 1;
+            match state.job_of(round, index).await? {
+                Found::Ended(job) => {
+                    states[index] = Some(job.state());
+                    ended[index] = Some(state.job_ended(round, index, &job, None).await?);
+                }
+                Found::Live(job) => {
+                    states[index] = Some(job.state());
+                    polls.push(state.jobs().poll(index, &job.name));
+                    live.insert(
+                        index,
+                        LiveJob {
+                            job,
+                            first_seen: Instant::now(),
+                            cancelled: None,
+                        },
+                    );
+                }
+                Found::Lost(name) => {
+                    ended[index] = Some(state.job_lost(round, index, &name).await?);
+                }
+            }
+        }
+        if let Some(ending) = *state.ending() {
+            // The live jobs are cancelled.
+            for (index, job) in live.iter_mut().filter(|(_, job)| job.cancelled.is_none()) {
+                if state.jobs().cancel(&job.job.name).await? {
+                    let reason = ending.reason(&format!(
+                        "its job {} was cancelled before this row was answered",
+                        job.job.name
+                    ));
+                    job.cancelled = Some(reason.clone());
+                    state.record_cancel(round, *index, reason).await?;
+                }
+            }
+        }
+        state.show(&states, &live, end_at.saturating_sub(next));
+        if live.is_empty() && next >= end_at {
+            return Ok(ended);
+        }
+        let answer = match (state.deadline(), *state.ending()) {
+            (Some(deadline), None) => tokio::select! {
+                answer = polls.next() => answer,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(target: "vertex_batch::run::step", "the run's deadline passed; ending it");
+                    *state.ending() = Some(Ending::Deadline);
+                    continue;
+                }
+            },
+            _ => polls.next().await,
+        };
+        let Some((index, answer)) = answer else {
+            // Every poll ended without its job's end: cannot happen, but never wait forever.
+            return Err(crate::Error::internal("the run lost track of its jobs"));
+        };
+        match answer {
+            Ok(job) => {
+                states[index] = Some(job.state());
+                if job.has_ended() {
+                    let reason = live.remove(&index).and_then(|job| job.cancelled);
+                    ended[index] = Some(state.job_ended(round, index, &job, reason).await?);
+                } else if let Some(entry) = live.get_mut(&index) {
+                    entry.job = job;
+                    let (deadline, now) = (state.config().queue_deadline, state.now());
+                    let queued = past_queue_deadline(&state.jobs(), deadline, entry, now).await?;
+                    if let Some(reason) = queued {
+                        state.past_queue_deadline();
+                        entry.cancelled = Some(reason.clone());
+                        state.record_cancel(round, index, reason).await?;
+                    }
+                }
+            }
+            Err(err) if err.is_not_found() => {
+                if let Some(gone) = live.remove(&index) {
+                    ended[index] = Some(state.job_lost(round, index, &gone.job.name).await?);
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+impl RoundSteps for RunState<'_> {
+    /// The job's output is read into the join as it ends: nothing is kept.
+    type Ended = ();
+
+    fn jobs(&self) -> JobCalls<'_> {
+        RunState::jobs(self)
+    }
+
+    fn config(&self) -> &RunConfig {
+        &self.ctx.config
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.ctx.clock)()
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn ending(&mut self) -> &mut Option<Ending> {
+        &mut self.ending
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn past_queue_deadline(&mut self) {
+        self.summary.jobs_past_queue_deadline += 1;
+    }
+
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        self.show_jobs(states, live, waiting);
+    }
+
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob> {
+        let ctx = self.ctx;
+        let shard = &self.manifest.rounds[usize::from(round)].shards[index];
+        let output = ctx.config.layout.output_prefix(round, index)?;
+        let template = JobTemplate {
+            model: ctx.config.model.clone(),
+            generation_config: ctx.config.generation_config.clone(),
+            run_id: self.manifest.run_id.clone(),
+        };
+        template.job(&ctx.client, round, index, shard, &output)
+    }
+
+    fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+
+    async fn save_manifest(&mut self) -> Result<()> {
+        RunState::save_manifest(self).await
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())
+    }
+
+    /// Reads an ended job's output into the join and records the end. `cancelled`: why the
+    /// run cancelled it, when it did.
+    async fn job_ended(
+        &mut self,
+        round: u8,
+        index: usize,
+        job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
+    ) -> Result<()> {
+        let dir = match job.output_location() {
+            Some(OutputLocation::Gcs(dir)) => format!("{}/", dir.trim_end_matches('/')).parse()?,
+            _ => self.ctx.config.layout.output_prefix(round, index)?,
+        };
+        let (retriable, reason) = why_missing(&self.manifest, round, index, job, cancelled);
+        self.collect(round, index, &dir, retriable, reason).await?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            job = %job.name, state = job.state().as_str_name(), "job output read"
+        );
+        self.record_end(round, index, &job.name, job.state().as_str_name())
+            .await
+    }
+
+    /// A job of the manifest the service no longer has: its rows are read from whatever it
+    /// wrote under its output prefix, and the rest go to the next round.
+    async fn job_lost(&mut self, round: u8, index: usize, name: &str) -> Result<()> {
+        tracing::warn!(
+            target: "vertex_batch::run::step",
+            job = %name, "the service no longer has this job; reading its outputs from Cloud Storage"
+        );
+        self.summary.jobs_lost += 1;
+        let dir = self.ctx.config.layout.output_prefix(round, index)?;
+        let reason = (
+            500,
+            format!("no output line for this request: job {name} no longer exists"),
+        );
+        self.collect(round, index, &dir, true, reason).await?;
+        self.record_end(round, index, name, "LOST").await
+    }
+
+    /// A shard whose job the run's end kept from being created.
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<()> {
+        let rows = self.job_rows(round, index);
+        self.missing[usize::from(round)][index] = ending.reason("this row's job was never created");
+        let mut tally = Tally::default();
+        self.table.close_job(rows, false, &mut tally);
+        Ok(())
+    }
+}
+
+/// A round's jobs in `progress` (both kinds of run): how many in each state, the live ones
+/// with their ages at `now`, how many wait for a slot, and the rows answered and failed: `done`
+/// (of jobs already read) and what the live jobs say of theirs.
+pub(crate) fn show_jobs(
+    progress: &mut RunProgress,
+    states: &[Option<JobState>],
+    live: &BTreeMap<usize, LiveJob>,
+    waiting: usize,
+    done: (u64, u64),
+    now: SystemTime,
+) {
+    let mut jobs = BTreeMap::new();
+    for state in states.iter().flatten() {
+        *jobs.entry(*state).or_insert(0) += 1;
+    }
+    let (mut answered, mut failed) = done;
+    let mut live_jobs = Vec::with_capacity(live.len());
+    for (index, entry) in live {
+        let done = entry.job.progress();
+        answered += done.successful;
+        failed += done.failed;
+        live_jobs.push(JobProgress {
+            shard: *index,
+            name: entry.job.name.clone(),
+            state: entry.job.state(),
+            age: age(&entry.job, entry.first_seen, now),
+        });
+    }
+    progress.jobs = jobs;
+    progress.live_jobs = live_jobs;
+    progress.jobs_waiting = waiting as u64;
+    progress.answered = answered;
+    progress.failed = failed;
 }
 
 /// How long a job has existed: since its `create_time` by the run's clock (`now`), or since

@@ -4,13 +4,14 @@
 //! their errors as `Error::BigQuery`), `BIGQUERY_EMULATOR_HOST`, and retries through a front
 //! that answers 503 before passing requests on.
 //!
-//! By topic: `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
+//! By topic: `cli_run` (`vertex-batch run bq://...` through the binary), `faults` (the retry rule over a failing front), `jobs` (the emulator's BigQuery
 //! jobs over bqemulator's tables), `results` (`vertex-batch results` over an output table), `runs` (runs over tables,
 //! `BatchRun::run_tables`).
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli_run;
 mod faults;
 mod jobs;
 mod results;
@@ -113,7 +114,38 @@ async fn tables_are_made_filled_read_and_deleted() {
     assert_eq!(second["request"], json!({"contents": []}));
     assert_eq!(second["note"], Value::Null);
 
+    // Listed: every table of the dataset.
+    let other = table.sibling("answers").unwrap();
+    bigquery
+        .create_table(&other, &prompt_columns())
+        .await
+        .unwrap();
+    let mut listed = bigquery.list_tables(PROJECT, &dataset).await.unwrap();
+    listed.sort_by(|a, b| a.table().cmp(b.table()));
+    assert_eq!(listed, [other.clone(), table.clone()]);
+    // A listing cut short of the tables it counts is an error, never a shorter list
+    // (bqemulator gives no page token: one table a page, it ends after the first).
+    let paged = BigQuery::builder()
+        .with_endpoint(emu.endpoint())
+        .with_credentials(Credentials::none())
+        .with_page_size(1)
+        .build()
+        .unwrap();
+    let short = paged.list_tables(PROJECT, &dataset).await.unwrap_err();
+    assert!(
+        short.to_string().contains("ended after 1 of its 2 tables"),
+        "{short}"
+    );
+    bigquery.delete_table(&other).await.unwrap();
+
     bigquery.delete_table(&table).await.unwrap();
+    assert!(
+        bigquery
+            .list_tables(PROJECT, &dataset)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let gone = bigquery.table(&table).await.unwrap_err();
     assert!(gone.is_not_found(), "{gone}");
     assert!(gone.to_string().contains(&table.to_string()), "{gone}");

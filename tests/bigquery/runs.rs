@@ -2,8 +2,11 @@
 //! the results table holds one row per input row whatever the jobs wrote, and bad input is
 //! refused before any job exists.
 
+use std::time::Duration;
+
 use serde_json::Value;
 use vertex_batch::bigquery::{BigQuery, Column, TableUri};
+use vertex_batch::emulator::Emulator;
 use vertex_batch::run::{BatchRun, RunSummary, Tables};
 use vertex_batch::storage::Storage;
 use vertex_batch::{JobClient, Result};
@@ -64,6 +67,19 @@ async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
         Some(Value::Number(n)) => n.as_u64().unwrap(),
         other => panic!("not a count: {other:?} from {sql}"),
     }
+}
+
+/// The tables of `dataset`, by name, sorted.
+async fn tables_of(bigquery: &BigQuery, dataset: &str) -> Vec<String> {
+    let mut names: Vec<String> = bigquery
+        .list_tables(PROJECT, dataset)
+        .await
+        .unwrap()
+        .iter()
+        .map(|table| table.table().to_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn run(client: &JobClient, storage: &Storage, staging: &str) -> BatchRun {
@@ -142,18 +158,39 @@ async fn rows_a_job_never_wrote_are_tried_again_then_reported_one_result_row_eac
         emu.job_count()
     );
     assert!(view.lease.is_none(), "released at the end");
+    assert_eq!(
+        tables_of(&bigquery, &dataset).await,
+        ["input", "results"],
+        "the run's scratch tables are dropped at its end"
+    );
 
-    // Started again, the same run makes no job and writes the same table.
+    // Started again after its end (its tables dropped), the same run makes no job, leaves
+    // the results table as it was and gives the same summary.
     let jobs = emu.job_count();
     let again = run_tables(
+        run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.job_count(), jobs, "no second job for a shard and round");
+    assert_eq!(again, summary);
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+
+    // Its results table dropped since, the run says so rather than failing on a missing table.
+    bigquery.delete_table(&results).await.unwrap();
+    let err = run_tables(
         run(&client, &storage, "gs://runs/nothing").with_max_requests_per_job(20),
         &bigquery,
         Tables::new(input, "id", results.clone()),
     )
     .await
-    .unwrap();
-    assert_eq!(emu.job_count(), jobs, "no second job for a shard and round");
-    assert_eq!(again.rows, 50);
+    .unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("is gone since"),
+        "{err}"
+    );
     emu.shutdown().await;
 }
 
@@ -296,6 +333,7 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
     // Start k stops at the run's k-th report (after a statement, a job made or seen, a
     // manifest written); each start resumes where the last one stopped.
     let mut stops = 0;
+    let mut kept = false;
     let summary = loop {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let tx = std::sync::Mutex::new(Some(tx));
@@ -318,10 +356,13 @@ async fn a_run_stopped_at_every_step_and_started_again_makes_one_job_per_shard_a
             Err(err) => {
                 assert!(err.is_run_stopped(), "{err}");
                 stops += 1;
+                kept |= tables_of(&bigquery, &dataset).await.len() > 2;
             }
         }
     };
     assert!(stops >= 5, "the run was stopped at {stops} steps");
+    assert!(kept, "a stopped run keeps its scratch tables, to resume");
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
     assert_eq!(
         summary.jobs as usize,
         emu.job_count(),
@@ -440,5 +481,229 @@ async fn ten_thousand_rows_three_shards_row_faults_and_an_expired_job_one_result
     );
     assert_eq!((summary.repeated_lines, summary.unexpected_lines), (0, 0));
     assert!(summary.usage.total_token_count > 0);
+    assert_eq!(
+        tables_of(&bigquery, &dataset).await,
+        ["input", "results"],
+        "every round's rows, shards and job outputs dropped at the end"
+    );
+    emu.shutdown().await;
+}
+
+/// The emulator with a BigQuery endpoint (jobs answer every row) whose first job stays queued.
+async fn vertex_with_a_stuck_job() -> (Emulator, JobClient, Storage) {
+    let bq = shared();
+    start_with_storage(|b| b.with_bigquery_endpoint(bq.host()).with_stuck_jobs(1)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_queued_past_the_queue_deadline_is_cancelled_and_its_rows_go_again_or_get_408() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_queued", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 20).await;
+
+    // A follow-up round left: the stuck job's rows are answered by another job.
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let results = input.sibling("results").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/queued")
+            .with_max_requests_per_job(10)
+            .with_queue_deadline(Duration::ZERO),
+        &bigquery,
+        Tables::new(input.clone(), "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.answered, summary.rounds), (20, 2), "{summary:?}");
+    assert_eq!(summary.jobs_past_queue_deadline, 1);
+    assert_eq!(
+        emu.job_count() as u64,
+        summary.jobs,
+        "round 0's, and one for the stuck one's rows"
+    );
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!("SELECT COUNTIF(error IS NULL) FROM {}", results.sql())
+        )
+        .await,
+        20
+    );
+    emu.shutdown().await;
+
+    // No round left: its rows are reported with 408, transient.
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let results = input.sibling("results_408").unwrap();
+    let summary = run_tables(
+        run(&client, &storage, "gs://runs/queued-408")
+            .with_max_requests_per_job(10)
+            .with_retry_rounds(0)
+            .with_queue_deadline(Duration::ZERO),
+        &bigquery,
+        Tables::new(input, "id", results.clone()),
+    )
+    .await
+    .unwrap();
+    let stuck = summary.failed_by_code.get(&408).copied().unwrap_or(0);
+    assert!(stuck > 0, "{summary:?}");
+    assert_eq!(summary.answered + stuck, 20, "{summary:?}");
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 408 AND error.transient \
+                 AND error.message LIKE 'job % was still queued after the queue deadline%'",
+                results.sql()
+            )
+        )
+        .await,
+        stuck
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_run_deadline_live_jobs_are_cancelled_rows_get_504_and_a_start_again_goes_on() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_deadline", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 30).await;
+    let results = input.sibling("results").unwrap();
+    let tables = Tables::new(input, "id", results.clone());
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let make = || {
+        run(&client, &storage, "gs://runs/deadline")
+            .with_max_requests_per_job(10)
+            .with_max_running_jobs(1)
+    };
+    let summary = run_tables(
+        make().with_run_deadline(Duration::ZERO),
+        &bigquery,
+        tables.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.job_count(), 1, "no job created past the deadline");
+    assert_eq!(summary.failed_by_code.get(&504), Some(&30), "{summary:?}");
+    assert!(
+        summary
+            .ended
+            .as_deref()
+            .unwrap()
+            .contains("deadline passed")
+    );
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 504 \
+                 AND STARTS_WITH(error.message, \"the run's deadline passed\")",
+                results.sql()
+            )
+        )
+        .await,
+        30
+    );
+    assert!(
+        tables_of(&bigquery, &dataset).await.len() > 2,
+        "past its deadline a run is not at its end: its tables stay"
+    );
+
+    // Started again with no deadline, it goes on: the cancelled job's rows keep their 504, the
+    // shards that had no job get one.
+    let again = run_tables(make(), &bigquery, tables).await.unwrap();
+    assert_eq!(emu.job_count() as u64, again.jobs);
+    let cancelled = again.failed_by_code.get(&504).copied().unwrap_or(0);
+    assert!(cancelled > 0 && again.jobs > 1, "{again:?}");
+    assert_eq!(again.answered + cancelled, 30, "{again:?}");
+    assert_eq!(again.ended, None);
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_cancels_the_live_job_makes_none_and_gives_499_and_a_start_again_the_same() {
+    // One test at a time at the shared bqemulator (support::bigquery::turn).
+    let _turn = turn().await;
+    let bigquery = client_of_shared();
+    let dataset = dataset_in(&bigquery, "run_end", LOCATION).await;
+    let input = prompts_table(&bigquery, &dataset, "input", 30).await;
+    let results = input.sibling("results").unwrap();
+    let tables = Tables::new(input, "id", results.clone());
+    let (emu, client, storage) = vertex_with_a_stuck_job().await;
+    let make = || {
+        run(&client, &storage, "gs://runs/end")
+            .with_max_requests_per_job(10)
+            .with_max_running_jobs(1)
+    };
+    // Nothing started there: nothing to end, refused before anything is made.
+    let err = run_tables(make().end(), &bigquery, tables.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_invalid_input() && err.to_string().contains("no run is staged there to end"),
+        "{err}"
+    );
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input"]);
+
+    // Started, and stopped while its first job is stuck in the queue.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let started = make()
+        .with_progress(move |p| {
+            if p.phase == vertex_batch::run::RunPhase::Running
+                && !p.live_jobs.is_empty()
+                && let Some(tx) = tx.lock().unwrap().take()
+            {
+                let _ = tx.send(());
+            }
+        })
+        .with_stop_signal(async move {
+            let _ = rx.await;
+        });
+    let err = run_tables(started, &bigquery, tables.clone())
+        .await
+        .unwrap_err();
+    assert!(err.is_run_stopped(), "{err}");
+    assert_eq!(emu.job_count(), 1);
+
+    // Ended for good: the stuck job is cancelled, no other job is made.
+    let ended = run_tables(make().end(), &bigquery, tables.clone())
+        .await
+        .unwrap();
+    assert_eq!(emu.job_count(), 1, "an end creates nothing");
+    assert!(ended.ended.is_some());
+    assert_eq!(ended.answered, 0);
+    assert_eq!(ended.failed_by_code.get(&499), Some(&30), "{ended:?}");
+    assert!(
+        ended.missing_rows > 0 && ended.missing_rows < 30,
+        "the cancelled job's rows are missing from its output, not those of jobs never made: \
+         {ended:?}"
+    );
+    let jobs: Vec<_> =
+        futures_util::TryStreamExt::try_collect(client.list(vertex_batch::JobFilter::new()))
+            .await
+            .unwrap();
+    assert_eq!(jobs[0].state(), vertex_batch::v1::JobState::Cancelled);
+    assert_eq!(
+        count(
+            &bigquery,
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE error.code = 499 AND NOT error.transient \
+                 AND STARTS_WITH(error.message, 'the run was ended')",
+                results.sql()
+            )
+        )
+        .await,
+        30
+    );
+    assert_eq!(tables_of(&bigquery, &dataset).await, ["input", "results"]);
+
+    // Started again after the end: nothing made, the same summary.
+    let again = run_tables(make(), &bigquery, tables).await.unwrap();
+    assert_eq!(emu.job_count(), 1);
+    assert_eq!(again, ended);
     emu.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! `run` over tables: arguments that cannot make a run over tables are one-line usage errors
 //! (exit 2) before any call. The runs themselves are tested against bqemulator in
-//! `tests/bigquery/runs.rs`.
+//! `tests/bigquery/runs.rs`, and through this binary in `tests/bigquery/cli_run.rs` (the test
+//! binary that owns bqemulator).
 
 use crate::cli::*;
 
@@ -75,17 +76,6 @@ fn table_arguments_that_cannot_work_are_usage_errors_before_any_call() {
                 "--text",
             ],
             "--text: INPUT is a table",
-        ),
-        (
-            &[
-                "bq://my-project.d.input",
-                "--out",
-                "bq://my-project.d.results",
-                "--key-column",
-                "id",
-                "--end",
-            ],
-            "not supported for runs over tables yet",
         ),
     ] {
         let mut all = vec!["run"];

@@ -57,11 +57,6 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
             "--max-bytes-per-file: a run over a table stages no files",
         ));
     }
-    if args.end || args.run_deadline.is_some() || args.queue_deadline.is_some() {
-        return Err(usage(
-            "--end, --run-deadline and --queue-deadline are not supported for runs over tables yet",
-        ));
-    }
     if input == results {
         return Err(usage(format!(
             "--out {out}: the results table is INPUT; name a table of its own"
@@ -72,7 +67,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let bigquery = bigquery_for(&connected)?;
     let bars = Bars::new();
     let progress = bars.clone();
-    let run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
+    let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
         .with_generation_config(args.generation.config()?)
         .with_max_requests_per_job(args.max_requests_per_job)
         .with_max_running_jobs(args.max_running_jobs)
@@ -80,6 +75,15 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
         .with_lease_wait(args.wait_for_lease)
         .with_progress(move |p| progress.show(p))
         .with_stop_signal(stop_signal()?);
+    if let Some(deadline) = args.queue_deadline {
+        run = run.with_queue_deadline(deadline);
+    }
+    if let Some(deadline) = args.run_deadline {
+        run = run.with_run_deadline(deadline);
+    }
+    if args.end {
+        run = run.end();
+    }
     let summary = match run
         .run_tables(bigquery, Tables::new(input, key_column, results.clone()))
         .await
@@ -140,10 +144,17 @@ fn print_summary(summary: &RunSummary, results: &TableUri) -> std::io::Result<()
                 "calls to Vertex AI were repeated while it could not be reached",
             ),
             (
+                summary.jobs_past_queue_deadline,
+                "jobs were cancelled, still queued at the queue deadline (their rows sent again)",
+            ),
+            (
                 summary.jobs_lost,
                 "jobs the service no longer had were read from their output tables",
             ),
         ],
     )?;
+    if let Some(ended) = &summary.ended {
+        writeln!(out, "note: the run was ended for good ({ended})")?;
+    }
     writeln!(out, "results: {results}")
 }

@@ -1,5 +1,6 @@
 //! What a run over tables asks of BigQuery: statements run where the run's tables are, and the
-//! few numbers it reads back (counts, bucket sizes, sums). Nothing here reads a table's rows.
+//! few numbers it reads back (counts, bucket sizes, sums), tables dropped. Nothing here reads a
+//! table's rows.
 
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -44,6 +45,14 @@ impl Bq {
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("a BigQuery aggregate query gave no row"))
+    }
+
+    /// Drops `table` if it exists.
+    pub(crate) async fn drop_table(&self, table: &TableUri) -> Result<()> {
+        match self.client.delete_table(table).await {
+            Err(err) if err.is_not_found() => Ok(()),
+            other => other,
+        }
     }
 
     /// A table's metadata, `None` when it does not exist.

@@ -1,13 +1,17 @@
 //! A run over tables, top-down: check the input (`check.rs`), take the lease, read the manifest
 //! (or make round 0's rows and shards in BigQuery and write it), run each round
-//! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, and
-//! write the results table. Every statement that makes a table is `CREATE TABLE IF NOT EXISTS`
-//! over tables that no longer change, and every job is looked up by its request id before it
-//! is created, so a process killed at any step and started again makes no second job for a
-//! shard and round and the same tables.
+//! (`rounds.rs`), make each follow-up round's rows in SQL from what the last one left, write
+//! the results table, record the end in the manifest, then drop the run's scratch tables.
+//! Every statement that makes a table is `CREATE TABLE IF NOT EXISTS` over tables that no
+//! longer change, and every job is looked up by its request id before it is created, so a
+//! process killed at any step and started again makes no second job for a shard and round and
+//! the same tables.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::time::Instant;
 
 use super::Tables;
 use super::bq::{Bq, number};
@@ -18,15 +22,20 @@ use super::sql::{Sent, Source};
 use crate::bigquery::{BigQuery, TableUri};
 use crate::client::JobClient;
 use crate::error::{Error, Result};
-use crate::run::builder::{BatchRun, DEFAULT_QUEUE_DEADLINE, RunConfig};
+use crate::run::builder::{BatchRun, Clock, RunConfig};
+use crate::run::driver::{nothing_to_end, settings, take_lease, until_stopped};
 use crate::run::fingerprint::Fingerprint;
 use crate::run::isolate::RowGroup;
 use crate::run::layout::request_id;
 use crate::run::lease::Lease;
-use crate::run::manifest::{Manifest, ManifestFile, Round, Settings, Shard, ShardFile};
+use crate::run::manifest::{Manifest, ManifestFile, Round, Shard, ShardFile, TablesDone};
 use crate::run::progress::ProgressFn;
+use crate::run::rounds::Ending;
 use crate::run::{RunPhase, RunProgress, RunSummary};
 use crate::storage::Storage;
+
+/// How many scratch tables are dropped at once.
+const DROPS_AT_ONCE: usize = 8;
 
 /// What every step of a run over tables reads.
 pub(crate) struct TableCtx {
@@ -36,6 +45,7 @@ pub(crate) struct TableCtx {
     pub(crate) config: RunConfig,
     pub(crate) progress: Option<ProgressFn>,
     pub(crate) lease: Lease,
+    pub(crate) clock: Clock,
     pub(crate) layout: TableLayout,
     pub(crate) source: Source,
     pub(crate) results: TableUri,
@@ -59,6 +69,11 @@ pub(crate) struct TableState<'a> {
     pub(crate) progress: RunProgress,
     /// Jobs of the manifest the service no longer had.
     pub(crate) lost: u64,
+    /// Jobs cancelled, still queued at the queue deadline.
+    pub(crate) jobs_past_queue_deadline: u64,
+    /// When the run's deadline passes.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) ending: Option<Ending>,
 }
 
 impl TableState<'_> {
@@ -76,9 +91,8 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
         config,
         progress,
         stop,
-        clock: _,
+        clock,
     } = run;
-    refuse_unsupported(&config)?;
     let region = client.location().location().to_owned();
     if client.location().is_global() {
         return Err(Error::invalid(
@@ -108,75 +122,28 @@ pub(crate) async fn run(run: BatchRun, bigquery: BigQuery, tables: Tables) -> Re
     check::results_table(&bq, &tables.results, &run_id).await?;
 
     let mut stop = stop;
-    let lease_uri = config.layout.lease()?;
-    let take = Lease::take(
-        &storage,
-        &lease_uri,
-        config.layout.staging(),
-        config.lease,
-        &config.wait,
-    );
-    let lease = match stop.as_mut() {
-        Some(stop) => tokio::select! {
-            lease = take => lease?,
-            () = stop => return Err(stopped(&config)),
-        },
-        None => take.await?,
-    };
+    let lease = take_lease(&storage, &config, stop.as_mut()).await?;
     let ctx = TableCtx {
         client,
         storage,
         bq,
         progress,
         lease,
+        clock,
         layout: TableLayout::new(tables.results.clone(), &run_id),
         source: checked.source.clone(),
         results: tables.results,
         unreachable: Arc::default(),
         config,
     };
-    let result = {
-        let work = drive(&ctx, &checked, fingerprint, run_id);
-        match stop {
-            Some(stop) => tokio::select! {
-                result = work => result,
-                () = stop => Err(stopped(&ctx.config)),
-            },
-            None => work.await,
-        }
-    };
+    let result = until_stopped(
+        &ctx.config,
+        stop,
+        drive(&ctx, &checked, fingerprint, run_id),
+    )
+    .await;
     ctx.lease.release().await;
     result
-}
-
-fn stopped(config: &RunConfig) -> Error {
-    Error::RunStopped {
-        staging: config.layout.staging().to_string(),
-        reason: "it was asked to stop".into(),
-    }
-}
-
-/// What a run over tables does not do yet, refused rather than ignored.
-fn refuse_unsupported(config: &RunConfig) -> Result<()> {
-    let refuse = |field: &'static str, what: &str| {
-        Err(Error::invalid(
-            field,
-            format!("{what} is not supported for runs over tables yet"),
-        ))
-    };
-    if config.end {
-        return refuse("end", "ending a run for good");
-    }
-    if config.run_deadline.is_some() {
-        return refuse("run_deadline", "a run deadline");
-    }
-    if config.queue_deadline != DEFAULT_QUEUE_DEADLINE {
-        return refuse(
-            "queue_deadline",
-            "a queue deadline other than the service's own 72 hours",
-        );
-    }
-    Ok(())
 }
 
 async fn drive(
@@ -186,21 +153,16 @@ async fn drive(
     run_id: String,
 ) -> Result<RunSummary> {
     let config = &ctx.config;
-    let settings = Settings {
-        model: config.model.clone(),
-        generation_config: if config.generation_config.is_empty() {
-            serde_json::Value::Null
-        } else {
-            config.generation_config.to_json()?
-        },
-        max_requests_per_job: config.max_requests_per_job,
-        // Tables have no files.
-        max_bytes_per_file: 0,
-    };
+    let started = Instant::now();
+    // Tables have no files.
+    let settings = settings(config, 0)?;
     let buckets = plan::buckets(checked.rows, config.max_requests_per_job);
     let mut progress = RunProgress::new();
     progress.rows = checked.rows;
     let (file, existing) = ManifestFile::load(&ctx.storage, config.layout.manifest()?).await?;
+    if config.end && existing.is_none() {
+        return Err(nothing_to_end(config));
+    }
     let mut state = TableState {
         ctx,
         file,
@@ -212,18 +174,19 @@ async fn drive(
         ),
         progress,
         lost: 0,
+        jobs_past_queue_deadline: 0,
+        deadline: config.run_deadline.and_then(|d| started.checked_add(d)),
+        ending: None,
     };
     match existing {
         Some(manifest) => {
             manifest.check_same(checked.rows, &fingerprint, &settings, state.file.uri())?;
-            if manifest.ended.is_some() {
-                return Err(Error::invalid(
-                    "staging",
-                    format!("{}: this run was ended for good", state.file.uri()),
-                ));
-            }
             tracing::info!(target: "vertex_batch::run::step", run = %manifest.run_id, "run resumed");
             state.manifest = manifest;
+            if let Some(done) = state.manifest.tables_done.clone() {
+                // Its end was reached: the results table stands, its tables are dropped.
+                return state.finish(&done, checked.rows, true).await;
+            }
         }
         None => {
             state.progress.phase = RunPhase::Staging;
@@ -240,13 +203,22 @@ async fn drive(
         }
     }
 
+    state.ending = state.manifest.ended.as_ref().map(|_| Ending::ByUser);
+    if config.end && state.manifest.end_now() {
+        state.save_manifest().await?;
+        state.ending = Some(Ending::ByUser);
+    }
+
     let last_round = config
         .retry_rounds
         .max(state.manifest.rounds.len().saturating_sub(1) as u8);
     let mut sent: Vec<Sent> = Vec::new();
     for round in 0..=last_round {
         if round > 0 && state.manifest.rounds.len() <= usize::from(round) {
-            let Some(last) = sent.last() else { break };
+            // An ending run stages no more rounds.
+            let Some(last) = sent.last().filter(|_| state.ending.is_none()) else {
+                break;
+            };
             let rows = ctx.layout.rows(round)?;
             state.progress.phase = RunPhase::Staging;
             state.progress.round = round;
@@ -271,42 +243,120 @@ async fn drive(
         sent.push(state.run_round(round).await?);
     }
 
-    // The results table: made last, and again by a run started again after it.
+    // The results table: made last, and again by a run started again before its tables
+    // were dropped.
     ctx.bq
         .run(ctx.source.results(&sent, &ctx.results, &run_id))
         .await?;
-    let facts = ctx.bq.row(ctx.source.summary(&sent, &ctx.results)).await?;
-    let mut summary = RunSummary {
-        rows: number(&facts, "rows_total"),
-        answered: number(&facts, "answered"),
+    let facts = ctx.bq.row(ctx.source.round_facts(&sent)).await?;
+    let done = TablesDone {
         rounds: sent.len() as u8,
-        jobs: sent.iter().map(|round| round.shards.len() as u64).sum(),
+        jobs: state
+            .manifest
+            .rounds
+            .iter()
+            .take(sent.len())
+            .map(|round| round.shards.iter().filter(|s| s.job.is_some()).count() as u64)
+            .sum(),
+        jobs_lost: state.lost,
+        jobs_past_queue_deadline: state.jobs_past_queue_deadline,
         repeated_lines: number(&facts, "repeated"),
         unexpected_lines: number(&facts, "unexpected"),
         missing_rows: number(&facts, "missing"),
-        service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
-        jobs_lost: state.lost,
-        lease_taken_over: ctx.lease.taken_over(),
-        ..RunSummary::default()
     };
-    summary.failed = summary.rows.saturating_sub(summary.answered);
-    summary.usage.prompt_token_count = number(&facts, "prompt_tokens");
-    summary.usage.candidates_token_count = number(&facts, "candidates_tokens");
-    summary.usage.thoughts_token_count = number(&facts, "thoughts_tokens");
-    summary.usage.total_token_count = number(&facts, "total_tokens");
-    for row in ctx.bq.rows(Source::failed_by_code(&ctx.results)).await? {
-        let code = u16::try_from(number(&row, "code")).unwrap_or(0);
-        *summary.failed_by_code.entry(code).or_insert(0) += number(&row, "n");
+    if state.ending == Some(Ending::Deadline) {
+        // Past its deadline the run is not at its end: started again, it goes on with a new
+        // deadline, from its tables.
+        return state.finish(&done, checked.rows, false).await;
     }
-    if summary.rows != checked.rows {
-        return Err(Error::internal(format!(
-            "{} holds {} rows for {} input rows",
-            ctx.results, summary.rows, checked.rows
-        )));
+    // Recorded before any table goes: from here on the run's end needs none of them.
+    state.manifest.tables_done = Some(done.clone());
+    state.save_manifest().await?;
+    state.finish(&done, checked.rows, true).await
+}
+
+impl TableState<'_> {
+    /// The end of a run whose results table is written: its scratch tables dropped when `end`
+    /// (again, for a run started again after its end), and its summary.
+    async fn finish(&mut self, done: &TablesDone, rows: u64, end: bool) -> Result<RunSummary> {
+        let ctx = self.ctx;
+        if ctx.bq.table(&ctx.results).await?.is_none() {
+            return Err(Error::invalid(
+                "staging",
+                format!(
+                    "{}: this run ended and dropped its tables, and its results table {} is \
+                     gone since; use another staging prefix to run it again",
+                    self.file.uri(),
+                    ctx.results
+                ),
+            ));
+        }
+        if end {
+            self.drop_tables().await?;
+        }
+        let facts = ctx.bq.row(Source::result_facts(&ctx.results)).await?;
+        let mut summary = RunSummary {
+            rows: number(&facts, "rows_total"),
+            answered: number(&facts, "answered"),
+            rounds: done.rounds,
+            jobs: done.jobs,
+            repeated_lines: done.repeated_lines,
+            unexpected_lines: done.unexpected_lines,
+            missing_rows: done.missing_rows,
+            service_unreachable: ctx.unreachable.load(Ordering::Relaxed),
+            jobs_lost: done.jobs_lost,
+            jobs_past_queue_deadline: done.jobs_past_queue_deadline,
+            ended: match self.ending {
+                Some(Ending::Deadline) => Some(
+                    "its deadline passed (started again, the run goes on with a new deadline)"
+                        .to_owned(),
+                ),
+                _ => self.manifest.ended.clone(),
+            },
+            lease_taken_over: ctx.lease.taken_over(),
+            ..RunSummary::default()
+        };
+        summary.failed = summary.rows.saturating_sub(summary.answered);
+        summary.usage.prompt_token_count = number(&facts, "prompt_tokens");
+        summary.usage.candidates_token_count = number(&facts, "candidates_tokens");
+        summary.usage.thoughts_token_count = number(&facts, "thoughts_tokens");
+        summary.usage.total_token_count = number(&facts, "total_tokens");
+        for row in ctx.bq.rows(Source::failed_by_code(&ctx.results)).await? {
+            let code = u16::try_from(number(&row, "code")).unwrap_or(0);
+            *summary.failed_by_code.entry(code).or_insert(0) += number(&row, "n");
+        }
+        if summary.rows != rows {
+            return Err(Error::internal(format!(
+                "{} holds {} rows for {rows} input rows",
+                ctx.results, summary.rows
+            )));
+        }
+        self.progress.phase = RunPhase::Done;
+        ctx.report(&self.progress);
+        Ok(summary)
     }
-    state.progress.phase = RunPhase::Done;
-    ctx.report(&state.progress);
-    Ok(summary)
+
+    /// Drops every scratch table of the run (those already gone are fine), a few at a time.
+    async fn drop_tables(&self) -> Result<()> {
+        let ctx = self.ctx;
+        let shards: Vec<usize> = self
+            .manifest
+            .rounds
+            .iter()
+            .map(|round| round.shards.len())
+            .collect();
+        let tables = ctx.layout.scratch(&shards)?;
+        ctx.lease.check(ctx.config.layout.staging())?;
+        futures_util::stream::iter(tables.iter().map(|table| ctx.bq.drop_table(table)))
+            .buffer_unordered(DROPS_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        tracing::info!(
+            target: "vertex_batch::run::step",
+            tables = tables.len(), "the run's scratch tables dropped"
+        );
+        Ok(())
+    }
 }
 
 impl TableState<'_> {

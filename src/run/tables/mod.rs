@@ -17,10 +17,17 @@
 //! BigQuery has no conditional write of a small object to put in their place. The run's tables
 //! live beside the results table (`layout.rs`), in its dataset, which as the jobs' output is in
 //! their region. A run killed at any step and started again finds its jobs by request id and
-//! remakes no table (`CREATE TABLE IF NOT EXISTS` over tables that no longer change).
+//! remakes no table (`CREATE TABLE IF NOT EXISTS` over tables that no longer change). Those
+//! tables are scratch: once the results table is written, the manifest records the run's end
+//! (with the counts the summary read from them) and every one is dropped, so the dataset keeps
+//! the input and the results; a run that fails or is stopped keeps them to resume, and one
+//! started again after its end drops any left and gives the same summary.
 //!
-//! Not yet for tables: [`BatchRun::end`], a run deadline and a queue deadline other than the
-//! service's own (refused before anything is made, never ignored).
+//! Deadlines and an end are a file run's (`run/rounds.rs`): a job still queued past the queue
+//! deadline is cancelled and its rows go to the next round (408 with none left); past the run's
+//! deadline live jobs are cancelled, none is created and the rows left get 504 in the results
+//! table, the tables kept so that a start again goes on; [`BatchRun::end`] ends a started run
+//! for good (499), and drops its tables as any end does.
 //!
 //! ```no_run
 //! # async fn run(client: vertex_batch::JobClient, storage: vertex_batch::storage::Storage) -> vertex_batch::Result<()> {
@@ -88,16 +95,20 @@ impl Tables {
 
 impl BatchRun {
     /// Runs the rows of `tables.input` into `tables.results`, every step on rows in BigQuery
-    /// (see the [module docs](self)); gives the run's summary once the results table is
-    /// written. The run's limits, lease, progress and stop signal are this `BatchRun`'s; its
-    /// manifest and lease live in its `gs://` staging prefix.
+    /// (shards, follow-up rounds and the results are SQL; no row passes through the client);
+    /// gives the run's summary once the results table is written and the run's scratch tables
+    /// beside it are dropped. The run's limits, deadlines, end, lease, progress and stop signal
+    /// are this `BatchRun`'s; its manifest and lease live in its `gs://` staging prefix.
     ///
     /// # Errors
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) before any job for bad input: no
     /// `request` column, a key column that is missing, NULL or not unique, a dataset in another
     /// region than the job (or a multi-region input), a results table that exists and was not
-    /// written by this run; the errors of the Vertex AI, Cloud Storage and BigQuery calls after
-    /// their retries (the run can be started again and resumes).
+    /// written by this run, an [end](BatchRun::end) where no run was started, a run that
+    /// reached its end whose results table is gone since;
+    /// [`Error::RunStopped`](crate::Error::RunStopped) when the stop signal fires (the scratch
+    /// tables stay); the errors of the Vertex AI, Cloud Storage and BigQuery calls after their
+    /// retries (the run can be started again and resumes).
     pub async fn run_tables(self, bigquery: BigQuery, tables: Tables) -> Result<RunSummary> {
         self.check()?;
         Box::pin(driver::run(self, bigquery, tables)).await

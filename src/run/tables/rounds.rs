@@ -1,116 +1,140 @@
 //! One round of a run over tables: one job per shard (its input a shard table, its output a
 //! table beside it), at most so many not yet ended, each found by its request id before it is
-//! created and recorded in the manifest once it is; waited on through the client's one
-//! polling loop and its rule for errors. Nothing of a job's output is read here: when a job
-//! ends, the round notes where its output table is and what its missing rows get, for the SQL
-//! of the next round and of the results (`sql.rs`).
+//! created and recorded in the manifest once it is. The loop is a file run's
+//! (`run/rounds.rs`'s `run_jobs`: the client's polling loop and its rule for errors, the queue
+//! and run deadlines, an end); this file gives its steps for tables. Nothing of a job's output
+//! is read here: when a job ends, the round notes where its output table is and what its
+//! missing rows get, for the SQL of the next round and of the results (`sql.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
-use futures_util::stream::{BoxStream, SelectAll};
-use futures_util::{Future, StreamExt};
+use tokio::time::Instant;
 
-use super::driver::{TableCtx, TableState};
+use super::driver::TableState;
 use super::sql::{Sent, SentShard};
 use crate::bigquery::TableUri;
-use crate::client::poll::{poll_again_after, poll_until_done};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::job::{OutputLocation, REQUEST_ID_LABEL};
 use crate::run::RunPhase;
-use crate::run::jobs::{find_or_create, missing_rows_retriable};
+use crate::run::builder::RunConfig;
+use crate::run::jobs::JobCalls;
 use crate::run::layout::{RUN_LABEL, display_name};
-use crate::run::manifest::JobRecord;
-use crate::run::rounds::missing_reason;
+use crate::run::manifest::Manifest;
+use crate::run::rounds::{Ending, LiveJob, RoundSteps, run_jobs, show_jobs, why_missing};
 use crate::v1::{BatchPredictionJob, JobState};
 
-/// The polls of the jobs being waited on, as one stream of (shard, answer).
-type Polls = SelectAll<BoxStream<'static, (usize, Result<BatchPredictionJob>)>>;
-
-/// What the manifest's job of a shard turned out to be.
-enum Found {
-    Live(BatchPredictionJob),
-    Ended(BatchPredictionJob),
-    /// The service no longer has it.
-    Lost(String),
-}
-
 impl TableState<'_> {
-    /// Runs `round`'s jobs to their end; gives what the SQL needs of each.
+    /// Runs `round`'s jobs to their end (`run/rounds.rs`'s loop, with the queue and run
+    /// deadlines and an end as a file run has them); gives what the SQL needs of each.
     pub(crate) async fn run_round(&mut self, round: u8) -> Result<Sent> {
-        let ctx = self.ctx;
-        let r = usize::from(round);
-        let count = self.manifest.rounds[r].shards.len();
-        let mut ended: Vec<Option<SentShard>> = vec![None; count];
-        let mut states: Vec<Option<JobState>> = vec![None; count];
-        let mut live: BTreeMap<usize, BatchPredictionJob> = BTreeMap::new();
-        let mut polls = Polls::new();
-        let mut next = 0;
         self.progress.phase = RunPhase::Running;
         self.progress.round = round;
-        loop {
-            while live.len() < ctx.config.max_running_jobs && next < count {
-                let index = next;
-                next += 1;
-                match self.job_of(round, index).await? {
-                    Found::Ended(job) => {
-                        states[index] = Some(job.state());
-                        ended[index] = Some(self.job_ended(round, index, &job).await?);
-                    }
-                    Found::Live(job) => {
-                        states[index] = Some(job.state());
-                        polls.push(poll(ctx, index, &job.name));
-                        live.insert(index, job);
-                    }
-                    Found::Lost(name) => {
-                        ended[index] = Some(self.job_lost(round, index, &name).await?);
-                    }
-                }
-            }
-            self.show(&states, &live, count - next);
-            if live.is_empty() && next >= count {
-                break;
-            }
-            let Some((index, answer)) = polls.next().await else {
-                return Err(Error::internal("the run lost track of its jobs"));
-            };
-            match answer {
-                Ok(job) if job.has_ended() => {
-                    states[index] = Some(job.state());
-                    live.remove(&index);
-                    ended[index] = Some(self.job_ended(round, index, &job).await?);
-                }
-                Ok(job) => {
-                    states[index] = Some(job.state());
-                    live.insert(index, job);
-                }
-                Err(err) if err.is_not_found() => {
-                    if let Some(gone) = live.remove(&index) {
-                        ended[index] = Some(self.job_lost(round, index, &gone.name).await?);
-                    }
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        // Boxed: the loop's future is large, and lives on the heap rather than in the run's.
+        let ended = Box::pin(run_jobs(self, round)).await?;
         Ok(Sent {
             round,
             shards: ended.into_iter().flatten().collect(),
         })
     }
 
-    /// The job of shard `index` of `round`: as recorded, found by its request id, or created.
-    async fn job_of(&mut self, round: u8, index: usize) -> Result<Found> {
+    /// The calls about the run's jobs.
+    fn jobs(&self) -> JobCalls<'_> {
+        JobCalls {
+            client: &self.ctx.client,
+            wait: &self.ctx.config.wait,
+            unreachable: &self.ctx.unreachable,
+        }
+    }
+
+    async fn shard(
+        &self,
+        round: u8,
+        index: usize,
+        output: TableUri,
+        missing_retriable: bool,
+        missing: (u16, String),
+    ) -> Result<SentShard> {
+        // A job that failed before writing anything has no table.
+        let output = self.ctx.bq.table(&output).await?.map(|_| output);
+        Ok(SentShard {
+            index,
+            input: self.ctx.layout.shard(round, index)?,
+            output,
+            job: true,
+            missing_retriable,
+            missing,
+        })
+    }
+
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        // No job's rows are read here: the live jobs' counts are all there is.
+        let now = (self.ctx.clock)();
+        show_jobs(&mut self.progress, states, live, waiting, (0, 0), now);
+        self.ctx.report(&self.progress);
+    }
+}
+
+impl RoundSteps for TableState<'_> {
+    /// Where the job's output table is and what its missing rows get.
+    type Ended = SentShard;
+
+    fn jobs(&self) -> JobCalls<'_> {
+        TableState::jobs(self)
+    }
+
+    fn config(&self) -> &RunConfig {
+        &self.ctx.config
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.ctx.clock)()
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn ending(&mut self) -> &mut Option<Ending> {
+        &mut self.ending
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn never_created(&mut self, round: u8, index: usize, ending: Ending) -> Result<SentShard> {
+        Ok(SentShard {
+            index,
+            input: self.ctx.layout.shard(round, index)?,
+            output: None,
+            job: false,
+            missing_retriable: false,
+            missing: ending.reason("this row's job was never created"),
+        })
+    }
+
+    fn past_queue_deadline(&mut self) {
+        self.jobs_past_queue_deadline += 1;
+    }
+
+    fn show(
+        &mut self,
+        states: &[Option<JobState>],
+        live: &BTreeMap<usize, LiveJob>,
+        waiting: usize,
+    ) {
+        TableState::show(self, states, live, waiting);
+    }
+
+    fn new_job(&self, round: u8, index: usize) -> Result<BatchPredictionJob> {
         let ctx = self.ctx;
         let shard = &self.manifest.rounds[usize::from(round)].shards[index];
-        if let Some(record) = &shard.job {
-            let name = record.name.clone();
-            return match patiently(ctx, || ctx.client.get(&name)).await {
-                Ok(job) if job.has_ended() => Ok(Found::Ended(job)),
-                Ok(job) => Ok(Found::Live(job)),
-                Err(err) if err.is_not_found() => Ok(Found::Lost(name)),
-                Err(err) => Err(err),
-            };
-        }
         let input = ctx.layout.shard(round, index)?;
         let output = ctx.layout.output(round, index)?;
         let mut builder = BatchPredictionJob::builder(ctx.config.model.clone())
@@ -124,32 +148,29 @@ impl TableState<'_> {
         let mut job = builder.build(ctx.client.location())?;
         job.labels
             .insert(REQUEST_ID_LABEL.to_owned(), shard.request_id.clone());
-        let request_id = shard.request_id.clone();
-        ctx.lease.check(ctx.config.layout.staging())?;
-        let (job, _created) = patiently(ctx, || {
-            find_or_create(&ctx.client, job.clone(), &request_id)
-        })
-        .await?;
-        self.manifest.rounds[usize::from(round)].shards[index].job = Some(JobRecord {
-            name: job.name.clone(),
-            state: job.state().as_str_name().to_owned(),
-            ended: false,
-            cancelled: None,
-        });
-        self.save_manifest().await?;
-        Ok(if job.has_ended() {
-            Found::Ended(job)
-        } else {
-            Found::Live(job)
-        })
+        Ok(job)
+    }
+
+    fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+
+    async fn save_manifest(&mut self) -> Result<()> {
+        TableState::save_manifest(self).await
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        self.ctx.lease.check(self.ctx.config.layout.staging())
     }
 
     /// An ended job: where its output table is, and what its rows with no output row get.
+    /// `cancelled`: why the run cancelled it, when it did.
     async fn job_ended(
         &mut self,
         round: u8,
         index: usize,
         job: &BatchPredictionJob,
+        cancelled: Option<(u16, String)>,
     ) -> Result<SentShard> {
         let named = match job.output_location() {
             Some(OutputLocation::BigQueryTable(table)) => table.parse::<TableUri>().ok(),
@@ -159,15 +180,8 @@ impl TableState<'_> {
             Some(table) => table,
             None => self.ctx.layout.output(round, index)?,
         };
-        let shard = self
-            .shard(
-                round,
-                index,
-                output,
-                missing_rows_retriable(job),
-                missing_reason(job),
-            )
-            .await?;
+        let (retriable, reason) = why_missing(&self.manifest, round, index, job, cancelled);
+        let shard = self.shard(round, index, output, retriable, reason).await?;
         self.record_end(round, index, &job.name, job.state().as_str_name())
             .await?;
         Ok(shard)
@@ -189,112 +203,5 @@ impl TableState<'_> {
         let shard = self.shard(round, index, output, true, reason).await?;
         self.record_end(round, index, name, "LOST").await?;
         Ok(shard)
-    }
-
-    async fn shard(
-        &self,
-        round: u8,
-        index: usize,
-        output: TableUri,
-        missing_retriable: bool,
-        missing: (u16, String),
-    ) -> Result<SentShard> {
-        // A job that failed before writing anything has no table.
-        let output = self.ctx.bq.table(&output).await?.map(|_| output);
-        Ok(SentShard {
-            index,
-            input: self.ctx.layout.shard(round, index)?,
-            output,
-            missing_retriable,
-            missing,
-        })
-    }
-
-    async fn record_end(&mut self, round: u8, index: usize, name: &str, state: &str) -> Result<()> {
-        if self.manifest.record_end(round, index, name, state) {
-            self.save_manifest().await?;
-        }
-        Ok(())
-    }
-
-    fn show(
-        &mut self,
-        states: &[Option<JobState>],
-        live: &BTreeMap<usize, BatchPredictionJob>,
-        waiting: usize,
-    ) {
-        let mut jobs = BTreeMap::new();
-        for state in states.iter().flatten() {
-            *jobs.entry(*state).or_insert(0) += 1;
-        }
-        let (mut answered, mut failed) = (0, 0);
-        for job in live.values() {
-            let done = job.progress();
-            answered += done.successful;
-            failed += done.failed;
-        }
-        self.progress.jobs = jobs;
-        self.progress.jobs_waiting = waiting as u64;
-        self.progress.answered = answered;
-        self.progress.failed = failed;
-        self.ctx.report(&self.progress);
-    }
-}
-
-/// The polls of one job until it ends, through the client's polling loop.
-fn poll(
-    ctx: &TableCtx,
-    index: usize,
-    name: &str,
-) -> BoxStream<'static, (usize, Result<BatchPredictionJob>)> {
-    let client = ctx.client.clone();
-    let unreachable = ctx.unreachable.clone();
-    let poll = {
-        let name = name.to_owned();
-        move || {
-            let (client, name, unreachable) = (client.clone(), name.clone(), unreachable.clone());
-            async move {
-                let answer = client.get(&name).await;
-                if answer.as_ref().is_err_and(poll_again_after) {
-                    unreachable.fetch_add(1, Ordering::Relaxed);
-                }
-                answer
-            }
-        }
-    };
-    let timed_out = name.to_owned();
-    poll_until_done(
-        name.to_owned(),
-        &ctx.config.wait,
-        None,
-        BatchPredictionJob::has_ended,
-        |job| format!("{} ({})", job.state().short_name(), job.progress()),
-        poll,
-        move |_, _| Error::internal(format!("polling {timed_out} timed out")),
-    )
-    .map(move |answer| (index, answer))
-    .boxed()
-}
-
-/// Repeats `call` while the service is unreachable (the polling rule), an interval of the
-/// run's wait options apart.
-async fn patiently<T, F, Fut>(ctx: &TableCtx, mut call: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let mut intervals = ctx.config.wait.intervals();
-    loop {
-        match call().await {
-            Err(err) if poll_again_after(&err) => {
-                ctx.unreachable.fetch_add(1, Ordering::Relaxed);
-                let pause = intervals
-                    .next()
-                    .unwrap_or_else(|| ctx.config.wait.max_interval());
-                tracing::warn!(target: "vertex_batch::run::step", %err, ?pause, "service unreachable; trying again");
-                tokio::time::sleep(pause).await;
-            }
-            other => return other,
-        }
     }
 }

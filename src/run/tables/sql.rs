@@ -140,10 +140,11 @@ impl Source {
             parts.push(format!(
                 "SELECT {r} AS vb_round, {s} AS vb_shard, {key} AS vb_key, request AS vb_request, \
                  JSON_VALUE(request, '$.labels.{ROW_LABEL}') AS vb_label, \
-                 {retriable} AS vb_missing_retriable FROM {table}",
+                 {retriable} AS vb_missing_retriable, {job} AS vb_job FROM {table}",
                 r = round.round,
                 s = shard.index,
                 retriable = shard.missing_retriable,
+                job = shard.job,
                 table = shard.input.sql(),
             ));
         }
@@ -283,10 +284,24 @@ impl Source {
         )
     }
 
-    /// What the run reports, in one row: rows, answered, tokens by kind, output rows that
-    /// repeated a row of their job, output rows of no row their job was sent, and rows sent
-    /// that their job wrote nothing for.
-    pub(crate) fn summary(&self, rounds: &[Sent], results: &TableUri) -> String {
+    /// What the run reports of its rounds, in one row: output rows that repeated a row of
+    /// their job, output rows of no row their job was sent, and rows sent that their job wrote
+    /// nothing for (rows whose job an end kept from being made are not missing from it). Read before the run's tables are dropped.
+    pub(crate) fn round_facts(&self, rounds: &[Sent]) -> String {
+        format!(
+            "WITH {ctes} SELECT \
+             (SELECT IFNULL(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM matched \
+             GROUP BY vb_round, vb_shard, vb_key HAVING COUNT(*) > 1)) AS repeated, \
+             (SELECT COUNT(*) FROM lines) - (SELECT COUNT(*) FROM matched) AS unexpected, \
+             (SELECT COUNT(*) FROM sent s LEFT JOIN (SELECT DISTINCT vb_round, vb_shard, vb_key \
+             FROM matched) m ON m.vb_round = s.vb_round AND m.vb_shard = s.vb_shard \
+             AND m.vb_key = s.vb_key WHERE m.vb_key IS NULL AND s.vb_job) AS missing",
+            ctes = self.rounds(rounds),
+        )
+    }
+
+    /// What the run reports of its results table, in one row: rows, answered, tokens by kind.
+    pub(crate) fn result_facts(results: &TableUri) -> String {
         let tokens = |field: &str| {
             format!(
                 "(SELECT IFNULL(SUM(CAST(JSON_VALUE(response, '$.usageMetadata.{field}') AS INT64)), 0) \
@@ -295,18 +310,10 @@ impl Source {
             )
         };
         format!(
-            "WITH {ctes} SELECT \
-             (SELECT COUNT(*) FROM {results}) AS rows_total, \
+            "SELECT (SELECT COUNT(*) FROM {results}) AS rows_total, \
              (SELECT COUNTIF(error IS NULL) FROM {results}) AS answered, \
              {prompt} AS prompt_tokens, {candidates} AS candidates_tokens, \
-             {thoughts} AS thoughts_tokens, {total} AS total_tokens, \
-             (SELECT IFNULL(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM matched \
-             GROUP BY vb_round, vb_shard, vb_key HAVING COUNT(*) > 1)) AS repeated, \
-             (SELECT COUNT(*) FROM lines) - (SELECT COUNT(*) FROM matched) AS unexpected, \
-             (SELECT COUNT(*) FROM sent s LEFT JOIN (SELECT DISTINCT vb_round, vb_shard, vb_key \
-             FROM matched) m ON m.vb_round = s.vb_round AND m.vb_shard = s.vb_shard \
-             AND m.vb_key = s.vb_key WHERE m.vb_key IS NULL) AS missing",
-            ctes = self.rounds(rounds),
+             {thoughts} AS thoughts_tokens, {total} AS total_tokens",
             results = results.sql(),
             prompt = tokens("promptTokenCount"),
             candidates = tokens("candidatesTokenCount"),
@@ -357,6 +364,8 @@ pub(crate) struct SentShard {
     pub(crate) index: usize,
     pub(crate) input: TableUri,
     pub(crate) output: Option<TableUri>,
+    /// A job was made for it (an end can keep one from being made).
+    pub(crate) job: bool,
     pub(crate) missing_retriable: bool,
     pub(crate) missing: (u16, String),
 }
