@@ -7,39 +7,9 @@
 //! It lives here rather than in `tests/cli_and_examples/`: this binary owns bqemulator (its
 //! install, its process and the `turn()` its tests take), which the CLI tests do not need.
 
-use std::process::{Command, Output};
-
-use super::support::process::Launched;
-use super::{LOCATION, PROJECT, client, shared, turn};
+use super::binaries::{emulator_binary, vertex_batch};
+use super::{LOCATION, PROJECT, client, dataset_in, shared, turn};
 use vertex_batch::bigquery::{BigQuery, Column, TableUri};
-
-/// `vertex-batch` pointed at `emulator` as at Vertex AI and Cloud Storage, and at bqemulator.
-fn vertex_batch(emulator: &Launched, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
-    for var in [
-        "GOOGLE_CLOUD_PROJECT",
-        "GOOGLE_CLOUD_LOCATION",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "VERTEX_BATCH_STORAGE_TOKEN",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .env("BIGQUERY_EMULATOR_HOST", shared().host())
-        .env(
-            "STORAGE_EMULATOR_HOST",
-            emulator.line("STORAGE_EMULATOR_HOST="),
-        )
-        // The emulator's storage wants the Vertex AI token (`--require-auth`).
-        .env("VERTEX_BATCH_STORAGE_TOKEN", "1")
-        .args(["--endpoint", &emulator.uri()])
-        .args(["--ca-cert", &emulator.line("  CA certificate:")])
-        .args(["--credentials", &emulator.line("  key file:")])
-        .args(["--project", PROJECT, "--location", LOCATION])
-        .args(args)
-        .output()
-        .expect("vertex-batch runs")
-}
 
 async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
     let job = bigquery.query(PROJECT, sql).await.unwrap();
@@ -57,11 +27,7 @@ async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_
     let _turn = turn().await;
     let bq = shared();
     let bigquery = client(bq);
-    let dataset = bq.dataset_name("cli_run");
-    bigquery
-        .create_dataset(PROJECT, &dataset, LOCATION)
-        .await
-        .unwrap();
+    let dataset = dataset_in(&bigquery, "cli_run", LOCATION).await;
     let input = TableUri::new(PROJECT, &dataset, "input").unwrap();
     bigquery
         .create_table(
@@ -85,22 +51,7 @@ async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_
         .unwrap();
     let results = input.sibling("results").unwrap();
 
-    let emulator = Launched::binary(&[
-        "--port",
-        "0",
-        "--tls",
-        "--require-auth",
-        "--queued-secs",
-        "0",
-        "--running-secs",
-        "0",
-        "--row-permanent-failure-rate",
-        "0.2",
-        "--seed",
-        "5",
-        "--bigquery-endpoint",
-        &bq.host(),
-    ]);
+    let emulator = emulator_binary(&["--row-permanent-failure-rate", "0.2", "--seed", "5"]);
     let run = |extra: &[&str]| {
         let mut args = vec![
             "run",
@@ -112,7 +63,7 @@ async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_
             "25",
         ];
         args.extend_from_slice(extra);
-        vertex_batch(&emulator, &args)
+        vertex_batch(&emulator, Some(&shared().host()), &args)
     };
     let (input_arg, results_arg) = (input.to_string(), results.to_string());
 
@@ -134,7 +85,7 @@ async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_
         "nothing written on a refusal"
     );
     let jobs = || {
-        let listed = vertex_batch(&emulator, &["list", "--json"]);
+        let listed = vertex_batch(&emulator, Some(&shared().host()), &["list", "--json"]);
         let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
         listed["batchPredictionJobs"].as_array().unwrap().len()
     };
@@ -213,11 +164,7 @@ async fn run_over_tables_through_the_binary_honours_the_queue_deadline() {
     let _turn = turn().await;
     let bq = shared();
     let bigquery = client(bq);
-    let dataset = bq.dataset_name("cli_queued");
-    bigquery
-        .create_dataset(PROJECT, &dataset, LOCATION)
-        .await
-        .unwrap();
+    let dataset = dataset_in(&bigquery, "cli_queued", LOCATION).await;
     let input = TableUri::new(PROJECT, &dataset, "input").unwrap();
     bigquery
         .query(
@@ -234,22 +181,10 @@ async fn run_over_tables_through_the_binary_honours_the_queue_deadline() {
     let results = input.sibling("results").unwrap();
     // The first job stays queued: past a queue deadline of 0s it is cancelled, and with no
     // round left its rows get 408.
-    let emulator = Launched::binary(&[
-        "--port",
-        "0",
-        "--tls",
-        "--require-auth",
-        "--queued-secs",
-        "0",
-        "--running-secs",
-        "0",
-        "--stuck-jobs",
-        "1",
-        "--bigquery-endpoint",
-        &bq.host(),
-    ]);
+    let emulator = emulator_binary(&["--stuck-jobs", "1"]);
     let done = vertex_batch(
         &emulator,
+        Some(&shared().host()),
         &[
             "run",
             &input.to_string(),

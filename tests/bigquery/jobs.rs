@@ -16,7 +16,7 @@ use vertex_batch::v1::{BatchPredictionJob, JobState};
 use vertex_batch::{JobClient, OutputLocation};
 
 use super::support::client::{client_builder, gcs_job};
-use super::{LOCATION, PROJECT, client, row, shared, turn};
+use super::{LOCATION, PROJECT, client, dataset_in, row, shared, turn};
 
 /// Our emulator with bqemulator as its BigQuery, jobs ending at once, and a client.
 async fn emulator_over(
@@ -102,11 +102,7 @@ async fn input_table(
     rows: i64,
     bad: i64,
 ) -> TableUri {
-    let dataset = shared().dataset_name(prefix);
-    bigquery
-        .create_dataset(PROJECT, &dataset, location)
-        .await
-        .unwrap();
+    let dataset = dataset_in(bigquery, prefix, location).await;
     let table = TableUri::new(PROJECT, &dataset, "prompts").unwrap();
     bigquery
         .create_table(

@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binaries;
 mod cli_run;
 mod faults;
 mod jobs;
@@ -35,11 +36,12 @@ fn client(emu: &BigQueryEmulator) -> BigQuery {
         .unwrap()
 }
 
-/// A dataset of the test's own, in `LOCATION`.
-async fn dataset(bigquery: &BigQuery, emu: &BigQueryEmulator, prefix: &str) -> String {
-    let dataset = emu.dataset_name(prefix);
+/// A dataset of the test's own (its name starts with `prefix`) in `location`, on the shared
+/// bqemulator.
+async fn dataset_in(bigquery: &BigQuery, prefix: &str, location: &str) -> String {
+    let dataset = shared().dataset_name(prefix);
     bigquery
-        .create_dataset(PROJECT, &dataset, LOCATION)
+        .create_dataset(PROJECT, &dataset, location)
         .await
         .unwrap();
     dataset
@@ -65,7 +67,7 @@ async fn tables_are_made_filled_read_and_deleted() {
     let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
-    let dataset = dataset(&bigquery, emu, "tables").await;
+    let dataset = dataset_in(&bigquery, "tables", LOCATION).await;
     let table = TableUri::new(PROJECT, &dataset, "prompts").unwrap();
 
     let made = bigquery
@@ -163,7 +165,7 @@ async fn rows_are_read_page_by_page_to_the_last() {
         .with_page_size(7)
         .build()
         .unwrap();
-    let dataset = dataset(&bigquery, emu, "pages").await;
+    let dataset = dataset_in(&bigquery, "pages", LOCATION).await;
     let table = TableUri::new(PROJECT, &dataset, "numbers").unwrap();
     bigquery
         .create_table(&table, &[Column::new("n", "INT64")])
@@ -207,7 +209,7 @@ async fn queries_run_as_jobs_once_per_job_id() {
     let _turn = turn().await;
     let emu = shared();
     let bigquery = client(emu);
-    let dataset = dataset(&bigquery, emu, "queries").await;
+    let dataset = dataset_in(&bigquery, "queries", LOCATION).await;
     let table = TableUri::new(PROJECT, &dataset, "prompts").unwrap();
     bigquery
         .create_table(&table, &prompt_columns())

@@ -3,58 +3,18 @@
 //! --wait` over a table with row faults, then `results JOB` (the job's output table found from
 //! it) and `results bq://...` give the files' summary, and `--answers jsonl|csv` every row.
 
-use std::process::{Command, Output};
-
 use serde_json::Value;
 use vertex_batch::bigquery::Column;
 
-use super::support::process::Launched;
-use super::{LOCATION, PROJECT, client, row, shared, turn};
-
-fn vertex_batch(emulator: &Launched, bigquery_host: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vertex-batch"));
-    for var in [
-        "GOOGLE_CLOUD_PROJECT",
-        "GOOGLE_CLOUD_LOCATION",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "BIGQUERY_EMULATOR_HOST",
-        "STORAGE_EMULATOR_HOST",
-    ] {
-        command.env_remove(var);
-    }
-    if let Some(host) = bigquery_host {
-        command.env("BIGQUERY_EMULATOR_HOST", host);
-    }
-    command
-        .args(["--endpoint", &emulator.uri()])
-        .args(["--ca-cert", &emulator.line("  CA certificate:")])
-        .args(["--credentials", &emulator.line("  key file:")])
-        .args(["--project", PROJECT, "--location", LOCATION])
-        .args(args)
-        .output()
-        .expect("vertex-batch runs")
-}
-
-fn text(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use super::binaries::{emulator_binary, text, vertex_batch};
+use super::{LOCATION, PROJECT, client, dataset_in, row, shared, turn};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn results_reads_an_output_table_as_it_reads_files() {
     let _turn = turn().await;
     let bq = shared();
     let bigquery = client(bq);
-    let dataset = bq.dataset_name("results");
-    bigquery
-        .create_dataset(PROJECT, &dataset, LOCATION)
-        .await
-        .unwrap();
+    let dataset = dataset_in(&bigquery, "results", LOCATION).await;
     let input = vertex_batch::bigquery::TableUri::new(PROJECT, &dataset, "prompts").unwrap();
     bigquery
         .create_table(
@@ -73,22 +33,7 @@ async fn results_reads_an_output_table_as_it_reads_files() {
         .collect();
     bigquery.insert_rows(&input, &rows).await.unwrap();
 
-    let emulator = Launched::binary(&[
-        "--port",
-        "0",
-        "--tls",
-        "--require-auth",
-        "--queued-secs",
-        "0",
-        "--running-secs",
-        "0",
-        "--row-permanent-failure-rate",
-        "0.25",
-        "--seed",
-        "3",
-        "--bigquery-endpoint",
-        &bq.host(),
-    ]);
+    let emulator = emulator_binary(&["--row-permanent-failure-rate", "0.25", "--seed", "3"]);
     assert!(
         emulator.line("  BigQuery:").starts_with(&bq.endpoint()),
         "the banner says where jobs over tables go"

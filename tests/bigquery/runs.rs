@@ -13,19 +13,9 @@ use vertex_batch::{JobClient, Result};
 
 use super::support::bigquery::{shared, turn};
 use super::support::client::start_with_storage;
-use super::{LOCATION, PROJECT};
+use super::{LOCATION, PROJECT, dataset_in};
 
 const MODEL: &str = "gemini-2.0-flash-001";
-
-/// A dataset of the test's own in `location`.
-async fn dataset_in(bigquery: &BigQuery, prefix: &str, location: &str) -> String {
-    let dataset = shared().dataset_name(prefix);
-    bigquery
-        .create_dataset(PROJECT, &dataset, location)
-        .await
-        .unwrap();
-    dataset
-}
 
 /// A table `name` of `dataset` with `rows` prompts: `id` (`key-0`, ...), `n`, `request`.
 async fn prompts_table(bigquery: &BigQuery, dataset: &str, name: &str, rows: u64) -> TableUri {
