@@ -7,7 +7,7 @@ use vertex_batch::GenerationConfig;
 use crate::exit::Usage;
 
 /// Generation settings as flags.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct GenerationArgs {
     // Numbers take a sign: `--temperature -1` is a value for the service to judge, not a flag.
     /// Sampling temperature.

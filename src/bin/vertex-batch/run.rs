@@ -9,10 +9,10 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use vertex_batch::run::{BatchRun, InputFormat, InputLines, RunPhase, RunProgress, RunSummary};
-use vertex_batch::storage::ObjectUri;
+use vertex_batch::storage::{ObjectUri, Storage};
 
 use crate::cloud_storage::storage_for;
-use crate::connect::Globals;
+use crate::connect::{Connected, Globals};
 use crate::exit::Exit;
 use crate::generation::GenerationArgs;
 use crate::out;
@@ -223,26 +223,9 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let connected = globals.connect().await?;
     let storage = storage_for(globals, &connected, &args.storage)?;
     let bars = Bars::new();
-    let progress = bars.clone();
-    let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
-        .with_generation_config(args.generation.config()?)
-        .with_max_requests_per_job(args.max_requests_per_job)
+    let run = batch_run(&connected, storage, &args, &bars)?
         .with_max_bytes_per_file(args.max_bytes_per_file)
-        .with_max_running_jobs(args.max_running_jobs)
-        .with_retry_rounds(args.retry_rounds)
-        .with_lease_wait(args.wait_for_lease)
-        .with_unimportable_refused(args.refuse_unimportable)
-        .with_progress(move |p| progress.show(p))
-        .with_stop_signal(stop_signal()?);
-    if let Some(deadline) = args.queue_deadline {
-        run = run.with_queue_deadline(deadline);
-    }
-    if let Some(deadline) = args.run_deadline {
-        run = run.with_run_deadline(deadline);
-    }
-    if args.end {
-        run = run.end();
-    }
+        .with_unimportable_refused(args.refuse_unimportable);
     // Its errors name `input line N`: `main` words them as INPUT's (`flags.rs`).
     let requests = input.into_stream();
     let mut results = match run.run(requests).await {
@@ -373,6 +356,40 @@ fn print_summary(summary: &RunSummary, path: &Path) -> std::io::Result<()> {
         writeln!(out, "note: the run was ended for good ({ended})")?;
     }
     writeln!(out, "results: {}", path.display())
+}
+
+/// The run of the command's settings that runs over files and over tables share (a file run
+/// adds its own), its progress shown on `bars`.
+pub(crate) fn batch_run(
+    connected: &Connected,
+    storage: Storage,
+    args: &RunArgs,
+    bars: &Bars,
+) -> anyhow::Result<BatchRun> {
+    let progress = bars.clone();
+    let mut run = BatchRun::new(
+        connected.client.clone(),
+        storage,
+        args.model.clone(),
+        args.staging.clone(),
+    )
+    .with_generation_config(args.generation.clone().config()?)
+    .with_max_requests_per_job(args.max_requests_per_job)
+    .with_max_running_jobs(args.max_running_jobs)
+    .with_retry_rounds(args.retry_rounds)
+    .with_lease_wait(args.wait_for_lease)
+    .with_progress(move |p| progress.show(p))
+    .with_stop_signal(stop_signal()?);
+    if let Some(deadline) = args.queue_deadline {
+        run = run.with_queue_deadline(deadline);
+    }
+    if let Some(deadline) = args.run_deadline {
+        run = run.with_run_deadline(deadline);
+    }
+    if args.end {
+        run = run.end();
+    }
+    Ok(run)
 }
 
 /// The first lines of a run's summary, files or tables: rows answered and failed (by code),

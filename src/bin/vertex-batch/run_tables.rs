@@ -6,13 +6,13 @@
 use std::io::Write;
 
 use vertex_batch::bigquery::{BigQuery, TableUri};
-use vertex_batch::run::{BatchRun, RunSummary, Tables};
+use vertex_batch::run::{RunSummary, Tables};
 
 use crate::cloud_storage::storage_for;
 use crate::connect::{Connected, Globals};
 use crate::exit::Exit;
 use crate::out;
-use crate::run::{Bars, RunArgs, ended_early, exit_of, print_notes, print_totals, stop_signal};
+use crate::run::{Bars, RunArgs, batch_run, ended_early, exit_of, print_notes, print_totals};
 
 /// Whether INPUT names a table rather than a file.
 pub fn is_table(input: &std::path::Path) -> bool {
@@ -66,24 +66,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<Exit> {
     let storage = storage_for(globals, &connected, &args.storage)?;
     let bigquery = bigquery_for(&connected)?;
     let bars = Bars::new();
-    let progress = bars.clone();
-    let mut run = BatchRun::new(connected.client.clone(), storage, args.model, args.staging)
-        .with_generation_config(args.generation.config()?)
-        .with_max_requests_per_job(args.max_requests_per_job)
-        .with_max_running_jobs(args.max_running_jobs)
-        .with_retry_rounds(args.retry_rounds)
-        .with_lease_wait(args.wait_for_lease)
-        .with_progress(move |p| progress.show(p))
-        .with_stop_signal(stop_signal()?);
-    if let Some(deadline) = args.queue_deadline {
-        run = run.with_queue_deadline(deadline);
-    }
-    if let Some(deadline) = args.run_deadline {
-        run = run.with_run_deadline(deadline);
-    }
-    if args.end {
-        run = run.end();
-    }
+    let run = batch_run(&connected, storage, &args, &bars)?;
     let summary = match run
         .run_tables(bigquery, Tables::new(input, key_column, results.clone()))
         .await
