@@ -8,19 +8,8 @@
 //! install, its process and the `turn()` its tests take), which the CLI tests do not need.
 
 use super::binaries::{emulator_binary, vertex_batch};
-use super::{LOCATION, PROJECT, client, dataset_in, shared, turn};
-use vertex_batch::bigquery::{BigQuery, Column, TableUri};
-
-async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
-    let job = bigquery.query(PROJECT, sql).await.unwrap();
-    let rows: Vec<_> = futures_util::TryStreamExt::try_collect(bigquery.query_rows(&job))
-        .await
-        .unwrap();
-    rows.first()
-        .and_then(|row| row.values().next())
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or_else(|| panic!("not a count: {rows:?} from {sql}"))
-}
+use super::{LOCATION, PROJECT, client, count, dataset_in, shared, turn};
+use vertex_batch::bigquery::{Column, TableUri};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_over_tables_through_the_binary_writes_the_results_table_and_prints_its_summary() {

@@ -47,6 +47,16 @@ async fn dataset_in(bigquery: &BigQuery, prefix: &str, location: &str) -> String
     dataset
 }
 
+/// The number a query that counts gives (its first row's first value).
+async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
+    let job = bigquery.query(PROJECT, sql).await.unwrap();
+    let rows: Vec<_> = bigquery.query_rows(&job).try_collect().await.unwrap();
+    rows.first()
+        .and_then(|row| row.values().next())
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("not a count: {rows:?} from {sql}"))
+}
+
 fn row(value: Value) -> Row {
     match value {
         Value::Object(row) => row,

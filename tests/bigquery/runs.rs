@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use vertex_batch::bigquery::{BigQuery, Column, TableUri};
 use vertex_batch::emulator::Emulator;
 use vertex_batch::run::{BatchRun, RunSummary, Tables};
@@ -13,7 +12,7 @@ use vertex_batch::{JobClient, Result};
 
 use super::support::bigquery::{shared, turn};
 use super::support::client::start_with_storage;
-use super::{LOCATION, PROJECT, dataset_in};
+use super::{LOCATION, PROJECT, count, dataset_in};
 
 const MODEL: &str = "gemini-2.0-flash-001";
 
@@ -46,17 +45,6 @@ async fn prompts_table(bigquery: &BigQuery, dataset: &str, name: &str, rows: u64
         .await
         .unwrap();
     table
-}
-
-async fn count(bigquery: &BigQuery, sql: &str) -> u64 {
-    let job = bigquery.query(PROJECT, sql).await.unwrap();
-    let rows: Vec<_> = futures_util::TryStreamExt::try_collect(bigquery.query_rows(&job))
-        .await
-        .unwrap();
-    match rows.first().and_then(|row| row.values().next()) {
-        Some(Value::Number(n)) => n.as_u64().unwrap(),
-        other => panic!("not a count: {other:?} from {sql}"),
-    }
 }
 
 /// The tables of `dataset`, by name, sorted.
