@@ -170,24 +170,14 @@ impl Lease {
         let live_id = LiveId::new(&me.id);
         // The generation last seen of another's lease, and since when (this clock).
         let mut watched: Option<(i64, Instant)> = None;
-        loop {
+        let (generation, taken_over) = loop {
             me.renewed = now_unix();
             me.expires = me.renewed.saturating_add(ttl.as_secs());
             match storage
                 .upload_bytes_if(uri, encode(&me)?, Preconditions::if_absent())
                 .await
             {
-                Ok(info) => {
-                    return Ok(Lease::held(
-                        storage,
-                        uri,
-                        me,
-                        live_id,
-                        info.generation,
-                        ttl,
-                        false,
-                    ));
-                }
+                Ok(info) => break (info.generation, false),
                 Err(err) if err.is_precondition_failed() => {}
                 Err(err) => return Err(err),
             }
@@ -199,9 +189,7 @@ impl Lease {
             };
             if holder.id == me.id {
                 // An earlier attempt of this very write landed, its answer was lost.
-                return Ok(Lease::held(
-                    storage, uri, me, live_id, generation, ttl, false,
-                ));
+                break (generation, false);
             }
             let seen_since = match watched {
                 Some((seen, since)) if seen == generation => since,
@@ -219,15 +207,7 @@ impl Lease {
                             lease = %uri, holder = %holder.describe(), why,
                             "lease taken over"
                         );
-                        return Ok(Lease::held(
-                            storage,
-                            uri,
-                            me,
-                            live_id,
-                            info.generation,
-                            ttl,
-                            true,
-                        ));
+                        break (info.generation, true);
                     }
                     Err(err) if err.is_precondition_failed() => continue,
                     Err(err) => return Err(err),
@@ -245,7 +225,10 @@ impl Lease {
             );
             let pause = looks.next().unwrap_or(Duration::MAX);
             tokio::time::sleep(pause.min(longest_look(ttl))).await;
-        }
+        };
+        Ok(Lease::held(
+            storage, uri, me, live_id, generation, ttl, taken_over,
+        ))
     }
 
     fn held(
