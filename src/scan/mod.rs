@@ -143,17 +143,7 @@ impl Scanner {
     /// (as [`Root::Request`]). `None` for anything else (not JSON, another field, a request that
     /// is not an object, a key that is not a string): the caller's slow way says what.
     pub(crate) fn scan_input_line(&mut self, text: &[u8]) -> Option<InputLine> {
-        self.path.clear();
-        self.kinds.clear();
-        let mut walk = Walk {
-            text,
-            pos: 0,
-            scanner: self,
-            facts: Facts::default(),
-            root: Root::Request,
-            target: None,
-            found: None,
-        };
+        let mut walk = Walk::new(self, text, Root::Request, None);
         let mut request = None;
         let mut key = None;
         walk.expect(b'{', "").ok()?;
@@ -226,17 +216,7 @@ impl Scanner {
         root: Root,
         target: Option<u64>,
     ) -> Result<(Facts, Option<FieldPath>), NotJson> {
-        self.path.clear();
-        self.kinds.clear();
-        let mut walk = Walk {
-            text,
-            pos: 0,
-            scanner: self,
-            facts: Facts::default(),
-            root,
-            target,
-            found: None,
-        };
+        let mut walk = Walk::new(self, text, root, target);
         walk.ws();
         if walk.peek() != Some(b'{') {
             return Err(walk.error("expected a JSON object"));
@@ -308,7 +288,22 @@ struct Str {
     escaped: bool,
 }
 
-impl<'t> Walk<'t, '_> {
+impl<'t, 's> Walk<'t, 's> {
+    /// A walk from the start of `text`, with `scanner`'s buffers emptied.
+    fn new(scanner: &'s mut Scanner, text: &'t [u8], root: Root, target: Option<u64>) -> Self {
+        scanner.path.clear();
+        scanner.kinds.clear();
+        Walk {
+            text,
+            pos: 0,
+            scanner,
+            facts: Facts::default(),
+            root,
+            target,
+            found: None,
+        }
+    }
+
     fn error(&self, what: &'static str) -> NotJson {
         NotJson { at: self.pos, what }
     }
