@@ -16,6 +16,7 @@ use vertex_batch::v1::{BatchPredictionJob, JobState};
 use vertex_batch::{JobClient, OutputLocation};
 
 use super::support::client::{client_builder, gcs_job};
+use super::support::reference::BIGQUERY_BODY;
 use super::{LOCATION, PROJECT, client, dataset_in, row, shared, turn};
 
 /// Our emulator with bqemulator as its BigQuery, jobs ending at once, and a client.
@@ -350,26 +351,10 @@ async fn the_reference_pages_rest_body_leaves_a_table_to_read_back() {
         .await
         .unwrap();
     let rest = super::support::rest::Rest::new(&emu);
-    let body = r#"{
-  "displayName": "my-bigquery-batch-prediction-job",
-  "model": "publishers/google/models/gemini-1.5-flash-002",
-  "inputConfig": {
-    "instancesFormat": "bigquery",
-    "bigquerySource":{
-      "inputUri" : "bq://myproject.mydataset.input_table"
-    }
-  },
-  "outputConfig": {
-    "predictionsFormat": "bigquery",
-    "bigqueryDestination": {
-      "outputUri": "bq://myproject.mydataset.output_result"
-    }
-  }
-}"#;
     let created = rest
         .post(
             "/v1/projects/myproject/locations/us-central1/batchPredictionJobs",
-            body,
+            BIGQUERY_BODY,
         )
         .await;
     assert_eq!(created.status, 200, "{:#}", created.json);

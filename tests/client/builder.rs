@@ -4,6 +4,8 @@
 
 use serde_json::{Value as Json, json};
 use vertex_batch::params::value_to_json;
+
+use crate::support::reference::BIGQUERY_BODY;
 use vertex_batch::v1::batch_prediction_job::{input_config::Source, output_config::Destination};
 use vertex_batch::v1::{
     BatchPredictionJob, BigQueryDestination, BigQuerySource, GcsDestination, GcsSource,
@@ -97,22 +99,7 @@ fn rest_bigquery_sample() {
         .expect("the documented request builds");
     assert_eq!(
         rest_body(&job),
-        json!({
-          "displayName": "my-bigquery-batch-prediction-job",
-          "model": "publishers/google/models/gemini-1.5-flash-002",
-          "inputConfig": {
-            "instancesFormat": "bigquery",
-            "bigquerySource":{
-              "inputUri" : "bq://myproject.mydataset.input_table"
-            }
-          },
-          "outputConfig": {
-            "predictionsFormat": "bigquery",
-            "bigqueryDestination": {
-              "outputUri": "bq://myproject.mydataset.output_result"
-            }
-          }
-        })
+        serde_json::from_str::<Json>(BIGQUERY_BODY).unwrap()
     );
 }
 

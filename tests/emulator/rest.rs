@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::support::process::Launched;
+use crate::support::reference::{BIGQUERY_BODY, GCS_BODY};
 use crate::support::rest::{Answer, Rest};
 use crate::support::stub::{PARENT, client, create, get, job};
 use serde_json::{Value as Json, json};
@@ -14,43 +15,6 @@ use vertex_batch::emulator::{Emulator, Fault};
 use vertex_batch::v1::ListBatchPredictionJobsRequest;
 
 const JOBS: &str = "/v1/projects/my-project/locations/us-central1/batchPredictionJobs";
-
-/// The reference page's Cloud Storage body, its placeholders filled in, `uris` a lone string as
-/// the page writes it.
-const GCS_BODY: &str = r#"{
-  "displayName": "my-cloud-storage-batch-prediction-job",
-  "model": "publishers/google/models/gemini-1.5-flash-002",
-  "inputConfig": {
-    "instancesFormat": "jsonl",
-    "gcsSource": {
-      "uris" : "gs://cloud-samples-data/batch/prompt_for_batch_gemini_predict.jsonl"
-    }
-  },
-  "outputConfig": {
-    "predictionsFormat": "jsonl",
-    "gcsDestination": {
-      "outputUriPrefix": "gs://mybucket/path/to/output"
-    }
-  }
-}"#;
-
-/// The reference page's BigQuery body, placeholders filled in.
-const BIGQUERY_BODY: &str = r#"{
-  "displayName": "my-bigquery-batch-prediction-job",
-  "model": "publishers/google/models/gemini-1.5-flash-002",
-  "inputConfig": {
-    "instancesFormat": "bigquery",
-    "bigquerySource":{
-      "inputUri" : "bq://myproject.mydataset.input_table"
-    }
-  },
-  "outputConfig": {
-    "predictionsFormat": "bigquery",
-    "bigqueryDestination": {
-      "outputUri": "bq://myproject.mydataset.output_result"
-    }
-  }
-}"#;
 
 async fn emulator() -> Emulator {
     Emulator::builder()

@@ -7,6 +7,7 @@ pub mod client;
 pub mod isolation;
 pub mod process;
 pub mod proxy;
+pub mod reference;
 pub mod rest;
 pub mod stub;
 pub mod transport;
